@@ -1,0 +1,39 @@
+// Creating a container process (called in the zygote, a small
+// single-threaded process, never in the multithreaded daemon).
+#pragma once
+
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "engine/runtime/spec.h"
+
+namespace berth::runtime {
+
+struct child_stdio {
+    int in = -1, out = -1, err = -1;  // become fds 0, 1, 2 in the container (-1: /dev/null)
+};
+
+struct spawned {
+    pid_t pid = -1;
+    unique_fd pidfd;
+    // Read end of the exec-status pipe: EOF means execve succeeded; otherwise
+    // it carries a serialized error (see read_exec_status).
+    unique_fd exec_status;
+};
+
+// clone3() with CLONE_PIDFD and the namespace flags of the spec
+// (mnt, pid, uts, ipc, and net unless new_network is false), plus
+// CLONE_INTO_CGROUP when spec.cgroup2_dir is set, and extra_flags (the
+// zygote passes CLONE_PARENT so the container is the monitor's child). The
+// parent side writes the child's pid into every v1 cgroup.procs, then
+// releases the child, which runs the sandbox half and the process half and
+// execs. Returns once the child is released; never waits for its exec.
+result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
+
+// Blocks until the exec-status pipe says how exec went: ok, or the error
+// the child met (code command_not_found / cannot_execute / internal, message
+// naming the step, e.g. `exec: "nosuch": executable file not found in $PATH`).
+status read_exec_status(int exec_status_fd);
+
+}  // namespace berth::runtime

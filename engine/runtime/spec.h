@@ -1,0 +1,68 @@
+// What the runtime needs to turn a prepared rootfs into a running container.
+//
+// The daemon fills a launch_spec, the monitor hands it to its zygote, the
+// zygote clone3()s the container child, and the child applies it in two
+// halves with a sync point between them:
+//   sandbox setup  — cgroup namespace, private mount tree, overlay rootfs,
+//                    /proc /dev /sys …, masked and read-only paths, pivot_root,
+//                    lo up in a new network namespace;
+//   process setup  — hostname, rlimits, user and groups, capabilities, exec.
+// A warm pool (later) prepares the first half ahead of time, so nothing in
+// the sandbox half may depend on the command, user or environment.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace berth::runtime {
+
+struct rlimit_spec {
+    int resource = 0;
+    std::uint64_t soft = 0, hard = 0;
+};
+
+struct launch_spec {
+    std::string id;  // container id (64 hex)
+
+    // Sandbox half.
+    std::vector<std::string> lower_dirs;  // overlay lowerdirs, topmost first (init layer first)
+    std::string upper_dir, work_dir;
+    std::string rootfs_dir;               // empty directory the overlay is mounted on (in the child's mount ns)
+    bool new_network = true;              // false: the host's network namespace (--network host)
+    std::vector<std::string> masked_paths;
+    std::vector<std::string> readonly_paths;
+
+    // Cgroups the zygote places the child in before releasing it.
+    std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none
+    std::vector<std::string> cgroup_v1_procs; // v1 "cgroup.procs" files to write the pid into
+
+    // Process half.
+    std::string hostname;
+    std::vector<std::string> args;  // argv; args[0] is resolved through PATH of env
+    std::vector<std::string> env;   // KEY=VALUE
+    std::string cwd = "/";
+    std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
+    std::vector<std::string> capabilities;  // "CAP_CHOWN", …: bounding, permitted and effective
+    bool no_new_privs = false;
+    std::vector<rlimit_spec> rlimits;
+};
+
+// Docker's defaults (moby oci/defaults.go): capabilities, masked paths,
+// read-only paths.
+std::vector<std::string> default_capabilities();
+std::vector<std::string> default_masked_paths();
+std::vector<std::string> default_readonly_paths();
+std::vector<std::string> all_capabilities();  // every capability the kernel knows, "CAP_…"
+
+// Applies --cap-add / --cap-drop ("ALL" allowed, with or without "CAP_",
+// case-insensitive) to the defaults. Unknown names are an invalid_argument.
+result<std::vector<std::string>> effective_capabilities(const std::vector<std::string>& add,
+                                                        const std::vector<std::string>& drop);
+
+std::string to_json(const launch_spec& spec);
+result<launch_spec> launch_spec_from_json(std::string_view json);
+
+}  // namespace berth::runtime

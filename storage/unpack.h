@@ -1,0 +1,43 @@
+// Layer unpacking: a layer archive (tar, tar+gzip, tar+zstd) becomes a
+// directory that overlayfs can use as a lower layer.
+//
+// libarchive reads; berth writes every entry itself relative to the layer
+// directory's fd with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so
+// several layers can unpack at once on worker threads (nothing depends on
+// the process's working directory) and no entry can write outside its layer:
+// ".." components are refused, absolute names are taken relative to the
+// layer root, symlinks in parent paths resolve inside the layer, hardlink
+// targets resolve inside the layer.
+//
+// OCI whiteouts become overlay whiteouts: ".wh.NAME" a 0:0 character device
+// NAME, ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its directory.
+// Owners, modes (setuid, sticky), xattrs, mtimes, hardlinks, symlinks,
+// devices and fifos are kept.
+//
+// Everything here blocks: call it from the worker pool.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/error.h"
+
+namespace berth::storage {
+
+struct unpacked_layer {
+    std::string diff_id;  // "sha256:…" of the uncompressed tar stream
+    std::uint64_t size = 0;  // bytes of regular file content written
+    std::uint64_t entries = 0;
+};
+
+// Unpacks the archive at archive_path into dest, which must not exist. The
+// work happens in a sibling staging directory renamed to dest on success; on
+// failure nothing is left behind. If dest appears meanwhile (another unpack
+// of the same layer won the race) the staging copy is discarded and the
+// result still describes the archive.
+result<unpacked_layer> unpack_layer(const std::string& archive_path, const std::string& dest);
+
+// Computes the diff id (sha256 of the decompressed stream) without unpacking.
+result<std::string> compute_diff_id(const std::string& archive_path);
+
+}  // namespace berth::storage
