@@ -37,6 +37,9 @@ struct error {
     }
 };
 
+// The errc -> HTTP status mapping, the one place it lives (base/util.cc).
+int http_status(errc code);
+
 inline error make_error(errc code, std::string message) { return {code, std::move(message), 0}; }
 
 // An error from errno: "<what>: <strerror(errno)>", classified by errno.
@@ -61,6 +64,7 @@ public:
     const T* operator->() const { return &value(); }
 
     const error& err() const { return std::get<1>(_v); }
+    T value_or(T def) const& { return has_value() ? value() : std::move(def); }
 
 private:
     std::variant<T, error> _v;

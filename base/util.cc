@@ -14,6 +14,20 @@
 
 namespace berth {
 
+int http_status(errc code) {
+    switch (code) {
+    case errc::invalid_argument: return 400;
+    case errc::not_found: return 404;
+    case errc::already_exists: return 409;
+    case errc::conflict: return 409;
+    case errc::unavailable: return 503;
+    case errc::cannot_execute: return 400;
+    case errc::command_not_found: return 400;
+    case errc::internal: break;
+    }
+    return 500;
+}
+
 error sys_error(std::string_view what, int err) {
     errc code = errc::internal;
     switch (err) {

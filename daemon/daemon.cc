@@ -1,0 +1,123 @@
+// berth daemon: flags, the data-root lock, the loop, the API listener.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "daemon/api.h"
+#include "daemon/main.h"
+#include "engine/engine.h"
+
+namespace berth {
+
+namespace {
+
+void usage() {
+    std::cerr << "Usage: berth daemon [OPTIONS]\n\n"
+                 "Options:\n"
+                 "  -H, --host unix:///PATH   socket to listen on (default unix:///run/berth/berth.sock, env BERTH_HOST)\n"
+                 "      --data-root DIR       root of persistent state (default /var/lib/berth, env BERTH_DATA_ROOT)\n"
+                 "      --pidfile FILE        pid file (default DATA_ROOT/berth.pid)\n"
+                 "      --cgroup-parent NAME  parent cgroup name for containers (default berth-<hash of data root>)\n"
+                 "  -D, --debug               debug logging\n";
+}
+
+}  // namespace
+
+int daemon_main(int argc, char** argv) {
+    std::string host = ::getenv("BERTH_HOST") ? ::getenv("BERTH_HOST") : "unix:///run/berth/berth.sock";
+    engine_options opts;
+    if (const char* r = ::getenv("BERTH_DATA_ROOT")) opts.data_root = r;
+    std::string pidfile;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const std::string& name) -> std::optional<std::string> {
+            if (a == name) {
+                if (i + 1 >= argc) return std::nullopt;
+                return std::string(argv[++i]);
+            }
+            if (starts_with(a, name + "=")) return a.substr(name.size() + 1);
+            return std::nullopt;
+        };
+        if (a == "-h" || a == "--help") {
+            usage();
+            return 0;
+        }
+        if (a == "-D" || a == "--debug") {
+            log::set_level(log::level::debug);
+            continue;
+        }
+        if (auto v = value("-H")) host = *v;
+        else if (auto v2 = value("--host")) host = *v2;
+        else if (auto v3 = value("--data-root")) opts.data_root = *v3;
+        else if (auto v4 = value("--pidfile")) pidfile = *v4;
+        else if (auto v5 = value("--cgroup-parent")) opts.cgroup_parent = *v5;
+        else {
+            std::cerr << "berth daemon: unknown flag: " << a << "\n";
+            usage();
+            return 125;
+        }
+    }
+    if (!starts_with(host, "unix://")) {
+        std::cerr << "berth daemon: only unix:// hosts are supported, got " << host << "\n";
+        return 125;
+    }
+    std::string sock = host.substr(7);
+    if (opts.data_root.empty() || opts.data_root[0] != '/') {
+        std::cerr << "berth daemon: --data-root must be an absolute path\n";
+        return 125;
+    }
+    while (opts.data_root.size() > 1 && opts.data_root.back() == '/') opts.data_root.pop_back();
+    if (auto s = make_dirs(opts.data_root, 0711); !s) {
+        std::cerr << "berth daemon: " << s.err().message << "\n";
+        return 1;
+    }
+    // One daemon per data root: the lock lives as long as the process.
+    std::string lockp = opts.data_root + "/berth.lock";
+    unique_fd lock(::open(lockp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        auto pid = read_file(pidfile.empty() ? opts.data_root + "/berth.pid" : pidfile);
+        std::cerr << "berth daemon: another daemon (pid " << (pid ? trim(*pid) : "?") << ") owns the data root "
+                  << opts.data_root << "\n";
+        return 1;
+    }
+    if (pidfile.empty()) pidfile = opts.data_root + "/berth.pid";
+    (void)write_file(pidfile, std::to_string(::getpid()) + "\n");
+
+    ::signal(SIGPIPE, SIG_IGN);
+    // The monitor is started by us but never waited for: no zombies.
+    ::signal(SIGCHLD, SIG_IGN);
+
+    asio::io_context loop(1);
+    engine eng(loop, opts);
+    if (auto s = eng.init(); !s) {
+        log::error("init: {}", s.err().message);
+        ::unlink(pidfile.c_str());
+        return 1;
+    }
+    api_server api(loop, eng);
+    if (auto s = api.listen(sock); !s) {
+        log::error("{}", s.err().message);
+        ::unlink(pidfile.c_str());
+        return 1;
+    }
+    eng.start();
+    api.start();
+    asio::signal_set stop(loop, SIGINT, SIGTERM);
+    stop.async_wait([&](auto, int sig) {
+        log::info("received signal {}; shutting down (containers keep running under the monitor)", sig);
+        loop.stop();
+    });
+    log::info("berth {} listening on {} (data root {})", BERTH_VERSION, host, opts.data_root);
+    loop.run();
+    ::unlink(sock.c_str());
+    ::unlink(pidfile.c_str());
+    return 0;
+}
+
+}  // namespace berth

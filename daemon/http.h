@@ -1,0 +1,64 @@
+// HTTP plumbing of the API server: Docker's response headers, JSON and
+// error replies, chunked streams and stdcopy frames. Daemon-internal.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "base/error.h"
+#include "engine/core/async.h"
+
+namespace berth::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using socket_t = asio::local::stream_protocol::socket;
+
+struct request {
+    http::verb method{};
+    std::string target;  // as sent
+    std::string path;    // without /v1.xx and query
+    std::string version; // "1.41" or "" when unversioned
+    std::map<std::string, std::string> query;
+    std::string body;
+    std::string body_file;  // for uploads streamed to disk
+    bool keep_alive = true;
+    bool upgrade = false;   // Connection: Upgrade (hijack)
+    unsigned http_version = 11;
+
+    bool flag(const std::string& k) const;  // moby's boolean parsing
+    std::string get(const std::string& k, const std::string& def = "") const;
+};
+
+std::string url_decode(std::string_view s);
+// Splits target into path/version/query; false if the version is malformed.
+bool parse_target(std::string_view target, request& req);
+
+void add_docker_headers(http::fields& f);
+
+awaitable<bool> reply(socket_t& s, const request& req, http::status st, std::string body,
+                      std::string content_type = "application/json");
+awaitable<bool> reply_json(socket_t& s, const request& req, http::status st, const boost::json::value& v);
+awaitable<bool> reply_error(socket_t& s, const request& req, const error& e);
+awaitable<bool> reply_error(socket_t& s, const request& req, http::status st, std::string message);
+
+// Chunked streaming: header now, chunks as they come, the last chunk at the end.
+awaitable<bool> begin_stream(socket_t& s, const request& req, const char* content_type);
+awaitable<bool> write_chunk(socket_t& s, std::string_view data);
+awaitable<bool> end_stream(socket_t& s);
+
+// The 101 (or 200 without Upgrade) of a hijacked connection.
+awaitable<bool> begin_hijack(socket_t& s, const request& req);
+
+// [stream, 0, 0, 0, len BE32] + payload
+std::string stdcopy_frame(int stream, std::string_view payload);
+
+// Completes when the peer closes its side (EOF or error); discards bytes.
+awaitable<void> until_closed(socket_t& s);
+
+}  // namespace berth::api

@@ -1,0 +1,544 @@
+// Container lifecycle: create, start, exit, wait, kill, remove.
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/cgroup/manager.h"
+#include "engine/engine.h"
+#include "engine/monitor_client.h"
+#include "engine/runtime/spec.h"
+#include "storage/metadata.h"
+
+namespace berth {
+
+namespace json = boost::json;
+
+namespace {
+
+std::vector<std::string> string_list(const json::value* v) {
+    std::vector<std::string> out;
+    if (!v) return out;
+    if (v->is_string()) {
+        out.emplace_back(v->as_string());
+        return out;
+    }
+    if (!v->is_array()) return out;
+    for (auto& e : v->as_array())
+        if (e.is_string()) out.emplace_back(e.as_string());
+    return out;
+}
+
+json::value to_array(const std::vector<std::string>& v) {
+    json::array a;
+    for (auto& s : v) a.emplace_back(s);
+    return a;
+}
+
+std::string str_field(const json::object& o, const char* k) {
+    auto* v = o.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// The "KEY" of "KEY=VALUE".
+std::string env_key(const std::string& kv) { return kv.substr(0, kv.find('=')); }
+
+std::vector<std::string> merge_env(std::vector<std::string> base, const std::vector<std::string>& over) {
+    for (auto& kv : over) {
+        auto k = env_key(kv);
+        auto it = std::find_if(base.begin(), base.end(), [&](const std::string& e) { return env_key(e) == k; });
+        if (it != base.end()) *it = kv;
+        else base.push_back(kv);
+    }
+    return base;
+}
+
+std::string hosts_file(const std::string& hostname) {
+    return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+           "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t" +
+           hostname + "\n";
+}
+
+// The host's resolv.conf without loopback resolvers, which cannot answer
+// from inside a container's own network namespace.
+std::string resolv_conf() {
+    auto r = read_file("/etc/resolv.conf");
+    std::string out;
+    if (r) {
+        for (auto& line : split(*r, '\n')) {
+            auto t = trim(line);
+            if (starts_with(t, "nameserver") && (t.find(" 127.") != std::string::npos || t.find(" ::1") != std::string::npos))
+                continue;
+            out += line;
+            out += '\n';
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string engine::generate_name() const {
+    static const char* adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+                                       "lucid", "merry", "nimble", "proud", "quiet", "sharp", "swift", "tender",
+                                       "vivid", "witty", "zealous", "bold"};
+    static const char* nouns[] = {"anchor", "beacon", "cargo", "dock", "ferry", "galley", "harbor", "jetty",
+                                  "keel", "lagoon", "mast", "pier", "quay", "rudder", "schooner", "tide",
+                                  "vessel", "wharf", "yacht", "buoy"};
+    for (;;) {
+        std::string id = random_id();
+        std::string n = std::string(adjectives[std::stoul(id.substr(0, 4), nullptr, 16) % 20]) + "_" +
+                        nouns[std::stoul(id.substr(4, 4), nullptr, 16) % 20];
+        if (!_names.count(n)) return n;
+        n += "_" + id.substr(8, 4);
+        if (!_names.count(n)) return n;
+    }
+}
+
+result<container_ptr> engine::find_container(std::string_view ref) const {
+    std::string r(ref);
+    if (!r.empty() && r[0] == '/') r.erase(0, 1);
+    if (r.empty()) return make_error(errc::not_found, "No such container: " + std::string(ref));
+    if (auto it = _containers.find(r); it != _containers.end()) return it->second;
+    if (auto it = _names.find(r); it != _names.end()) return _containers.at(it->second);
+    container_ptr found;
+    for (auto& [id, c] : _containers)
+        if (starts_with(id, r)) {
+            if (found) return make_error(errc::not_found, "No such container: " + r);
+            found = c;
+        }
+    if (found) return found;
+    return make_error(errc::not_found, "No such container: " + std::string(ref));
+}
+
+std::vector<container_ptr> engine::containers() const {
+    std::vector<container_ptr> out;
+    for (auto& [id, c] : _containers) out.push_back(c);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a->created_ns > b->created_ns; });
+    return out;
+}
+
+awaitable<result<create_result>> engine::create_container(json::object body, std::string name) {
+    create_result out;
+    if (!name.empty() && name[0] == '/') name.erase(0, 1);
+    if (!name.empty()) {
+        static const std::regex valid("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+        if (!std::regex_match(name, valid))
+            co_return make_error(errc::invalid_argument, "Invalid container name (" + name +
+                                                             "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        if (auto it = _names.find(name); it != _names.end())
+            co_return make_error(errc::conflict, "Conflict. The container name \"/" + name +
+                                                     "\" is already in use by container \"" + it->second +
+                                                     "\". You have to remove (or rename) that container to be able "
+                                                     "to reuse that name.");
+    }
+    std::string image_ref = str_field(body, "Image");
+    if (image_ref.empty()) co_return make_error(errc::invalid_argument, "No image was specified");
+    auto img = find_image(image_ref);
+    if (!img) co_return img.err();
+
+    json::object host_config;
+    if (auto* h = body.if_contains("HostConfig"); h && h->is_object()) host_config = h->as_object();
+    std::string net = str_field(host_config, "NetworkMode");
+    if (net.empty() || net == "default") net = "none";  // no bridge network yet
+    if (net != "none" && net != "host") co_return make_error(errc::not_found, "network " + net + " not found");
+    host_config["NetworkMode"] = net;
+    auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
+                                                string_list(host_config.if_contains("CapDrop")));
+    if (!caps) co_return caps.err();
+    if (auto* lc = host_config.if_contains("LogConfig"); !lc || !lc->is_object() || str_field(lc->as_object(), "Type").empty())
+        host_config["LogConfig"] = json::object{{"Type", "json-file"}, {"Config", json::object{}}};
+    else if (str_field(lc->as_object(), "Type") != "json-file")
+        co_return make_error(errc::invalid_argument, "logging driver " + str_field(lc->as_object(), "Type") +
+                                                         " is not supported (only json-file)");
+
+    // Image defaults merged as Docker does (moby daemon/commit.go merge()).
+    json::object image_cfg;
+    {
+        boost::system::error_code ec;
+        auto v = json::parse(img->config_json, ec);
+        if (!ec && v.is_object())
+            if (auto* c = v.as_object().if_contains("config"); c && c->is_object()) image_cfg = c->as_object();
+    }
+    auto user_cmd = string_list(body.if_contains("Cmd"));
+    auto* ep = body.if_contains("Entrypoint");
+    auto user_ep = string_list(ep);
+    std::vector<std::string> cmd = user_cmd, entry = user_ep;
+    json::value cmd_json = body.contains("Cmd") ? body["Cmd"] : json::value(nullptr);
+    json::value ep_json = ep ? *ep : json::value(nullptr);
+    if (user_ep.empty()) {
+        if (user_cmd.empty()) {
+            cmd = string_list(image_cfg.if_contains("Cmd"));
+            cmd_json = cmd.empty() ? json::value(nullptr) : to_array(cmd);
+        }
+        if (!ep || ep->is_null()) {
+            entry = string_list(image_cfg.if_contains("Entrypoint"));
+            ep_json = entry.empty() ? json::value(nullptr) : to_array(entry);
+        }
+    }
+    std::vector<std::string> full = entry;
+    full.insert(full.end(), cmd.begin(), cmd.end());
+    if (full.empty() || full[0].empty()) co_return make_error(errc::invalid_argument, "No command specified");
+
+    auto c = std::make_shared<container>();
+    c->id = random_id();
+    c->name = name.empty() ? generate_name() : name;
+    c->image_ref = image_ref;
+    c->image_id = img->id;
+    c->chain_ids = img->chain_ids;
+    c->created_ns = now_ns();
+    c->path = full[0];
+    c->args.assign(full.begin() + 1, full.end());
+    c->changed = std::make_unique<async_signal>(_loop.get_executor());
+    c->output = std::make_unique<async_signal>(_loop.get_executor());
+
+    std::string hostname = str_field(body, "Hostname");
+    if (hostname.empty()) hostname = c->id.substr(0, 12);
+    auto env = merge_env(string_list(image_cfg.if_contains("Env")), string_list(body.if_contains("Env")));
+    bool has_path = std::any_of(env.begin(), env.end(), [](auto& e) { return env_key(e) == "PATH"; });
+    if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    std::string workdir = str_field(body, "WorkingDir");
+    if (workdir.empty()) workdir = str_field(image_cfg, "WorkingDir");
+    if (!workdir.empty() && workdir[0] != '/')
+        co_return make_error(errc::invalid_argument, "the working directory '" + workdir + "' is invalid, it needs to be an absolute path");
+    std::string user = str_field(body, "User");
+    if (user.empty()) user = str_field(image_cfg, "User");
+    json::object labels;
+    if (auto* l = image_cfg.if_contains("Labels"); l && l->is_object()) labels = l->as_object();
+    if (auto* l = body.if_contains("Labels"); l && l->is_object())
+        for (auto& [k, v] : l->as_object()) labels[k] = v;
+    auto flag = [&](const char* k) {
+        auto* v = body.if_contains(k);
+        return v && v->is_bool() && v->as_bool();
+    };
+    c->config = {{"Hostname", hostname},
+                 {"Domainname", str_field(body, "Domainname")},
+                 {"User", user},
+                 {"AttachStdin", flag("AttachStdin")},
+                 {"AttachStdout", flag("AttachStdout")},
+                 {"AttachStderr", flag("AttachStderr")},
+                 {"Tty", flag("Tty")},
+                 {"OpenStdin", flag("OpenStdin")},
+                 {"StdinOnce", flag("StdinOnce")},
+                 {"Env", to_array(env)},
+                 {"Cmd", cmd_json},
+                 {"Image", image_ref},
+                 {"Volumes", nullptr},
+                 {"WorkingDir", workdir},
+                 {"Entrypoint", ep_json},
+                 {"OnBuild", nullptr},
+                 {"Labels", labels}};
+    if (flag("Tty"))
+        co_return make_error(errc::invalid_argument, "a TTY (-t) is not supported yet");
+    c->host_config = host_config;
+
+    // The container's directories: upper and work for the overlay, merged
+    // (its mount point, used only inside the container's mount namespace),
+    // and the init layer holding /etc/hostname, /etc/hosts, /etc/resolv.conf
+    // and the mount points the runtime needs.
+    std::string dir = container_dir(c->id);
+    bool host_net = net == "host";
+    auto made = co_await _workers.run(offload_reason::filesystem, [dir, hostname, host_net]() -> status {
+        BERTH_TRY(make_dirs(dir, 0710));
+        for (auto d : {"/upper", "/work", "/merged", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
+            BERTH_TRY(make_dirs(dir + d, 0755));
+        BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
+        std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
+        BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
+        BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
+        return ok();
+    });
+    if (!made) {
+        co_await _workers.run(offload_reason::filesystem, [dir] { return remove_all(dir); });
+        co_return made.err().wrap("create container");
+    }
+    _containers[c->id] = c;
+    _names[c->name] = c->id;
+    // Reply only once the record is durable.
+    async_event committed(_loop.get_executor());
+    status commit_status;
+    persist(*c, [&, ex = _loop.get_executor()](status s) {
+        asio::post(ex, [&, s] {
+            commit_status = s;
+            committed.set();
+        });
+    });
+    co_await committed.wait();
+    if (!commit_status) {
+        _containers.erase(c->id);
+        _names.erase(c->name);
+        co_await _workers.run(offload_reason::filesystem, [dir] { return remove_all(dir); });
+        co_return commit_status.err();
+    }
+    out.id = c->id;
+    co_return out;
+}
+
+awaitable<status> engine::start_container(std::string ref) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (c->running() || c->starting) co_return ok();
+    if (c->status == "removing") co_return make_error(errc::conflict, "container is marked for removal and cannot be started");
+    c->starting = true;
+    auto clear = scope_exit([&] { c->starting = false; });
+
+    auto cg = co_await _workers.run(offload_reason::cgroup, [this, id = c->id] { return _cgroups->create(id); });
+    if (!cg) co_return cg.err().wrap("create cgroup");
+
+    runtime::launch_spec spec;
+    spec.id = c->id;
+    std::string dir = container_dir(c->id);
+    spec.lower_dirs.push_back(dir + "/init");
+    for (auto it = c->chain_ids.rbegin(); it != c->chain_ids.rend(); ++it) spec.lower_dirs.push_back(_store->layer_dir(*it));
+    spec.upper_dir = dir + "/upper";
+    spec.work_dir = dir + "/work";
+    spec.rootfs_dir = dir + "/merged";
+    spec.new_network = str_field(c->host_config, "NetworkMode") != "host";
+    spec.masked_paths = runtime::default_masked_paths();
+    spec.readonly_paths = runtime::default_readonly_paths();
+    spec.cgroup2_dir = cg->v2_dir;
+    spec.cgroup_v1_procs = cg->v1_procs();
+    spec.hostname = str_field(c->config, "Hostname");
+    spec.args.push_back(c->path);
+    spec.args.insert(spec.args.end(), c->args.begin(), c->args.end());
+    spec.env = string_list(c->config.if_contains("Env"));
+    if (std::none_of(spec.env.begin(), spec.env.end(), [](auto& e) { return env_key(e) == "HOSTNAME"; }))
+        spec.env.push_back("HOSTNAME=" + spec.hostname);
+    spec.cwd = str_field(c->config, "WorkingDir");
+    if (spec.cwd.empty()) spec.cwd = "/";
+    spec.user = str_field(c->config, "User");
+    auto caps = runtime::effective_capabilities(string_list(c->host_config.if_contains("CapAdd")),
+                                                string_list(c->host_config.if_contains("CapDrop")));
+    if (!caps) co_return caps.err();
+    spec.capabilities = *caps;
+    // Never ask for more than the daemon's own hard limit (root here may
+    // lack CAP_SYS_RESOURCE).
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    std::uint64_t nofile = std::min<std::uint64_t>(1048576, rl.rlim_max);
+    spec.rlimits.push_back({RLIMIT_NOFILE, nofile, nofile});
+
+    bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
+    auto& pending = _starts[c->id];
+    pending.done = std::make_unique<async_event>(_loop.get_executor());
+    pending.outcome = ok();
+    auto sent = _monitor->send({monitor::msg::start,
+                                {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
+                                 {"open_stdin", open_stdin}},
+                                {}});
+    if (sent) co_await pending.done->wait();
+    status outcome = sent ? _starts[c->id].outcome : sent;
+    _starts.erase(c->id);
+    if (outcome) co_return ok();
+
+    co_await _workers.run(offload_reason::cgroup, [this, id = c->id] { return _cgroups->remove(id); });
+    // A failed start leaves the container "created" with Docker's exit codes.
+    const auto& e = outcome.err();
+    c->exit_code = e.code == errc::command_not_found ? 127 : e.code == errc::cannot_execute ? 126 : 128;
+    c->error = e.message;
+    c->exits++;
+    c->changed->notify();
+    persist(*c);
+    if (c->auto_remove()) asio::co_spawn(_loop, finish_removal(c), asio::detached);
+    co_return outcome;
+}
+
+void engine::on_monitor_started(const std::string& id, int pid) {
+    auto it = _containers.find(id);
+    if (it == _containers.end()) return;
+    auto& c = *it->second;
+    c.status = "running";
+    c.pid = pid;
+    c.started_ns = now_ns();
+    c.finished_ns = 0;
+    c.exit_code = 0;
+    c.error.clear();
+    persist(c);
+    c.changed->notify();
+    if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
+}
+
+void engine::on_monitor_start_failed(const std::string& id, error e) {
+    if (auto p = _starts.find(id); p != _starts.end()) {
+        p->second.outcome = std::move(e);
+        p->second.done->set();
+    }
+}
+
+void engine::on_monitor_output(const std::string& id, bool is_err, std::int64_t time_ns, std::uint64_t offset,
+                               std::string text) {
+    auto it = _containers.find(id);
+    if (it == _containers.end()) return;
+    auto& c = *it->second;
+    c.recent_bytes += text.size();
+    c.recent.push_back({c.next_seq++, is_err, time_ns, offset, std::move(text)});
+    // Live streams keep a bounded window; the log file has everything.
+    while (c.recent_bytes > 4 * 1024 * 1024 && c.recent.size() > 1) {
+        c.recent_bytes -= c.recent.front().text.size();
+        c.recent.pop_front();
+    }
+    c.output->notify();
+}
+
+void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns) {
+    auto it = _containers.find(id);
+    if (it == _containers.end()) {
+        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}});
+        return;
+    }
+    container_ptr c = it->second;
+    if (c->status != "removing") c->status = "exited";
+    c->exit_code = exit_code;
+    c->finished_ns = finished_ns;
+    c->pid = 0;
+    c->error.clear();
+    c->exits++;
+    // Acknowledge only once the exit is durable here; until then the
+    // monitor's record is the truth.
+    persist(*c, [this, id, ex = _loop.get_executor()](status s) {
+        if (s) asio::post(ex, [this, id] { (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}}); });
+    });
+    asio::co_spawn(_loop, [](engine* e, std::string cid) -> awaitable<void> {
+        co_await e->_workers.run(offload_reason::cgroup, [e, cid] { return e->_cgroups->remove(cid); });
+    }(this, id), asio::detached);
+    c->changed->notify();
+    c->output->notify();
+    if (c->auto_remove() && c->status != "removing") asio::co_spawn(_loop, finish_removal(c), asio::detached);
+}
+
+void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running) {
+    std::map<std::string, int> live(running.begin(), running.end());
+    for (auto& [id, c] : _containers) {
+        auto it = live.find(id);
+        if (it != live.end()) {
+            c->status = "running";
+            c->pid = it->second;
+        } else if (c->running()) {
+            // Not running under the monitor and (so far) no exit record: the
+            // exit record, if the monitor has one, follows and corrects this.
+            c->status = "exited";
+            c->exit_code = 255;
+            c->error = "the berth monitor lost track of this container";
+            c->finished_ns = now_ns();
+            c->exits++;
+            persist(*c);
+            c->changed->notify();
+        }
+    }
+}
+
+awaitable<result<int>> engine::wait_container(container_ptr c, std::string condition) {
+    if (condition.empty()) condition = "not-running";
+    if (condition != "not-running" && condition != "next-exit" && condition != "removed")
+        co_return make_error(errc::invalid_argument, "invalid condition: \"" + condition + "\"");
+    std::uint64_t target = c->exits + 1;
+    for (;;) {
+        if (condition == "removed" && c->removed) break;
+        if (condition == "next-exit" && (c->exits >= target || c->removed)) break;
+        if (condition == "not-running" && !c->running() && !c->starting) break;
+        co_await c->changed->wait();
+    }
+    co_return c->exit_code;
+}
+
+awaitable<status> engine::kill_container(std::string ref, int signal) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    auto& c = **found;
+    if (!c.running()) co_return make_error(errc::conflict, "Container " + c.id + " is not running");
+    co_return _monitor->send({monitor::msg::signal, {{"id", c.id}, {"signal", signal}}, {}});
+}
+
+void engine::write_stdin(const container& c, std::string data, bool close) {
+    if (!data.empty()) (void)_monitor->send({monitor::msg::stdin_data, {{"id", c.id}}, std::move(data)});
+    if (close) (void)_monitor->send({monitor::msg::stdin_close, {{"id", c.id}}, {}});
+}
+
+awaitable<status> engine::remove_container(std::string ref, bool force) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (c->status == "removing") co_return make_error(errc::conflict, "removal of container " + c->id + " is already in progress");
+    if (c->running() || c->starting) {
+        if (!force)
+            co_return make_error(errc::conflict, "You cannot remove a running container " + c->id +
+                                                     ". Stop the container before attempting removal or force remove");
+        std::uint64_t target = c->exits + 1;
+        c->status = "removing";
+        (void)_monitor->send({monitor::msg::signal, {{"id", c->id}, {"signal", 9}}, {}});
+        while (c->exits < target) co_await c->changed->wait();
+    }
+    co_return co_await destroy(c);
+}
+
+awaitable<void> engine::finish_removal(container_ptr c) {
+    if (c->removed || c->status == "removing") co_return;
+    auto s = co_await destroy(c);
+    if (!s) log::warn("auto-remove {}: {}", c->id, s.err().message);
+}
+
+awaitable<status> engine::destroy(container_ptr c) {
+    c->status = "removing";
+    std::string dir = container_dir(c->id);
+    auto s = co_await _workers.run(offload_reason::filesystem, [this, dir, id = c->id]() -> status {
+        (void)_cgroups->remove(id);
+        return remove_all(dir);
+    });
+    if (!s) {
+        c->status = "exited";
+        co_return s.err().wrap("remove container " + c->id);
+    }
+    _db->erase("container", c->id);
+    _containers.erase(c->id);
+    _names.erase(c->name);
+    c->removed = true;
+    c->changed->notify();
+    c->output->notify();
+    co_return ok();
+}
+
+std::vector<log_entry> engine::entries_after(const container& c, std::uint64_t after) const {
+    std::vector<log_entry> out;
+    for (auto it = c.recent.rbegin(); it != c.recent.rend() && it->seq > after; ++it) out.push_back(*it);
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+result<std::vector<log_entry>> engine::read_log_file(const std::string& path, std::uint64_t* end_offset) {
+    auto data = read_file(path);
+    std::vector<log_entry> out;
+    if (!data) {
+        if (data.err().code == errc::not_found) {
+            if (end_offset) *end_offset = 0;
+            return out;
+        }
+        return data.err();
+    }
+    std::uint64_t off = 0;
+    std::string_view all = *data;
+    while (!all.empty()) {
+        auto nl = all.find('\n');
+        if (nl == std::string_view::npos) break;  // a partial line still being written
+        std::string_view line = all.substr(0, nl);
+        all.remove_prefix(nl + 1);
+        off += nl + 1;
+        boost::system::error_code ec;
+        auto v = json::parse(line, ec);
+        if (ec || !v.is_object()) continue;
+        auto& o = v.as_object();
+        log_entry e;
+        e.text = str_field(o, "log");
+        e.is_err = str_field(o, "stream") == "stderr";
+        e.time_ns = parse_rfc3339(str_field(o, "time")).value_or(0);
+        e.offset = off;
+        out.push_back(std::move(e));
+    }
+    if (end_offset) *end_offset = off;
+    return out;
+}
+
+}  // namespace berth

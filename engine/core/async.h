@@ -1,0 +1,111 @@
+// The daemon's loop: one Boost.Asio io_context on io_uring (see CMakeLists:
+// BOOST_ASIO_HAS_IO_URING, BOOST_ASIO_DISABLE_EPOLL), coroutines as
+// asio::awaitable<T>, and a bounded worker pool for blocking work.
+//
+// Only the daemon's .cc files include this header (Asio is heavy).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <type_traits>
+
+#include <boost/asio.hpp>
+
+namespace berth {
+
+namespace asio = boost::asio;
+template <class T>
+using awaitable = asio::awaitable<T>;
+using asio::use_awaitable;
+
+// Why a piece of work left the loop; counted, shown in /info and the log.
+enum class offload_reason { unpack, fsync, cgroup, filesystem, metadata, count_ };
+constexpr const char* offload_reason_name(offload_reason r) {
+    constexpr const char* names[] = {"unpack", "fsync", "cgroup", "filesystem", "metadata"};
+    return names[static_cast<int>(r)];
+}
+
+// A fixed number of threads for blocking syscalls and CPU-heavy work
+// (decompression, tree removal). The loop thread never blocks.
+class worker_pool {
+public:
+    explicit worker_pool(std::size_t threads) : _pool(threads) {}
+    ~worker_pool() { _pool.join(); }
+
+    // Runs f() on a worker thread and resumes the caller on its own executor
+    // with f's result. f must not touch loop-owned state.
+    template <class F>
+    awaitable<std::invoke_result_t<F&>> run(offload_reason why, F f) {
+        using T = std::invoke_result_t<F&>;
+        _counts[static_cast<int>(why)]++;
+        _in_flight++;
+        T v = co_await asio::async_initiate<decltype(use_awaitable), void(T)>(
+            [this, f = std::move(f)](auto handler) mutable {
+                asio::post(_pool, [f = std::move(f), handler = std::move(handler)]() mutable {
+                    T r = f();
+                    auto ex = asio::get_associated_executor(handler);
+                    asio::dispatch(ex, [h = std::move(handler), r = std::move(r)]() mutable {
+                        std::move(h)(std::move(r));
+                    });
+                });
+            },
+            use_awaitable);
+        _in_flight--;
+        co_return v;
+    }
+
+    std::uint64_t count(offload_reason why) const { return _counts[static_cast<int>(why)]; }
+    std::uint64_t in_flight() const { return _in_flight; }
+
+private:
+    asio::thread_pool _pool;
+    std::array<std::atomic<std::uint64_t>, static_cast<int>(offload_reason::count_)> _counts{};
+    std::atomic<std::uint64_t> _in_flight{0};
+};
+
+// A level-triggered event for loop coroutines: wait() returns at once once
+// set(); set() wakes every waiter. Loop thread only.
+class async_event {
+public:
+    explicit async_event(asio::any_io_executor ex) : _timer(ex, std::chrono::steady_clock::time_point::max()) {}
+    void set() {
+        _set = true;
+        _timer.cancel();
+    }
+    bool is_set() const { return _set; }
+    awaitable<void> wait() {
+        while (!_set) {
+            auto [ec] = co_await _timer.async_wait(asio::as_tuple(use_awaitable));
+            (void)ec;
+        }
+    }
+
+private:
+    asio::steady_timer _timer;
+    bool _set = false;
+};
+
+// A wake-up for loop coroutines that wait for "something changed" more than
+// once (log followers, attach streams): notify() wakes current waiters.
+class async_signal {
+public:
+    explicit async_signal(asio::any_io_executor ex) : _ex(ex) {}
+    void notify() {
+        auto t = std::move(_timer);
+        if (t) t->cancel();
+    }
+    awaitable<void> wait() {
+        if (!_timer) _timer = std::make_shared<asio::steady_timer>(_ex, std::chrono::steady_clock::time_point::max());
+        auto t = _timer;
+        auto [ec] = co_await t->async_wait(asio::as_tuple(use_awaitable));
+        (void)ec;
+    }
+
+private:
+    asio::any_io_executor _ex;
+    std::shared_ptr<asio::steady_timer> _timer;
+};
+
+}  // namespace berth

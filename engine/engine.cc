@@ -1,0 +1,267 @@
+// Engine start-up, persistence and images. Containers are in containers.cc,
+// the JSON shapes Docker clients read in render.cc.
+#include "engine/engine.h"
+
+#include <sys/stat.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/cgroup/manager.h"
+#include "engine/monitor_client.h"
+#include "storage/metadata.h"
+
+namespace berth {
+
+namespace json = boost::json;
+
+bool container::tty() const {
+    auto* v = config.if_contains("Tty");
+    return v && v->is_bool() && v->as_bool();
+}
+
+bool container::auto_remove() const {
+    auto* v = host_config.if_contains("AutoRemove");
+    return v && v->is_bool() && v->as_bool();
+}
+
+engine::engine(asio::io_context& loop, engine_options opts)
+    : _loop(loop), _opts(std::move(opts)), _workers(_opts.workers) {}
+
+engine::~engine() = default;
+
+std::string engine::container_dir(const std::string& id) const { return _opts.data_root + "/containers/" + id; }
+
+std::string engine::log_path(const container& c) const { return container_dir(c.id) + "/" + c.id + "-json.log"; }
+
+status engine::init() {
+    for (auto d : {"", "/containers", "/exits"}) BERTH_TRY(make_dirs(_opts.data_root + d, 0711));
+    BERTH_ASSIGN(_db, storage::metadata_db::open(_opts.data_root + "/metadata.db"));
+    _store = std::make_unique<storage::image_store>(_opts.data_root);
+    BERTH_TRY(_store->init());
+    BERTH_ASSIGN(_cgroups, cgroup::manager::detect(_opts.data_root, _opts.cgroup_parent));
+
+    BERTH_ASSIGN(auto image_rows, _db->load_all("image"));
+    for (auto& row : image_rows) {
+        boost::system::error_code ec;
+        auto v = json::parse(row.doc, ec);
+        if (ec || !v.is_object()) continue;
+        auto& o = v.as_object();
+        storage::image_record img;
+        img.id = json::value_to<std::string>(o["id"]);
+        img.repo_tags = json::value_to<std::vector<std::string>>(o["repo_tags"]);
+        img.repo_digests = json::value_to<std::vector<std::string>>(o["repo_digests"]);
+        img.config_json = json::value_to<std::string>(o["config"]);
+        img.diff_ids = json::value_to<std::vector<std::string>>(o["diff_ids"]);
+        img.chain_ids = json::value_to<std::vector<std::string>>(o["chain_ids"]);
+        img.created_ns = o["created"].to_number<std::int64_t>();
+        img.size = o["size"].to_number<std::uint64_t>();
+        _images[img.id] = img;
+        for (auto& t : img.repo_tags) _tags[t] = img.id;
+    }
+    BERTH_ASSIGN(auto rows, _db->load_all("container"));
+    for (auto& row : rows) {
+        boost::system::error_code ec;
+        auto v = json::parse(row.doc, ec);
+        if (ec || !v.is_object()) {
+            log::warn("skipping unreadable container record {}", row.key);
+            continue;
+        }
+        auto c = from_doc(v.as_object());
+        if (c->status == "removing") c->status = "exited";
+        _names[c->name] = c->id;
+        _containers[c->id] = c;
+    }
+    _monitor = std::make_unique<monitor_client>(_loop, *this, _opts.data_root);
+    log::info("engine: {} images, {} containers, cgroup v{} ({})", _images.size(), _containers.size(),
+              _cgroups->version(), _cgroups->kind() == cgroup::layout::hybrid ? "hybrid" : "single");
+    return ok();
+}
+
+void engine::start() { _monitor->start(); }
+
+// Persistence --------------------------------------------------------------
+
+json::object engine::to_doc(const container& c) const {
+    json::array args;
+    for (auto& a : c.args) args.emplace_back(a);
+    json::array chain;
+    for (auto& a : c.chain_ids) chain.emplace_back(a);
+    return {{"id", c.id},         {"name", c.name},          {"image_ref", c.image_ref},
+            {"image_id", c.image_id}, {"created", c.created_ns}, {"config", c.config},
+            {"host_config", c.host_config}, {"path", c.path}, {"args", args},
+            {"chain_ids", chain}, {"status", c.status},      {"pid", c.pid},
+            {"exit_code", c.exit_code}, {"error", c.error},  {"started", c.started_ns},
+            {"finished", c.finished_ns}};
+}
+
+container_ptr engine::from_doc(const json::object& o) {
+    auto c = std::make_shared<container>();
+    auto s = [&](const char* k) { return json::value_to<std::string>(o.at(k)); };
+    c->id = s("id");
+    c->name = s("name");
+    c->image_ref = s("image_ref");
+    c->image_id = s("image_id");
+    c->created_ns = o.at("created").to_number<std::int64_t>();
+    c->config = o.at("config").as_object();
+    c->host_config = o.at("host_config").as_object();
+    c->path = s("path");
+    c->args = json::value_to<std::vector<std::string>>(o.at("args"));
+    c->chain_ids = json::value_to<std::vector<std::string>>(o.at("chain_ids"));
+    c->status = s("status");
+    c->pid = int(o.at("pid").to_number<std::int64_t>());
+    c->exit_code = int(o.at("exit_code").to_number<std::int64_t>());
+    c->error = s("error");
+    c->started_ns = o.at("started").to_number<std::int64_t>();
+    c->finished_ns = o.at("finished").to_number<std::int64_t>();
+    c->changed = std::make_unique<async_signal>(_loop.get_executor());
+    c->output = std::make_unique<async_signal>(_loop.get_executor());
+    return c;
+}
+
+void engine::persist(const container& c, std::function<void(status)> done) {
+    _db->put("container", c.id, json::serialize(to_doc(c)), std::move(done));
+}
+
+void engine::persist_image(const storage::image_record& img) {
+    json::object o{{"id", img.id},
+                   {"repo_tags", json::value_from(img.repo_tags)},
+                   {"repo_digests", json::value_from(img.repo_digests)},
+                   {"config", img.config_json},
+                   {"diff_ids", json::value_from(img.diff_ids)},
+                   {"chain_ids", json::value_from(img.chain_ids)},
+                   {"created", img.created_ns},
+                   {"size", img.size}};
+    _db->put("image", img.id, json::serialize(o));
+}
+
+// Images -------------------------------------------------------------------
+
+void engine::register_image(const storage::image_record& incoming) {
+    storage::image_record img = incoming;
+    auto existing = _images.find(img.id);
+    if (existing != _images.end()) {
+        for (auto& t : existing->second.repo_tags)
+            if (std::find(img.repo_tags.begin(), img.repo_tags.end(), t) == img.repo_tags.end())
+                img.repo_tags.push_back(t);
+    }
+    // A tag moves to the new image; the old image keeps its other tags (or
+    // becomes dangling, "<none>", as in Docker).
+    for (auto& t : img.repo_tags) {
+        auto it = _tags.find(t);
+        if (it != _tags.end() && it->second != img.id) {
+            auto& old = _images[it->second];
+            old.repo_tags.erase(std::remove(old.repo_tags.begin(), old.repo_tags.end(), t), old.repo_tags.end());
+            persist_image(old);
+        }
+        _tags[t] = img.id;
+    }
+    _images[img.id] = img;
+    persist_image(img);
+}
+
+awaitable<result<storage::image_record>> engine::import_image(std::string tar_path, std::string reference,
+                                                              std::vector<std::string> changes) {
+    if (!reference.empty()) {
+        auto norm = storage::normalize_reference(reference);
+        if (!norm) co_return norm.err();
+        reference = *norm;
+    }
+    auto r = co_await _workers.run(offload_reason::unpack, [this, tar_path, reference, changes] {
+        return _store->import_tarball(tar_path, reference, changes);
+    });
+    if (!r) co_return r.err();
+    register_image(*r);
+    co_return _images[r->id];
+}
+
+awaitable<result<std::vector<storage::image_record>>> engine::load_images(std::string archive_path) {
+    auto r = co_await _workers.run(offload_reason::unpack,
+                                   [this, archive_path] { return _store->load_archive(archive_path); });
+    if (!r) co_return r.err();
+    std::vector<storage::image_record> out;
+    for (auto& img : *r) {
+        register_image(img);
+        out.push_back(_images[img.id]);
+    }
+    co_return out;
+}
+
+result<storage::image_record> engine::find_image(std::string_view ref) const {
+    std::string r(ref);
+    if (r.empty()) return make_error(errc::invalid_argument, "image reference is empty");
+    std::string hexpart = starts_with(r, "sha256:") ? r.substr(7) : r;
+    bool is_hex = hexpart.size() >= 4 && hexpart.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (is_hex) {
+        const storage::image_record* found = nullptr;
+        for (auto& [id, img] : _images)
+            if (starts_with(id.substr(7), hexpart)) {
+                if (found) return make_error(errc::not_found, "No such image: " + r);
+                found = &img;
+            }
+        if (found) return *found;
+    }
+    auto norm = storage::normalize_reference(r);
+    if (norm) {
+        auto it = _tags.find(*norm);
+        if (it != _tags.end()) return _images.at(it->second);
+    }
+    std::string shown = norm ? *norm : r;
+    return make_error(errc::not_found, "No such image: " + shown);
+}
+
+std::vector<storage::image_record> engine::images() const {
+    std::vector<storage::image_record> out;
+    for (auto& [id, img] : _images) out.push_back(img);
+    return out;
+}
+
+awaitable<result<json::array>> engine::remove_image(std::string ref, bool force) {
+    auto found = find_image(ref);
+    if (!found) co_return found.err();
+    storage::image_record img = *found;
+    json::array out;
+    auto norm = storage::normalize_reference(ref);
+    bool by_tag = norm && std::find(img.repo_tags.begin(), img.repo_tags.end(), *norm) != img.repo_tags.end();
+    std::vector<std::string> users;
+    for (auto& [id, c] : _containers)
+        if (c->image_id == img.id) users.push_back(id);
+    // Removing one of several tags only untags, as Docker does.
+    if (by_tag && img.repo_tags.size() > 1) {
+        auto& rec = _images[img.id];
+        rec.repo_tags.erase(std::remove(rec.repo_tags.begin(), rec.repo_tags.end(), *norm), rec.repo_tags.end());
+        _tags.erase(*norm);
+        persist_image(rec);
+        out.push_back(json::object{{"Untagged", *norm}});
+        co_return out;
+    }
+    if (!users.empty() && !force) {
+        std::string what = by_tag ? "repository reference \"" + *norm + "\"" : img.id.substr(7, 12);
+        co_return make_error(errc::conflict, "conflict: unable to remove " + what +
+                                                 " (must force) - container " + users[0].substr(0, 12) +
+                                                 " is using its referenced image " + img.id.substr(7, 12));
+    }
+    for (auto& t : img.repo_tags) {
+        _tags.erase(t);
+        out.push_back(json::object{{"Untagged", t}});
+    }
+    if (!users.empty()) {
+        // Forced while containers use it: untag only; the layers stay for them.
+        _images[img.id].repo_tags.clear();
+        persist_image(_images[img.id]);
+        co_return out;
+    }
+    _images.erase(img.id);
+    _db->erase("image", img.id);
+    out.push_back(json::object{{"Deleted", img.id}});
+    std::vector<storage::image_record> keep = images();
+    for (auto& [id, c] : _containers) {
+        storage::image_record pin;
+        pin.chain_ids = c->chain_ids;
+        keep.push_back(pin);
+    }
+    auto gc = co_await _workers.run(offload_reason::filesystem, [this, keep] { return _store->garbage_collect(keep); });
+    if (!gc) log::warn("image gc: {}", gc.err().message);
+    co_return out;
+}
+
+}  // namespace berth

@@ -1,0 +1,179 @@
+// The engine: containers and images of one data root, driven from the
+// daemon's loop. Every public operation is a coroutine on the loop thread;
+// blocking work goes to the worker pool; metadata is written through the
+// SQLite writer thread; container processes live under the monitor.
+//
+// Vocabulary:
+//   container  a record (config, state) plus, while running, a process tree
+//              under the monitor. States: created -> running -> exited,
+//              and "removing" on the way out.
+//   image      a config plus a stack of shared unpacked layers (storage/).
+//   entry      one json-file log entry (a line, or a partial line) of a
+//              container's stdout or stderr.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/error.h"
+#include "engine/core/async.h"
+#include "storage/images.h"
+
+namespace berth::storage { class metadata_db; }
+namespace berth::cgroup { class manager; }
+
+namespace berth {
+
+class monitor_client;
+
+struct engine_options {
+    std::string data_root = "/var/lib/berth";
+    std::string cgroup_parent;  // "" = berth-<hash of data root> under the daemon's cgroup
+    std::size_t workers = 4;
+};
+
+struct log_entry {
+    std::uint64_t seq = 0;
+    bool is_err = false;
+    std::int64_t time_ns = 0;
+    std::uint64_t offset = 0;  // log file size after this entry
+    std::string text;
+};
+
+struct container {
+    std::string id, name;  // name without the leading '/'
+    std::string image_ref, image_id;
+    std::int64_t created_ns = 0;
+    boost::json::object config;       // Docker's Config, image defaults merged
+    boost::json::object host_config;  // Docker's HostConfig as given (normalized)
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> chain_ids;  // image layers, bottom first
+
+    std::string status = "created";  // created | running | exited | removing
+    int pid = 0;
+    int exit_code = 0;
+    std::string error;
+    std::int64_t started_ns = 0, finished_ns = 0;
+    bool removed = false;
+
+    // Loop-only runtime state.
+    std::uint64_t exits = 0;  // bumped at every exit and every failed start
+    std::unique_ptr<async_signal> changed;
+    std::unique_ptr<async_signal> output;
+    std::deque<log_entry> recent;
+    std::size_t recent_bytes = 0;
+    std::uint64_t next_seq = 1;
+    bool starting = false;
+
+    bool running() const { return status == "running"; }
+    bool tty() const;
+    bool auto_remove() const;
+};
+using container_ptr = std::shared_ptr<container>;
+
+struct create_result {
+    std::string id;
+    std::vector<std::string> warnings;
+};
+
+struct logs_options {
+    bool out = true, err = true, follow = false, timestamps = false;
+    std::optional<std::size_t> tail;
+    std::int64_t since_ns = 0, until_ns = 0;
+};
+
+class engine {
+public:
+    engine(asio::io_context& loop, engine_options opts);
+    ~engine();
+
+    // Opens storage and metadata, detects cgroups, loads state, connects to
+    // (or starts) the monitor. Blocks; called before the loop runs.
+    status init();
+    // Starts the loop-side tasks (monitor connection).
+    void start();
+
+    const engine_options& options() const { return _opts; }
+    worker_pool& workers() { return _workers; }
+    asio::io_context& loop() { return _loop; }
+
+    // Containers.
+    awaitable<result<create_result>> create_container(boost::json::object body, std::string name);
+    awaitable<status> start_container(std::string ref);
+    // condition: "not-running" (default), "next-exit", "removed". Returns the exit code.
+    awaitable<result<int>> wait_container(container_ptr c, std::string condition);
+    awaitable<status> kill_container(std::string ref, int signal);
+    awaitable<status> remove_container(std::string ref, bool force);
+    result<container_ptr> find_container(std::string_view ref) const;
+    std::vector<container_ptr> containers() const;
+    // Writes `data` to the container's stdin (when OpenStdin); empty + close=true closes it.
+    void write_stdin(const container& c, std::string data, bool close);
+
+    // Log entries with seq > after, from memory (live streams).
+    std::vector<log_entry> entries_after(const container& c, std::uint64_t after) const;
+    // Entries from the json-file log (blocks: run on the worker pool).
+    static result<std::vector<log_entry>> read_log_file(const std::string& path, std::uint64_t* end_offset);
+    std::string log_path(const container& c) const;
+
+    // Images.
+    awaitable<result<storage::image_record>> import_image(std::string tar_path, std::string reference,
+                                                          std::vector<std::string> changes);
+    awaitable<result<std::vector<storage::image_record>>> load_images(std::string archive_path);
+    result<storage::image_record> find_image(std::string_view ref) const;
+    std::vector<storage::image_record> images() const;
+    // Docker's DELETE /images/{name}: [{"Untagged":..}, {"Deleted":..}]
+    awaitable<result<boost::json::array>> remove_image(std::string ref, bool force);
+
+    // Rendering (Docker's JSON shapes).
+    boost::json::object inspect_json(const container& c) const;
+    boost::json::object list_json(const container& c) const;
+    boost::json::object image_json(const storage::image_record& img, bool inspect) const;
+    boost::json::object info_json() const;
+    static boost::json::object version_json();
+
+    // Monitor events (called by monitor_client on the loop).
+    void on_monitor_output(const std::string& id, bool is_err, std::int64_t time_ns, std::uint64_t offset,
+                           std::string text);
+    void on_monitor_started(const std::string& id, int pid);
+    void on_monitor_start_failed(const std::string& id, error e);
+    void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
+    void on_monitor_state(const std::vector<std::pair<std::string, int>>& running);
+
+private:
+    std::string container_dir(const std::string& id) const;
+    void persist(const container& c, std::function<void(status)> done = {});
+    boost::json::object to_doc(const container& c) const;
+    container_ptr from_doc(const boost::json::object& doc);
+    void persist_image(const storage::image_record& img);
+    void register_image(const storage::image_record& img);
+    awaitable<void> finish_removal(container_ptr c);
+    awaitable<status> destroy(container_ptr c);
+    std::string generate_name() const;
+
+    asio::io_context& _loop;
+    engine_options _opts;
+    worker_pool _workers;
+    std::unique_ptr<storage::metadata_db> _db;
+    std::unique_ptr<storage::image_store> _store;
+    std::unique_ptr<cgroup::manager> _cgroups;
+    std::unique_ptr<monitor_client> _monitor;
+    std::map<std::string, container_ptr> _containers;           // by id
+    std::map<std::string, std::string> _names;                  // name -> id
+    std::map<std::string, storage::image_record> _images;       // by id
+    std::map<std::string, std::string> _tags;                   // "name:tag" -> id
+    // Pending starts: id -> (done, outcome).
+    struct pending_start {
+        std::unique_ptr<async_event> done;
+        status outcome;
+    };
+    std::map<std::string, pending_start> _starts;
+};
+
+}  // namespace berth

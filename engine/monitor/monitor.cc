@@ -1,0 +1,517 @@
+// berth monitor: the parent and reaper of every container of one data root.
+//
+// Single-threaded, epoll-driven and small on purpose: it must outlive daemon
+// restarts and crashes. It is the only reader of containers' stdout/stderr
+// (it writes the json-file logs and forwards each entry to a connected
+// daemon), and it records every exit durably (exits/<id>.json, fsync'd and
+// renamed) before reporting it, so a daemon that was away learns every exit
+// when it reconnects.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <sched.h>
+#include <linux/close_range.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/log.h"
+#include "base/sys.h"
+#include "base/util.h"
+#include "daemon/main.h"
+#include "engine/monitor/protocol.h"
+#include "engine/monitor/zygote.h"
+
+namespace berth {
+
+namespace {
+
+using monitor::message;
+using monitor::msg;
+
+struct stream_state {
+    unique_fd fd;
+    bool eof = false;
+};
+
+struct box {
+    std::string id;
+    pid_t pid = -1;
+    unique_fd pidfd;
+    unique_fd exec_status;
+    bool exec_reported = false, start_failed = false;
+    std::string exec_error;
+    stream_state out, err;
+    unique_fd in;
+    std::string stdin_pending;
+    bool stdin_close_requested = false;
+    unique_fd log;
+    std::uint64_t log_offset = 0;
+    bool exited = false;
+    int exit_code = 0;
+    std::int64_t finished_ns = 0;
+    std::int64_t drain_deadline_ns = 0;
+};
+
+class monitor_process {
+public:
+    explicit monitor_process(std::string root) : _root(std::move(root)) {}
+
+    int run();
+
+private:
+    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin };
+    // epoll data: fd in the low 32 bits, tag in the high bits; the fd finds the box.
+    static std::uint64_t key(tag t, int fd) { return (std::uint64_t(t) << 32) | std::uint32_t(fd); }
+
+    void watch(int fd, tag t, std::uint32_t events = EPOLLIN) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = key(t, fd);
+        ::epoll_ctl(_ep.get(), EPOLL_CTL_ADD, fd, &ev);
+    }
+    void unwatch(int fd) { ::epoll_ctl(_ep.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+    void send(const message& m, const std::vector<int>& fds = {}) {
+        if (!_client) return;
+        if (!monitor::send_packet(_client.get(), monitor::encode(m), fds)) drop_client();
+    }
+    void drop_client() {
+        if (!_client) return;
+        unwatch(_client.get());
+        _client.reset();
+    }
+
+    void on_accept();
+    void on_client();
+    void on_signal();
+    void on_exec_status(box& b);
+    void on_output(box& b, bool is_err);
+    void on_stdin_writable(box& b);
+    void handle_start(message& m);
+    void write_entry(box& b, bool is_err, std::string_view text);
+    void maybe_finish(box& b);
+    void finish(box& b);
+    void resend_exit_records();
+
+    std::string _root;
+    unique_fd _ep, _listen, _client, _sigfd;
+    monitor::zygote_handle _zygote;
+    std::map<std::string, std::unique_ptr<box>> _boxes;
+    std::map<int, box*> _by_fd;
+    std::map<pid_t, box*> _by_pid;
+};
+
+int monitor_process::run() {
+    _ep.reset(::epoll_create1(EPOLL_CLOEXEC));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    _sigfd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    watch(_sigfd.get(), t_signal);
+
+    _zygote = monitor::start_zygote();
+    if (!_zygote.sock) {
+        log::error("monitor: start zygote: {}", std::strerror(errno));
+        return 1;
+    }
+
+    std::string path = _root + "/monitor.sock";
+    ::unlink(path.c_str());
+    _listen.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    if (::bind(_listen.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(_listen.get(), 8) != 0) {
+        log::error("monitor: listen on {}: {}", path, std::strerror(errno));
+        return 1;
+    }
+    ::chmod(path.c_str(), 0600);
+    watch(_listen.get(), t_listen);
+    log::info("monitor: pid {} serving {}", ::getpid(), path);
+
+    epoll_event evs[64];
+    for (;;) {
+        int timeout = -1;
+        std::int64_t now = now_ns();
+        for (auto& [id, b] : _boxes)
+            if (b->exited && b->drain_deadline_ns) {
+                std::int64_t ms = (b->drain_deadline_ns - now) / 1000000 + 1;
+                if (ms < 0) ms = 0;
+                if (timeout < 0 || ms < timeout) timeout = int(ms);
+            }
+        int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
+        if (n < 0 && errno != EINTR) return 1;
+        for (int i = 0; i < n; ++i) {
+            tag t = static_cast<tag>(evs[i].data.u64 >> 32);
+            int fd = static_cast<int>(evs[i].data.u64 & 0xffffffff);
+            if (t == t_listen) { on_accept(); continue; }
+            if (t == t_client) { on_client(); continue; }
+            if (t == t_signal) { on_signal(); continue; }
+            auto it = _by_fd.find(fd);
+            if (it == _by_fd.end()) continue;
+            box& b = *it->second;
+            if (t == t_out) on_output(b, false);
+            else if (t == t_err) on_output(b, true);
+            else if (t == t_exec) on_exec_status(b);
+            else if (t == t_stdin) on_stdin_writable(b);
+        }
+        now = now_ns();
+        std::vector<box*> due;
+        for (auto& [id, b] : _boxes)
+            if (b->exited && b->drain_deadline_ns && now >= b->drain_deadline_ns) due.push_back(b.get());
+        for (box* b : due) finish(*b);
+    }
+}
+
+void monitor_process::on_accept() {
+    unique_fd c(::accept4(_listen.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) return;
+    // One daemon at a time: a new connection replaces a stale one.
+    drop_client();
+    _client = std::move(c);
+    watch(_client.get(), t_client);
+}
+
+void monitor_process::resend_exit_records() {
+    std::string dir = _root + "/exits";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> files;
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n.size() > 5 && n.substr(n.size() - 5) == ".json") files.push_back(n);
+    }
+    ::closedir(d);
+    for (auto& f : files) {
+        auto data = read_file(dir + "/" + f);
+        if (!data) continue;
+        boost::system::error_code ec;
+        auto v = boost::json::parse(*data, ec);
+        if (ec || !v.is_object()) continue;
+        send({msg::exited, v.as_object(), {}});
+    }
+}
+
+void monitor_process::on_client() {
+    auto pkt = monitor::recv_packet(_client.get());
+    if (!pkt || pkt->empty()) {
+        drop_client();
+        return;
+    }
+    auto m = monitor::decode(*pkt);
+    if (!m) return;
+    auto id = [&]() -> std::string {
+        auto* v = m->header.if_contains("id");
+        return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    switch (m->type) {
+    case msg::hello: {
+        boost::json::array running;
+        for (auto& [bid, b] : _boxes)
+            if (!b->exited && b->exec_reported && !b->start_failed)
+                running.push_back(boost::json::object{{"id", bid}, {"pid", b->pid}});
+        send({msg::state, {{"running", running}}, {}});
+        resend_exit_records();
+        break;
+    }
+    case msg::start: handle_start(*m); break;
+    case msg::signal: {
+        auto it = _boxes.find(id());
+        if (it != _boxes.end() && !it->second->exited)
+            sys::pidfd_send_signal(it->second->pidfd.get(), int(m->header["signal"].as_int64()));
+        break;
+    }
+    case msg::stdin_data: {
+        auto it = _boxes.find(id());
+        if (it == _boxes.end() || !it->second->in) break;
+        it->second->stdin_pending += m->payload;
+        on_stdin_writable(*it->second);
+        break;
+    }
+    case msg::stdin_close: {
+        auto it = _boxes.find(id());
+        if (it == _boxes.end()) break;
+        it->second->stdin_close_requested = true;
+        on_stdin_writable(*it->second);
+        break;
+    }
+    case msg::ack_exit: {
+        std::string f = _root + "/exits/" + id() + ".json";
+        ::unlink(f.c_str());
+        break;
+    }
+    default: break;
+    }
+}
+
+void monitor_process::handle_start(message& m) {
+    std::string id(m.header["id"].as_string());
+    auto fail = [&](const error& e) {
+        send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
+    };
+    if (_boxes.count(id)) return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    auto b = std::make_unique<box>();
+    b->id = id;
+    bool open_stdin = m.header["open_stdin"].as_bool();
+    std::string log_path(m.header["log_path"].as_string());
+    b->log.reset(::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!b->log) return fail(sys_error("open log " + log_path));
+    struct stat st;
+    if (::fstat(b->log.get(), &st) == 0) b->log_offset = std::uint64_t(st.st_size);
+
+    int out[2], err[2], in[2] = {-1, -1};
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail(sys_error("create stdio pipes"));
+    unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]), in_r, in_w;
+    if (open_stdin) {
+        if (::pipe2(in, O_CLOEXEC) != 0) return fail(sys_error("create stdin pipe"));
+        in_r.reset(in[0]);
+        in_w.reset(in[1]);
+    }
+    message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}}, {}};
+    std::vector<int> fds;
+    if (open_stdin) fds.push_back(in_r.get());
+    fds.push_back(out_w.get());
+    fds.push_back(err_w.get());
+    if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return fail(sys_error("send to zygote"));
+    std::vector<unique_fd> got;
+    auto pkt = monitor::recv_packet(_zygote.sock.get(), &got);
+    if (!pkt || pkt->empty()) return fail(make_error(errc::unavailable, "zygote is gone"));
+    auto rep = monitor::decode(*pkt);
+    if (!rep) return fail(rep.err());
+    if (rep->header.contains("code"))
+        return fail(make_error(monitor::errc_from_name(rep->header["code"].as_string()),
+                               std::string(rep->header["message"].as_string())));
+    if (got.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
+    b->pid = pid_t(rep->header["pid"].as_int64());
+    b->pidfd = std::move(got[0]);
+    b->exec_status = std::move(got[1]);
+    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+    b->out.fd = std::move(out_r);
+    b->err.fd = std::move(err_r);
+    if (open_stdin) {
+        ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+        b->in = std::move(in_w);
+    }
+    box* p = b.get();
+    _by_fd[p->out.fd.get()] = p;
+    _by_fd[p->err.fd.get()] = p;
+    _by_fd[p->exec_status.get()] = p;
+    _by_pid[p->pid] = p;
+    watch(p->out.fd.get(), t_out);
+    watch(p->err.fd.get(), t_err);
+    watch(p->exec_status.get(), t_exec);
+    _boxes[id] = std::move(b);
+}
+
+void monitor_process::on_exec_status(box& b) {
+    char buf[4096];
+    ssize_t n = ::read(b.exec_status.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n > 0) {
+        b.exec_error.append(buf, size_t(n));
+        return;
+    }
+    unwatch(b.exec_status.get());
+    _by_fd.erase(b.exec_status.get());
+    b.exec_status.reset();
+    b.exec_reported = true;
+    if (b.exec_error.empty()) {
+        send({msg::started, {{"id", b.id}, {"pid", b.pid}}, {}});
+        return;
+    }
+    // The child wrote "code\nmessage" and exited; report the failure instead of an exit.
+    b.start_failed = true;
+    auto nl = b.exec_error.find('\n');
+    std::string code = b.exec_error.substr(0, nl);
+    std::string text = nl == std::string::npos ? "" : b.exec_error.substr(nl + 1);
+    send({msg::start_failed, {{"id", b.id}, {"code", code}, {"message", text}}, {}});
+    maybe_finish(b);
+}
+
+void monitor_process::write_entry(box& b, bool is_err, std::string_view text) {
+    std::int64_t t = now_ns();
+    boost::json::object e{{"log", text}, {"stream", is_err ? "stderr" : "stdout"}, {"time", format_rfc3339_nano(t)}};
+    std::string line = boost::json::serialize(e);
+    line += '\n';
+    std::string_view rest = line;
+    while (!rest.empty()) {
+        ssize_t n = ::write(b.log.get(), rest.data(), rest.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log::error("monitor: write log of {}: {}", b.id, std::strerror(errno));
+            break;
+        }
+        rest.remove_prefix(size_t(n));
+    }
+    b.log_offset += line.size();
+    send({msg::output,
+          {{"id", b.id}, {"stream", is_err ? "stderr" : "stdout"}, {"time", t}, {"offset", b.log_offset}},
+          std::string(text)});
+}
+
+void monitor_process::on_output(box& b, bool is_err) {
+    stream_state& s = is_err ? b.err : b.out;
+    char buf[32 * 1024];
+    for (;;) {
+        ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return;
+        }
+        if (n <= 0) {
+            s.eof = true;
+            unwatch(s.fd.get());
+            _by_fd.erase(s.fd.get());
+            s.fd.reset();
+            maybe_finish(b);
+            return;
+        }
+        // One log entry per line, as Docker's json-file driver; a trailing
+        // partial line becomes its own entry at once so attach sees prompts.
+        std::string_view chunk(buf, size_t(n));
+        while (!chunk.empty()) {
+            auto nl = chunk.find('\n');
+            std::size_t len = nl == std::string_view::npos ? chunk.size() : nl + 1;
+            write_entry(b, is_err, chunk.substr(0, len));
+            chunk.remove_prefix(len);
+        }
+    }
+}
+
+void monitor_process::on_stdin_writable(box& b) {
+    while (b.in && !b.stdin_pending.empty()) {
+        ssize_t n = ::write(b.in.get(), b.stdin_pending.data(), b.stdin_pending.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!_by_fd.count(b.in.get())) {
+                _by_fd[b.in.get()] = &b;
+                watch(b.in.get(), t_stdin, EPOLLOUT);
+            }
+            return;
+        }
+        if (n < 0) {  // EPIPE: the container closed its stdin
+            b.stdin_pending.clear();
+            break;
+        }
+        b.stdin_pending.erase(0, size_t(n));
+    }
+    if (b.in && _by_fd.count(b.in.get())) {
+        unwatch(b.in.get());
+        _by_fd.erase(b.in.get());
+    }
+    if (b.in && b.stdin_close_requested && b.stdin_pending.empty()) b.in.reset();
+}
+
+void monitor_process::on_signal() {
+    signalfd_siginfo si;
+    while (::read(_sigfd.get(), &si, sizeof si) == sizeof si) {
+    }
+    for (;;) {
+        int wstatus = 0;
+        pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
+        if (pid <= 0) break;
+        auto it = _by_pid.find(pid);
+        if (it == _by_pid.end()) continue;  // an orphan we adopted as subreaper
+        box& b = *it->second;
+        _by_pid.erase(it);
+        b.exited = true;
+        b.finished_ns = now_ns();
+        if (WIFEXITED(wstatus)) b.exit_code = WEXITSTATUS(wstatus);
+        else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
+        // Output still in the pipes belongs before the exit; the pid
+        // namespace is gone, so EOF follows quickly. Bound the wait anyway.
+        b.drain_deadline_ns = b.finished_ns + 2'000'000'000;
+        if (b.exec_status) on_exec_status(b);
+        maybe_finish(b);
+    }
+}
+
+void monitor_process::maybe_finish(box& b) {
+    if (b.exited && b.out.eof && b.err.eof && !b.exec_status) finish(b);
+}
+
+void monitor_process::finish(box& b) {
+    std::string id = b.id;
+    for (auto* s : {&b.out, &b.err})
+        if (s->fd) {
+            on_output(b, s == &b.err);
+            if (s->fd) {
+                unwatch(s->fd.get());
+                _by_fd.erase(s->fd.get());
+            }
+        }
+    if (b.exec_status) {
+        unwatch(b.exec_status.get());
+        _by_fd.erase(b.exec_status.get());
+    }
+    if (b.in) {
+        if (_by_fd.count(b.in.get())) unwatch(b.in.get());
+        _by_fd.erase(b.in.get());
+    }
+    if (!b.start_failed) {
+        boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}};
+        auto s = write_file_atomic(_root + "/exits/" + id + ".json", boost::json::serialize(rec), 0600);
+        if (!s) log::error("monitor: record exit of {}: {}", id, s.err().message);
+        send({msg::exited, rec, {}});
+    }
+    _boxes.erase(id);
+}
+
+}  // namespace
+
+int monitor_main(int argc, char** argv) {
+    // Nothing inherited from the daemon belongs here (its listening socket,
+    // its io_uring): the monitor outlives the daemon.
+    ::close_range(3, ~0U, 0);
+    std::string root = "/var/lib/berth";
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--data-root" && i + 1 < argc) root = argv[++i];
+        else if (starts_with(a, "--data-root=")) root = a.substr(12);
+    }
+    // Only one monitor per data root; the lock dies with the process.
+    unique_fd lock(::open((root + "/monitor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        log::error("monitor: another monitor owns {}", root);
+        return 1;
+    }
+    ::setsid();
+    ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // A private mount namespace holding no per-container mounts: containers
+    // mount their rootfs in their own namespace, cloned from this one.
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        log::error("monitor: private mount namespace: {}", std::strerror(errno));
+        return 1;
+    }
+    // Every container costs the monitor a few fds: use the whole hard limit.
+    rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    (void)make_dirs(root + "/exits", 0700);
+    (void)write_file(root + "/monitor.pid", std::to_string(::getpid()) + "\n");
+    monitor_process m(root);
+    return m.run();
+}
+
+}  // namespace berth

@@ -1,0 +1,59 @@
+// The daemon <-> monitor protocol, over a SOCK_SEQPACKET UNIX socket
+// (<data-root>/monitor.sock): one message per packet, fds as SCM_RIGHTS.
+//
+// Packet: [u8 type][u32 header length, little endian][header: JSON object][payload bytes]
+//
+// daemon -> monitor
+//   hello       {}                                  monitor answers with `state`, then
+//                                                   re-sends `exited` for every unacked exit record
+//   start       {id, spec, log_path, open_stdin}    spec: runtime::launch_spec as JSON
+//   signal      {id, signal}
+//   stdin_data  {id} + payload                      bytes for the container's stdin
+//   stdin_close {id}
+//   ack_exit    {id}                                the daemon has the exit durably; drop the record
+// monitor -> daemon
+//   state       {running: [{id, pid}]}
+//   started     {id, pid}                           execve succeeded
+//   start_failed{id, code, message}                 errc name and message of the failed step
+//   output      {id, stream, time, offset} + payload  one json-file log entry; offset = log size after it
+//   exited      {id, exit_code, finished}            written durably (exits/<id>.json) before sending
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace berth::monitor {
+
+enum class msg : std::uint8_t {
+    hello = 1, start, signal, stdin_data, stdin_close, ack_exit,
+    state = 64, started, start_failed, output, exited,
+};
+
+struct message {
+    msg type{};
+    boost::json::object header;
+    std::string payload;
+};
+
+std::string encode(const message& m);
+result<message> decode(std::string_view packet);
+
+// Blocking send/receive of one packet with up to `fds` descriptors attached.
+status send_packet(int sock, std::string_view packet, const std::vector<int>& fds = {});
+// Returns the packet (empty on orderly shutdown) and fills fds with received descriptors.
+result<std::string> recv_packet(int sock, std::vector<unique_fd>* fds = nullptr);
+
+// errc <-> its wire name.
+std::string errc_name(errc c);
+errc errc_from_name(std::string_view name);
+
+constexpr std::size_t max_packet = 256 * 1024;
+
+}  // namespace berth::monitor

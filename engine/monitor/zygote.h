@@ -1,0 +1,21 @@
+// The zygote: a tiny child of the monitor that creates containers with
+// clone3(CLONE_PARENT), so each container is the monitor's child while the
+// clone copies only the zygote's small fd table and address space.
+//
+// Request  (monitor -> zygote): header {spec}, fds [stdin, stdout, stderr] (stdin may be absent: "has_stdin")
+// Reply    (zygote -> monitor): header {pid} and fds [pidfd, exec_status], or {code, message} on failure.
+#pragma once
+
+#include "base/fd.h"
+
+namespace berth::monitor {
+
+// Forks the zygote. Returns the monitor's end of the socketpair and the pid.
+// Blocks; called once at monitor start-up while single-threaded.
+struct zygote_handle {
+    unique_fd sock;
+    pid_t pid = -1;
+};
+zygote_handle start_zygote();
+
+}  // namespace berth::monitor

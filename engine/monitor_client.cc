@@ -1,0 +1,153 @@
+#include "engine/monitor_client.h"
+
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "base/log.h"
+#include "engine/engine.h"
+
+extern char** environ;
+
+namespace berth {
+
+struct monitor_client::impl {
+    explicit impl(asio::io_context& l) : sock(l), ready(l.get_executor()) {}
+    // A SOCK_SEQPACKET socket awaited for readability (IORING_OP_POLL_ADD)
+    // and read with recvmsg: Asio has no local seq-packet protocol.
+    asio::posix::stream_descriptor sock;
+    async_event ready;
+    bool connected = false;
+};
+
+monitor_client::monitor_client(asio::io_context& loop, engine& eng, std::string data_root)
+    : _loop(loop), _engine(eng), _root(std::move(data_root)), _p(std::make_unique<impl>(loop)) {}
+
+monitor_client::~monitor_client() = default;
+
+status monitor_client::spawn_monitor(const std::string& root) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string logp = root + "/monitor.log";
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, logp.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+    std::string exe = "/proc/self/exe";
+    std::vector<std::string> args = {"berth", "monitor", "--data-root", root};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe.c_str(), &fa, &at, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) return sys_error("start monitor", rc);
+    log::info("started monitor pid {} for {}", pid, root);
+    // The monitor is not our child to wait for: it outlives us. A reaper
+    // thread would be wrong; SIGCHLD is ignored by the daemon (SA_NOCLDWAIT).
+    return ok();
+}
+
+void monitor_client::start() {
+    asio::co_spawn(_loop, run(), asio::detached);
+}
+
+awaitable<void> monitor_client::ready() { co_await _p->ready.wait(); }
+
+status monitor_client::send(const monitor::message& m) {
+    if (!_p->connected) return make_error(errc::unavailable, "the berth monitor is not connected");
+    // Small packets to a local socket: the kernel buffers them (the socket
+    // is blocking for sends only when the monitor stalls).
+    return monitor::send_packet(_p->sock.native_handle(), monitor::encode(m));
+}
+
+awaitable<bool> monitor_client::connect_once() {
+    std::string path = _root + "/monitor.sock";
+    boost::system::error_code ec;
+    if (_p->sock.is_open()) _p->sock.close(ec);
+    unique_fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!fd) co_return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    // A local connect completes at once (or fails at once).
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) co_return false;
+    _p->sock.assign(fd.release());
+    co_return true;
+}
+
+awaitable<void> monitor_client::run() {
+    for (;;) {
+        bool up = co_await connect_once();
+        if (!up) {
+            auto s = spawn_monitor(_root);
+            if (!s) log::error("{}", s.err().message);
+            for (int i = 0; i < 200 && !up; ++i) {
+                asio::steady_timer t(_loop, std::chrono::milliseconds(10));
+                co_await t.async_wait(use_awaitable);
+                up = co_await connect_once();
+            }
+            if (!up) {
+                log::error("cannot reach the monitor at {}/monitor.sock; retrying", _root);
+                asio::steady_timer t(_loop, std::chrono::seconds(1));
+                co_await t.async_wait(use_awaitable);
+                continue;
+            }
+        }
+        _p->connected = true;
+        (void)send({monitor::msg::hello, {}, {}});
+        std::string buf(monitor::max_packet, '\0');
+        for (;;) {
+            boost::system::error_code ec;
+            co_await _p->sock.async_wait(asio::posix::descriptor_base::wait_read, asio::redirect_error(use_awaitable, ec));
+            if (ec) break;
+            ssize_t n = ::recv(_p->sock.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n <= 0) break;
+            auto m = monitor::decode(std::string_view(buf.data(), std::size_t(n)));
+            if (!m) {
+                log::error("monitor: {}", m.err().message);
+                continue;
+            }
+            dispatch(*m);
+        }
+        _p->connected = false;
+        log::warn("lost the connection to the monitor; reconnecting");
+    }
+}
+
+void monitor_client::dispatch(monitor::message& m) {
+    auto str = [&](const char* k) { return std::string(m.header[k].as_string()); };
+    switch (m.type) {
+    case monitor::msg::state: {
+        std::vector<std::pair<std::string, int>> running;
+        for (auto& v : m.header["running"].as_array())
+            running.emplace_back(std::string(v.at("id").as_string()), int(v.at("pid").to_number<int64_t>()));
+        _engine.on_monitor_state(running);
+        _p->ready.set();
+        break;
+    }
+    case monitor::msg::started:
+        _engine.on_monitor_started(str("id"), int(m.header["pid"].to_number<int64_t>()));
+        break;
+    case monitor::msg::start_failed:
+        _engine.on_monitor_start_failed(str("id"), make_error(monitor::errc_from_name(str("code")), str("message")));
+        break;
+    case monitor::msg::output:
+        _engine.on_monitor_output(str("id"), str("stream") == "stderr", m.header["time"].to_number<int64_t>(),
+                                  m.header["offset"].to_number<std::uint64_t>(), std::move(m.payload));
+        break;
+    case monitor::msg::exited: {
+        std::string id = str("id");
+        _engine.on_monitor_exited(id, int(m.header["exit_code"].to_number<int64_t>()),
+                                  m.header["finished"].to_number<int64_t>());
+        break;
+    }
+    default: break;
+    }
+}
+
+}  // namespace berth

@@ -1,0 +1,154 @@
+#include "storage/metadata.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "base/log.h"
+
+namespace berth::storage {
+
+namespace {
+struct op {
+    bool erase = false;
+    std::string kind, key, doc;
+    metadata_db::done_fn done;
+};
+}  // namespace
+
+struct metadata_db::impl {
+    sqlite3* db = nullptr;
+    std::mutex mu;
+    std::condition_variable cv, idle_cv;
+    std::deque<op> queue;
+    bool stop = false, busy = false;
+    std::atomic<std::uint64_t> commits{0};
+    std::thread writer;
+
+    ~impl() {
+        {
+            std::lock_guard lk(mu);
+            stop = true;
+        }
+        cv.notify_all();
+        if (writer.joinable()) writer.join();
+        if (db) sqlite3_close(db);
+    }
+
+    status exec(const char* sql) {
+        char* msg = nullptr;
+        if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+            std::string m = msg ? msg : "unknown";
+            sqlite3_free(msg);
+            return make_error(errc::internal, std::string("metadata: ") + sql + ": " + m);
+        }
+        return ok();
+    }
+
+    status apply(const op& o) {
+        sqlite3_stmt* st = nullptr;
+        const char* sql = o.erase ? "DELETE FROM objects WHERE kind=?1 AND key=?2"
+                                  : "INSERT INTO objects(kind,key,doc) VALUES(?1,?2,?3) "
+                                    "ON CONFLICT(kind,key) DO UPDATE SET doc=excluded.doc";
+        if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
+            return make_error(errc::internal, std::string("metadata prepare: ") + sqlite3_errmsg(db));
+        sqlite3_bind_text(st, 1, o.kind.data(), int(o.kind.size()), SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, o.key.data(), int(o.key.size()), SQLITE_STATIC);
+        if (!o.erase) sqlite3_bind_text(st, 3, o.doc.data(), int(o.doc.size()), SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return make_error(errc::internal, "metadata write " + o.kind + " " + o.key + ": " + sqlite3_errmsg(db));
+        return ok();
+    }
+
+    void run() {
+        for (;;) {
+            std::deque<op> batch;
+            {
+                std::unique_lock lk(mu);
+                busy = false;
+                idle_cv.notify_all();
+                cv.wait(lk, [&] { return stop || !queue.empty(); });
+                if (queue.empty() && stop) return;
+                batch.swap(queue);
+                busy = true;
+            }
+            // Group commit: everything queued while the previous transaction
+            // was committing goes into this one.
+            status s = exec("BEGIN IMMEDIATE");
+            std::vector<status> results;
+            for (auto& o : batch) results.push_back(s ? apply(o) : s);
+            if (s) {
+                s = exec("COMMIT");
+                if (!s) (void)exec("ROLLBACK");
+            }
+            commits++;
+            for (size_t i = 0; i < batch.size(); ++i) {
+                if (!s) log::error("{}", s.err().message);
+                if (batch[i].done) batch[i].done(s ? results[i] : s);
+            }
+        }
+    }
+};
+
+result<std::unique_ptr<metadata_db>> metadata_db::open(const std::string& path) {
+    std::unique_ptr<metadata_db> m(new metadata_db);
+    m->_p = std::make_unique<impl>();
+    if (sqlite3_open_v2(path.c_str(), &m->_p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK)
+        return make_error(errc::internal, "open metadata " + path + ": " + sqlite3_errmsg(m->_p->db));
+    BERTH_TRY(m->_p->exec("PRAGMA journal_mode=WAL"));
+    BERTH_TRY(m->_p->exec("PRAGMA synchronous=NORMAL"));
+    BERTH_TRY(m->_p->exec("PRAGMA busy_timeout=5000"));
+    BERTH_TRY(m->_p->exec(
+        "CREATE TABLE IF NOT EXISTS objects(kind TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, "
+        "PRIMARY KEY(kind,key))"));
+    m->_p->writer = std::thread([p = m->_p.get()] { p->run(); });
+    return m;
+}
+
+metadata_db::~metadata_db() = default;
+
+result<std::vector<metadata_row>> metadata_db::load_all(const std::string& kind) {
+    std::vector<metadata_row> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(_p->db, "SELECT key, doc FROM objects WHERE kind=?1", -1, &st, nullptr) != SQLITE_OK)
+        return make_error(errc::internal, std::string("metadata read: ") + sqlite3_errmsg(_p->db));
+    sqlite3_bind_text(st, 1, kind.data(), int(kind.size()), SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        out.push_back({kind, reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                       reinterpret_cast<const char*>(sqlite3_column_text(st, 1))});
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+void metadata_db::put(std::string kind, std::string key, std::string doc, done_fn done) {
+    {
+        std::lock_guard lk(_p->mu);
+        _p->queue.push_back({false, std::move(kind), std::move(key), std::move(doc), std::move(done)});
+    }
+    _p->cv.notify_one();
+}
+
+void metadata_db::erase(std::string kind, std::string key, done_fn done) {
+    {
+        std::lock_guard lk(_p->mu);
+        _p->queue.push_back({true, std::move(kind), std::move(key), {}, std::move(done)});
+    }
+    _p->cv.notify_one();
+}
+
+void metadata_db::flush() {
+    std::unique_lock lk(_p->mu);
+    _p->idle_cv.wait(lk, [&] { return _p->queue.empty() && !_p->busy; });
+}
+
+std::uint64_t metadata_db::commits() const { return _p->commits.load(); }
+
+}  // namespace berth::storage

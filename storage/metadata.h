@@ -1,0 +1,50 @@
+// The daemon's metadata: one SQLite database (WAL, synchronous=NORMAL:
+// durable against a process kill, not power loss) with one writer thread.
+//
+// Reads happen once, at start-up (load_all); afterwards the daemon serves
+// reads from memory and only writes go here. Writes queue to the writer
+// thread, which commits everything queued in one transaction (group commit)
+// and then runs each write's completion callback on that thread; callers
+// post back to their own loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace berth::storage {
+
+// The tables are key → JSON document; the documents' shape belongs to the
+// engine. kind: "container" or "image".
+struct metadata_row {
+    std::string kind, key, doc;
+};
+
+class metadata_db {
+public:
+    // Opens (creating) the database file. Blocks.
+    static result<std::unique_ptr<metadata_db>> open(const std::string& path);
+    ~metadata_db();
+
+    // Reads every row of a kind. Blocks; call before the loop starts.
+    result<std::vector<metadata_row>> load_all(const std::string& kind);
+
+    using done_fn = std::function<void(status)>;
+    // Queue an upsert / delete; done runs on the writer thread after commit.
+    void put(std::string kind, std::string key, std::string doc, done_fn done = {});
+    void erase(std::string kind, std::string key, done_fn done = {});
+    // Blocks until everything queued so far is committed.
+    void flush();
+
+    std::uint64_t commits() const;  // transactions committed (group commit metric)
+
+private:
+    metadata_db() = default;
+    struct impl;
+    std::unique_ptr<impl> _p;
+};
+
+}  // namespace berth::storage
