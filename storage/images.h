@@ -5,11 +5,17 @@
 //   content/ingest/              staging for blobs being written
 //   layers/<chain-id hex>/       one unpacked layer, shared by every image and
 //                                container that uses it (an overlay lowerdir)
+//   layerinfo/<chain-id hex>     {"diff_id","size"} of that layer, written before
+//                                the layer dir is renamed into place
 //   tmp/                         scratch for archives being read
 //
 // A blob is verified as it is written, staged in ingest/ and renamed into
 // place: a half-written blob is never visible. A layer is unpacked exactly
-// once (keyed by chain id); unpacking is staged the same way.
+// once (keyed by chain id); unpacking is staged the same way
+// (layers/<hex>.staging-<random>) and the layer's diff id checked before the
+// rename: a layer dir that exists holds exactly what its chain id names.
+// Imports and loads may run concurrently with each other; garbage_collect
+// must not run concurrently with them (the daemon serializes it).
 //
 // The image records themselves (tags, configs) are the daemon's metadata:
 // this module returns them and the caller persists them. Everything here
@@ -18,9 +24,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
+#include "storage/content.h"
 
 namespace berth::storage {
 
@@ -45,11 +53,19 @@ result<std::string> normalize_reference(std::string_view ref);
 // chain_id(n) = diff_id(0) for n == 0, else sha256(chain_id(n-1) + " " + diff_id(n)).
 std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids);
 
+// The image config `import_tarball` writes for a one-layer image with
+// `diff_id`, created at `created_ns`, with Dockerfile-style `changes` applied
+// (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL,
+// ONBUILD). invalid_argument for any other instruction or a malformed one.
+result<std::string> build_import_config(const std::vector<std::string>& changes, const std::string& diff_id,
+                                        std::int64_t created_ns);
+
 class image_store {
 public:
     explicit image_store(std::string root);
 
-    // Creates the directories of the layout; removes leftover staging dirs.
+    // Creates the directories of the layout; removes leftover staging dirs
+    // (ingest/, tmp/, layers/*.staging-*): call it before any other operation.
     status init();
 
     // `docker import`: a (possibly gzip/zstd compressed) tar of a root
@@ -70,13 +86,18 @@ public:
     std::string layer_dir(const std::string& chain_id) const;
     bool has_layer(const std::string& chain_id) const;
 
-    // Removes unpacked layers and blobs that no image in `keep` references.
+    // Removes the unpacked layers no image in `keep` uses and every blob but
+    // the kept images' configs (a layer archive is not needed once unpacked).
+    // Staging dirs are left alone. Must not run concurrently with an import
+    // or a load: their layers are not in `keep` until they return.
     status garbage_collect(const std::vector<image_record>& keep);
 
     const std::string& root() const { return _root; }
+    content_store& content() { return _content; }
 
 private:
     std::string _root;
+    content_store _content;
 };
 
 }  // namespace berth::storage

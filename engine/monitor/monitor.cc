@@ -33,6 +33,7 @@
 #include "daemon/main.h"
 #include "engine/monitor/protocol.h"
 #include "engine/monitor/zygote.h"
+#include "engine/runtime/child.h"
 
 namespace berth {
 
@@ -335,12 +336,12 @@ void monitor_process::on_exec_status(box& b) {
         send({msg::started, {{"id", b.id}, {"pid", b.pid}}, {}});
         return;
     }
-    // The child wrote "code\nmessage" and exited; report the failure instead of an exit.
+    // The child wrote its error (runtime/child.h format) and exited: report
+    // the failure instead of an exit.
     b.start_failed = true;
-    auto nl = b.exec_error.find('\n');
-    std::string code = b.exec_error.substr(0, nl);
-    std::string text = nl == std::string::npos ? "" : b.exec_error.substr(nl + 1);
-    send({msg::start_failed, {{"id", b.id}, {"code", code}, {"message", text}}, {}});
+    status st = runtime::decode_exec_status(b.exec_error);
+    error e = st ? make_error(errc::internal, "container process failed before exec") : st.err();
+    send({msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
     maybe_finish(b);
 }
 

@@ -1,0 +1,249 @@
+#include "engine/runtime/child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <exception>
+#include <optional>
+
+#include "base/fd.h"
+#include "base/util.h"
+#include "engine/runtime/caps.h"
+#include "engine/runtime/mounts.h"
+#include "engine/runtime/user.h"
+
+namespace berth::runtime {
+namespace {
+
+constexpr std::string_view k_default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+error as_internal(error e) {
+    e.code = errc::internal;
+    return e;
+}
+
+// Dispositions set to SIG_IGN and the signal mask survive execve; a container
+// must not inherit them from the zygote (an ignored SIGPIPE breaks pipelines).
+void reset_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &sa, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+std::string rlimit_name(int resource) {
+    static constexpr const char* names[] = {"RLIMIT_CPU",     "RLIMIT_FSIZE",   "RLIMIT_DATA",   "RLIMIT_STACK",
+                                            "RLIMIT_CORE",    "RLIMIT_RSS",     "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+                                            "RLIMIT_MEMLOCK", "RLIMIT_AS",      "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+                                            "RLIMIT_MSGQUEUE", "RLIMIT_NICE",   "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+    if (resource >= 0 && resource < static_cast<int>(std::size(names))) return names[resource];
+    return "rlimit " + std::to_string(resource);
+}
+
+result<std::optional<std::string>> read_optional(const char* path) {
+    auto r = read_file(path);
+    if (r) return std::optional<std::string>(std::move(*r));
+    if (r.err().sys_errno == ENOENT) return std::optional<std::string>();
+    return r.err();
+}
+
+// Copies the caller's fds above 2 first: one of them may itself be 0, 1 or 2.
+status setup_stdio(const child_stdio& stdio) {
+    const int src[3] = {stdio.in, stdio.out, stdio.err};
+    unique_fd held[3];
+    for (int i = 0; i < 3; ++i) {
+        if (src[i] >= 0) {
+            held[i].reset(::fcntl(src[i], F_DUPFD_CLOEXEC, 3));
+            if (!held[i]) return sys_error("dup stdio fd " + std::to_string(src[i]));
+            continue;
+        }
+        unique_fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (!null) return sys_error("open /dev/null");
+        held[i].reset(::fcntl(null.get(), F_DUPFD_CLOEXEC, 3));
+        if (!held[i]) return sys_error("dup /dev/null");
+    }
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(held[i].get(), i) < 0) return sys_error("dup2 stdio " + std::to_string(i));
+    return ok();
+}
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// exec.LookPath, as Docker resolves the command: the first regular file with
+// an execute bit along PATH; a name with a slash is used as it is.
+result<std::string> find_executable(const std::string& name, std::string_view path) {
+    if (name.find('/') != std::string::npos) return name;
+    if (!name.empty()) {
+        for (auto dir : split(path, ':')) {
+            if (dir.empty()) dir = ".";
+            std::string candidate = dir + "/" + name;
+            struct stat st;
+            if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) return candidate;
+        }
+    }
+    return make_error(errc::command_not_found, "exec: " + quoted(name) + ": executable file not found in $PATH");
+}
+
+error exec_error(const std::string& name, const std::string& path, int err) {
+    if (err == ENOENT) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 && errno == ENOENT)
+            return {errc::command_not_found, "exec: " + quoted(name) + ": stat " + path + ": no such file or directory",
+                    err};
+        // The file exists: its interpreter (#!) or its loader does not.
+        error e = sys_error("exec: " + quoted(name), err);
+        e.code = errc::command_not_found;
+        return e;
+    }
+    error e = sys_error("exec: " + quoted(name), err);
+    e.code = (err == EACCES || err == ENOEXEC || err == EPERM || err == EISDIR) ? errc::cannot_execute
+                                                                                  : errc::internal;
+    return e;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+    std::vector<char*> out;
+    out.reserve(v.size() + 1);
+    for (auto& s : v) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+// The process half: everything that depends on the command, the user and the
+// environment. Returns only on failure.
+error run_process(const launch_spec& spec, const child_stdio& stdio) {
+    if (spec.args.empty()) return make_error(errc::invalid_argument, "no command specified");
+    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+        return as_internal(sys_error("set hostname " + spec.hostname));
+    if (auto s = setup_stdio(stdio); !s) return as_internal(s.err());
+
+    auto passwd = read_optional("/etc/passwd");
+    if (!passwd) return as_internal(passwd.err());
+    auto group = read_optional("/etc/group");
+    if (!group) return as_internal(group.err());
+    auto user = resolve_user(spec.user, *passwd, *group);
+    if (!user) return user.err();
+    auto caps = capability_mask(spec.capabilities);
+    if (!caps) return caps.err();
+
+    const std::string cwd = spec.cwd.empty() ? "/" : spec.cwd;
+    if (auto s = make_dirs_in_root(cwd, 0755); !s) return as_internal(s.err().wrap("create working directory"));
+    if (::chdir(cwd.c_str()) != 0) return as_internal(sys_error("chdir " + cwd));
+
+    std::vector<std::string> env = spec.env;
+    std::optional<std::string> path;
+    bool has_home = false;
+    for (const auto& kv : env) {
+        if (!path && starts_with(kv, "PATH=")) path = kv.substr(5);
+        has_home = has_home || starts_with(kv, "HOME=");
+    }
+    if (!path) {
+        path = std::string(k_default_path);
+        env.push_back("PATH=" + *path);
+    }
+    if (!has_home) env.push_back("HOME=" + user->home);
+
+    // Late, so that a low RLIMIT_NOFILE does not refuse the fds opened above,
+    // and still as full root: raising a hard limit needs CAP_SYS_RESOURCE.
+    for (const auto& r : spec.rlimits) {
+        struct rlimit rl {};
+        rl.rlim_cur = r.soft;
+        rl.rlim_max = r.hard;
+        if (::setrlimit(static_cast<__rlimit_resource_t>(r.resource), &rl) != 0)
+            return as_internal(sys_error("set " + rlimit_name(r.resource)));
+    }
+
+    // Keep the permitted set across setresuid() away from 0, so that capset()
+    // below can still raise the effective set; execve() then gives a non-root
+    // user none of them, as Docker does.
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return as_internal(sys_error("set keepcaps"));
+    if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
+    if (::setgroups(user->groups.size(), user->groups.data()) != 0) return as_internal(sys_error("setgroups"));
+    if (::setresgid(user->gid, user->gid, user->gid) != 0)
+        return as_internal(sys_error("setresgid " + std::to_string(user->gid)));
+    if (::setresuid(user->uid, user->uid, user->uid) != 0)
+        return as_internal(sys_error("setresuid " + std::to_string(user->uid)));
+    if (auto s = set_capabilities(*caps); !s) return as_internal(s.err());
+    if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return as_internal(sys_error("set no_new_privs"));
+    ::umask(022);
+
+    // Everything the zygote left open closes at execve, the exec-status pipe
+    // included: its EOF tells the parent that exec succeeded.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return as_internal(sys_error("close_range"));
+
+    auto exe = find_executable(spec.args[0], *path);
+    if (!exe) return exe.err();
+    std::vector<std::string> args = spec.args;
+    auto argv = c_strings(args);
+    auto envp = c_strings(env);
+    ::execve(exe->c_str(), argv.data(), envp.data());
+    return exec_error(spec.args[0], *exe, errno);
+}
+
+void write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+}  // namespace
+
+std::string encode_exec_status(const error& e) {
+    // One write below PIPE_BUF is atomic; a longer message is cut.
+    std::string msg = e.message.substr(0, 3500);
+    return std::to_string(static_cast<int>(e.code)) + " " + std::to_string(e.sys_errno) + " " + msg;
+}
+
+status decode_exec_status(const std::string& data) {
+    if (data.empty()) return ok();
+    const char* p = data.c_str();
+    char* end = nullptr;
+    long code = std::strtol(p, &end, 10);
+    if (end == p || *end != ' ' || code < 0 || code > static_cast<long>(errc::command_not_found))
+        return make_error(errc::internal, "read exec status: malformed message");
+    p = end + 1;
+    long err = std::strtol(p, &end, 10);
+    if (end == p || *end != ' ') return make_error(errc::internal, "read exec status: malformed message");
+    return error{static_cast<errc>(code), std::string(end + 1), static_cast<int>(err)};
+}
+
+void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd, int status_fd) {
+    reset_signals();
+    char byte = 0;
+    ssize_t n;
+    do n = ::read(sync_fd, &byte, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(1);
+    ::close(sync_fd);
+
+    ::umask(0);
+    error e;
+    try {
+        auto s = setup_sandbox(spec);
+        e = s ? run_process(spec, stdio) : as_internal(s.err());
+    } catch (const std::exception& ex) {
+        e = make_error(errc::internal, std::string("set up container: ") + ex.what());
+    } catch (...) {
+        e = make_error(errc::internal, "set up container: unknown exception");
+    }
+    write_all(status_fd, encode_exec_status(e));
+    // The daemon takes the outcome from the status pipe; the exit code only
+    // mirrors the shell's conventions.
+    ::_exit(e.code == errc::command_not_found ? 127 : e.code == errc::cannot_execute ? 126 : 1);
+}
+
+}  // namespace berth::runtime

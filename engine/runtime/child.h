@@ -1,0 +1,23 @@
+// The container child, from clone3() to execve(). Private to engine/runtime.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+#include "engine/runtime/spawn.h"
+#include "engine/runtime/spec.h"
+
+namespace berth::runtime {
+
+// Waits for the release byte on sync_fd (EOF: the parent gave up; exit
+// quietly), runs the sandbox half and the process half and execs. On any
+// failure it writes the error to status_fd (see encode_exec_status) and exits.
+[[noreturn]] void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd,
+                                      int status_fd);
+
+// The exec-status pipe carries nothing when execve succeeds (the pipe is
+// close-on-exec), else one message: "<errc number> <errno> <message>".
+std::string encode_exec_status(const error& e);
+status decode_exec_status(const std::string& data);
+
+}  // namespace berth::runtime

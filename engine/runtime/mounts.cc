@@ -1,0 +1,287 @@
+#include "engine/runtime/mounts.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/fd.h"
+#include "base/sys.h"
+#include "base/util.h"
+
+namespace berth::runtime {
+namespace {
+
+// A failed fsconfig()/fsmount() queues the reason on the fs context fd
+// ("e overlay: ..."); errno alone rarely says which option was wrong.
+std::string fs_context_log(int fs) {
+    std::string out;
+    char buf[512];
+    for (;;) {
+        ssize_t n = ::read(fs, buf, sizeof buf);
+        if (n <= 0) break;
+        std::string_view m(buf, static_cast<size_t>(n));
+        if (m.size() > 2 && m[1] == ' ') m.remove_prefix(2);
+        if (!out.empty()) out += "; ";
+        out += m;
+    }
+    return out;
+}
+
+error fs_error(int fs, const std::string& what) {
+    int err = errno;
+    error e = sys_error(what, err);
+    if (auto log = fs_context_log(fs); !log.empty()) e.message += " (" + log + ")";
+    return e;
+}
+
+// Backslash-escapes what the legacy overlay option parser splits on.
+std::string escape_overlay_path(const std::string& p) {
+    std::string out;
+    for (char c : p) {
+        if (c == ':' || c == ',' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+// Kernels before 6.8 have no "lowerdir+", and fsconfig() caps every string
+// at 255 bytes, too short for a joined layer stack: fall back to mount(2),
+// whose option string may fill a page.
+status mount_overlay_legacy(const launch_spec& spec, const std::string& what) {
+    std::string opts = "lowerdir=";
+    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) {
+        if (i) opts += ':';
+        opts += escape_overlay_path(spec.lower_dirs[i]);
+    }
+    if (!spec.upper_dir.empty()) {
+        opts += ",upperdir=" + escape_overlay_path(spec.upper_dir);
+        opts += ",workdir=" + escape_overlay_path(spec.work_dir);
+    }
+    if (::mount("overlay", spec.rootfs_dir.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
+    return ok();
+}
+
+// fsconfig() copies string values with strndup_user(value, 256).
+constexpr size_t k_fsconfig_string_max = 256;
+
+status mount_overlay(const launch_spec& spec) {
+    const std::string what = "mount overlay on " + spec.rootfs_dir;
+    if (spec.lower_dirs.empty()) return make_error(errc::invalid_argument, what + ": no lower directory");
+    bool fits = spec.upper_dir.size() < k_fsconfig_string_max && spec.work_dir.size() < k_fsconfig_string_max;
+    for (const auto& dir : spec.lower_dirs) fits = fits && dir.size() < k_fsconfig_string_max;
+    if (!fits) return mount_overlay_legacy(spec, what);
+    unique_fd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
+    if (!fs) return sys_error(what);
+    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) {
+        const auto& dir = spec.lower_dirs[i];
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", dir.c_str(), 0) == 0) continue;
+        if (i == 0 && errno == EINVAL) {
+            (void)fs_context_log(fs.get());
+            return mount_overlay_legacy(spec, what);
+        }
+        return fs_error(fs.get(), what + ": lower directory " + dir);
+    }
+    if (!spec.upper_dir.empty()) {
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "upperdir", spec.upper_dir.c_str(), 0) != 0)
+            return fs_error(fs.get(), what + ": upper directory " + spec.upper_dir);
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", spec.work_dir.c_str(), 0) != 0)
+            return fs_error(fs.get(), what + ": work directory " + spec.work_dir);
+    }
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fs_error(fs.get(), what);
+    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+    if (!mnt) return fs_error(fs.get(), what);
+    if (sys::move_mount(mnt.get(), "", AT_FDCWD, spec.rootfs_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return sys_error(what);
+    return ok();
+}
+
+status pivot_into(const std::string& rootfs) {
+    if (::chdir(rootfs.c_str()) != 0) return sys_error("chdir " + rootfs);
+    // pivot_root(".", ".") stacks the old root on top of the new one
+    // (pivot_root(2), NOTES): no put_old directory is needed in the image,
+    // and detaching "." then removes the old root from this namespace.
+    if (sys::pivot_root(".", ".") != 0) return sys_error("pivot_root " + rootfs);
+    if (::umount2(".", MNT_DETACH) != 0) return sys_error("detach old root");
+    if (::chdir("/") != 0) return sys_error("chdir /");
+    return ok();
+}
+
+status do_mount(const char* source, const char* target, const char* type, unsigned long flags, const char* data) {
+    if (::mount(source, target, type, flags, data) != 0)
+        return sys_error(std::string("mount ") + (type ? type : source) + " on " + target);
+    return ok();
+}
+
+// The kernel filesystems go on plain directories: a symlink there (runc
+// refuses them too) would put /proc or /sys somewhere tools do not look.
+status ensure_mount_point(const char* path) {
+    struct stat st;
+    if (::lstat(path, &st) != 0) {
+        if (errno != ENOENT) return sys_error(std::string("stat ") + path);
+        return make_dirs_in_root(path, 0755);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return make_error(errc::invalid_argument, std::string("mount point ") + path + ": not a directory");
+    return ok();
+}
+
+status make_dir(const char* path, mode_t mode) {
+    if (::mkdir(path, mode) != 0 && errno != EEXIST) return sys_error(std::string("mkdir ") + path);
+    return ok();
+}
+
+status mount_dev() {
+    BERTH_TRY(ensure_mount_point("/dev"));
+    BERTH_TRY(do_mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
+    struct node {
+        const char* path;
+        unsigned major, minor;
+    };
+    static constexpr node nodes[] = {{"/dev/null", 1, 3},    {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+                                     {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+    for (const auto& n : nodes)
+        if (::mknod(n.path, S_IFCHR | 0666, makedev(n.major, n.minor)) != 0)
+            return sys_error(std::string("mknod ") + n.path);
+    static constexpr std::pair<const char*, const char*> links[] = {
+        {"pts/ptmx", "/dev/ptmx"},           {"/proc/self/fd", "/dev/fd"},
+        {"/proc/self/fd/0", "/dev/stdin"},   {"/proc/self/fd/1", "/dev/stdout"},
+        {"/proc/self/fd/2", "/dev/stderr"},  {"/proc/kcore", "/dev/core"}};
+    for (const auto& [target, path] : links)
+        if (::symlink(target, path) != 0) return sys_error(std::string("symlink ") + path);
+    BERTH_TRY(make_dir("/dev/pts", 0755));
+    BERTH_TRY(do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                       "newinstance,ptmxmode=0666,mode=0620,gid=5"));
+    BERTH_TRY(make_dir("/dev/shm", 01777));
+    BERTH_TRY(do_mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"));
+    BERTH_TRY(make_dir("/dev/mqueue", 0755));
+    BERTH_TRY(do_mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+    return ok();
+}
+
+// host_sys: a detached copy of the host's /sys (host network only). A fresh
+// sysfs shows the network devices of the mounter's network namespace and may
+// be refused when that namespace is not the mounter's own; the copy is the
+// fallback, as in runc.
+status mount_sys(int host_sys, bool unified_host) {
+    BERTH_TRY(ensure_mount_point("/sys"));
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (::mount("sysfs", "/sys", "sysfs", ro, nullptr) != 0) {
+        int err = errno;
+        if (host_sys < 0) return sys_error("mount sysfs on /sys", err);
+        struct mount_attr attr {};
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        if (sys::mount_setattr(host_sys, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0)
+            return sys_error("make host /sys read-only");
+        if (sys::move_mount(host_sys, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return sys_error("mount host /sys on /sys");
+        return ok();
+    }
+    // Only on a pure cgroup v2 host: on a hybrid host a lone cgroup2 here
+    // would tell tools in the container that v2 holds the controllers. The
+    // cgroup namespace (entered before) roots it at the container's cgroup.
+    if (unified_host) (void)::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", ro, nullptr);
+    return ok();
+}
+
+status mask_path(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return ok();
+        return sys_error("stat " + path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+            return sys_error("mask " + path);
+    } else if (::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        return sys_error("mask " + path);
+    }
+    return ok();
+}
+
+status make_readonly(const std::string& path) {
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        if (errno == ENOENT) return ok();
+        return sys_error("bind " + path);
+    }
+    // mount_setattr() changes only the given attribute, where a
+    // MS_BIND|MS_REMOUNT|MS_RDONLY would also clear the nosuid, nodev and
+    // noexec the proc mount carries.
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (sys::mount_setattr(AT_FDCWD, path.c_str(), AT_RECURSIVE, &attr) != 0)
+        return sys_error("make " + path + " read-only");
+    return ok();
+}
+
+status bring_up_loopback() {
+    unique_fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) return sys_error("socket for lo");
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return sys_error("get flags of lo");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return sys_error("bring lo up");
+    return ok();
+}
+
+}  // namespace
+
+status make_dirs_in_root(const std::string& path, mode_t mode) {
+    unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open /");
+    unique_fd cur(::dup(root.get()));
+    if (!cur) return sys_error("dup /");
+    std::string prefix;
+    for (const auto& comp : split(path, '/')) {
+        if (comp.empty() || comp == ".") continue;
+        std::string next = prefix + "/" + comp;
+        const std::uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        int fd = sys::openat2(root.get(), next.c_str(), O_PATH | O_DIRECTORY, resolve);
+        if (fd < 0 && errno == ENOENT) {
+            if (::mkdirat(cur.get(), comp.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + next);
+            fd = sys::openat2(root.get(), next.c_str(), O_PATH | O_DIRECTORY, resolve);
+        }
+        if (fd < 0) return sys_error("open " + next);
+        cur.reset(fd);
+        prefix = std::move(next);
+    }
+    return ok();
+}
+
+status setup_sandbox(const launch_spec& spec) {
+    // Entered only now, after the parent has placed the process in its v1
+    // cgroups: the namespace is rooted where the process is when it unshares.
+    if (::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
+    // The mount namespace is a copy of the zygote's; where "/" is shared
+    // (systemd makes it so) the mounts below would otherwise propagate out.
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return sys_error("make / private");
+    BERTH_TRY(mount_overlay(spec));
+
+    unique_fd host_sys;
+    if (!spec.new_network)
+        host_sys.reset(sys::open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    struct statfs cg {};
+    bool unified_host = ::statfs("/sys/fs/cgroup", &cg) == 0 && cg.f_type == CGROUP2_SUPER_MAGIC;
+
+    BERTH_TRY(pivot_into(spec.rootfs_dir));
+    BERTH_TRY(ensure_mount_point("/proc"));
+    BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+    BERTH_TRY(mount_dev());
+    BERTH_TRY(mount_sys(host_sys.get(), unified_host));
+    for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p));
+    for (const auto& p : spec.readonly_paths) BERTH_TRY(make_readonly(p));
+    if (spec.new_network) BERTH_TRY(bring_up_loopback());
+    return ok();
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,135 @@
+#include "engine/runtime/spawn.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "base/sys.h"
+#include "base/util.h"
+#include "engine/runtime/child.h"
+
+namespace berth::runtime {
+namespace {
+
+// glibc 2.36's idtype_t lacks it (linux/wait.h, Linux 5.4).
+constexpr idtype_t k_p_pidfd = static_cast<idtype_t>(3);
+
+struct pipe_fds {
+    unique_fd read, write;
+};
+
+// Both ends above 2: the child moves its stdio onto 0-2 while it still needs
+// them. The sync channel is a socket pair so that releasing a child that has
+// died meanwhile is an EPIPE from send(MSG_NOSIGNAL), not a SIGPIPE.
+result<pipe_fds> make_pipe(std::string_view what, bool socket) {
+    int p[2];
+    int rc = socket ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) : ::pipe2(p, O_CLOEXEC);
+    if (rc != 0) return sys_error("create " + std::string(what) + " pipe");
+    pipe_fds out{unique_fd(p[0]), unique_fd(p[1])};
+    for (unique_fd* fd : {&out.read, &out.write}) {
+        if (fd->get() >= 3) continue;
+        int moved = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) return sys_error("dup " + std::string(what) + " pipe");
+        fd->reset(moved);
+    }
+    return out;
+}
+
+status write_pid(const std::string& procs, pid_t pid) {
+    unique_fd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + procs);
+    std::string s = std::to_string(pid);
+    if (::write(fd.get(), s.data(), s.size()) != static_cast<ssize_t>(s.size())) return sys_error("write " + procs);
+    return ok();
+}
+
+}  // namespace
+
+result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags) {
+    const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
+    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
+    if (spec.rootfs_dir.empty()) return make_error(errc::invalid_argument, what + ": no rootfs directory");
+    // The cgroup namespace is entered by the child after the parent has
+    // placed it: clone3() creates namespaces before CLONE_INTO_CGROUP moves
+    // the child, so the namespace would be rooted at the zygote's cgroup.
+    if (extra_flags & CLONE_NEWCGROUP)
+        return make_error(errc::invalid_argument, what + ": CLONE_NEWCGROUP is not allowed in clone3 flags");
+
+    BERTH_ASSIGN(auto sync, make_pipe("sync", true));
+    BERTH_ASSIGN(auto exec_status, make_pipe("exec status", false));
+    unique_fd cgroup;
+    if (!spec.cgroup2_dir.empty()) {
+        cgroup.reset(::open(spec.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!cgroup) return sys_error("open cgroup " + spec.cgroup2_dir).wrap(what);
+    }
+
+    int pidfd = -1;
+    struct clone_args args {};
+    args.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | extra_flags;
+    if (spec.new_network) args.flags |= CLONE_NEWNET;
+    if (cgroup) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<std::uint64_t>(cgroup.get());
+    }
+    args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+    // clone3() refuses an exit signal with CLONE_PARENT: the child then
+    // signals the zygote's parent with the zygote's own exit signal.
+    args.exit_signal = (args.flags & CLONE_PARENT) ? 0 : SIGCHLD;
+
+    long pid = sys::clone3(&args);
+    if (pid < 0) return sys_error("clone3").wrap(what);
+    if (pid == 0) {
+        sync.write.reset();
+        exec_status.read.reset();
+        run_container_child(spec, stdio, sync.read.get(), exec_status.write.get());
+    }
+
+    spawned out;
+    out.pid = static_cast<pid_t>(pid);
+    out.pidfd.reset(pidfd);
+    sync.read.reset();
+    exec_status.write.reset();
+
+    // The child has not been released: it has done nothing but wait, and
+    // dies with the pipe's EOF or this SIGKILL. Without CLONE_PARENT it is
+    // ours to reap; with it, waitid() fails with ECHILD and the monitor reaps.
+    auto abort = [&](const error& e) -> error {
+        (void)sys::pidfd_send_signal(out.pidfd.get(), SIGKILL);
+        sync.write.reset();
+        siginfo_t info{};
+        while (::waitid(k_p_pidfd, static_cast<id_t>(out.pidfd.get()), &info, WEXITED) != 0 && errno == EINTR) {
+        }
+        return e.wrap(what);
+    };
+    for (const auto& procs : spec.cgroup_v1_procs)
+        if (auto s = write_pid(procs, out.pid); !s) return abort(s.err());
+    const char release = 1;
+    if (::send(sync.write.get(), &release, 1, MSG_NOSIGNAL) != 1) return abort(sys_error("release child"));
+    sync.write.reset();
+    out.exec_status = std::move(exec_status.read);
+    return out;
+}
+
+status read_exec_status(int exec_status_fd) {
+    std::string data;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(exec_status_fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("read exec status");
+        }
+        if (n == 0) break;
+        data.append(buf, static_cast<size_t>(n));
+    }
+    return decode_exec_status(data);
+}
+
+}  // namespace berth::runtime

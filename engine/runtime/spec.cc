@@ -1,0 +1,217 @@
+#include "engine/runtime/spec.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+
+#include "engine/runtime/caps.h"
+
+namespace berth::runtime {
+
+namespace json = boost::json;
+
+std::vector<std::string> default_capabilities() {
+    return {"CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FOWNER",  "CAP_FSETID",     "CAP_KILL",
+            "CAP_SETGID", "CAP_SETUID",           "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+            "CAP_NET_RAW", "CAP_SYS_CHROOT",      "CAP_MKNOD",   "CAP_AUDIT_WRITE", "CAP_SETFCAP"};
+}
+
+std::vector<std::string> default_masked_paths() {
+    return {"/proc/asound",       "/proc/acpi",        "/proc/kcore",       "/proc/keys",
+            "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+            "/proc/scsi",         "/sys/firmware",     "/sys/devices/virtual/powercap"};
+}
+
+std::vector<std::string> default_readonly_paths() {
+    return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+}
+
+std::vector<std::string> all_capabilities() {
+    std::vector<std::string> out;
+    for (int c = 0; c <= kernel_last_cap(); ++c) out.emplace_back(capability_name(c));
+    return out;
+}
+
+namespace {
+
+constexpr std::string_view k_all = "ALL";
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// moby's NormalizeLegacyCapabilities: upper case, "CAP_" prefixed, known to
+// the kernel; "ALL" kept as is.
+result<std::vector<std::string>> normalize(const std::vector<std::string>& names,
+                                           const std::vector<std::string>& known) {
+    std::vector<std::string> out;
+    for (auto name : names) {
+        for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (name != k_all && name.rfind("CAP_", 0) != 0) name = "CAP_" + name;
+        if (name != k_all && !contains(known, name))
+            return make_error(errc::invalid_argument, "unknown capability: \"" + name + "\"");
+        out.push_back(std::move(name));
+    }
+    return out;
+}
+
+}  // namespace
+
+result<std::vector<std::string>> effective_capabilities(const std::vector<std::string>& add,
+                                                        const std::vector<std::string>& drop) {
+    auto known = all_capabilities();
+    BERTH_ASSIGN(auto adds, normalize(add, known));
+    BERTH_ASSIGN(auto drops, normalize(drop, known));
+
+    std::vector<std::string> caps;
+    auto push = [&caps](const std::string& c) {
+        if (c != k_all && !contains(caps, c)) caps.push_back(c);
+    };
+    if (contains(adds, k_all)) {
+        for (const auto& c : known)
+            if (!contains(drops, c)) push(c);
+    } else if (contains(drops, k_all)) {
+        for (const auto& c : adds) push(c);
+    } else {
+        for (const auto& c : default_capabilities())
+            if (!contains(drops, c)) push(c);
+        for (const auto& c : adds) push(c);
+    }
+    return caps;
+}
+
+namespace {
+
+json::array to_array(const std::vector<std::string>& v) {
+    json::array a;
+    a.reserve(v.size());
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+}
+
+error field_error(std::string_view field, std::string_view expected) {
+    return make_error(errc::invalid_argument,
+                      "parse launch spec: field \"" + std::string(field) + "\": expected " + std::string(expected));
+}
+
+status get_string(const json::object& o, std::string_view key, std::string& out) {
+    const json::value* v = o.if_contains(key);
+    if (!v || v->is_null()) return ok();
+    if (!v->is_string()) return field_error(key, "a string");
+    out = std::string(v->get_string());
+    return ok();
+}
+
+status get_bool(const json::object& o, std::string_view key, bool& out) {
+    const json::value* v = o.if_contains(key);
+    if (!v || v->is_null()) return ok();
+    if (!v->is_bool()) return field_error(key, "a boolean");
+    out = v->get_bool();
+    return ok();
+}
+
+status get_strings(const json::object& o, std::string_view key, std::vector<std::string>& out) {
+    const json::value* v = o.if_contains(key);
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error(key, "an array of strings");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        if (!e.is_string()) return field_error(key, "an array of strings");
+        out.emplace_back(e.get_string());
+    }
+    return ok();
+}
+
+bool get_u64(const json::value& v, std::uint64_t& out) {
+    if (v.is_uint64()) {
+        out = v.get_uint64();
+        return true;
+    }
+    if (v.is_int64() && v.get_int64() >= 0) {
+        out = static_cast<std::uint64_t>(v.get_int64());
+        return true;
+    }
+    return false;
+}
+
+status get_rlimits(const json::object& o, std::vector<rlimit_spec>& out) {
+    const json::value* v = o.if_contains("rlimits");
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error("rlimits", "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        if (!e.is_object()) return field_error("rlimits", "an array of objects");
+        const auto& r = e.get_object();
+        rlimit_spec rl;
+        const json::value* res = r.if_contains("resource");
+        const json::value* soft = r.if_contains("soft");
+        const json::value* hard = r.if_contains("hard");
+        std::uint64_t resource = 0;
+        if (!res || !get_u64(*res, resource) || resource >= RLIM_NLIMITS) return field_error("rlimits.resource", "a resource number");
+        if (!soft || !get_u64(*soft, rl.soft)) return field_error("rlimits.soft", "an unsigned integer");
+        if (!hard || !get_u64(*hard, rl.hard)) return field_error("rlimits.hard", "an unsigned integer");
+        rl.resource = static_cast<int>(resource);
+        out.push_back(rl);
+    }
+    return ok();
+}
+
+}  // namespace
+
+std::string to_json(const launch_spec& spec) {
+    json::array rlimits;
+    for (const auto& r : spec.rlimits)
+        rlimits.emplace_back(json::object{{"resource", r.resource}, {"soft", r.soft}, {"hard", r.hard}});
+    json::object o;
+    o["id"] = spec.id;
+    o["lower_dirs"] = to_array(spec.lower_dirs);
+    o["upper_dir"] = spec.upper_dir;
+    o["work_dir"] = spec.work_dir;
+    o["rootfs_dir"] = spec.rootfs_dir;
+    o["new_network"] = spec.new_network;
+    o["masked_paths"] = to_array(spec.masked_paths);
+    o["readonly_paths"] = to_array(spec.readonly_paths);
+    o["cgroup2_dir"] = spec.cgroup2_dir;
+    o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
+    o["hostname"] = spec.hostname;
+    o["args"] = to_array(spec.args);
+    o["env"] = to_array(spec.env);
+    o["cwd"] = spec.cwd;
+    o["user"] = spec.user;
+    o["capabilities"] = to_array(spec.capabilities);
+    o["no_new_privs"] = spec.no_new_privs;
+    o["rlimits"] = std::move(rlimits);
+    return json::serialize(o);
+}
+
+result<launch_spec> launch_spec_from_json(std::string_view text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) return make_error(errc::invalid_argument, "parse launch spec: " + ec.message());
+    if (!v.is_object()) return make_error(errc::invalid_argument, "parse launch spec: expected an object");
+    const auto& o = v.get_object();
+    launch_spec s;
+    BERTH_TRY(get_string(o, "id", s.id));
+    BERTH_TRY(get_strings(o, "lower_dirs", s.lower_dirs));
+    BERTH_TRY(get_string(o, "upper_dir", s.upper_dir));
+    BERTH_TRY(get_string(o, "work_dir", s.work_dir));
+    BERTH_TRY(get_string(o, "rootfs_dir", s.rootfs_dir));
+    BERTH_TRY(get_bool(o, "new_network", s.new_network));
+    BERTH_TRY(get_strings(o, "masked_paths", s.masked_paths));
+    BERTH_TRY(get_strings(o, "readonly_paths", s.readonly_paths));
+    BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
+    BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
+    BERTH_TRY(get_string(o, "hostname", s.hostname));
+    BERTH_TRY(get_strings(o, "args", s.args));
+    BERTH_TRY(get_strings(o, "env", s.env));
+    BERTH_TRY(get_string(o, "cwd", s.cwd));
+    BERTH_TRY(get_string(o, "user", s.user));
+    BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
+    BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
+    BERTH_TRY(get_rlimits(o, s.rlimits));
+    return s;
+}
+
+}  // namespace berth::runtime

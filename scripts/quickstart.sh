@@ -1,0 +1,19 @@
+#!/bin/sh
+# The main job: install, build, start the engine, import a busybox image
+# made offline, and run containers from it.
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+berth=./build/berth
+img=$(mktemp --suffix=.tar)
+trap 'rm -f "$img"' EXIT
+./scripts/make-busybox-image.sh "$img"
+# The first command finds no daemon and starts one in the background.
+$berth import "$img" busybox:latest
+$berth run --rm busybox echo "hello from a berth container"
+$berth run --rm busybox sh -c 'echo "hostname: $(hostname), pid: $$, uid: $(id -u)"; cat /proc/self/cgroup | head -3'
+$berth run -d --name quickstart-sleeper busybox sleep 30 >/dev/null
+$berth ps
+$berth rm -f quickstart-sleeper >/dev/null
+$berth images
+echo "berth is running: try ./build/berth run --rm busybox ls /   (or DOCKER_HOST=unix:///run/berth/berth.sock docker ps)"

@@ -1,0 +1,176 @@
+"""Fixtures for end-to-end tests: a berth daemon on its own data root and
+socket, a busybox image (with the in-container probe) made offline, and
+helpers to run the CLI. Every daemon, monitor and container a test starts is
+stopped by the test; nothing else is ever killed."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import http.client
+
+import pytest
+
+BERTH = os.environ.get("BERTH_BINARY", os.path.join(os.path.dirname(__file__), "../../build/berth"))
+PROBE = os.environ.get("BERTH_PROBE", os.path.join(os.path.dirname(__file__), "../../build/tests/berth_probe"))
+ROOT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Daemon:
+    def __init__(self, base, wrap=None):
+        self.base = base
+        self.root = os.path.join(base, "root")
+        self.sock = os.path.join(base, "berth.sock")
+        self.host = "unix://" + self.sock
+        self.wrap = wrap or []
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.root, exist_ok=True)
+        self.log = open(os.path.join(self.base, "daemon.log"), "ab")
+        self.proc = subprocess.Popen(self.wrap + [BERTH, "daemon", "-H", self.host, "--data-root", self.root],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited: " + self.daemon_log())
+            try:
+                if self.api("GET", "/_ping")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("daemon did not answer: " + self.daemon_log())
+
+    def daemon_log(self):
+        try:
+            with open(os.path.join(self.base, "daemon.log"), "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def monitor_pid(self):
+        try:
+            with open(os.path.join(self.root, "monitor.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def teardown(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                for c in self.api("GET", "/containers/json?all=1")[1]:
+                    self.api("DELETE", "/containers/%s?force=1" % c["Id"])
+            except Exception:
+                pass
+        self.stop()
+        pid = self.monitor_pid()
+        if pid:
+            # The monitor of this data root was started by our daemon.
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if self.root.encode() in f.read():
+                        os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for cg in cgroup_parents(self.root):
+            for sub in sorted(os.listdir(cg)) if os.path.isdir(cg) else []:
+                p = os.path.join(cg, sub)
+                if os.path.isdir(p):
+                    try:
+                        os.rmdir(p)
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def api(self, method, path, body=None, headers=None, timeout=60):
+        conn = UnixHTTPConnection(self.sock, timeout=timeout)
+        data = json.dumps(body) if isinstance(body, (dict, list)) else body
+        hdrs = {"Content-Type": "application/json"} if data is not None else {}
+        hdrs.update(headers or {})
+        conn.request(method, "/v1.41" + path if not path.startswith("/_ping") else path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw
+        return resp.status, parsed
+
+    def cli(self, *args, input=None, timeout=60, env=None):
+        e = dict(os.environ)
+        e.pop("BERTH_HOST", None)
+        if env:
+            e.update(env)
+        return subprocess.run([BERTH, "-H", self.host, "--data-root", self.root, "--no-autostart"] + list(args),
+                              capture_output=True, text=True, input=input, timeout=timeout, env=e)
+
+
+def cgroup_parents(root):
+    """The cgroup directories berth creates for a data root (see engine/cgroup/manager.h)."""
+    import hashlib
+    name = "berth-" + hashlib.sha256(root.encode()).hexdigest()[:8]
+    out = []
+    with open("/proc/self/cgroup") as f:
+        mine = [l.rstrip("\n").split(":", 2) for l in f if l.strip()]
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split() for l in f]
+    for m in mounts:
+        dash = m.index("-")
+        fstype, opts, mnt = m[dash + 1], m[dash + 3].split(","), m[4]
+        for _, ctrls, path in mine:
+            if fstype == "cgroup2" and ctrls == "":
+                out.append(os.path.join(mnt + (path if path != "/" else ""), name))
+            elif fstype == "cgroup" and ctrls and all(c in opts for c in ctrls.split(",")):
+                out.append(os.path.join(mnt + (path if path != "/" else ""), name))
+    return sorted(set(out))
+
+
+def make_busybox_tar(path, extra=()):
+    args = [os.path.join(ROOT_DIR, "scripts/make-busybox-image.sh"), path]
+    args += ["%s:%s" % (src, dst) for src, dst in extra]
+    subprocess.run(args, check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    base = tempfile.mkdtemp(prefix="berth-e2e-")
+    d = Daemon(base)
+    try:
+        d.start()
+        tar = make_busybox_tar(os.path.join(base, "busybox.tar"), [(PROBE, "/probe")])
+        r = d.cli("import", tar, "busybox:latest")
+        assert r.returncode == 0, r.stderr
+        yield d
+    finally:
+        d.teardown()

@@ -1,0 +1,98 @@
+"""The real docker CLI and docker SDK for Python drive berth unchanged."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+DOCKER = shutil.which("docker")
+
+
+@pytest.fixture
+def docker(daemon, tmp_path):
+    if not DOCKER:
+        pytest.skip("the docker CLI is not installed on this machine")
+    env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
+    env.pop("DOCKER_CONTEXT", None)
+
+    def run(*args, timeout=60):
+        return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+    return run
+
+
+def test_docker_version(docker):
+    r = docker("version")
+    assert r.returncode == 0, r.stderr
+    assert "API version:       1.41" in r.stdout or "1.41" in r.stdout
+    assert "Server:" in r.stdout
+
+
+def test_docker_run_rm(docker):
+    r = docker("run", "--rm", "busybox", "echo", "hi")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hi\n"
+    r = docker("run", "--rm", "busybox", "sh", "-c", "echo oops >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stderr == "oops\n"
+
+
+def test_docker_run_missing_command(docker):
+    r = docker("run", "--rm", "busybox", "nosuchcmd")
+    assert r.returncode == 127, r.stderr
+
+
+def test_docker_detached_lifecycle(docker):
+    r = docker("run", "-d", "--name", "dk-sleeper", "busybox", "sh", "-c", "echo ready; sleep 60")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    ps = docker("ps")
+    assert "dk-sleeper" in ps.stdout and cid[:12] in ps.stdout and "Up " in ps.stdout
+    logs = docker("logs", "dk-sleeper")
+    assert logs.stdout == "ready\n"
+    insp = json.loads(docker("inspect", "dk-sleeper").stdout)[0]
+    assert insp["State"]["Running"] is True and insp["State"]["Pid"] > 0
+    assert insp["Name"] == "/dk-sleeper"
+    fmt = docker("inspect", "-f", "{{.State.Status}} {{.Config.Image}}", "dk-sleeper")
+    assert fmt.stdout.strip() == "running busybox"
+    r = docker("rm", "-f", "dk-sleeper")
+    assert r.returncode == 0 and r.stdout.strip() == "dk-sleeper"
+    assert "dk-sleeper" not in docker("ps", "-a").stdout
+
+
+def test_docker_wait_and_ps_a(docker):
+    cid = docker("run", "-d", "busybox", "sh", "-c", "sleep 0.5; exit 9").stdout.strip()
+    w = docker("wait", cid)
+    assert w.returncode == 0 and w.stdout.strip() == "9"
+    ps = docker("ps", "-a")
+    assert cid[:12] in ps.stdout and "Exited (9)" in ps.stdout
+    assert docker("rm", cid).returncode == 0
+
+
+def test_docker_images_and_inspect_image(docker):
+    r = docker("images")
+    assert r.returncode == 0
+    assert "busybox" in r.stdout and "latest" in r.stdout
+    insp = json.loads(docker("inspect", "busybox").stdout)[0]
+    assert insp["Id"].startswith("sha256:") and "busybox:latest" in insp["RepoTags"]
+
+
+def test_docker_errors(docker):
+    r = docker("inspect", "nosuchthing")
+    assert r.returncode == 1 and "No such object" in r.stderr
+    r = docker("rm", "nosuchcontainer")
+    assert r.returncode == 1 and "No such container" in r.stderr
+
+
+def test_docker_sdk_python(daemon):
+    docker_sdk = pytest.importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=daemon.host)
+    assert client.version()["ApiVersion"] == "1.41"
+    out = client.containers.run("busybox", "echo from-sdk", remove=True)
+    assert out == b"from-sdk\n"
+    c = client.containers.run("busybox", "sleep 30", detach=True, name="sdk-sleeper")
+    assert any(x.id == c.id for x in client.containers.list())
+    c.remove(force=True)
+    with pytest.raises(docker_sdk.errors.ImageNotFound):
+        client.containers.run("nosuchimage:latest", "true", remove=True)
+    assert any("busybox:latest" in i.tags for i in client.images.list())

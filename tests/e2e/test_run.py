@@ -1,0 +1,160 @@
+"""berth run end to end through the berth CLI: output, exit codes, flags."""
+import json
+import os
+
+
+def test_echo_hello(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "echo", "hello")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello\n"
+
+
+def test_exit_code(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "exit 7")
+    assert r.returncode == 7
+
+
+def test_killed_by_sigkill_reports_137(daemon):
+    # PID 1 cannot SIGKILL itself (the kernel ignores it): kill from outside.
+    cid = daemon.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    st, _ = daemon.api("POST", "/containers/%s/kill?signal=KILL" % cid)
+    assert st == 204
+    assert daemon.cli("wait", cid).stdout.strip() == "137"
+    # A process that is not PID 1 killed by SIGKILL: its shell reports 137 too.
+    r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "sh -c 'kill -9 $$'; exit $?")
+    assert r.returncode == 137
+    daemon.cli("rm", cid)
+
+
+def test_stderr_is_separate(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert r.returncode == 3
+    assert r.stdout == "out\n"
+    assert r.stderr == "err\n"
+
+
+def test_command_not_found_is_127(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "nosuchcommand")
+    assert r.returncode == 127
+    assert "executable file not found" in r.stderr
+
+
+def test_command_not_executable_is_126(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "/etc/passwd")
+    assert r.returncode == 126
+    assert "permission denied" in r.stderr
+
+
+def test_unknown_image_is_125(daemon):
+    r = daemon.cli("run", "--rm", "nosuchimage:1", "true")
+    assert r.returncode == 125
+    assert "nosuchimage" in r.stderr
+
+
+def test_bad_flag_is_125(daemon):
+    r = daemon.cli("run", "--no-such-flag", "busybox", "true")
+    assert r.returncode == 125
+    assert "no-such-flag" in r.stderr
+
+
+def test_flags(daemon, tmp_path):
+    envfile = tmp_path / "env"
+    envfile.write_text("FROMFILE=yes\n# comment\n")
+    r = daemon.cli("run", "--rm", "-e", "A=1", "--env-file", str(envfile), "-w", "/tmp/work", "-u", "app",
+                   "--hostname", "boxy", "busybox", "sh", "-c",
+                   'echo "$A $FROMFILE $(pwd) $(id -u):$(id -g) $(hostname) $HOME"')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1 yes /tmp/work 1000:1000 boxy /home/app\n"
+
+
+def test_entrypoint_and_user_numeric(daemon):
+    r = daemon.cli("run", "--rm", "--entrypoint", "/bin/echo", "-u", "4242:50", "busybox", "via", "entrypoint")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "via entrypoint\n"
+    r = daemon.cli("run", "--rm", "-u", "4242:50", "busybox", "id")
+    assert "uid=4242" in r.stdout and "gid=50" in r.stdout
+
+
+def test_unknown_user_fails(daemon):
+    r = daemon.cli("run", "--rm", "-u", "nosuchuser", "busybox", "true")
+    assert r.returncode != 0
+    assert "nosuchuser" in r.stderr
+
+
+def test_detached_logs_wait_inspect_rm(daemon):
+    r = daemon.cli("run", "-d", "--name", "e2e-detached", "-l", "team=berth", "busybox", "sh", "-c",
+                   "echo one; echo two >&2; sleep 0.3; exit 5")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert len(cid) == 64
+    w = daemon.cli("wait", "e2e-detached")
+    assert w.stdout.strip() == "5"
+    logs = daemon.cli("logs", "e2e-detached")
+    assert logs.stdout == "one\n" and logs.stderr == "two\n"
+    info = json.loads(daemon.cli("inspect", "e2e-detached").stdout)[0]
+    assert info["Id"] == cid
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 5
+    assert info["Config"]["Labels"]["team"] == "berth"
+    assert info["GraphDriver"]["Name"] == "overlay2"
+    lower = info["GraphDriver"]["Data"]["LowerDir"].split(":")
+    assert lower[0].endswith("/init") and len(lower) == 2
+    ps = daemon.cli("ps", "-a", "-q")
+    assert cid[:12] in ps.stdout.split()
+    assert daemon.cli("rm", "e2e-detached").returncode == 0
+    assert daemon.cli("inspect", "e2e-detached").returncode != 0
+    assert not os.path.exists(os.path.join(daemon.root, "containers", cid))
+
+
+def test_rm_running_needs_force(daemon):
+    cid = daemon.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    r = daemon.cli("rm", cid)
+    assert r.returncode != 0 and "running" in r.stderr
+    ps = daemon.cli("ps", "-q")
+    assert cid[:12] in ps.stdout.split()
+    assert daemon.cli("rm", "-f", cid).returncode == 0
+    assert cid[:12] not in daemon.cli("ps", "-a", "-q").stdout.split()
+
+
+def test_create_then_start_attached(daemon):
+    cid = daemon.cli("create", "busybox", "sh", "-c", "echo started; exit 2").stdout.strip()
+    assert len(cid) == 64
+    r = daemon.cli("start", "-a", cid)
+    assert r.stdout == "started\n"
+    assert r.returncode == 2
+    daemon.cli("rm", cid)
+
+
+def test_failed_create_leaves_nothing(daemon):
+    before = sorted(os.listdir(os.path.join(daemon.root, "containers")))
+    r = daemon.cli("create", "busybox", "--no-command-flag")
+    assert r.returncode != 0
+    r = daemon.cli("create", "--name", "bad name!", "busybox", "true")
+    assert r.returncode == 125
+    r = daemon.cli("create", "--cap-add", "NOT_A_CAP", "busybox", "true")
+    assert r.returncode == 125 and "capability" in r.stderr.lower()
+    assert sorted(os.listdir(os.path.join(daemon.root, "containers"))) == before
+
+
+def test_network_none_has_only_lo_and_host_shares(daemon):
+    r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net")
+    assert r.stdout.split() == ["lo"]
+    r = daemon.cli("run", "--rm", "busybox", "cat", "/sys/class/net/lo/operstate")
+    assert r.returncode == 0
+    host_ifaces = sorted(os.listdir("/sys/class/net"))
+    r = daemon.cli("run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net")
+    assert sorted(r.stdout.split()) == host_ifaces
+
+
+def test_images_and_rmi(daemon, tmp_path):
+    from conftest import make_busybox_tar
+    tar = make_busybox_tar(str(tmp_path / "b.tar"))
+    r = daemon.cli("import", tar, "second:v1")
+    assert r.returncode == 0, r.stderr
+    out = daemon.cli("images").stdout
+    assert "second" in out and "v1" in out and "busybox" in out
+    r = daemon.cli("rmi", "second:v1")
+    assert r.returncode == 0, r.stderr
+    assert "Untagged: second:v1" in r.stdout
+    assert "second" not in daemon.cli("images").stdout
+    r = daemon.cli("rmi", "second:v1")
+    assert r.returncode != 0 and "No such image" in r.stderr
