@@ -27,14 +27,19 @@ namespace berth::storage {
 struct unpacked_layer {
     std::string diff_id;  // "sha256:…" of the uncompressed tar stream
     std::uint64_t size = 0;  // bytes of regular file content written
-    std::uint64_t entries = 0;
+    std::uint64_t entries = 0;  // archive entries read, whiteouts included
 };
 
 // Unpacks the archive at archive_path into dest, which must not exist. The
 // work happens in a sibling staging directory renamed to dest on success; on
 // failure nothing is left behind. If dest appears meanwhile (another unpack
 // of the same layer won the race) the staging copy is discarded and the
-// result still describes the archive.
+// result still describes the archive. The layer's data is flushed to disk
+// (syncfs) before the rename makes it visible. Without root (tests), owners
+// are not changed and whiteouts, devices and trusted.* xattrs fail.
+// Errors: invalid_argument for a malformed archive or a hostile entry
+// ("unpack layer entry ../x: path escapes the layer root"), already_exists
+// if dest exists on entry, not_found for a missing archive or hardlink target.
 result<unpacked_layer> unpack_layer(const std::string& archive_path, const std::string& dest);
 
 // Computes the diff id (sha256 of the decompressed stream) without unpacking.
