@@ -1,0 +1,647 @@
+#include "cli/common.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+
+#include "base/util.h"
+
+namespace berth::cli {
+
+namespace json = boost::json;
+
+// ---- human formats -----------------------------------------------------------
+
+std::string human_duration(std::int64_t s) {
+    // go-units HumanDuration; hours are rounded, everything else truncated.
+    if (s < 1) return "Less than a second";
+    if (s == 1) return "1 second";
+    if (s < 60) return std::to_string(s) + " seconds";
+    std::int64_t minutes = s / 60;
+    if (minutes == 1) return "About a minute";
+    if (minutes < 60) return std::to_string(minutes) + " minutes";
+    std::int64_t hours = (s + 1800) / 3600;
+    if (hours == 1) return "About an hour";
+    if (hours < 48) return std::to_string(hours) + " hours";
+    if (hours < 24 * 7 * 2) return std::to_string(hours / 24) + " days";
+    if (hours < 24 * 30 * 2) return std::to_string(hours / 24 / 7) + " weeks";
+    if (hours < 24 * 365 * 2) return std::to_string(hours / 24 / 30) + " months";
+    return std::to_string(s / 3600 / 24 / 365) + " years";
+}
+
+std::string time_ago(std::int64_t unix_time, std::int64_t now) {
+    return human_duration(now - unix_time) + " ago";
+}
+
+namespace {
+
+std::string custom_size(double size, double base, int precision, const char* const* units, int n_units) {
+    int i = 0;
+    while (size >= base && i < n_units - 1) {
+        size /= base;
+        ++i;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*g%s", precision, size, units[i]);
+    return buf;
+}
+
+}  // namespace
+
+std::string human_size(double bytes) {
+    static const char* const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    return custom_size(bytes, 1000.0, 3, units, 9);
+}
+
+std::string human_size_binary(double bytes) {
+    static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+    return custom_size(bytes, 1024.0, 4, units, 9);
+}
+
+result<std::int64_t> parse_ram_bytes(std::string_view s) {
+    // docker's RAMInBytes: ^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$
+    auto bad = [&] { return make_error(errc::invalid_argument, "invalid size: '" + std::string(s) + "'"); };
+    std::size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    if (i == 0 || s[0] == '.') return bad();
+    std::string number(s.substr(0, i));
+    char* end = nullptr;
+    double value = std::strtod(number.c_str(), &end);
+    if (end != number.c_str() + number.size()) return bad();
+    std::string_view rest = s.substr(i);
+    if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    double mult = 1;
+    if (!rest.empty()) {
+        static constexpr std::string_view prefixes = "kmgtp";
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(rest.front())));
+        if (auto p = prefixes.find(c); p != std::string_view::npos) {
+            mult = std::pow(1024.0, static_cast<double>(p + 1));
+            rest.remove_prefix(1);
+        }
+    }
+    if (!rest.empty() && (rest.front() == 'i' || rest.front() == 'I')) rest.remove_prefix(1);
+    if (!rest.empty() && (rest.front() == 'b' || rest.front() == 'B')) rest.remove_prefix(1);
+    if (!rest.empty()) return bad();
+    return static_cast<std::int64_t>(value * mult);
+}
+
+// ---- text ------------------------------------------------------------------
+
+std::size_t display_width(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s)
+        if ((c & 0xC0) != 0x80) ++n;
+    return n;
+}
+
+std::string ellipsis(std::string_view s, std::size_t max_width) {
+    if (max_width == 0) return {};
+    if (display_width(s) <= max_width) return std::string(s);
+    // Keep max_width - 1 code points, then the ellipsis.
+    std::size_t points = 0, i = 0;
+    for (; i < s.size(); ++i) {
+        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+            if (points == max_width - 1) break;
+            ++points;
+        }
+    }
+    return std::string(s.substr(0, i)) + "\xE2\x80\xA6";
+}
+
+std::string go_quote(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\a': out += "\\a"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\v': out += "\\v"; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                out += buf;
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string short_id(std::string_view id) {
+    if (auto colon = id.find(':'); colon != std::string_view::npos) id.remove_prefix(colon + 1);
+    return std::string(id.substr(0, 12));
+}
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        if (row.size() > widths.size() + 1) widths.resize(row.size() - 1, 0);
+        for (std::size_t c = 0; c + 1 < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+    }
+    for (auto& w : widths) w = std::max<std::size_t>(w + 3, 10);
+    std::string out;
+    for (const auto& row : rows) {
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            out += row[c];
+            if (c + 1 < row.size()) out.append(widths[c] - display_width(row[c]), ' ');
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+namespace {
+
+bool unreserved(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
+}
+
+std::string percent_escape(std::string_view s, std::string_view keep) {
+    static constexpr char hexd[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (unreserved(c) || keep.find(static_cast<char>(c)) != std::string_view::npos) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hexd[c >> 4];
+            out += hexd[c & 15];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string escape_path(std::string_view s) { return percent_escape(s, "$&+,/:;=@"); }
+std::string escape_query(std::string_view s) { return percent_escape(s, ""); }
+
+// ---- JSON ------------------------------------------------------------------
+
+namespace {
+
+std::string format_double(double d) {
+    if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 1e15)
+        return std::to_string(static_cast<std::int64_t>(d));
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, d);
+    return std::string(buf, r.ptr);
+}
+
+void indent_to(std::string& out, int depth) {
+    out += '\n';
+    out.append(static_cast<std::size_t>(depth) * 4, ' ');
+}
+
+// indent < 0: compact.
+void write_json(std::string& out, const json::value& v, int depth, bool pretty) {
+    switch (v.kind()) {
+    case json::kind::object: {
+        const auto& o = v.get_object();
+        if (o.empty()) {
+            out += "{}";
+            return;
+        }
+        out += '{';
+        bool first = true;
+        for (const auto& kv : o) {
+            if (!first) out += ',';
+            first = false;
+            if (pretty) indent_to(out, depth + 1);
+            out += json::serialize(json::string_view(kv.key()));
+            out += pretty ? ": " : ":";
+            write_json(out, kv.value(), depth + 1, pretty);
+        }
+        if (pretty) indent_to(out, depth);
+        out += '}';
+        return;
+    }
+    case json::kind::array: {
+        const auto& a = v.get_array();
+        if (a.empty()) {
+            out += "[]";
+            return;
+        }
+        out += '[';
+        bool first = true;
+        for (const auto& e : a) {
+            if (!first) out += ',';
+            first = false;
+            if (pretty) indent_to(out, depth + 1);
+            write_json(out, e, depth + 1, pretty);
+        }
+        if (pretty) indent_to(out, depth);
+        out += ']';
+        return;
+    }
+    case json::kind::double_:
+        out += format_double(v.get_double());
+        return;
+    default:
+        out += json::serialize(v);
+        return;
+    }
+}
+
+// How Go's text/template prints a value decoded from JSON.
+void write_go_value(std::string& out, const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::string: out += std::string_view(v.get_string()); return;
+    case json::kind::int64: out += std::to_string(v.get_int64()); return;
+    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
+    case json::kind::double_: out += format_double(v.get_double()); return;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+    case json::kind::null: out += "<nil>"; return;
+    case json::kind::array: {
+        out += '[';
+        bool first = true;
+        for (const auto& e : v.get_array()) {
+            if (!first) out += ' ';
+            first = false;
+            write_go_value(out, e);
+        }
+        out += ']';
+        return;
+    }
+    case json::kind::object: {
+        std::map<std::string, const json::value*> sorted;
+        for (const auto& kv : v.get_object()) sorted.emplace(std::string(kv.key()), &kv.value());
+        out += "map[";
+        bool first = true;
+        for (const auto& [k, val] : sorted) {
+            if (!first) out += ' ';
+            first = false;
+            out += k;
+            out += ':';
+            write_go_value(out, *val);
+        }
+        out += ']';
+        return;
+    }
+    }
+}
+
+}  // namespace
+
+std::string pretty_json(const json::value& v) {
+    std::string out;
+    write_json(out, v, 0, true);
+    return out;
+}
+
+result<std::string> render_template(std::string_view format, const json::value& root) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < format.size()) {
+        std::size_t open = format.find("{{", pos);
+        if (open == std::string_view::npos) {
+            out += format.substr(pos);
+            break;
+        }
+        out += format.substr(pos, open - pos);
+        std::size_t close = format.find("}}", open + 2);
+        if (close == std::string_view::npos)
+            return make_error(errc::invalid_argument, "template: unclosed action in " + std::string(format));
+        std::string action = trim(format.substr(open + 2, close - open - 2));
+        pos = close + 2;
+        bool as_json = false;
+        if (starts_with(action, "json ")) {
+            as_json = true;
+            action = trim(std::string_view(action).substr(5));
+        }
+        if (action.empty() || action[0] != '.')
+            return make_error(errc::invalid_argument,
+                              "template: unsupported action {{" + action + "}} (only {{.Field}} and {{json .Field}})");
+        const json::value* cur = &root;
+        bool missing = false;
+        if (action != ".") {
+            for (const auto& part : split(std::string_view(action).substr(1), '.')) {
+                if (part.empty() || part.find_first_of(" \t|()") != std::string::npos)
+                    return make_error(errc::invalid_argument, "template: unsupported action {{" + action + "}}");
+                const json::object* o = cur->if_object();
+                const json::value* next = o ? o->if_contains(part) : nullptr;
+                if (!next) {
+                    missing = true;
+                    break;
+                }
+                cur = next;
+            }
+        }
+        if (as_json) {
+            if (missing)
+                out += "null";
+            else
+                write_json(out, *cur, 0, false);
+        } else if (missing) {
+            out += "<no value>";
+        } else {
+            write_go_value(out, *cur);
+        }
+    }
+    return out;
+}
+
+result<json::value> parse_json(std::string_view text, std::string_view what) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) return make_error(errc::internal, "parse " + std::string(what) + ": " + ec.message());
+    return v;
+}
+
+std::string json_string(const json::value& obj, std::string_view key) {
+    const auto* o = obj.if_object();
+    if (!o) return {};
+    const auto* v = o->if_contains(key);
+    if (!v || !v->is_string()) return {};
+    return std::string(v->get_string());
+}
+
+std::int64_t json_int(const json::value& obj, std::string_view key) {
+    const auto* o = obj.if_object();
+    if (!o) return 0;
+    const auto* v = o->if_contains(key);
+    if (!v) return 0;
+    if (v->is_int64()) return v->get_int64();
+    if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+    if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+    return 0;
+}
+
+bool json_bool(const json::value& obj, std::string_view key) {
+    const auto* o = obj.if_object();
+    if (!o) return false;
+    const auto* v = o->if_contains(key);
+    return v && v->is_bool() && v->get_bool();
+}
+
+// ---- images ----------------------------------------------------------------
+
+std::string normalize_reference(std::string_view ref) {
+    if (ref.find('@') != std::string_view::npos) return std::string(ref);
+    std::size_t slash = ref.rfind('/');
+    std::size_t colon = ref.rfind(':');
+    if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash))
+        return std::string(ref);
+    return std::string(ref) + ":latest";
+}
+
+std::pair<std::string, std::string> split_reference(std::string_view ref) {
+    if (auto at = ref.find('@'); at != std::string_view::npos) return {std::string(ref.substr(0, at)), ""};
+    std::size_t slash = ref.rfind('/');
+    std::size_t colon = ref.rfind(':');
+    if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash))
+        return {std::string(ref.substr(0, colon)), std::string(ref.substr(colon + 1))};
+    return {std::string(ref), ""};
+}
+
+// ---- containers ------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view white = " \t\n\r\v\f";
+
+std::optional<std::string> lookup_env(const std::string& name) {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+}
+
+}  // namespace
+
+result<std::vector<std::string>> resolve_env(const std::vector<std::string>& env_files,
+                                             const std::vector<std::string>& env) {
+    std::vector<std::string> out;
+    for (const auto& file : env_files) {
+        auto text = read_file(file);
+        if (!text) return text.err().wrap("read env file");
+        for (std::string line : split(*text, '\n')) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            std::size_t start = line.find_first_not_of(white);
+            if (start == std::string::npos) continue;
+            line.erase(0, start);
+            if (line[0] == '#') continue;
+            std::size_t eq = line.find('=');
+            std::string name = line.substr(0, eq);
+            if (name.empty())
+                return make_error(errc::invalid_argument, "no variable name on line '" + line + "'");
+            if (name.find_first_of(white) != std::string::npos)
+                return make_error(errc::invalid_argument, "variable '" + name + "' contains whitespaces");
+            if (eq != std::string::npos)
+                out.push_back(line);
+            else if (auto v = lookup_env(name))
+                out.push_back(name + "=" + *v);
+        }
+    }
+    for (const auto& e : env) {
+        if (e.find('=') != std::string::npos) {
+            out.push_back(e);
+        } else if (auto v = lookup_env(e)) {
+            out.push_back(e + "=" + *v);
+        } else {
+            out.push_back(e);
+        }
+    }
+    return out;
+}
+
+std::string normalize_capability(std::string_view cap) {
+    std::string c(cap);
+    for (auto& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (c == "ALL" || starts_with(c, "CAP_")) return c;
+    return "CAP_" + c;
+}
+
+namespace {
+
+json::value string_array_or_null(const std::vector<std::string>& v) {
+    if (v.empty()) return nullptr;
+    json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+}
+
+json::object endpoint_settings() {
+    return json::object{{"IPAMConfig", nullptr},   {"Links", nullptr},       {"Aliases", nullptr},
+                        {"MacAddress", ""},        {"DriverOpts", nullptr},  {"GwPriority", 0},
+                        {"NetworkID", ""},         {"EndpointID", ""},       {"Gateway", ""},
+                        {"IPAddress", ""},         {"IPPrefixLen", 0},       {"IPv6Gateway", ""},
+                        {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
+}
+
+}  // namespace
+
+result<json::object> build_create_body(const create_options& o) {
+    BERTH_ASSIGN(auto env, resolve_env(o.env_files, o.env));
+
+    json::object labels;
+    for (const auto& l : o.labels) {
+        std::size_t eq = l.find('=');
+        if (eq == 0) return make_error(errc::invalid_argument, "invalid label '" + l + "': empty name");
+        labels[l.substr(0, eq)] = eq == std::string::npos ? std::string() : l.substr(eq + 1);
+    }
+
+    std::vector<std::string> binds;
+    json::object volumes;
+    for (const auto& v : o.volumes) {
+        if (v.find(':') == std::string::npos)
+            volumes[v] = json::object{};
+        else
+            binds.push_back(v);
+    }
+
+    std::int64_t memory = 0;
+    if (!o.memory.empty()) {
+        BERTH_ASSIGN(memory, parse_ram_bytes(o.memory));
+    }
+
+    std::vector<std::string> cap_add, cap_drop;
+    for (const auto& c : o.cap_add) cap_add.push_back(normalize_capability(c));
+    for (const auto& c : o.cap_drop) cap_drop.push_back(normalize_capability(c));
+
+    const std::string network = o.network.empty() ? "none" : o.network;
+    const bool attach = !o.detach;
+
+    json::value entrypoint = nullptr;
+    if (o.entrypoint) entrypoint = json::array{json::string(*o.entrypoint)};
+
+    json::object host{
+        {"Binds", string_array_or_null(binds)},
+        {"ContainerIDFile", ""},
+        {"LogConfig", json::object{{"Type", ""}, {"Config", json::object{}}}},
+        {"NetworkMode", network},
+        {"PortBindings", json::object{}},
+        {"RestartPolicy", json::object{{"Name", "no"}, {"MaximumRetryCount", 0}}},
+        {"AutoRemove", o.auto_remove},
+        {"VolumeDriver", ""},
+        {"VolumesFrom", nullptr},
+        {"ConsoleSize", json::array{o.console_height, o.console_width}},
+        {"CapAdd", string_array_or_null(cap_add)},
+        {"CapDrop", string_array_or_null(cap_drop)},
+        {"CgroupnsMode", ""},
+        {"Dns", json::array{}},
+        {"DnsOptions", json::array{}},
+        {"DnsSearch", json::array{}},
+        {"ExtraHosts", nullptr},
+        {"GroupAdd", nullptr},
+        {"IpcMode", ""},
+        {"Cgroup", ""},
+        {"Links", nullptr},
+        {"OomScoreAdj", 0},
+        {"PidMode", ""},
+        {"Privileged", o.privileged},
+        {"PublishAllPorts", false},
+        {"ReadonlyRootfs", o.read_only},
+        {"SecurityOpt", string_array_or_null(o.security_opt)},
+    };
+    if (!o.tmpfs.empty()) {
+        json::object tmpfs;
+        for (const auto& t : o.tmpfs) {
+            std::size_t colon = t.find(':');
+            tmpfs[t.substr(0, colon)] = colon == std::string::npos ? std::string() : t.substr(colon + 1);
+        }
+        host["Tmpfs"] = std::move(tmpfs);
+    }
+    for (const char* k : {"UTSMode", "UsernsMode"}) host[k] = "";
+    host["ShmSize"] = 0;
+    host["Isolation"] = "";
+    host["CpuShares"] = 0;
+    host["Memory"] = memory;
+    host["NanoCpus"] = 0;
+    host["CgroupParent"] = "";
+    host["BlkioWeight"] = 0;
+    for (const char* k : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                          "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"})
+        host[k] = json::array{};
+    for (const char* k : {"CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime"}) host[k] = 0;
+    host["CpusetCpus"] = "";
+    host["CpusetMems"] = "";
+    host["Devices"] = json::array{};
+    host["DeviceCgroupRules"] = nullptr;
+    host["DeviceRequests"] = nullptr;
+    host["MemoryReservation"] = 0;
+    host["MemorySwap"] = 0;
+    host["MemorySwappiness"] = -1;
+    host["OomKillDisable"] = false;
+    host["PidsLimit"] = o.pids_limit;
+    host["Ulimits"] = json::array{};
+    for (const char* k : {"CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth"}) host[k] = 0;
+    host["MaskedPaths"] = nullptr;
+    host["ReadonlyPaths"] = nullptr;
+    if (o.init) host["Init"] = true;
+
+    json::object body{
+        {"Hostname", o.hostname},
+        {"Domainname", ""},
+        {"User", o.user},
+        {"AttachStdin", o.interactive && attach},
+        {"AttachStdout", attach},
+        {"AttachStderr", attach},
+        {"Tty", o.tty},
+        {"OpenStdin", o.interactive},
+        {"StdinOnce", o.interactive && attach},
+        {"Env", string_array_or_null(env)},
+        {"Cmd", string_array_or_null(o.cmd)},
+        {"Image", o.image},
+        {"Volumes", std::move(volumes)},
+        {"WorkingDir", o.workdir},
+        {"Entrypoint", std::move(entrypoint)},
+        {"OnBuild", nullptr},
+        {"Labels", std::move(labels)},
+    };
+    if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
+    body["HostConfig"] = std::move(host);
+    body["NetworkingConfig"] = json::object{{"EndpointsConfig", json::object{{network, endpoint_settings()}}}};
+    return body;
+}
+
+int start_failure_exit_code(std::string_view message) {
+    std::string m(message);
+    for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view s : {"executable file not found", "no such file or directory",
+                               "system cannot find the file specified"})
+        if (m.find(s) != std::string::npos) return 127;
+    for (std::string_view s : {"permission denied", "exec format error", "cannot execute"})
+        if (m.find(s) != std::string::npos) return 126;
+    return 125;
+}
+
+// ---- output ----------------------------------------------------------------
+
+status write_fd(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                // An inherited O_NONBLOCK stdout: wait until it drains.
+                pollfd p{fd, POLLOUT, 0};
+                ::poll(&p, 1, -1);
+                continue;
+            }
+            return sys_error(fd == 1 ? "write stdout" : fd == 2 ? "write stderr" : "write");
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok();
+}
+
+std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+}  // namespace berth::cli

@@ -1,0 +1,130 @@
+// Helpers the berth subcommands share: docker's human formats, tables, the
+// container create body, JSON printing. Pure functions unless noted; the
+// formatting ones are unit-tested against what the docker CLI prints.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+
+namespace berth::cli {
+
+// ---- human formats (docker/go-units) ----------------------------------------
+
+// "Less than a second", "1 second", "5 seconds", "About a minute", "3 minutes",
+// "About an hour", "5 hours", "3 days", "2 weeks", "4 months", "2 years".
+std::string human_duration(std::int64_t seconds);
+// human_duration(now - unix_time) + " ago", as in the CREATED columns.
+std::string time_ago(std::int64_t unix_time, std::int64_t now_unix);
+// Decimal units with 3 significant digits: 1985573 -> "1.99MB", 999 -> "999B".
+std::string human_size(double bytes);
+// Binary units with 4 significant digits: 25276665856 -> "23.54GiB".
+std::string human_size_binary(double bytes);
+// "64m" -> 67108864 (docker's RAMInBytes: b, k, m, g, t, p; binary multiples).
+result<std::int64_t> parse_ram_bytes(std::string_view s);
+
+// ---- text -------------------------------------------------------------------
+
+// Width in code points, as Go's tabwriter counts.
+std::size_t display_width(std::string_view s);
+// Cuts s to max_width code points, the last one being "…", when longer.
+std::string ellipsis(std::string_view s, std::size_t max_width);
+// Go's strconv.Quote for the ASCII range: "sh -c \"x\"".
+std::string go_quote(std::string_view s);
+// The 12 hex digits docker shows for an id, without any "sha256:" prefix.
+std::string short_id(std::string_view id);
+// Docker's table layout (tabwriter minwidth 10, padding 3): every column but
+// the last padded to its widest cell plus 3 spaces; one line per row.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+// Escapes a path segment the way Go's url.PathEscape leaves docker's image
+// references readable: "/", ":" and "@" stay, spaces and "%" do not.
+std::string escape_path(std::string_view s);
+// Escapes a query value: everything but unreserved characters.
+std::string escape_query(std::string_view s);
+
+// ---- JSON -------------------------------------------------------------------
+
+// Go's json.Indent with four spaces, as `docker inspect` prints.
+std::string pretty_json(const boost::json::value& v);
+// Renders the subset of Go templates people use with `inspect -f`:
+// literal text, {{.A.B}} and {{json .A.B}}.
+result<std::string> render_template(std::string_view format, const boost::json::value& v);
+
+// Reads one JSON value from a string; the message names what was parsed.
+result<boost::json::value> parse_json(std::string_view text, std::string_view what);
+// Field helpers that tolerate a missing or mistyped field.
+std::string json_string(const boost::json::value& obj, std::string_view key);
+std::int64_t json_int(const boost::json::value& obj, std::string_view key);
+bool json_bool(const boost::json::value& obj, std::string_view key);
+
+// ---- images -----------------------------------------------------------------
+
+// Adds ":latest" when the reference has neither tag nor digest.
+std::string normalize_reference(std::string_view ref);
+// Splits "host:5000/repo:tag" into {"host:5000/repo", "tag"} ("" when none).
+std::pair<std::string, std::string> split_reference(std::string_view ref);
+
+// ---- containers ---------------------------------------------------------------
+
+// The flags of `run` and `create`, as typed.
+struct create_options {
+    std::string name;  // --name, sent in the query, not the body
+    std::string image;
+    std::vector<std::string> cmd;
+    std::optional<std::string> entrypoint;  // set when --entrypoint was given
+    std::vector<std::string> env;           // -e, in order
+    std::vector<std::string> env_files;     // --env-file, read before -e
+    std::vector<std::string> labels;        // -l KEY=VALUE
+    std::string workdir;
+    std::string user;
+    std::string hostname;
+    std::string network;  // empty means "none": berth has no default bridge
+    std::string stop_signal;
+    std::string memory;  // "64m"
+    std::int64_t pids_limit = 0;
+    std::vector<std::string> cap_add;
+    std::vector<std::string> cap_drop;
+    std::vector<std::string> volumes;  // -v src:dst[:opts] -> Binds
+    std::vector<std::string> tmpfs;    // --tmpfs /run[:opts]
+    std::vector<std::string> security_opt;
+    bool interactive = false;  // -i
+    bool tty = false;          // -t
+    bool detach = false;       // -d
+    bool auto_remove = false;  // --rm
+    bool read_only = false;
+    bool privileged = false;
+    bool init = false;
+    int console_height = 0;
+    int console_width = 0;
+};
+
+// Resolves --env-file then -e like docker: "KEY" alone takes the value from
+// this process's environment when it has one. Env files skip blank lines and
+// lines starting with "#".
+result<std::vector<std::string>> resolve_env(const std::vector<std::string>& env_files,
+                                             const std::vector<std::string>& env);
+// "chown" -> "CAP_CHOWN"; "ALL" stays.
+std::string normalize_capability(std::string_view cap);
+// The POST /containers/create body: Config plus HostConfig plus
+// NetworkingConfig, shaped like the docker CLI's.
+result<boost::json::object> build_create_body(const create_options& o);
+
+// The CLI exit code for a failed start, from the daemon's message: 127 when
+// the command was not found, 126 when it could not be executed, else 125.
+int start_failure_exit_code(std::string_view message);
+
+// ---- output -------------------------------------------------------------------
+
+// Writes all of data to fd (stdout and stderr for container output).
+status write_fd(int fd, std::string_view data);
+// Seconds since the epoch now.
+std::int64_t now_unix();
+
+}  // namespace berth::cli
