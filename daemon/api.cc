@@ -315,9 +315,10 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
     }
     if (req.flag("logs")) {
         std::uint64_t end = 0;
-        auto entries = co_await eng.workers().run(offload_reason::filesystem, [path = eng.log_path(*c), &end] {
+        auto job0 = [path = eng.log_path(*c), &end] {
             return engine::read_log_file(path, &end);
-        });
+        };
+        auto entries = co_await eng.workers().run(offload_reason::filesystem, std::move(job0));
         if (entries)
             for (auto& e : *entries) {
                 if ((e.is_err && !want_err) || (!e.is_err && !want_out)) continue;
@@ -376,9 +377,10 @@ awaitable<bool> api_server::impl::containers_logs(socket_t& s, request& req, con
     bool was_running = c->running() || c->starting;
     std::uint64_t exits_at_start = c->exits;
     std::uint64_t file_end = 0;
-    auto entries = co_await eng.workers().run(offload_reason::filesystem, [path = eng.log_path(*c), &file_end] {
+    auto job1 = [path = eng.log_path(*c), &file_end] {
         return engine::read_log_file(path, &file_end);
-    });
+    };
+    auto entries = co_await eng.workers().run(offload_reason::filesystem, std::move(job1));
     if (!entries) co_return co_await reply_error(s, req, entries.err());
     if (!co_await begin_stream(s, req, nullptr)) co_return false;
     auto render = [&](const log_entry& e) -> std::string {

@@ -241,7 +241,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // and the mount points the runtime needs.
     std::string dir = container_dir(c->id);
     bool host_net = net == "host";
-    auto made = co_await _workers.run(offload_reason::filesystem, [dir, hostname, host_net]() -> status {
+    auto job0 = [dir, hostname, host_net]() -> status {
         BERTH_TRY(make_dirs(dir, 0710));
         for (auto d : {"/upper", "/work", "/merged", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
             BERTH_TRY(make_dirs(dir + d, 0755));
@@ -250,9 +250,11 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
         BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
         return ok();
-    });
+    };
+    auto made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
     if (!made) {
-        co_await _workers.run(offload_reason::filesystem, [dir] { return remove_all(dir); });
+        auto job1 = [dir] { return remove_all(dir); };
+        co_await _workers.run(offload_reason::filesystem, std::move(job1));
         co_return made.err().wrap("create container");
     }
     _containers[c->id] = c;
@@ -270,7 +272,8 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
-        co_await _workers.run(offload_reason::filesystem, [dir] { return remove_all(dir); });
+        auto job2 = [dir] { return remove_all(dir); };
+        co_await _workers.run(offload_reason::filesystem, std::move(job2));
         co_return commit_status.err();
     }
     out.id = c->id;
@@ -286,7 +289,8 @@ awaitable<status> engine::start_container(std::string ref) {
     c->starting = true;
     auto clear = scope_exit([&] { c->starting = false; });
 
-    auto cg = co_await _workers.run(offload_reason::cgroup, [this, id = c->id] { return _cgroups->create(id); });
+    auto job3 = [this, id = c->id] { return _cgroups->create(id); };
+    auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
     if (!cg) co_return cg.err().wrap("create cgroup");
 
     runtime::launch_spec spec;
@@ -335,7 +339,8 @@ awaitable<status> engine::start_container(std::string ref) {
     _starts.erase(c->id);
     if (outcome) co_return ok();
 
-    co_await _workers.run(offload_reason::cgroup, [this, id = c->id] { return _cgroups->remove(id); });
+    auto job4 = [this, id = c->id] { return _cgroups->remove(id); };
+    co_await _workers.run(offload_reason::cgroup, std::move(job4));
     // A failed start leaves the container "created" with Docker's exit codes.
     const auto& e = outcome.err();
     c->exit_code = e.code == errc::command_not_found ? 127 : e.code == errc::cannot_execute ? 126 : 128;
@@ -403,7 +408,8 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
         if (s) asio::post(ex, [this, id] { (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}}); });
     });
     asio::co_spawn(_loop, [](engine* e, std::string cid) -> awaitable<void> {
-        co_await e->_workers.run(offload_reason::cgroup, [e, cid] { return e->_cgroups->remove(cid); });
+        auto job5 = [e, cid] { return e->_cgroups->remove(cid); };
+        co_await e->_workers.run(offload_reason::cgroup, std::move(job5));
     }(this, id), asio::detached);
     c->changed->notify();
     c->output->notify();
@@ -484,10 +490,11 @@ awaitable<void> engine::finish_removal(container_ptr c) {
 awaitable<status> engine::destroy(container_ptr c) {
     c->status = "removing";
     std::string dir = container_dir(c->id);
-    auto s = co_await _workers.run(offload_reason::filesystem, [this, dir, id = c->id]() -> status {
+    auto job6 = [this, dir, id = c->id]() -> status {
         (void)_cgroups->remove(id);
         return remove_all(dir);
-    });
+    };
+    auto s = co_await _workers.run(offload_reason::filesystem, std::move(job6));
     if (!s) {
         c->status = "exited";
         co_return s.err().wrap("remove container " + c->id);

@@ -166,17 +166,18 @@ awaitable<result<storage::image_record>> engine::import_image(std::string tar_pa
         if (!norm) co_return norm.err();
         reference = *norm;
     }
-    auto r = co_await _workers.run(offload_reason::unpack, [this, tar_path, reference, changes] {
+    auto job0 = [this, tar_path, reference, changes] {
         return _store->import_tarball(tar_path, reference, changes);
-    });
+    };
+    auto r = co_await _workers.run(offload_reason::unpack, std::move(job0));
     if (!r) co_return r.err();
     register_image(*r);
     co_return _images[r->id];
 }
 
 awaitable<result<std::vector<storage::image_record>>> engine::load_images(std::string archive_path) {
-    auto r = co_await _workers.run(offload_reason::unpack,
-                                   [this, archive_path] { return _store->load_archive(archive_path); });
+    auto job = [this, archive_path] { return _store->load_archive(archive_path); };
+    auto r = co_await _workers.run(offload_reason::unpack, std::move(job));
     if (!r) co_return r.err();
     std::vector<storage::image_record> out;
     for (auto& img : *r) {
@@ -259,7 +260,8 @@ awaitable<result<json::array>> engine::remove_image(std::string ref, bool force)
         pin.chain_ids = c->chain_ids;
         keep.push_back(pin);
     }
-    auto gc = co_await _workers.run(offload_reason::filesystem, [this, keep] { return _store->garbage_collect(keep); });
+    auto job1 = [this, keep] { return _store->garbage_collect(keep); };
+    auto gc = co_await _workers.run(offload_reason::filesystem, std::move(job1));
     if (!gc) log::warn("image gc: {}", gc.err().message);
     co_return out;
 }

@@ -34,7 +34,12 @@ status monitor_client::spawn_monitor(const std::string& root) {
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+    sigset_t dfl;
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGCHLD);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
     std::string exe = "/proc/self/exe";
     std::vector<std::string> args = {"berth", "monitor", "--data-root", root};
     std::vector<char*> argv;

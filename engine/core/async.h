@@ -34,17 +34,24 @@ public:
     explicit worker_pool(std::size_t threads) : _pool(threads) {}
     ~worker_pool() { _pool.join(); }
 
+    // Build f as a named variable, never as a lambda temporary inside the
+    // co_await expression: g++ 12 destroys such a closure twice (double free
+    // of its captures). Pass it with std::move.
+    //
     // Runs f() on a worker thread and resumes the caller on its own executor
-    // with f's result. f must not touch loop-owned state.
+    // with f's result. f must not touch loop-owned state. (Deliberately not a
+    // coroutine itself: g++ 12 mishandles by-value lambda parameters of
+    // coroutine frames.)
     template <class F>
     awaitable<std::invoke_result_t<F&>> run(offload_reason why, F f) {
         using T = std::invoke_result_t<F&>;
         _counts[static_cast<int>(why)]++;
         _in_flight++;
-        T v = co_await asio::async_initiate<decltype(use_awaitable), void(T)>(
+        return asio::async_initiate<decltype(use_awaitable), void(T)>(
             [this, f = std::move(f)](auto handler) mutable {
-                asio::post(_pool, [f = std::move(f), handler = std::move(handler)]() mutable {
+                asio::post(_pool, [this, f = std::move(f), handler = std::move(handler)]() mutable {
                     T r = f();
+                    _in_flight--;
                     auto ex = asio::get_associated_executor(handler);
                     asio::dispatch(ex, [h = std::move(handler), r = std::move(r)]() mutable {
                         std::move(h)(std::move(r));
@@ -52,8 +59,6 @@ public:
                 });
             },
             use_awaitable);
-        _in_flight--;
-        co_return v;
     }
 
     std::uint64_t count(offload_reason why) const { return _counts[static_cast<int>(why)]; }

@@ -493,6 +493,9 @@ int monitor_main(int argc, char** argv) {
         return 1;
     }
     ::setsid();
+    // The daemon ignores SIGCHLD (it never waits for us); an ignored SIGCHLD
+    // survives exec and would make the kernel reap our containers for us.
+    ::signal(SIGCHLD, SIG_DFL);
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGHUP, SIG_IGN);
     ::signal(SIGINT, SIG_IGN);
