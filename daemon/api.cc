@@ -256,10 +256,13 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
 awaitable<bool> api_server::impl::containers_create(socket_t& s, request& req) {
     boost::system::error_code ec;
     auto body = json::parse(req.body, ec);
-    if (ec || !body.is_object())
-        co_return co_await reply_error(s, req, http::status::bad_request,
-                                       req.body.empty() ? "invalid JSON: request body is empty"
-                                                        : "invalid JSON: " + ec.message());
+    if (ec || !body.is_object()) {
+        // (No conditional with class temporaries inside co_await: g++ 12
+        // destroys them twice.)
+        std::string why = "invalid JSON: request body is empty";
+        if (!req.body.empty()) why = "invalid JSON: " + (ec ? ec.message() : std::string("expected an object"));
+        co_return co_await reply_error(s, req, http::status::bad_request, why);
+    }
     auto r = co_await eng.create_container(std::move(body.as_object()), req.get("name"));
     if (!r) co_return co_await reply_error(s, req, r.err());
     json::array warnings;

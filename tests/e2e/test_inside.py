@@ -85,8 +85,9 @@ def test_masked_and_readonly_paths(daemon):
             assert f["read"] == "ok" and f["bytes"] == "0", masked
     f = probe(daemon, "write", "/proc/sys/kernel/hostname")
     assert f["write"] == "EROFS"
-    f = probe(daemon, "write", "/proc/sysrq-trigger")
-    assert f["write"] == "EROFS"
+    if os.path.exists("/proc/sysrq-trigger"):
+        f = probe(daemon, "write", "/proc/sysrq-trigger")
+        assert f["write"] == "EROFS"
     r = daemon.cli("run", "--rm", "busybox", "ls", "/sys/firmware")
     assert r.stdout.strip() == ""
     f = probe(daemon, "write", "/sys/kernel/uevent_helper")
