@@ -1,0 +1,104 @@
+"""The daemon: restart keeps state, one daemon per data root, CLI autostart,
+containers outlive a killed daemon."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BERTH, Daemon, PROBE, make_busybox_tar
+
+
+@pytest.fixture
+def fresh():
+    base = tempfile.mkdtemp(prefix="berth-e2e-daemon-")
+    d = Daemon(base)
+    d.start()
+    tar = make_busybox_tar(os.path.join(base, "b.tar"), [(PROBE, "/probe")])
+    assert d.cli("import", tar, "busybox:latest").returncode == 0
+    try:
+        yield d
+    finally:
+        d.teardown()
+
+
+def test_restart_keeps_images_containers_exit_codes_logs(fresh):
+    d = fresh
+    cid = d.cli("run", "-d", "--name", "persisted", "busybox", "sh", "-c", "echo kept; echo err >&2; exit 42").stdout.strip()
+    assert d.cli("wait", cid).stdout.strip() == "42"
+    d.stop()
+    d.start()
+    assert "busybox" in d.cli("images").stdout
+    info = json.loads(d.cli("inspect", "persisted").stdout)[0]
+    assert info["Id"] == cid and info["State"]["ExitCode"] == 42 and info["State"]["Status"] == "exited"
+    logs = d.cli("logs", "persisted")
+    assert logs.stdout == "kept\n" and logs.stderr == "err\n"
+    assert d.cli("run", "--rm", "busybox", "echo", "after-restart").stdout == "after-restart\n"
+
+
+def test_containers_survive_daemon_sigkill(fresh):
+    d = fresh
+    cid = d.cli("run", "-d", "busybox", "sh", "-c", "sleep 1; echo late; exit 3").stdout.strip()
+    running = d.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    d.stop(signal.SIGKILL)
+    time.sleep(1.5)  # the first container exits while the daemon is away
+    d.start()
+    info = json.loads(d.cli("inspect", cid).stdout)[0]
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 3
+    assert d.cli("logs", cid).stdout == "late\n"
+    info = json.loads(d.cli("inspect", running).stdout)[0]
+    assert info["State"]["Running"] is True
+    assert d.cli("rm", "-f", running).returncode == 0
+
+
+def test_second_daemon_on_same_root_is_refused(fresh):
+    r = subprocess.run([BERTH, "daemon", "-H", "unix://" + fresh.base + "/other.sock", "--data-root", fresh.root],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert "owns the data root" in r.stderr
+    assert fresh.cli("version").returncode == 0
+
+
+def test_bad_daemon_flag():
+    r = subprocess.run([BERTH, "daemon", "--no-such-flag"], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "no-such-flag" in r.stderr
+
+
+def test_cli_autostarts_a_daemon(tmp_path):
+    base = str(tmp_path)
+    d = Daemon(base)  # not started: the CLI starts it
+    try:
+        env = dict(os.environ)
+        env.pop("BERTH_HOST", None)
+        r = subprocess.run([BERTH, "-H", d.host, "--data-root", d.root, "version"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "started" in r.stderr and d.root in r.stderr
+        assert os.path.exists(os.path.join(d.root, "berth.pid"))
+        r = d.cli("version")  # --no-autostart: the same daemon answers
+        assert r.returncode == 0
+    finally:
+        pid = None
+        try:
+            with open(os.path.join(d.root, "berth.pid")) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            pass
+        if pid:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                assert d.root.encode() in f.read()
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not os.path.exists("/proc/%d" % pid):
+                    break
+                time.sleep(0.05)
+        d.teardown()
+
+
+def test_no_autostart_refuses(tmp_path):
+    r = subprocess.run([BERTH, "-H", "unix://%s/none.sock" % tmp_path, "--data-root", str(tmp_path / "r"),
+                        "--no-autostart", "ps"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "Cannot connect" in r.stderr
