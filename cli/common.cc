@@ -14,6 +14,8 @@
 #include <map>
 
 #include "base/util.h"
+#include "cli/api.h"
+#include "cli/command.h"
 
 namespace berth::cli {
 
@@ -620,6 +622,27 @@ int start_failure_exit_code(std::string_view message) {
     for (std::string_view s : {"permission denied", "exec format error", "cannot execute"})
         if (m.find(s) != std::string::npos) return 126;
     return 125;
+}
+
+// ---- calling the daemon -------------------------------------------------------
+
+result<json::value> get_list(context& ctx, std::string path, std::string_view query) {
+    if (!query.empty()) path += "?" + std::string(query.substr(1));
+    BERTH_ASSIGN(json::value list, call_json(ctx, "GET", path));
+    if (!list.is_array()) return make_error(errc::internal, "unexpected answer to " + path);
+    return list;
+}
+
+std::vector<std::string> for_each_name(const std::vector<std::string>& names,
+                                       const std::function<status(const std::string&)>& fn) {
+    std::vector<std::string> failed;
+    for (const auto& name : names) {
+        if (auto st = fn(name); !st) {
+            fail(st.err(), 1);
+            failed.push_back(name);
+        }
+    }
+    return failed;
 }
 
 // ---- output ----------------------------------------------------------------

@@ -1,10 +1,12 @@
 // Helpers the berth subcommands share: docker's human formats, tables, the
-// container create body, JSON printing. Pure functions unless noted; the
-// formatting ones are unit-tested against what the docker CLI prints.
+// container create body, JSON printing, and the calling patterns several
+// subcommands repeat. Pure functions unless noted; the formatting ones are
+// unit-tested against what the docker CLI prints.
 #pragma once
 
 #include <boost/json/fwd.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,8 @@
 #include "base/error.h"
 
 namespace berth::cli {
+
+class context;
 
 // ---- human formats (docker/go-units) ----------------------------------------
 
@@ -119,6 +123,20 @@ result<boost::json::object> build_create_body(const create_options& o);
 // The CLI exit code for a failed start, from the daemon's message: 127 when
 // the command was not found, 126 when it could not be executed, else 125.
 int start_failure_exit_code(std::string_view message);
+
+// ---- calling the daemon -------------------------------------------------------
+// Not pure: these call the daemon (cli/api.h) or print on stderr.
+
+// GET path of a list endpoint (/containers/json, /images/json) with the query
+// pieces "&key=value..." (empty for none), the first "&" becoming "?". An
+// answer that is not a JSON array is an error naming the target.
+result<boost::json::value> get_list(context& ctx, std::string path, std::string_view query);
+
+// Runs fn for each name, in order, the way docker's commands that take
+// several names do: a failure prints its error on stderr (after flushing
+// stdout) and the next name is still tried. Returns the names that failed.
+std::vector<std::string> for_each_name(const std::vector<std::string>& names,
+                                       const std::function<status(const std::string&)>& fn);
 
 // ---- output -------------------------------------------------------------------
 

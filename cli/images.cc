@@ -57,11 +57,8 @@ int images(context& ctx, const options& o) {
     if (o.all) query += "&all=1";
     if (!o.reference.empty())
         query += "&filters=" + escape_query(json::serialize(json::object{{"reference", json::object{{o.reference, true}}}}));
-    std::string target = "/images/json";
-    if (!query.empty()) target += "?" + query.substr(1);
-    auto list = call_json(ctx, "GET", target);
+    auto list = get_list(ctx, "/images/json", query);
     if (!list) return fail(list.err(), 1);
-    if (!list->is_array()) return fail(make_error(errc::internal, "unexpected answer to " + target), 1);
 
     std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
     std::int64_t now = now_unix();

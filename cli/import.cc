@@ -1,4 +1,4 @@
-// berth import [-m MESSAGE] FILE|URL|- [REPOSITORY[:TAG]]
+// berth import [-c CHANGE]... [-m MESSAGE] FILE|URL|- [REPOSITORY[:TAG]]
 #include <fcntl.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@ namespace {
 
 struct options {
     std::string message;
+    std::vector<std::string> changes;
     std::string source;
     std::string reference;
 };
@@ -24,6 +25,7 @@ int import_image(context& ctx, const options& o) {
     bool url = o.source.starts_with("http://") || o.source.starts_with("https://");
     // Parameters sorted, as Go's url.Values.Encode writes them.
     std::string target = "/images/create?fromSrc=" + escape_query(url ? o.source : "-");
+    for (auto& c : o.changes) target += "&changes=" + escape_query(c);
     if (!o.message.empty()) target += "&message=" + escape_query(o.message);
     if (!o.reference.empty()) {
         auto [repo, tag] = split_reference(o.reference);
@@ -53,6 +55,8 @@ int import_image(context& ctx, const options& o) {
 
 action setup(CLI::App& sub) {
     auto o = std::make_shared<options>();
+    sub.add_option("-c,--change", o->changes, "Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL)")
+        ->allow_extra_args(false);
     sub.add_option("-m,--message", o->message, "Set commit message for imported image");
     sub.add_option("file", o->source, "Tarball to import: a path, a URL or - for stdin")->required();
     sub.add_option("REPOSITORY", o->reference, "Name and tag for the image (REPOSITORY[:TAG])");

@@ -86,11 +86,8 @@ int ps(context& ctx, const options& o) {
         if (!f) return fail(f.err(), 1);
         query += "&filters=" + escape_query(*f);
     }
-    std::string target = "/containers/json";
-    if (!query.empty()) target += "?" + query.substr(1);
-    auto list = call_json(ctx, "GET", target);
+    auto list = get_list(ctx, "/containers/json", query);
     if (!list) return fail(list.err(), 1);
-    if (!list->is_array()) return fail(make_error(errc::internal, "unexpected answer to " + target), 1);
 
     std::vector<std::vector<std::string>> rows;
     if (!o.quiet)

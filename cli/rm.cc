@@ -23,16 +23,12 @@ int rm(context& ctx, const options& o) {
     if (o.volumes) query += "&v=1";
     if (!query.empty()) query[0] = '?';
     if (auto api = ctx.api(); !api) return fail(api.err(), 1);
-    int code = 0;
-    for (const auto& c : o.containers) {
-        auto r = call(ctx, "DELETE", "/containers/" + escape_path(c) + query);
-        if (!r) {
-            code = fail(r.err(), 1);
-            continue;
-        }
+    auto failed = for_each_name(o.containers, [&](const std::string& c) -> status {
+        BERTH_TRY(call(ctx, "DELETE", "/containers/" + escape_path(c) + query));
         std::printf("%s\n", c.c_str());
-    }
-    return code;
+        return ok();
+    });
+    return failed.empty() ? 0 : 1;
 }
 
 action setup(CLI::App& sub) {

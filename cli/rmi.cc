@@ -24,21 +24,17 @@ int rmi(context& ctx, const options& o) {
     if (o.force) query += "&force=1";
     if (o.no_prune) query += "&noprune=1";
     if (!query.empty()) query[0] = '?';
-    int code = 0;
-    for (const auto& image : o.images) {
-        auto r = call_json(ctx, "DELETE", "/images/" + escape_path(image) + query);
-        if (!r) {
-            code = fail(r.err(), 1);
-            continue;
-        }
-        if (!r->is_array()) continue;
-        for (const auto& item : r->get_array()) {
+    auto failed = for_each_name(o.images, [&](const std::string& image) -> status {
+        BERTH_ASSIGN(auto r, call_json(ctx, "DELETE", "/images/" + escape_path(image) + query));
+        if (!r.is_array()) return ok();
+        for (const auto& item : r.get_array()) {
             if (auto u = json_string(item, "Untagged"); !u.empty()) std::printf("Untagged: %s\n", u.c_str());
             if (auto d = json_string(item, "Deleted"); !d.empty()) std::printf("Deleted: %s\n", d.c_str());
         }
         std::fflush(stdout);
-    }
-    return code;
+        return ok();
+    });
+    return failed.empty() ? 0 : 1;
 }
 
 action setup(CLI::App& sub) {

@@ -36,16 +36,11 @@ int start_attached(context& ctx, const options& o) {
 int start(context& ctx, const options& o) {
     if (o.attach || o.interactive) return start_attached(ctx, o);
     if (auto api = ctx.api(); !api) return fail(api.err(), 1);
-    std::vector<std::string> failed;
-    for (const auto& c : o.containers) {
-        auto r = call(ctx, "POST", "/containers/" + escape_path(c) + "/start");
-        if (!r) {
-            fail(r.err(), 1);
-            failed.push_back(c);
-            continue;
-        }
+    auto failed = for_each_name(o.containers, [&](const std::string& c) -> status {
+        BERTH_TRY(call(ctx, "POST", "/containers/" + escape_path(c) + "/start"));
         std::printf("%s\n", c.c_str());
-    }
+        return ok();
+    });
     if (failed.empty()) return 0;
     std::string list;
     for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;

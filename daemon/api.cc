@@ -435,7 +435,7 @@ awaitable<bool> api_server::impl::images_create(socket_t& s, request& req) {
     std::string ref = req.get("repo");
     if (!ref.empty() && !req.get("tag").empty()) ref += ":" + req.get("tag");
     std::vector<std::string> changes;
-    for (auto& [k, val] : req.query)
+    for (auto& [k, val] : req.query_list)
         if (k == "changes") changes.push_back(val);
     auto r = co_await eng.import_image(req.body_file, ref, changes);
     if (!r) co_return co_await reply_error(s, req, r.err());

@@ -44,7 +44,10 @@ bool parse_target(std::string_view target, request& req) {
             auto eq = kv.find('=');
             std::string k = url_decode(kv.substr(0, eq));
             std::string v = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
-            if (!k.empty()) req.query[k] = v;
+            if (!k.empty()) {
+                req.query[k] = v;
+                req.query_list.emplace_back(k, v);
+            }
             if (amp == std::string_view::npos) break;
             qs.remove_prefix(amp + 1);
         }

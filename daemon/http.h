@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <vector>
 #include <string>
 
 #include <boost/asio.hpp>
@@ -24,7 +25,8 @@ struct request {
     std::string target;  // as sent
     std::string path;    // without /v1.xx and query
     std::string version; // "1.41" or "" when unversioned
-    std::map<std::string, std::string> query;
+    std::map<std::string, std::string> query;  // the last value of each key
+    std::vector<std::pair<std::string, std::string>> query_list;  // every pair, in order
     std::string body;
     std::string body_file;  // for uploads streamed to disk
     bool keep_alive = true;

@@ -146,6 +146,30 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (net.empty() || net == "default") net = "none";  // no bridge network yet
     if (net != "none" && net != "host") co_return make_error(errc::not_found, "network " + net + " not found");
     host_config["NetworkMode"] = net;
+    // Settings berth does not implement yet are refused, never ignored: a
+    // silently dropped --read-only or -m would be a lie to the user.
+    for (const char* k : {"Binds", "Mounts", "Tmpfs", "PortBindings", "SecurityOpt", "Devices", "VolumesFrom",
+                          "Ulimits", "Sysctls", "GroupAdd", "DeviceCgroupRules", "ExtraHosts"}) {
+        auto* v = host_config.if_contains(k);
+        bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
+        if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
+    }
+    for (const char* k : {"ReadonlyRootfs", "Privileged", "Init", "PublishAllPorts"}) {
+        auto* v = host_config.if_contains(k);
+        if (v && v->is_bool() && v->as_bool())
+            co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
+    }
+    for (const char* k : {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
+                          "PidsLimit", "BlkioWeight", "ShmSize"}) {
+        auto* v = host_config.if_contains(k);
+        if (v && v->is_number() && v->to_number<double>() > 0)
+            co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
+    }
+    if (auto* rp = host_config.if_contains("RestartPolicy"); rp && rp->is_object()) {
+        std::string name = str_field(rp->as_object(), "Name");
+        if (!name.empty() && name != "no")
+            co_return make_error(errc::invalid_argument, "restart policy " + name + " is not supported yet");
+    }
     auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
                                                 string_list(host_config.if_contains("CapDrop")));
     if (!caps) co_return caps.err();

@@ -169,21 +169,28 @@ awaitable<result<storage::image_record>> engine::import_image(std::string tar_pa
     auto job0 = [this, tar_path, reference, changes] {
         return _store->import_tarball(tar_path, reference, changes);
     };
+    _image_writes++;
     auto r = co_await _workers.run(offload_reason::unpack, std::move(job0));
+    _image_writes--;
+    if (r) register_image(*r);
+    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
     if (!r) co_return r.err();
-    register_image(*r);
     co_return _images[r->id];
 }
 
 awaitable<result<std::vector<storage::image_record>>> engine::load_images(std::string archive_path) {
     auto job = [this, archive_path] { return _store->load_archive(archive_path); };
+    _image_writes++;
     auto r = co_await _workers.run(offload_reason::unpack, std::move(job));
-    if (!r) co_return r.err();
+    _image_writes--;
     std::vector<storage::image_record> out;
-    for (auto& img : *r) {
-        register_image(img);
-        out.push_back(_images[img.id]);
-    }
+    if (r)
+        for (auto& img : *r) {
+            register_image(img);
+            out.push_back(_images[img.id]);
+        }
+    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
+    if (!r) co_return r.err();
     co_return out;
 }
 
@@ -254,16 +261,29 @@ awaitable<result<json::array>> engine::remove_image(std::string ref, bool force)
     _images.erase(img.id);
     _db->erase("image", img.id);
     out.push_back(json::object{{"Deleted", img.id}});
+    co_await collect_garbage();
+    co_return out;
+}
+
+awaitable<void> engine::collect_garbage() {
+    if (_image_writes > 0) {
+        _gc_pending = true;
+        co_return;
+    }
+    _gc_pending = false;
+    // Keep every image's layers and every container's (a forced rmi leaves
+    // its containers' layers in place).
     std::vector<storage::image_record> keep = images();
     for (auto& [id, c] : _containers) {
         storage::image_record pin;
         pin.chain_ids = c->chain_ids;
         keep.push_back(pin);
     }
-    auto job1 = [this, keep] { return _store->garbage_collect(keep); };
-    auto gc = co_await _workers.run(offload_reason::filesystem, std::move(job1));
+    _image_writes++;  // a second GC waits for this one
+    auto job = [this, keep] { return _store->garbage_collect(keep); };
+    auto gc = co_await _workers.run(offload_reason::filesystem, std::move(job));
+    _image_writes--;
     if (!gc) log::warn("image gc: {}", gc.err().message);
-    co_return out;
 }
 
 }  // namespace berth

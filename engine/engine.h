@@ -162,6 +162,11 @@ private:
     worker_pool _workers;
     std::unique_ptr<storage::metadata_db> _db;
     std::unique_ptr<storage::image_store> _store;
+    // Layer GC must not run while an import or load is unpacking: its new
+    // layers are in no image record yet. GC waits for the count to drop.
+    int _image_writes = 0;
+    bool _gc_pending = false;
+    awaitable<void> collect_garbage();
     std::unique_ptr<cgroup::manager> _cgroups;
     std::unique_ptr<monitor_client> _monitor;
     std::map<std::string, container_ptr> _containers;           // by id

@@ -123,6 +123,22 @@ simdjson::error_code get_string_map(sj::value& v, std::map<std::string, std::str
     return simdjson::SUCCESS;
 }
 
+// Calls fn(key, value) for each field of the object json (a document or a
+// value), in order; the first error, the document's or fn's, ends the walk.
+template <class Json, class Fn>
+status for_each_field(Json&& json, std::string_view what, Fn&& fn) {
+    sj::object obj;
+    JSON_TRY(what, json.get_object().get(obj));
+    for (auto field : obj) {
+        std::string_view key;
+        JSON_TRY(what, field.unescaped_key().get(key));
+        sj::value val;
+        JSON_TRY(what, field.value().get(val));
+        BERTH_TRY(fn(key, val));
+    }
+    return ok();
+}
+
 // An OCI content descriptor (the fields berth uses).
 struct descriptor {
     std::string media_type;
@@ -136,13 +152,7 @@ struct descriptor {
 
 result<descriptor> parse_descriptor(sj::value v, std::string_view what) {
     descriptor d;
-    sj::object obj;
-    JSON_TRY(what, v.get_object().get(obj));
-    for (auto field : obj) {
-        std::string_view key;
-        JSON_TRY(what, field.unescaped_key().get(key));
-        sj::value val;
-        JSON_TRY(what, field.value().get(val));
+    BERTH_TRY(for_each_field(v, what, [&](std::string_view key, sj::value& val) -> status {
         if (key == "mediaType") {
             JSON_TRY(what, get_string(val, d.media_type));
         } else if (key == "digest") {
@@ -152,20 +162,15 @@ result<descriptor> parse_descriptor(sj::value v, std::string_view what) {
         } else if (key == "annotations") {
             JSON_TRY(what, get_string_map(val, d.annotations));
         } else if (key == "platform") {
-            std::map<std::string, std::string> platform;
-            sj::object p;
-            JSON_TRY(what, val.get_object().get(p));
-            for (auto pf : p) {
-                std::string_view pkey;
-                JSON_TRY(what, pf.unescaped_key().get(pkey));
-                sj::value pval;
-                JSON_TRY(what, pf.value().get(pval));
+            BERTH_TRY(for_each_field(val, what, [&](std::string_view pkey, sj::value& pval) -> status {
                 if (pkey == "os") JSON_TRY(what, get_string(pval, d.os));
                 else if (pkey == "architecture") JSON_TRY(what, get_string(pval, d.architecture));
-            }
+                return ok();
+            }));
             d.has_platform = true;
         }
-    }
+        return ok();
+    }));
     if (!is_digest(d.digest))
         return make_error(errc::invalid_argument,
                           std::string(what) + ": unsupported or invalid digest \"" + d.digest + "\"");
@@ -185,14 +190,8 @@ struct oci_document {
 result<oci_document> parse_oci_document(std::string_view text, std::string_view what) {
     json_input in(text);
     JSON_TRY(what, in.parser.iterate(in.padded).get(in.doc));
-    sj::object obj;
-    JSON_TRY(what, in.doc.get_object().get(obj));
     oci_document out;
-    for (auto field : obj) {
-        std::string_view key;
-        JSON_TRY(what, field.unescaped_key().get(key));
-        sj::value val;
-        JSON_TRY(what, field.value().get(val));
+    BERTH_TRY(for_each_field(in.doc, what, [&](std::string_view key, sj::value& val) -> status {
         if (key == "mediaType") {
             JSON_TRY(what, get_string(val, out.media_type));
         } else if (key == "manifests" || key == "layers") {
@@ -210,7 +209,8 @@ result<oci_document> parse_oci_document(std::string_view text, std::string_view 
             BERTH_ASSIGN(out.config, parse_descriptor(val, what));
             out.has_config = true;
         }
-    }
+        return ok();
+    }));
     return out;
 }
 
@@ -228,18 +228,13 @@ result<std::vector<docker_manifest_entry>> parse_docker_manifest(std::string_vie
     JSON_TRY(what, in.doc.get_array().get(arr));
     std::vector<docker_manifest_entry> out;
     for (auto el : arr) {
-        sj::object obj;
-        JSON_TRY(what, el.get_object().get(obj));
         docker_manifest_entry entry;
-        for (auto field : obj) {
-            std::string_view key;
-            JSON_TRY(what, field.unescaped_key().get(key));
-            sj::value val;
-            JSON_TRY(what, field.value().get(val));
+        BERTH_TRY(for_each_field(el, what, [&](std::string_view key, sj::value& val) -> status {
             if (key == "Config") JSON_TRY(what, get_string(val, entry.config));
             else if (key == "RepoTags") JSON_TRY(what, get_strings(val, entry.repo_tags));
             else if (key == "Layers") JSON_TRY(what, get_strings(val, entry.layers));
-        }
+            return ok();
+        }));
         if (entry.config.empty())
             return make_error(errc::invalid_argument, std::string(what) + ": entry without Config");
         out.push_back(std::move(entry));
@@ -256,33 +251,23 @@ struct config_summary {
 result<config_summary> parse_image_config(std::string_view text, std::string_view what) {
     json_input in(text);
     JSON_TRY(what, in.parser.iterate(in.padded).get(in.doc));
-    sj::object obj;
-    JSON_TRY(what, in.doc.get_object().get(obj));
     config_summary out;
     bool has_diff_ids = false;
-    for (auto field : obj) {
-        std::string_view key;
-        JSON_TRY(what, field.unescaped_key().get(key));
-        sj::value val;
-        JSON_TRY(what, field.value().get(val));
+    BERTH_TRY(for_each_field(in.doc, what, [&](std::string_view key, sj::value& val) -> status {
         if (key == "created") {
             bool null = false;
             JSON_TRY(what, is_null(val, null));
             if (!null) JSON_TRY(what, get_string(val, out.created));
         } else if (key == "rootfs") {
-            sj::object rootfs;
-            JSON_TRY(what, val.get_object().get(rootfs));
-            for (auto rf : rootfs) {
-                std::string_view rkey;
-                JSON_TRY(what, rf.unescaped_key().get(rkey));
-                if (rkey != "diff_ids") continue;
-                sj::value rval;
-                JSON_TRY(what, rf.value().get(rval));
+            BERTH_TRY(for_each_field(val, what, [&](std::string_view rkey, sj::value& rval) -> status {
+                if (rkey != "diff_ids") return ok();
                 JSON_TRY(what, get_strings(rval, out.diff_ids));
                 has_diff_ids = true;
-            }
+                return ok();
+            }));
         }
-    }
+        return ok();
+    }));
     if (!has_diff_ids) return make_error(errc::invalid_argument, std::string(what) + ": no rootfs.diff_ids");
     for (auto& d : out.diff_ids)
         if (!is_digest(d))
@@ -475,6 +460,15 @@ struct extracted_archive {
         }
         return make_error(errc::invalid_argument, "path \"" + std::string(name) + "\": too many levels of links");
     }
+
+    // The content of a file the manifests are read from (manifest.json,
+    // index.json), links followed.
+    result<std::string> read_text(std::string_view name) const {
+        BERTH_ASSIGN(std::string p, path(name));
+        auto text = read_file(p);
+        if (!text) return make_error(errc::invalid_argument, std::string(name) + ": not a regular file");
+        return text;
+    }
 };
 
 using archive_ptr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
@@ -628,10 +622,8 @@ result<std::vector<std::string>> normalize_tags(const std::vector<std::string>& 
 }
 
 result<std::vector<image_record>> load_docker_save(image_store& store, const extracted_archive& ex) {
-    BERTH_ASSIGN(std::string path, ex.path("manifest.json"));
-    auto text = read_file(path);
-    if (!text) return make_error(errc::invalid_argument, "manifest.json: not a regular file");
-    BERTH_ASSIGN(auto entries, parse_docker_manifest(*text, "manifest.json"));
+    BERTH_ASSIGN(std::string text, ex.read_text("manifest.json"));
+    BERTH_ASSIGN(auto entries, parse_docker_manifest(text, "manifest.json"));
     std::vector<image_record> out;
     diff_id_memo memo;
     std::set<std::string> verified;  // layer blobs whose digest was checked
@@ -766,10 +758,8 @@ result<std::vector<image_record>> load_oci_layout(image_store& store, const extr
             return make_error(errc::invalid_argument,
                               "oci-layout: unsupported image layout version \"" + std::string(version) + "\"");
     }
-    BERTH_ASSIGN(std::string index_path, ex.path("index.json"));
-    auto index_text = read_file(index_path);
-    if (!index_text) return make_error(errc::invalid_argument, "index.json: not a regular file");
-    BERTH_ASSIGN(oci_document index, parse_oci_document(*index_text, "index.json"));
+    BERTH_ASSIGN(std::string index_text, ex.read_text("index.json"));
+    BERTH_ASSIGN(oci_document index, parse_oci_document(index_text, "index.json"));
 
     std::vector<image_record> out;
     diff_id_memo memo;

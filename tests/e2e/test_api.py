@@ -1,5 +1,6 @@
 """Docker API conventions: negotiation, errors, status codes."""
 import http.client
+import os
 import socket
 
 
@@ -121,4 +122,19 @@ def test_start_of_missing_command_is_an_error(daemon):
     assert st == 400 and "executable file not found" in body["message"]
     st, info = daemon.api("GET", "/containers/%s/json" % c["Id"])
     assert info["State"]["ExitCode"] == 127 and info["State"]["Status"] == "created"
+    from conftest import cgroup_parents
+    for parent in cgroup_parents(daemon.root):
+        assert not os.path.exists(os.path.join(parent, c["Id"])), parent
     daemon.api("DELETE", "/containers/" + c["Id"])
+
+
+def test_unsupported_settings_are_refused_not_ignored(daemon):
+    for hc in ({"ReadonlyRootfs": True}, {"Memory": 64 << 20}, {"Binds": ["/tmp:/tmp"]}, {"Privileged": True},
+               {"RestartPolicy": {"Name": "always"}}):
+        st, body = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"], "HostConfig": hc})
+        assert st == 400 and "not supported" in body["message"], hc
+    # Zero values, as the docker CLI sends them, are fine.
+    st, body = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"], "HostConfig": {
+        "Memory": 0, "Binds": None, "Tmpfs": {}, "ReadonlyRootfs": False, "RestartPolicy": {"Name": "no"}}})
+    assert st == 201
+    daemon.api("DELETE", "/containers/" + body["Id"])

@@ -103,6 +103,11 @@ def test_detached_logs_wait_inspect_rm(daemon):
     assert daemon.cli("rm", "e2e-detached").returncode == 0
     assert daemon.cli("inspect", "e2e-detached").returncode != 0
     assert not os.path.exists(os.path.join(daemon.root, "containers", cid))
+    from conftest import cgroup_parents
+    parents = cgroup_parents(daemon.root)
+    assert parents
+    for parent in parents:
+        assert not os.path.exists(os.path.join(parent, cid)), parent
 
 
 def test_rm_running_needs_force(daemon):
@@ -159,3 +164,62 @@ def test_images_and_rmi(daemon, tmp_path):
     assert "second" not in repos and "busybox" in repos
     r = daemon.cli("rmi", "second:v1")
     assert r.returncode != 0 and "No such image" in r.stderr
+
+
+def test_cgroup_exists_while_running(daemon):
+    from conftest import cgroup_parents
+    cid = daemon.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    info = json.loads(daemon.cli("inspect", cid).stdout)[0]
+    pid = info["State"]["Pid"]
+    for parent in cgroup_parents(daemon.root):
+        with open(os.path.join(parent, cid, "cgroup.procs")) as f:
+            assert str(pid) in f.read().split(), parent
+    daemon.cli("rm", "-f", cid)
+
+
+def test_compressed_import_and_version_info(daemon, tmp_path):
+    import subprocess
+    from conftest import make_busybox_tar
+    tar = make_busybox_tar(str(tmp_path / "c.tar"))
+    for tool, ext in (("gzip", ".gz"), ("zstd", ".zst")):
+        subprocess.run([tool, "-k", "-q", tar], check=True)
+        r = daemon.cli("import", tar + ext, "compressed:" + tool)
+        assert r.returncode == 0, r.stderr
+        assert daemon.cli("run", "--rm", "compressed:" + tool, "echo", tool).stdout == tool + "\n"
+        daemon.cli("rmi", "compressed:" + tool)
+    r = daemon.cli("import", str(tmp_path / "missing.tar"), "x:1")
+    assert r.returncode != 0
+    r = daemon.cli("version")
+    assert r.returncode == 0 and "1.41" in r.stdout
+    r = daemon.cli("info")
+    assert r.returncode == 0 and "overlay2" in r.stdout
+
+
+def test_rmi_removes_unused_layers(daemon, tmp_path):
+    from conftest import make_busybox_tar
+    tar = make_busybox_tar(str(tmp_path / "u.tar"), [("/etc/hostname", "/unique-" + tmp_path.name)])
+    assert daemon.cli("import", tar, "unique:1").returncode == 0
+    insp = json.loads(daemon.cli("inspect", "unique:1").stdout)[0]
+    layer = insp["GraphDriver"]["Data"]["UpperDir"]
+    assert os.path.isdir(layer)
+    cid = daemon.cli("create", "unique:1", "true").stdout.strip()
+    r = daemon.cli("rmi", "unique:1")
+    assert r.returncode != 0 and "is using" in r.stderr
+    daemon.cli("rm", cid)
+    r = daemon.cli("rmi", "unique:1")
+    assert r.returncode == 0 and "Deleted: sha256:" in r.stdout
+    assert not os.path.exists(layer)
+    base = json.loads(daemon.cli("inspect", "busybox").stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
+    assert os.path.isdir(base)
+
+
+def test_image_cmd_and_env_defaults(daemon, tmp_path):
+    from conftest import make_busybox_tar
+    tar = make_busybox_tar(str(tmp_path / "d.tar"))
+    r = daemon.cli("import", "-c", 'CMD ["sh", "-c", "echo $GREETING from $(pwd)"]', "-c", "ENV GREETING=hi",
+                   "-c", "WORKDIR /tmp", tar, "defaults:1")
+    assert r.returncode == 0, r.stderr
+    assert daemon.cli("run", "--rm", "defaults:1").stdout == "hi from /tmp\n"
+    assert daemon.cli("run", "--rm", "-e", "GREETING=yo", "defaults:1").stdout == "yo from /tmp\n"
+    assert daemon.cli("run", "--rm", "defaults:1", "echo", "override").stdout == "override\n"
+    daemon.cli("rmi", "defaults:1")

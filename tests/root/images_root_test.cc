@@ -3,7 +3,6 @@
 // The archives are built here with libarchive's writer.
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -19,6 +18,7 @@
 #include "base/sha256.h"
 #include "base/util.h"
 #include "storage/images.h"
+#include "tests/support/archive_builder.h"
 
 namespace berth::storage {
 namespace {
@@ -32,16 +32,11 @@ struct entry {
     char type = 'f';  // 'f' file, 'd' directory, 'l' symlink (data is the target)
 };
 
-la_ssize_t append_cb(struct archive*, void* out, const void* buf, size_t n) {
-    static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
-    return static_cast<la_ssize_t>(n);
-}
-
 std::string make_tar(const std::vector<entry>& entries) {
     std::string out;
     struct archive* a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    archive_write_open(a, &out, nullptr, append_cb, nullptr);
+    archive_write_open(a, &out, nullptr, test::append_to_string, nullptr);
     for (auto& e : entries) {
         struct archive_entry* ae = archive_entry_new();
         archive_entry_set_pathname(ae, e.name.c_str());
@@ -67,26 +62,6 @@ std::string make_tar(const std::vector<entry>& entries) {
         if (e.type == 'f' && !e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
         archive_entry_free(ae);
     }
-    archive_write_close(a);
-    archive_write_free(a);
-    return out;
-}
-
-// Exactly `data`, compressed: the decompressed stream hashes to the same diff id.
-std::string compress(const std::string& data, int filter) {
-    std::string out;
-    struct archive* a = archive_write_new();
-    archive_write_set_format_raw(a);
-    archive_write_add_filter(a, filter);
-    archive_write_set_bytes_in_last_block(a, 1);
-    archive_write_open(a, &out, nullptr, append_cb, nullptr);
-    struct archive_entry* ae = archive_entry_new();
-    archive_entry_set_pathname(ae, "data");
-    archive_entry_set_filetype(ae, AE_IFREG);
-    archive_entry_set_size(ae, static_cast<la_int64_t>(data.size()));
-    EXPECT_EQ(archive_write_header(a, ae), ARCHIVE_OK) << archive_error_string(a);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(ae);
     archive_write_close(a);
     archive_write_free(a);
     return out;
@@ -132,15 +107,7 @@ protected:
         return path;
     }
 
-    static std::vector<std::string> entries(const std::string& path) {
-        std::vector<std::string> out;
-        DIR* d = ::opendir(path.c_str());
-        if (!d) return {"<missing>"};
-        while (dirent* e = ::readdir(d))
-            if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") out.emplace_back(e->d_name);
-        ::closedir(d);
-        return out;
-    }
+    static std::vector<std::string> entries(const std::string& path) { return test::list_dir(path, {"<missing>"}); }
 
     // Nothing half-done is left in the store's scratch areas.
     void expect_no_debris() {
@@ -157,7 +124,7 @@ std::string chain2(const std::string& d1, const std::string& d2) { return sha256
 
 TEST_F(ImagesRoot, ImportGzipTarball) {
     const std::string tar = make_tar({{"hello.txt", "hello world\n"}, {"bin", "", 'd'}, {"bin/tool", "#!/bin/sh\n"}});
-    const std::string gz = compress(tar, ARCHIVE_FILTER_GZIP);
+    const std::string gz = test::compress(tar, ARCHIVE_FILTER_GZIP);
     const std::string diff_id = sha256::of(tar);
     std::string path = put("rootfs.tar.gz", gz);
 
@@ -315,8 +282,8 @@ boost::json::object add_two_layer_image(oci_blobs& b, std::string* config_out = 
         {"mediaType", oci_manifest_type},
         {"config", b.add(oci_config_type, config)},
         {"layers", boost::json::array{
-                       b.add("application/vnd.oci.image.layer.v1.tar+gzip", compress(layer1, ARCHIVE_FILTER_GZIP)),
-                       b.add("application/vnd.oci.image.layer.v1.tar+zstd", compress(layer2, ARCHIVE_FILTER_ZSTD)),
+                       b.add("application/vnd.oci.image.layer.v1.tar+gzip", test::compress(layer1, ARCHIVE_FILTER_GZIP)),
+                       b.add("application/vnd.oci.image.layer.v1.tar+zstd", test::compress(layer2, ARCHIVE_FILTER_ZSTD)),
                    }},
     };
     return b.add(oci_manifest_type, boost::json::serialize(manifest));
@@ -336,7 +303,7 @@ TEST_F(ImagesRoot, LoadOciLayout) {
     };
     b.files.push_back({"index.json", index_json({desc})});
     // The outer archive itself may be compressed too.
-    std::string archive = put("oci.tar.gz", compress(make_tar(b.files), ARCHIVE_FILTER_GZIP));
+    std::string archive = put("oci.tar.gz", test::compress(make_tar(b.files), ARCHIVE_FILTER_GZIP));
 
     auto r = store->load_archive(archive);
     ASSERT_TRUE(r) << r.err().message;

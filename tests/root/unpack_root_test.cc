@@ -3,9 +3,7 @@
 // without root.
 #include "storage/unpack.h"
 
-#include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -24,117 +22,12 @@
 #include <gtest/gtest.h>
 
 #include "base/util.h"
+#include "tests/support/archive_builder.h"
 
 namespace berth::storage {
 namespace {
 
-constexpr std::int64_t k_mtime = 1'600'000'000;
-
-struct tar_entry {
-    std::string name;
-    unsigned type = AE_IFREG;
-    unsigned perm = 0644;
-    std::string data;
-    std::string symlink;
-    std::int64_t uid = 0;
-    std::int64_t gid = 0;
-    unsigned major = 0;
-    unsigned minor = 0;
-    std::vector<std::pair<std::string, std::string>> xattrs;
-};
-
-tar_entry file(std::string name, std::string data, unsigned perm = 0644) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.data = std::move(data);
-    e.perm = perm;
-    return e;
-}
-
-tar_entry dir(std::string name, unsigned perm = 0755) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = AE_IFDIR;
-    e.perm = perm;
-    return e;
-}
-
-tar_entry symlink(std::string name, std::string target) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = AE_IFLNK;
-    e.perm = 0777;
-    e.symlink = std::move(target);
-    return e;
-}
-
-tar_entry device(std::string name, unsigned type, unsigned major, unsigned minor, unsigned perm) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = type;
-    e.major = major;
-    e.minor = minor;
-    e.perm = perm;
-    return e;
-}
-
-tar_entry owned(tar_entry e, std::int64_t uid, std::int64_t gid) {
-    e.uid = uid;
-    e.gid = gid;
-    return e;
-}
-
-la_ssize_t append_to_string(archive*, void* out, const void* buf, size_t n) {
-    static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
-    return static_cast<la_ssize_t>(n);
-}
-
-std::string make_tar(const std::vector<tar_entry>& entries) {
-    std::string out;
-    archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format_pax(a), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_open(a, &out, nullptr, append_to_string, nullptr), ARCHIVE_OK);
-    for (const auto& t : entries) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, t.name.c_str());
-        archive_entry_set_filetype(e, t.type);
-        archive_entry_set_perm(e, t.perm);
-        archive_entry_set_uid(e, t.uid);
-        archive_entry_set_gid(e, t.gid);
-        archive_entry_set_mtime(e, k_mtime, 0);
-        archive_entry_set_rdevmajor(e, t.major);
-        archive_entry_set_rdevminor(e, t.minor);
-        if (t.type == AE_IFLNK) archive_entry_set_symlink(e, t.symlink.c_str());
-        archive_entry_set_size(e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
-        for (const auto& [k, v] : t.xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
-        EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << t.name << ": " << archive_error_string(a);
-        if (t.type == AE_IFREG && !t.data.empty()) {
-            EXPECT_EQ(archive_write_data(a, t.data.data(), t.data.size()), static_cast<la_ssize_t>(t.data.size()));
-        }
-        archive_entry_free(e);
-    }
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return out;
-}
-
-std::vector<std::string> list_dir(const std::string& path) {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(n);
-    }
-    ::closedir(d);
-    return out;
-}
-
-struct stat lstat_of(const std::string& path) {
-    struct stat st {};
-    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
-    return st;
-}
+using namespace berth::test;
 
 std::string xattr_of(const std::string& path, const char* name) {
     char buf[256];
@@ -148,16 +41,11 @@ void expect_whiteout(const std::string& path) {
     EXPECT_EQ(st.st_rdev, ::makedev(0, 0)) << path;
 }
 
-class UnpackRootTest : public ::testing::Test {
+class UnpackRootTest : public unpack_scratch_test {
 protected:
     void SetUp() override {
         if (::geteuid() != 0) GTEST_SKIP() << "needs root (owners, whiteouts, device nodes)";
-        char tmpl[] = "/tmp/berth-unpack-root-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        _base = tmpl;
-        ASSERT_TRUE(make_dirs(_base + "/layers/sub"));
-        ASSERT_TRUE(make_dirs(_base + "/outside"));
-        _dest = _base + "/layers/sub/layer";
+        make_scratch("/tmp/berth-unpack-root-XXXXXX");
     }
     void TearDown() override {
         if (!_base.empty()) (void)remove_all(_base);
@@ -170,14 +58,6 @@ protected:
     }
     result<unpacked_layer> unpack(const std::vector<tar_entry>& entries) { return unpack(entries, _dest); }
 
-    void expect_no_debris() {
-        EXPECT_FALSE(path_exists(_dest));
-        EXPECT_TRUE(list_dir(_base + "/layers/sub").empty());
-        EXPECT_TRUE(list_dir(_base + "/outside").empty());
-    }
-
-    std::string _base;
-    std::string _dest;
     int _archives = 0;
 };
 

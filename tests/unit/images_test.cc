@@ -1,6 +1,5 @@
 // Image references, chain ids, import configs, the content store and the
 // image store's bookkeeping: everything that needs no root.
-#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -14,6 +13,7 @@
 #include "base/util.h"
 #include "storage/content.h"
 #include "storage/images.h"
+#include "tests/support/archive_builder.h"
 
 namespace berth::storage {
 namespace {
@@ -196,15 +196,7 @@ protected:
     }
     void TearDown() override { (void)remove_all(dir); }
 
-    static std::vector<std::string> entries(const std::string& path) {
-        std::vector<std::string> out;
-        DIR* d = ::opendir(path.c_str());
-        if (!d) return {"<missing>"};
-        while (dirent* e = ::readdir(d))
-            if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") out.emplace_back(e->d_name);
-        ::closedir(d);
-        return out;
-    }
+    static std::vector<std::string> entries(const std::string& path) { return test::list_dir(path, {"<missing>"}); }
 
     std::string dir;
 };

@@ -4,10 +4,7 @@
 #include "storage/unpack.h"
 
 #include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
 #include <ftw.h>
-#include <locale.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -26,173 +23,18 @@
 
 #include "base/sha256.h"
 #include "base/util.h"
+#include "tests/support/archive_builder.h"
 
 namespace berth::storage {
 namespace {
 
-constexpr std::int64_t k_mtime = 1'600'000'000;
-
-struct tar_entry {
-    std::string name;
-    unsigned type = AE_IFREG;
-    unsigned perm = 0644;
-    std::string data;
-    std::string symlink;
-    std::string hardlink;
-    std::int64_t mtime = k_mtime;
-    std::vector<std::pair<std::string, std::string>> xattrs;
-};
-
-tar_entry file(std::string name, std::string data, unsigned perm = 0644) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.data = std::move(data);
-    e.perm = perm;
-    return e;
-}
-
-tar_entry dir(std::string name, unsigned perm = 0755) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = AE_IFDIR;
-    e.perm = perm;
-    return e;
-}
-
-tar_entry symlink(std::string name, std::string target) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = AE_IFLNK;
-    e.perm = 0777;
-    e.symlink = std::move(target);
-    return e;
-}
-
-tar_entry hardlink(std::string name, std::string target) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.hardlink = std::move(target);
-    return e;
-}
-
-tar_entry fifo(std::string name, unsigned perm) {
-    tar_entry e;
-    e.name = std::move(name);
-    e.type = AE_IFIFO;
-    e.perm = perm;
-    return e;
-}
-
-la_ssize_t append_to_string(archive*, void* out, const void* buf, size_t n) {
-    static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
-    return static_cast<la_ssize_t>(n);
-}
-
-// The libarchive writer encodes pax names as UTF-8 only from a UTF-8 locale
-// (under "C" it marks non-ASCII names hdrcharset=BINARY).
-class utf8_locale_scope {
-public:
-    utf8_locale_scope() : _loc(::newlocale(LC_ALL_MASK, "C.UTF-8", locale_t(0))) {
-        if (_loc) _old = ::uselocale(_loc);
-    }
-    ~utf8_locale_scope() {
-        if (_loc) {
-            ::uselocale(_old);
-            ::freelocale(_loc);
-        }
-    }
-
-private:
-    locale_t _loc;
-    locale_t _old = LC_GLOBAL_LOCALE;
-};
-
-// An uncompressed pax archive, padded to 10240-byte blocks like GNU tar's.
-std::string make_tar(const std::vector<tar_entry>& entries) {
-    utf8_locale_scope locale;
-    std::string out;
-    archive* a = archive_write_new();
-    EXPECT_EQ(archive_write_set_format_pax(a), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_open(a, &out, nullptr, append_to_string, nullptr), ARCHIVE_OK);
-    for (const auto& t : entries) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, t.name.c_str());
-        archive_entry_set_perm(e, t.perm);
-        archive_entry_set_mtime(e, t.mtime, 0);
-        if (!t.hardlink.empty()) {
-            archive_entry_set_filetype(e, AE_IFREG);
-            archive_entry_set_hardlink(e, t.hardlink.c_str());
-            archive_entry_set_size(e, 0);
-        } else {
-            archive_entry_set_filetype(e, t.type);
-            if (t.type == AE_IFLNK) archive_entry_set_symlink(e, t.symlink.c_str());
-            archive_entry_set_size(e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
-        }
-        for (const auto& [k, v] : t.xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
-        EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << t.name << ": " << archive_error_string(a);
-        if (t.type == AE_IFREG && !t.data.empty() && t.hardlink.empty()) {
-            EXPECT_EQ(archive_write_data(a, t.data.data(), t.data.size()), static_cast<la_ssize_t>(t.data.size()));
-        }
-        archive_entry_free(e);
-    }
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return out;
-}
-
-enum class compression { gzip, zstd };
-
-// The same bytes through a compressor, with nothing appended after it.
-std::string compress(const std::string& raw, compression c) {
-    std::string out;
-    archive* a = archive_write_new();
-    archive_write_set_format_raw(a);
-    EXPECT_EQ(c == compression::gzip ? archive_write_add_filter_gzip(a) : archive_write_add_filter_zstd(a), ARCHIVE_OK);
-    archive_write_set_bytes_in_last_block(a, 1);
-    EXPECT_EQ(archive_write_open(a, &out, nullptr, append_to_string, nullptr), ARCHIVE_OK);
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_pathname(e, "layer.tar");
-    archive_entry_set_size(e, static_cast<la_int64_t>(raw.size()));
-    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-    EXPECT_EQ(archive_write_data(a, raw.data(), raw.size()), static_cast<la_ssize_t>(raw.size()));
-    archive_entry_free(e);
-    EXPECT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return out;
-}
-
-std::vector<std::string> list_dir(const std::string& path) {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(n);
-    }
-    ::closedir(d);
-    return out;
-}
-
-struct stat lstat_of(const std::string& path) {
-    struct stat st {};
-    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-    return st;
-}
+using namespace berth::test;
 
 unsigned perm_of(const std::string& path) { return lstat_of(path).st_mode & 07777; }
 
-class UnpackTest : public ::testing::Test {
+class UnpackTest : public unpack_scratch_test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/berth-unpack-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        _base = tmpl;
-        // The layer sits deep enough that "../.." from it stays inside _base.
-        ASSERT_TRUE(make_dirs(_base + "/layers/sub"));
-        ASSERT_TRUE(make_dirs(_base + "/outside"));
-        _dest = _base + "/layers/sub/layer";
-    }
+    void SetUp() override { make_scratch("/tmp/berth-unpack-XXXXXX"); }
     void TearDown() override {
         // Without root, read-only directories from a layer would keep their
         // children from being removed.
@@ -215,16 +57,6 @@ protected:
     result<unpacked_layer> unpack(const std::vector<tar_entry>& entries) {
         return unpack_layer(write_archive(make_tar(entries)), _dest);
     }
-
-    // A refused layer leaves neither the layer nor its staging directory.
-    void expect_no_debris() {
-        EXPECT_FALSE(path_exists(_dest));
-        EXPECT_TRUE(list_dir(_base + "/layers/sub").empty());
-        EXPECT_TRUE(list_dir(_base + "/outside").empty());
-    }
-
-    std::string _base;
-    std::string _dest;
 };
 
 TEST_F(UnpackTest, WritesFilesDirectoriesAndModes) {
@@ -361,8 +193,8 @@ TEST_F(UnpackTest, DiffIdIsTheHashOfTheUncompressedStream) {
     };
     std::vector<variant> variants = {
         {"plain.tar", tar},
-        {"layer.tar.gz", compress(tar, compression::gzip)},
-        {"layer.tar.zst", compress(tar, compression::zstd)},
+        {"layer.tar.gz", compress(tar, ARCHIVE_FILTER_GZIP)},
+        {"layer.tar.zst", compress(tar, ARCHIVE_FILTER_ZSTD)},
     };
     EXPECT_EQ(variants[1].bytes.substr(0, 2), "\x1f\x8b");
     EXPECT_EQ(variants[2].bytes.substr(0, 4), "\x28\xb5\x2f\xfd");
@@ -370,7 +202,7 @@ TEST_F(UnpackTest, DiffIdIsTheHashOfTheUncompressedStream) {
     // reading: the diff id still covers them.
     const std::string padded = tar + std::string(2 << 20, '\0');
     variants.push_back({"padded.tar", padded});
-    variants.push_back({"padded.tar.zst", compress(padded, compression::zstd)});
+    variants.push_back({"padded.tar.zst", compress(padded, ARCHIVE_FILTER_ZSTD)});
     for (const auto& v : variants) {
         SCOPED_TRACE(v.name);
         const std::string expected = v.name.starts_with("padded") ? sha256::of(padded) : tar_id;
@@ -565,7 +397,7 @@ TEST_F(UnpackTest, BrokenArchivesAreErrorsWithoutDebris) {
         expect_no_debris();
     }
     {
-        std::string gz = compress(tar, compression::gzip);
+        std::string gz = compress(tar, ARCHIVE_FILTER_GZIP);
         auto r = unpack_layer(write_archive(gz.substr(0, gz.size() / 2), "cut.tar.gz"), _dest);
         ASSERT_FALSE(r);
         expect_no_debris();
