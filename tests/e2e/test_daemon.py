@@ -16,10 +16,10 @@ from conftest import BERTH, Daemon, PROBE, make_busybox_tar
 def fresh():
     base = tempfile.mkdtemp(prefix="berth-e2e-daemon-")
     d = Daemon(base)
-    d.start()
-    tar = make_busybox_tar(os.path.join(base, "b.tar"), [(PROBE, "/probe")])
-    assert d.cli("import", tar, "busybox:latest").returncode == 0
     try:
+        d.start()
+        tar = make_busybox_tar(os.path.join(base, "b.tar"), [(PROBE, "/probe")])
+        assert d.cli("import", tar, "busybox:latest").returncode == 0
         yield d
     finally:
         d.teardown()
