@@ -19,7 +19,9 @@ result<std::string> call(context& ctx, std::string_view method, std::string_view
                          std::string_view json_body) {
     BERTH_ASSIGN(const net::client* api, ctx.api());
     BERTH_ASSIGN(net::response r, api->request(method, target, json_body));
-    if (!r.ok()) return daemon_error(r.status, r.body);
+    // 304 Not Modified (start of a running or stop of a stopped container)
+    // is success for the docker CLI too.
+    if (!r.ok() && r.status != 304) return daemon_error(r.status, r.body);
     return std::move(r.body);
 }
 
@@ -97,6 +99,18 @@ status print_json_messages(net::response_stream& s) {
         pending.erase(0, used);
         if (n == 0) return ok();
     }
+}
+
+int call_each_container(context& ctx, std::string_view method, const std::vector<std::string>& names,
+                        std::string_view suffix, std::string_view query) {
+    if (auto api = ctx.api(); !api) return fail(api.err(), 1);
+    auto failed = for_each_name(names, [&](const std::string& c) -> status {
+        std::string target = "/containers/" + escape_path(c) + std::string(suffix) + std::string(query);
+        BERTH_TRY(call(ctx, method, target));
+        std::printf("%s\n", c.c_str());
+        return ok();
+    });
+    return failed.empty() ? 0 : 1;
 }
 
 }  // namespace berth::cli

@@ -4,6 +4,7 @@
 #include <boost/json/fwd.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "cli/command.h"
@@ -20,6 +21,12 @@ result<std::string> call(context& ctx, std::string_view method, std::string_view
 // call() and parse the body as JSON (null when empty).
 result<boost::json::value> call_json(context& ctx, std::string_view method, std::string_view target,
                                      std::string_view json_body = {});
+
+// `docker rm/stop/kill/restart` style: for each container, METHOD
+// /containers/<name><suffix><query>, print the name on success or the error
+// on stderr and go on. Exit code 1 if any failed, else 0.
+int call_each_container(context& ctx, std::string_view method, const std::vector<std::string>& names,
+                        std::string_view suffix, std::string_view query);
 
 // Prints a JSON-lines progress stream (pull, load, import) as the docker CLI
 // does without a terminal: "id: status", "stream" text as is. An in-band

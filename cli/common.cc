@@ -96,6 +96,34 @@ result<std::int64_t> parse_ram_bytes(std::string_view s) {
     return static_cast<std::int64_t>(value * mult);
 }
 
+result<std::int64_t> parse_nano_cpus(std::string_view s) {
+    // docker's opts.ParseCPUs: an exact rational times 1e9 that must be whole.
+    auto bad = [&] {
+        return make_error(errc::invalid_argument, "invalid argument \"" + std::string(s) +
+                                                      "\" for \"--cpus\" flag: failed to parse " + std::string(s) +
+                                                      " as a rational number");
+    };
+    std::string_view digits = s;
+    bool negative = !digits.empty() && digits.front() == '-';
+    if (negative || (!digits.empty() && digits.front() == '+')) digits.remove_prefix(1);
+    auto dot = digits.find('.');
+    std::string_view whole = digits.substr(0, dot);
+    std::string_view frac = dot == std::string_view::npos ? std::string_view() : digits.substr(dot + 1);
+    auto all_digits = [](std::string_view d) { return d.find_first_not_of("0123456789") == std::string_view::npos; };
+    if ((whole.empty() && frac.empty()) || !all_digits(whole) || !all_digits(frac)) return bad();
+    while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
+    if (frac.size() > 9)
+        return make_error(errc::invalid_argument,
+                          "invalid argument \"" + std::string(s) + "\" for \"--cpus\" flag: value is too precise");
+    while (whole.size() > 1 && whole.front() == '0') whole.remove_prefix(1);
+    if (whole.size() > 9) return bad();
+    std::int64_t nano = whole.empty() ? 0 : std::stoll(std::string(whole)) * 1000000000;
+    std::string f(frac);
+    f.resize(9, '0');
+    nano += std::stoll(f);
+    return negative ? -nano : nano;
+}
+
 // ---- text ------------------------------------------------------------------
 
 std::size_t display_width(std::string_view s) {
@@ -508,9 +536,20 @@ result<json::object> build_create_body(const create_options& o) {
             binds.push_back(v);
     }
 
-    std::int64_t memory = 0;
+    std::int64_t memory = 0, memory_swap = 0, memory_reservation = 0, nano_cpus = 0;
     if (!o.memory.empty()) {
         BERTH_ASSIGN(memory, parse_ram_bytes(o.memory));
+    }
+    // docker's MemSwapBytes: "-1" is unlimited swap.
+    if (o.memory_swap == "-1") memory_swap = -1;
+    else if (!o.memory_swap.empty()) {
+        BERTH_ASSIGN(memory_swap, parse_ram_bytes(o.memory_swap));
+    }
+    if (!o.memory_reservation.empty()) {
+        BERTH_ASSIGN(memory_reservation, parse_ram_bytes(o.memory_reservation));
+    }
+    if (!o.cpus.empty()) {
+        BERTH_ASSIGN(nano_cpus, parse_nano_cpus(o.cpus));
     }
 
     std::vector<std::string> cap_add, cap_drop;
@@ -563,22 +602,22 @@ result<json::object> build_create_body(const create_options& o) {
     for (const char* k : {"UTSMode", "UsernsMode"}) host[k] = "";
     host["ShmSize"] = 0;
     host["Isolation"] = "";
-    host["CpuShares"] = 0;
+    host["CpuShares"] = o.cpu_shares;
     host["Memory"] = memory;
-    host["NanoCpus"] = 0;
+    host["NanoCpus"] = nano_cpus;
     host["CgroupParent"] = "";
-    host["BlkioWeight"] = 0;
+    host["BlkioWeight"] = o.blkio_weight;
     for (const char* k : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
                           "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"})
         host[k] = json::array{};
     for (const char* k : {"CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime"}) host[k] = 0;
-    host["CpusetCpus"] = "";
-    host["CpusetMems"] = "";
+    host["CpusetCpus"] = o.cpuset_cpus;
+    host["CpusetMems"] = o.cpuset_mems;
     host["Devices"] = json::array{};
     host["DeviceCgroupRules"] = nullptr;
     host["DeviceRequests"] = nullptr;
-    host["MemoryReservation"] = 0;
-    host["MemorySwap"] = 0;
+    host["MemoryReservation"] = memory_reservation;
+    host["MemorySwap"] = memory_swap;
     host["MemorySwappiness"] = -1;
     host["OomKillDisable"] = false;
     host["PidsLimit"] = o.pids_limit;
@@ -666,5 +705,53 @@ status write_fd(int fd, std::string_view data) {
 }
 
 std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// ---- time arguments ------------------------------------------------------------
+
+// Go's time.ParseDuration: "1h30m", "10s", "1.5m"; seconds.
+std::optional<double> parse_go_duration(std::string_view s) {
+    if (s.empty()) return std::nullopt;
+    double total = 0;
+    while (!s.empty()) {
+        std::size_t i = 0;
+        while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+        if (i == 0) return std::nullopt;
+        double n = std::strtod(std::string(s.substr(0, i)).c_str(), nullptr);
+        s.remove_prefix(i);
+        double unit = 0;
+        for (auto [name, mult] : {std::pair<std::string_view, double>{"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3},
+                                  {"s", 1}, {"m", 60}, {"h", 3600}}) {
+            if (s.starts_with(name) && !(name == "m" && s.starts_with("ms"))) {
+                unit = mult;
+                s.remove_prefix(name.size());
+                break;
+            }
+        }
+        if (unit == 0) return std::nullopt;
+        total += n * unit;
+    }
+    return total;
+}
+
+// docker's GetTimestamp: a duration counts back from now, an RFC 3339 time
+// is converted, a unix timestamp passes as is.
+result<std::string> api_timestamp(std::string_view v, std::string_view flag) {
+    if (v != "0") {
+        if (auto d = parse_go_duration(v)) return std::to_string(now_unix() - static_cast<std::int64_t>(*d));
+    }
+    if (v.find('-') != std::string_view::npos) {
+        auto ns = parse_rfc3339(v);
+        if (!ns) return make_error(errc::invalid_argument, "invalid value for \"" + std::string(flag) + "\": " + std::string(v));
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>(*ns / 1'000'000'000),
+                      static_cast<long long>(*ns % 1'000'000'000));
+        return std::string(buf);
+    }
+    bool numeric = !v.empty() && v.find_first_not_of("0123456789.") == std::string_view::npos;
+    if (!numeric)
+        return make_error(errc::invalid_argument,
+                          "failed to parse value as time or duration: \"" + std::string(v) + "\"");
+    return std::string(v);
+}
 
 }  // namespace berth::cli

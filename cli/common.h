@@ -32,6 +32,8 @@ std::string human_size(double bytes);
 std::string human_size_binary(double bytes);
 // "64m" -> 67108864 (docker's RAMInBytes: b, k, m, g, t, p; binary multiples).
 result<std::int64_t> parse_ram_bytes(std::string_view s);
+// "1.5" -> 1500000000 (docker's --cpus: a decimal, at most 9 fractional digits).
+result<std::int64_t> parse_nano_cpus(std::string_view s);
 
 // ---- text -------------------------------------------------------------------
 
@@ -92,6 +94,12 @@ struct create_options {
     std::string network;  // empty means "none": berth has no default bridge
     std::string stop_signal;
     std::string memory;  // "64m"
+    std::string memory_swap;         // "128m", "-1"
+    std::string memory_reservation;  // "32m"
+    std::string cpus;                // "1.5" -> NanoCpus
+    std::int64_t cpu_shares = 0;
+    std::string cpuset_cpus, cpuset_mems;
+    std::uint16_t blkio_weight = 0;
     std::int64_t pids_limit = 0;
     std::vector<std::string> cap_add;
     std::vector<std::string> cap_drop;
@@ -142,6 +150,12 @@ std::vector<std::string> for_each_name(const std::vector<std::string>& names,
 
 // Writes all of data to fd (stdout and stderr for container output).
 status write_fd(int fd, std::string_view data);
+// Go's time.ParseDuration ("1h30m", "10s", "1.5m") in seconds.
+std::optional<double> parse_go_duration(std::string_view s);
+// docker's GetTimestamp for --since/--until: a duration counts back from
+// now, an RFC 3339 time is converted, a unix timestamp passes as is.
+result<std::string> api_timestamp(std::string_view v, std::string_view flag);
+
 // Seconds since the epoch now.
 std::int64_t now_unix();
 

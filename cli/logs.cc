@@ -23,51 +23,6 @@ struct options {
     std::string container;
 };
 
-// Go's time.ParseDuration: "1h30m", "10s", "1.5m"; seconds.
-std::optional<double> parse_go_duration(std::string_view s) {
-    if (s.empty()) return std::nullopt;
-    double total = 0;
-    while (!s.empty()) {
-        std::size_t i = 0;
-        while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-        if (i == 0) return std::nullopt;
-        double n = std::strtod(std::string(s.substr(0, i)).c_str(), nullptr);
-        s.remove_prefix(i);
-        double unit = 0;
-        for (auto [name, mult] : {std::pair<std::string_view, double>{"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3},
-                                  {"s", 1}, {"m", 60}, {"h", 3600}}) {
-            if (s.starts_with(name) && !(name == "m" && s.starts_with("ms"))) {
-                unit = mult;
-                s.remove_prefix(name.size());
-                break;
-            }
-        }
-        if (unit == 0) return std::nullopt;
-        total += n * unit;
-    }
-    return total;
-}
-
-// docker's GetTimestamp: a duration counts back from now, an RFC 3339 time
-// is converted, a unix timestamp passes as is.
-result<std::string> api_timestamp(std::string_view v, std::string_view flag) {
-    if (v != "0") {
-        if (auto d = parse_go_duration(v)) return std::to_string(now_unix() - static_cast<std::int64_t>(*d));
-    }
-    if (v.find('-') != std::string_view::npos) {
-        auto ns = parse_rfc3339(v);
-        if (!ns) return make_error(errc::invalid_argument, "invalid value for \"" + std::string(flag) + "\": " + std::string(v));
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>(*ns / 1'000'000'000),
-                      static_cast<long long>(*ns % 1'000'000'000));
-        return std::string(buf);
-    }
-    bool numeric = !v.empty() && v.find_first_not_of("0123456789.") == std::string_view::npos;
-    if (!numeric)
-        return make_error(errc::invalid_argument,
-                          "failed to parse value as time or duration: \"" + std::string(v) + "\"");
-    return std::string(v);
-}
 
 int logs(context& ctx, const options& o) {
     auto info = call_json(ctx, "GET", "/containers/" + escape_path(o.container) + "/json");

@@ -22,13 +22,7 @@ int rm(context& ctx, const options& o) {
     if (o.force) query += "&force=1";
     if (o.volumes) query += "&v=1";
     if (!query.empty()) query[0] = '?';
-    if (auto api = ctx.api(); !api) return fail(api.err(), 1);
-    auto failed = for_each_name(o.containers, [&](const std::string& c) -> status {
-        BERTH_TRY(call(ctx, "DELETE", "/containers/" + escape_path(c) + query));
-        std::printf("%s\n", c.c_str());
-        return ok();
-    });
-    return failed.empty() ? 0 : 1;
+    return call_each_container(ctx, "DELETE", o.containers, "", query);
 }
 
 action setup(CLI::App& sub) {

@@ -20,21 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-int parse_signal(const std::string& s) {
-    if (s.empty()) return SIGKILL;
-    if (std::isdigit(static_cast<unsigned char>(s[0]))) return std::atoi(s.c_str());
-    std::string n = s;
-    for (auto& c : n) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (starts_with(n, "SIG")) n = n.substr(3);
-    static const std::pair<const char*, int> table[] = {
-        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-        {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-        {"WINCH", SIGWINCH}, {"PIPE", SIGPIPE}};
-    for (auto& [name, num] : table)
-        if (n == name) return num;
-    return -1;
-}
-
 }  // namespace
 
 struct api_server::impl {
@@ -54,6 +39,7 @@ struct api_server::impl {
     awaitable<bool> containers_attach(socket_t& s, request& req, container_ptr c);
     awaitable<bool> containers_logs(socket_t& s, request& req, container_ptr c);
     awaitable<bool> images_create(socket_t& s, request& req);
+    awaitable<bool> events_stream(socket_t& s, request& req);
     awaitable<bool> images_load(socket_t& s, request& req);
 };
 
@@ -185,6 +171,7 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
         co_return !ec;
     }
     if (p == "/version" && m == v::get) co_return co_await reply_json(s, req, http::status::ok, engine::version_json());
+    if (p == "/events" && m == v::get) co_return co_await events_stream(s, req);
     if (p == "/info" && m == v::get) co_return co_await reply_json(s, req, http::status::ok, eng.info_json());
 
     // Containers.
@@ -226,6 +213,24 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
             auto r = co_await eng.kill_container(c->id, sig);
             if (!r) co_return co_await reply_error(s, req, r.err());
             co_return co_await reply(s, req, http::status::no_content, "");
+        }
+        if ((action == "stop" || action == "restart") && m == v::post) {
+            std::optional<int> timeout;
+            if (!req.get("t").empty()) timeout = std::atoi(req.get("t").c_str());
+            int sig = 0;
+            if (!req.get("signal").empty()) {
+                sig = parse_signal(req.get("signal"));
+                if (sig <= 0 || sig >= 65)
+                    co_return co_await reply_error(s, req, http::status::bad_request, "Invalid signal: " + req.get("signal"));
+            }
+            if (action == "restart") {
+                auto r = co_await eng.restart_container(c->id, timeout, sig);
+                if (!r) co_return co_await reply_error(s, req, r.err());
+                co_return co_await reply(s, req, http::status::no_content, "");
+            }
+            auto r = co_await eng.stop_container(c->id, timeout, sig);
+            if (!r) co_return co_await reply_error(s, req, r.err());
+            co_return co_await reply(s, req, *r ? http::status::no_content : http::status::not_modified, "");
         }
         if (action == "resize" && m == v::post) co_return co_await reply(s, req, http::status::ok, "", "text/plain");
     }
@@ -458,6 +463,62 @@ awaitable<bool> api_server::impl::images_load(socket_t& s, request& req) {
         if (img.repo_tags.empty()) msgs += line("Loaded image ID: " + img.id);
         for (auto& t : img.repo_tags) msgs += line("Loaded image: " + t);
         if (!co_await write_chunk(s, msgs)) co_return false;
+    }
+    co_return co_await end_stream(s);
+}
+
+namespace {
+
+// Docker's filters: {"key":{"value":true}} or the older {"key":["value"]}.
+result<event_filter> parse_event_filters(const std::string& text) {
+    event_filter f;
+    if (text.empty()) return f;
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec || !v.is_object()) return make_error(errc::invalid_argument, "invalid filter: " + text);
+    for (auto& [k, vals] : v.as_object()) {
+        auto& list = f.by_key[std::string(k)];
+        if (vals.is_object())
+            for (auto& [name, on] : vals.as_object()) list.emplace_back(name);
+        else if (vals.is_array())
+            for (auto& name : vals.as_array())
+                if (name.is_string()) list.emplace_back(name.as_string());
+    }
+    return f;
+}
+
+std::int64_t parse_unix_time(const std::string& t) {
+    if (t.empty()) return 0;
+    return std::int64_t(std::strtold(t.c_str(), nullptr) * 1e9L);
+}
+
+}  // namespace
+
+awaitable<bool> api_server::impl::events_stream(socket_t& s, request& req) {
+    auto filter = parse_event_filters(req.get("filters"));
+    if (!filter) co_return co_await reply_error(s, req, filter.err());
+    std::int64_t since = parse_unix_time(req.get("since")), until = parse_unix_time(req.get("until"));
+    std::uint64_t after = req.query.count("since") ? 0 : eng.events().last_seq();
+    if (!co_await begin_stream(s, req, "application/json")) co_return false;
+    for (;;) {
+        std::string out;
+        bool past_until = false;
+        for (auto& e : eng.events().after(after)) {
+            after = e.seq;
+            if (since && e.time_ns < since) continue;
+            if (until && e.time_ns > until) {
+                past_until = true;
+                break;
+            }
+            if (filter->matches(e)) out += json::serialize(e.to_json()) + "\n";
+        }
+        if (!co_await write_chunk(s, out)) co_return false;
+        if (past_until || (until && now_ns() >= until)) break;
+        // Wait for news, the client leaving, or `until`.
+        auto wait_for = until ? std::chrono::nanoseconds(until - now_ns()) : std::chrono::nanoseconds(std::chrono::hours(24));
+        asio::steady_timer deadline(loop, wait_for);
+        auto r = co_await (eng.events().changed().wait() || until_closed(s) || deadline.async_wait(use_awaitable));
+        if (r.index() == 1) co_return false;
     }
     co_return co_await end_stream(s);
 }

@@ -1,9 +1,15 @@
 // Container lifecycle: create, start, exit, wait, kill, remove.
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <regex>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -79,7 +85,56 @@ std::string resolv_conf() {
     return out;
 }
 
+// A HostConfig integer; 0 when absent or null.
+result<std::int64_t> int_field(const json::object& o, const char* k) {
+    auto* v = o.if_contains(k);
+    if (!v || v->is_null()) return std::int64_t(0);
+    if (v->is_int64()) return v->as_int64();
+    if (v->is_uint64() && v->as_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->as_uint64());
+    if (v->is_double() && v->as_double() == double(std::int64_t(v->as_double()))) return std::int64_t(v->as_double());
+    return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " must be an integer");
+}
+
+// The resource limits of a HostConfig, as given.
+result<cgroup::limits> limits_of(const json::object& hc) {
+    cgroup::limits l;
+    BERTH_ASSIGN(l.memory, int_field(hc, "Memory"));
+    BERTH_ASSIGN(l.memory_swap, int_field(hc, "MemorySwap"));
+    BERTH_ASSIGN(l.memory_reservation, int_field(hc, "MemoryReservation"));
+    BERTH_ASSIGN(l.nano_cpus, int_field(hc, "NanoCpus"));
+    BERTH_ASSIGN(l.cpu_shares, int_field(hc, "CpuShares"));
+    BERTH_ASSIGN(l.pids_limit, int_field(hc, "PidsLimit"));
+    BERTH_ASSIGN(l.blkio_weight, int_field(hc, "BlkioWeight"));
+    l.cpuset_cpus = str_field(hc, "CpusetCpus");
+    l.cpuset_mems = str_field(hc, "CpusetMems");
+    return l;
+}
+
+// The CPUs this process may run on (Go's runtime.NumCPU, Docker's limit for --cpus).
+int usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 }  // namespace
+
+int parse_signal(const std::string& s) {
+    if (s.empty()) return SIGKILL;
+    if (std::isdigit(static_cast<unsigned char>(s[0]))) return std::atoi(s.c_str());
+    std::string n = s;
+    for (auto& c : n) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (starts_with(n, "SIG")) n = n.substr(3);
+    static const std::pair<const char*, int> table[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+        {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+        {"WINCH", SIGWINCH}, {"PIPE", SIGPIPE}};
+    for (auto& [name, num] : table)
+        if (n == name) return num;
+    return -1;
+}
+
 
 std::string engine::generate_name() const {
     static const char* adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
@@ -154,17 +209,41 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    for (const char* k : {"ReadonlyRootfs", "Privileged", "Init", "PublishAllPorts"}) {
+    for (const char* k : {"ReadonlyRootfs", "Privileged", "Init", "PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    for (const char* k : {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
-                          "PidsLimit", "BlkioWeight", "ShmSize"}) {
+    for (const char* k : {"CpuQuota", "CpuPeriod", "CpuRealtimePeriod", "CpuRealtimeRuntime", "KernelMemory",
+                          "KernelMemoryTCP", "ShmSize"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_number() && v->to_number<double>() > 0)
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
+    for (const char* k : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+                          "BlkioDeviceWriteIOps"}) {
+        auto* v = host_config.if_contains(k);
+        if (v && v->is_array() && !v->as_array().empty())
+            co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
+    }
+    // Limits are checked and adjusted as Docker does; the ones this host
+    // cannot apply are dropped with Docker's warning.
+    auto lim = limits_of(host_config);
+    if (!lim) co_return lim.err();
+    auto limit_warnings = cgroup::verify_limits(*lim, _cgroups->supported(), _cgroups->cpus(), _cgroups->mems(),
+                                                usable_cpus());
+    if (!limit_warnings) co_return limit_warnings.err();
+    out.warnings = *limit_warnings;
+    host_config["Memory"] = lim->memory;
+    host_config["MemorySwap"] = lim->memory_swap;
+    host_config["MemoryReservation"] = lim->memory_reservation;
+    host_config["NanoCpus"] = lim->nano_cpus;
+    host_config["CpuShares"] = lim->cpu_shares;
+    host_config["CpusetCpus"] = lim->cpuset_cpus;
+    host_config["CpusetMems"] = lim->cpuset_mems;
+    host_config["BlkioWeight"] = lim->blkio_weight;
+    if (lim->pids_limit != 0 || host_config.contains("PidsLimit")) host_config["PidsLimit"] = lim->pids_limit;
+    else host_config["PidsLimit"] = nullptr;
     if (auto* rp = host_config.if_contains("RestartPolicy"); rp && rp->is_object()) {
         std::string name = str_field(rp->as_object(), "Name");
         if (!name.empty() && name != "no")
@@ -301,6 +380,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         co_return commit_status.err();
     }
     out.id = c->id;
+    emit(*c, "create");
     co_return out;
 }
 
@@ -313,9 +393,13 @@ awaitable<status> engine::start_container(std::string ref) {
     c->starting = true;
     auto clear = scope_exit([&] { c->starting = false; });
 
-    auto job3 = [this, id = c->id] { return _cgroups->create(id); };
+    // Limits were checked (and those this host lacks dropped) at create.
+    auto lim = limits_of(c->host_config);
+    if (!lim) co_return lim.err();
+    auto job3 = [this, id = c->id, l = *lim] { return _cgroups->create(id, l); };
     auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
     if (!cg) co_return cg.err().wrap("create cgroup");
+    for (auto& w : cg->warnings) log::warn("container {}: {}", c->id.substr(0, 12), w);
 
     runtime::launch_spec spec;
     spec.id = c->id;
@@ -361,7 +445,10 @@ awaitable<status> engine::start_container(std::string ref) {
     if (sent) co_await pending.done->wait();
     status outcome = sent ? _starts[c->id].outcome : sent;
     _starts.erase(c->id);
-    if (outcome) co_return ok();
+    if (outcome) {
+        emit(*c, "start");
+        co_return ok();
+    }
 
     auto job4 = [this, id = c->id] { return _cgroups->remove(id); };
     co_await _workers.run(offload_reason::cgroup, std::move(job4));
@@ -386,6 +473,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     c.finished_ns = 0;
     c.exit_code = 0;
     c.error.clear();
+    c.oom_killed = false;
     persist(c);
     c.changed->notify();
     if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
@@ -419,24 +507,37 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
         (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}});
         return;
     }
-    container_ptr c = it->second;
+    asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
+}
+
+awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
+    // The cgroup's OOM counter is read before the cgroup goes, and the exit
+    // becomes visible only after both: a waiter's next inspect shows
+    // OOMKilled, and a restart never finds the old cgroup in its way.
+    auto job5 = [this, cid = c->id] {
+        bool oom = _cgroups->oom_killed(cid);
+        auto removed = _cgroups->remove(cid);
+        if (!removed) log::warn("{}", removed.err().message);
+        return oom;
+    };
+    bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));
+    std::string id = c->id;
     if (c->status != "removing") c->status = "exited";
     c->exit_code = exit_code;
     c->finished_ns = finished_ns;
     c->pid = 0;
     c->error.clear();
+    c->oom_killed = oom;
     c->exits++;
     // Acknowledge only once the exit is durable here; until then the
     // monitor's record is the truth.
     persist(*c, [this, id, ex = _loop.get_executor()](status s) {
         if (s) asio::post(ex, [this, id] { (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}}); });
     });
-    asio::co_spawn(_loop, [](engine* e, std::string cid) -> awaitable<void> {
-        auto job5 = [e, cid] { return e->_cgroups->remove(cid); };
-        co_await e->_workers.run(offload_reason::cgroup, std::move(job5));
-    }(this, id), asio::detached);
     c->changed->notify();
     c->output->notify();
+    if (oom) emit(*c, "oom");
+    emit(*c, "die", {{"exitCode", std::to_string(exit_code)}});
     if (c->auto_remove() && c->status != "removing") asio::co_spawn(_loop, finish_removal(c), asio::detached);
 }
 
@@ -480,7 +581,76 @@ awaitable<status> engine::kill_container(std::string ref, int signal) {
     if (!found) co_return found.err();
     auto& c = **found;
     if (!c.running()) co_return make_error(errc::conflict, "Container " + c.id + " is not running");
-    co_return _monitor->send({monitor::msg::signal, {{"id", c.id}, {"signal", signal}}, {}});
+    auto sent = _monitor->send({monitor::msg::signal, {{"id", c.id}, {"signal", signal}}, {}});
+    if (sent) emit(c, "kill", {{"signal", std::to_string(signal)}});
+    co_return sent;
+}
+
+awaitable<bool> engine::wait_exits(container_ptr c, std::uint64_t target, std::chrono::milliseconds timeout) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer deadline(_loop, timeout);
+    while (c->exits < target && !c->removed) {
+        auto r = co_await (c->changed->wait() || deadline.async_wait(use_awaitable));
+        if (r.index() == 1) co_return c->exits >= target;
+    }
+    co_return true;
+}
+
+awaitable<result<bool>> engine::stop_container(std::string ref, std::optional<int> timeout_s, int signal) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (!c->running()) co_return false;
+    if (std::string ss = str_field(c->config, "StopSignal"); signal <= 0 && !ss.empty()) signal = parse_signal(ss);
+    if (signal <= 0) signal = SIGTERM;
+    int timeout = 10;
+    if (auto* t = c->config.if_contains("StopTimeout"); t && t->is_number()) timeout = t->to_number<int>();
+    if (timeout_s) timeout = *timeout_s;
+    std::uint64_t target = c->exits + 1;
+    auto sent = co_await kill_container(c->id, signal);
+    if (!sent) co_return sent.err();
+    // timeout < 0 waits forever, as Docker's -t -1.
+    auto wait_for = timeout < 0 ? std::chrono::milliseconds(std::chrono::hours(24 * 365)) : std::chrono::milliseconds(timeout * 1000);
+    if (!co_await wait_exits(c, target, wait_for)) {
+        log::info("container {} did not stop within {} s after signal {}; killing it", c->id.substr(0, 12), timeout, signal);
+        if (c->running()) {
+            auto killed = co_await kill_container(c->id, SIGKILL);
+            if (!killed) co_return killed.err();
+        }
+        // PID 1 dying takes its pid namespace with it; the cgroup is killed
+        // as well where the kernel has cgroup.kill, for processes that left it.
+        auto job = [this, id = c->id] { return _cgroups->kill(id); };
+        co_await _workers.run(offload_reason::cgroup, std::move(job));
+        co_await wait_exits(c, target, std::chrono::seconds(30));
+    }
+    emit(*c, "stop");
+    co_return true;
+}
+
+awaitable<status> engine::restart_container(std::string ref, std::optional<int> timeout_s, int signal) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    auto stopped = co_await stop_container(c->id, timeout_s, signal);
+    if (!stopped) co_return stopped.err();
+    auto started = co_await start_container(c->id);
+    if (!started) co_return started.err();
+    emit(*c, "restart");
+    co_return ok();
+}
+
+void engine::emit(const container& c, std::string action, std::map<std::string, std::string> extra) {
+    event e;
+    e.action = std::move(action);
+    e.id = c.id;
+    e.time_ns = now_ns();
+    if (auto* l = c.config.if_contains("Labels"); l && l->is_object())
+        for (auto& [k, v] : l->as_object())
+            if (v.is_string()) e.attributes[std::string(k)] = std::string(v.as_string());
+    e.attributes["image"] = c.image_ref;
+    e.attributes["name"] = c.name;
+    for (auto& [k, v] : extra) e.attributes[k] = v;
+    _events.publish(std::move(e));
 }
 
 void engine::write_stdin(const container& c, std::string data, bool close) {
@@ -527,6 +697,7 @@ awaitable<status> engine::destroy(container_ptr c) {
     _containers.erase(c->id);
     _names.erase(c->name);
     c->removed = true;
+    emit(*c, "destroy");
     c->changed->notify();
     c->output->notify();
     co_return ok();

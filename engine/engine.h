@@ -23,6 +23,7 @@
 
 #include "base/error.h"
 #include "engine/core/async.h"
+#include "engine/events.h"
 #include "storage/images.h"
 
 namespace berth::storage { class metadata_db; }
@@ -31,6 +32,9 @@ namespace berth::cgroup { class manager; }
 namespace berth {
 
 class monitor_client;
+
+// "KILL", "SIGKILL", "9" -> 9; "" -> SIGKILL; unknown -> -1.
+int parse_signal(const std::string& s);
 
 struct engine_options {
     std::string data_root = "/var/lib/berth";
@@ -61,6 +65,7 @@ struct container {
     int exit_code = 0;
     std::string error;
     std::int64_t started_ns = 0, finished_ns = 0;
+    bool oom_killed = false;  // the kernel OOM-killed a process of its last run
     bool removed = false;
 
     // Loop-only runtime state.
@@ -110,6 +115,11 @@ public:
     // condition: "not-running" (default), "next-exit", "removed". Returns the exit code.
     awaitable<result<int>> wait_container(container_ptr c, std::string condition);
     awaitable<status> kill_container(std::string ref, int signal);
+    // Docker's stop: the stop signal (signal, else Config.StopSignal, else
+    // SIGTERM), then SIGKILL after timeout_s (else Config.StopTimeout, else
+    // 10 s). Returns false when the container was not running (HTTP 304).
+    awaitable<result<bool>> stop_container(std::string ref, std::optional<int> timeout_s, int signal);
+    awaitable<status> restart_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> remove_container(std::string ref, bool force);
     result<container_ptr> find_container(std::string_view ref) const;
     std::vector<container_ptr> containers() const;
@@ -130,6 +140,8 @@ public:
     std::vector<storage::image_record> images() const;
     // Docker's DELETE /images/{name}: [{"Untagged":..}, {"Deleted":..}]
     awaitable<result<boost::json::array>> remove_image(std::string ref, bool force);
+
+    event_log& events() { return _events; }
 
     // Rendering (Docker's JSON shapes).
     boost::json::object inspect_json(const container& c) const;
@@ -154,8 +166,14 @@ private:
     void persist_image(const storage::image_record& img);
     void register_image(const storage::image_record& img);
     awaitable<void> finish_removal(container_ptr c);
+    // An exit the monitor reported: the OOM check and cgroup removal on a
+    // worker, then the state, persisted, waiters woken.
+    awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
     awaitable<status> destroy(container_ptr c);
     std::string generate_name() const;
+    void emit(const container& c, std::string action, std::map<std::string, std::string> extra = {});
+    // Waits until c has exited `target` times in all; false on timeout.
+    awaitable<bool> wait_exits(container_ptr c, std::uint64_t target, std::chrono::milliseconds timeout);
 
     asio::io_context& _loop;
     engine_options _opts;
@@ -169,6 +187,7 @@ private:
     awaitable<void> collect_garbage();
     std::unique_ptr<cgroup::manager> _cgroups;
     std::unique_ptr<monitor_client> _monitor;
+    event_log _events{_loop.get_executor()};
     std::map<std::string, container_ptr> _containers;           // by id
     std::map<std::string, std::string> _names;                  // name -> id
     std::map<std::string, storage::image_record> _images;       // by id

@@ -107,7 +107,7 @@ json::object engine::inspect_json(const container& c) const {
                        {"Running", running},
                        {"Paused", false},
                        {"Restarting", false},
-                       {"OOMKilled", false},
+                       {"OOMKilled", c.oom_killed},
                        {"Dead", false},
                        {"Pid", running ? c.pid : 0},
                        {"ExitCode", c.exit_code},

@@ -1,9 +1,12 @@
 #include "engine/cgroup/manager.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "base/log.h"
@@ -18,6 +21,81 @@ std::vector<std::string> container_cgroup::v1_procs() const {
     for (auto& d : v1_dirs) out.push_back(d + "/cgroup.procs");
     return out;
 }
+
+namespace {
+
+bool has_controller(const hierarchy& h, std::string_view c) {
+    for (auto& one : split(h.controllers, ','))
+        if (one == c) return true;
+    return false;
+}
+
+std::string own_dir(const hierarchy& h) { return h.mount + (h.own_path == "/" ? "" : h.own_path); }
+
+std::string first_line_of(std::initializer_list<std::string> files, const char* fallback) {
+    for (auto& f : files)
+        if (auto v = read_file(f); v && !trim(*v).empty()) return trim(*v);
+    return fallback;
+}
+
+// v1, as Docker's sysinfo: a mounted controller, and its knobs at the
+// hierarchy's root (or in the daemon's own cgroup).
+features probe_v1(const std::vector<hierarchy>& hs) {
+    features f;
+    for (auto& h : hs) {
+        if (h.controllers.empty()) continue;
+        auto has = [&](const char* file) {
+            return path_exists(h.mount + "/" + file) || path_exists(own_dir(h) + "/" + file);
+        };
+        if (has_controller(h, "memory")) {
+            f.memory = true;
+            f.memory_swap = has("memory.memsw.limit_in_bytes");
+            f.memory_reservation = has("memory.soft_limit_in_bytes");
+        }
+        if (has_controller(h, "cpu")) {
+            f.cpu_quota = has("cpu.cfs_quota_us");
+            f.cpu_shares = has("cpu.shares");
+        }
+        if (has_controller(h, "cpuset")) f.cpuset = true;
+        if (has_controller(h, "pids")) f.pids = true;
+        // Docker looks for blkio.weight only (CFQ's, gone since 5.0); BFQ's
+        // blkio.bfq.weight, only off the root, counts for runc but not for
+        // Docker, which warns and discards the weight.
+        if (has_controller(h, "blkio")) f.blkio_weight = has("blkio.weight");
+    }
+    return f;
+}
+
+// cgroup2 gives a cgroup only the controllers its parent enabled in
+// cgroup.subtree_control: enable, for berth's parent and below it, those the
+// daemon's cgroup offers. Enabling them in the daemon's own cgroup fails
+// (EBUSY) while it holds processes and is not the root; the features then
+// show what berth's parent really got.
+features prepare_v2_parent(const std::string& own, const std::string& parent) {
+    features f;
+    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return f;
+    static constexpr std::string_view wanted[] = {"cpu", "cpuset", "io", "memory", "pids"};
+    auto enable = [](const std::string& dir, const std::string& from) {
+        auto avail = read_file(from + "/cgroup.controllers");
+        if (!avail) return;
+        for (auto& c : split(trim(*avail), ' '))
+            if (std::find(std::begin(wanted), std::end(wanted), c) != std::end(wanted))
+                (void)write_file(dir + "/cgroup.subtree_control", "+" + c);
+    };
+    enable(own, own);
+    enable(parent, parent);
+    auto got = read_file(parent + "/cgroup.subtree_control");
+    for (auto& c : split(got ? trim(*got) : std::string(), ' ')) {
+        if (c == "memory") f.memory = f.memory_swap = f.memory_reservation = true;
+        if (c == "cpu") f.cpu_quota = f.cpu_shares = true;
+        if (c == "cpuset") f.cpuset = true;
+        if (c == "pids") f.pids = true;
+        if (c == "io") f.blkio_weight = true;
+    }
+    return f;
+}
+
+}  // namespace
 
 result<std::unique_ptr<manager>> manager::detect(const std::string& data_root, const std::string& parent_override) {
     auto m = std::unique_ptr<manager>(new manager);
@@ -81,6 +159,23 @@ result<std::unique_ptr<manager>> manager::detect(const std::string& data_root, c
     if (have_v2) {
         BERTH_ASSIGN(m->_device_prog, load_device_program(default_device_rules()));
     }
+    m->_cpus = first_line_of({"/sys/devices/system/cpu/online"}, "0");
+    m->_mems = first_line_of({"/sys/devices/system/node/online"}, "0");
+    if (m->_layout == layout::unified) {
+        auto& h = m->_h.front();
+        m->_features = prepare_v2_parent(own_dir(h), m->parent_dirs().front());
+        if (m->_features.cpuset) {
+            m->_cpus = first_line_of({own_dir(h) + "/cpuset.cpus.effective"}, m->_cpus.c_str());
+            m->_mems = first_line_of({own_dir(h) + "/cpuset.mems.effective"}, m->_mems.c_str());
+        }
+    } else {
+        m->_features = probe_v1(m->_h);
+        for (auto& h : m->_h)
+            if (has_controller(h, "cpuset")) {
+                m->_cpus = first_line_of({own_dir(h) + "/cpuset.cpus", h.mount + "/cpuset.cpus"}, m->_cpus.c_str());
+                m->_mems = first_line_of({own_dir(h) + "/cpuset.mems", h.mount + "/cpuset.mems"}, m->_mems.c_str());
+            }
+    }
     return m;
 }
 
@@ -123,9 +218,304 @@ status copy_cpuset(const std::string& parent, const std::string& dir) {
     }
     return ok();
 }
+
+// Docker's warnings (moby daemon/daemon_unix.go verifyPlatformContainerResources).
+constexpr const char* warn_memory =
+    "Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.";
+constexpr const char* warn_swap =
+    "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.";
+constexpr const char* warn_reservation =
+    "Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.";
+constexpr const char* warn_cpu_quota =
+    "Your kernel does not support CPU CFS scheduler or the cgroup is not mounted. NanoCPUs discarded.";
+constexpr const char* warn_shares = "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.";
+constexpr const char* warn_cpuset = "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
+constexpr const char* warn_pids =
+    "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
+constexpr const char* warn_blkio =
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
+
+// One write, no O_CREAT: cgroupfs cannot create files, and a missing knob
+// must stay distinguishable (ENOENT) from a value the kernel refuses.
+// O_TRUNC as runc opens them (kernfs ignores it; plain-file fakes need it).
+status write_knob(const std::string& dir, const char* file, const std::string& value) {
+    std::string path = dir + "/" + file;
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    ssize_t n = ::write(fd.get(), value.data(), value.size());
+    if (n < 0) return sys_error("write " + value + " to " + path);
+    if (size_t(n) != value.size()) return make_error(errc::internal, "short write to " + path);
+    return ok();
+}
+
+bool missing(const status& s) { return !s && s.err().sys_errno == ENOENT; }
+
+// Writes the first of `files` that exists; a warning when none does.
+status write_one_of(const std::string& dir, std::initializer_list<std::pair<const char*, std::string>> files,
+                    const char* warning, std::vector<std::string>& warnings) {
+    for (auto& [file, value] : files) {
+        auto s = write_knob(dir, file, value);
+        if (!missing(s)) return s;
+    }
+    warnings.push_back(warning);
+    return ok();
+}
+
+constexpr std::int64_t cfs_period_us = 100000;
+
+std::int64_t cfs_quota_us(std::int64_t nano_cpus) { return nano_cpus * cfs_period_us / 1000000000; }
+
 }  // namespace
 
-result<container_cgroup> manager::create(const std::string& id) {
+result<std::vector<std::string>> verify_limits(limits& l, const features& f, const std::string& cpus,
+                                               const std::string& mems, int online_cpus) {
+    constexpr std::int64_t min_memory = 6 * 1024 * 1024;  // moby's linuxMinMemory
+    auto refuse = [](std::string m) { return make_error(errc::invalid_argument, std::move(m)); };
+    std::vector<std::string> w;
+    if (l.memory != 0 && l.memory < min_memory) return refuse("Minimum memory limit allowed is 6MB");
+    if (l.memory > 0 && !f.memory) {
+        w.push_back(warn_memory);
+        l.memory = 0;
+        l.memory_swap = -1;
+    }
+    if (l.memory > 0 && l.memory_swap != -1 && !f.memory_swap) {
+        w.push_back(warn_swap);
+        l.memory_swap = -1;
+    }
+    if (l.memory > 0 && (l.memory_swap < -1 || (l.memory_swap > 0 && l.memory_swap < l.memory)))
+        return refuse("Minimum memoryswap limit should be larger than memory limit, see usage");
+    if (l.memory == 0 && l.memory_swap > 0)
+        return refuse("You should always set the Memory limit when using Memoryswap limit, see usage");
+    if (l.memory_reservation > 0 && !f.memory_reservation) {
+        w.push_back(warn_reservation);
+        l.memory_reservation = 0;
+    }
+    if (l.memory_reservation != 0 && l.memory_reservation < min_memory)
+        return refuse("Minimum memory reservation allowed is 6MB");
+    if (l.memory > 0 && l.memory_reservation > 0 && l.memory < l.memory_reservation)
+        return refuse("Minimum memory limit can not be less than memory reservation limit, see usage");
+
+    if (l.nano_cpus > 0 && !f.cpu_quota)
+        return refuse("NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted");
+    // The kernel's smallest quota is 1 ms per 100 ms period: 0.01 CPU.
+    if (l.nano_cpus < 0 || (l.nano_cpus > 0 && l.nano_cpus < 10000000) ||
+        l.nano_cpus > std::int64_t(online_cpus) * 1000000000) {
+        auto n = std::to_string(online_cpus);
+        return refuse("Range of CPUs is from 0.01 to " + n + ".00, as there are only " + n + " CPUs available");
+    }
+    if (l.cpu_shares < 0) return refuse("invalid CPU shares " + std::to_string(l.cpu_shares) + ": must not be negative");
+    if (l.cpu_shares > 0 && !f.cpu_shares) {
+        w.push_back(warn_shares);
+        l.cpu_shares = 0;
+    }
+
+    if ((!l.cpuset_cpus.empty() || !l.cpuset_mems.empty()) && !f.cpuset) {
+        w.push_back(warn_cpuset);
+        l.cpuset_cpus.clear();
+        l.cpuset_mems.clear();
+    }
+    struct one {
+        std::string* value;
+        const std::string* available;
+        const char* what;
+        const char* unavailable;
+    };
+    for (auto& [value, available, what, unavailable] :
+         {one{&l.cpuset_cpus, &cpus, "cpus", "Requested CPUs are not available"},
+          one{&l.cpuset_mems, &mems, "mems", "Requested memory nodes are not available"}}) {
+        auto want = parse_cpu_list(*value);
+        if (!want) return refuse("Invalid value " + *value + " for cpuset " + what + ": " + want.err().message);
+        auto have = parse_cpu_list(*available);
+        for (int n : *want)
+            if (have && std::find(have->begin(), have->end(), n) == have->end())
+                return refuse(std::string(unavailable) + " - requested " + *value + ", available: " + *available);
+    }
+
+    if (l.pids_limit > 0 && !f.pids) {
+        w.push_back(warn_pids);
+        l.pids_limit = 0;
+    }
+    if (l.blkio_weight > 0 && !f.blkio_weight) {
+        w.push_back(warn_blkio);
+        l.blkio_weight = 0;
+    }
+    if (l.blkio_weight != 0 && (l.blkio_weight < 10 || l.blkio_weight > 1000))
+        return refuse("Range of blkio weight is from 10 to 1000");
+
+    // adaptContainerSettings.
+    if (l.memory > 0 && l.memory_swap == 0) l.memory_swap = 2 * l.memory;
+    if (l.cpu_shares > 0) l.cpu_shares = std::clamp<std::int64_t>(l.cpu_shares, 2, 262144);
+    return w;
+}
+
+std::uint64_t cpu_weight_from_shares(std::int64_t shares) {
+    // runc libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value.
+    if (shares <= 0) return 0;
+    shares = std::clamp<std::int64_t>(shares, 2, 262144);
+    return 1 + std::uint64_t(shares - 2) * 9999 / 262142;
+}
+
+std::uint64_t io_weight_from_blkio(std::int64_t weight) {
+    // runc ConvertBlkIOToIOWeightValue.
+    if (weight <= 0) return 0;
+    weight = std::clamp<std::int64_t>(weight, 10, 1000);
+    return 1 + std::uint64_t(weight - 10) * 9999 / 990;
+}
+
+result<std::vector<std::string>> apply_v2(const std::string& dir, const limits& l) {
+    std::vector<std::string> w;
+    // A knob is missing when its controller is not enabled for berth's
+    // parent (cgroup.subtree_control) or the kernel lacks the feature.
+    auto put = [&](const char* file, const std::string& value, const char* warning) -> status {
+        auto s = write_knob(dir, file, value);
+        if (!missing(s)) return s;
+        w.push_back(warning);
+        return ok();
+    };
+    if (l.memory > 0) {
+        auto s = write_knob(dir, "memory.max", std::to_string(l.memory));
+        if (missing(s)) {
+            w.push_back(warn_memory);
+        } else if (!s) {
+            return s.err();
+        } else if (l.memory_swap > 0) {
+            // memory.swap.max is swap alone; Docker's MemorySwap is memory plus swap.
+            auto swap = std::max<std::int64_t>(0, l.memory_swap - l.memory);
+            BERTH_TRY(put("memory.swap.max", std::to_string(swap), warn_swap));
+        } else if (l.memory_swap == -1) {
+            auto sw = write_knob(dir, "memory.swap.max", "max");
+            if (!sw && !missing(sw)) return sw.err();
+        }
+    }
+    if (l.memory_reservation > 0) BERTH_TRY(put("memory.low", std::to_string(l.memory_reservation), warn_reservation));
+    if (l.nano_cpus > 0)
+        BERTH_TRY(put("cpu.max", std::to_string(cfs_quota_us(l.nano_cpus)) + " " + std::to_string(cfs_period_us), warn_cpu_quota));
+    if (l.cpu_shares > 0) BERTH_TRY(put("cpu.weight", std::to_string(cpu_weight_from_shares(l.cpu_shares)), warn_shares));
+    // cpuset.mems before cpuset.cpus is irrelevant on cgroup2: empty means "the parent's".
+    if (!l.cpuset_cpus.empty()) BERTH_TRY(put("cpuset.cpus", l.cpuset_cpus, warn_cpuset));
+    if (!l.cpuset_mems.empty()) BERTH_TRY(put("cpuset.mems", l.cpuset_mems, warn_cpuset));
+    if (l.pids_limit > 0) BERTH_TRY(put("pids.max", std::to_string(l.pids_limit), warn_pids));
+    // BFQ takes blkio's range as is; io.weight (iocost) its own.
+    if (l.blkio_weight > 0)
+        BERTH_TRY(write_one_of(dir, {{"io.bfq.weight", std::to_string(l.blkio_weight)},
+                                     {"io.weight", std::to_string(io_weight_from_blkio(l.blkio_weight))}},
+                               warn_blkio, w));
+    std::sort(w.begin(), w.end());
+    w.erase(std::unique(w.begin(), w.end()), w.end());
+    return w;
+}
+
+result<std::vector<std::string>> apply_v1(const std::vector<std::pair<std::string, std::string>>& dirs,
+                                          const limits& l) {
+    std::vector<std::string> w;
+    auto dir_of = [&](std::string_view controller) -> std::string {
+        for (auto& [ctrls, dir] : dirs)
+            for (auto& c : split(ctrls, ','))
+                if (c == controller) return dir;
+        return {};
+    };
+    auto put = [&](const std::string& dir, const char* file, const std::string& value, const char* warning) -> status {
+        if (dir.empty()) {
+            w.push_back(warning);
+            return ok();
+        }
+        auto s = write_knob(dir, file, value);
+        if (!missing(s)) return s;
+        w.push_back(warning);
+        return ok();
+    };
+    std::string mem = dir_of("memory");
+    if (l.memory > 0) {
+        if (mem.empty()) w.push_back(warn_memory);
+        auto set_memory = [&] { return put(mem, "memory.limit_in_bytes", std::to_string(l.memory), warn_memory); };
+        // The kernel keeps memsw >= limit at every step, so the order
+        // depends on the current limit (as runc's setMemoryAndSwap).
+        auto set_swap = [&]() -> status {
+            if (l.memory_swap == 0) return ok();
+            auto s = write_knob(mem, "memory.memsw.limit_in_bytes", std::to_string(l.memory_swap));
+            if (missing(s)) {
+                if (l.memory_swap != -1) w.push_back(warn_swap);
+                return ok();
+            }
+            return s;
+        };
+        if (!mem.empty()) {
+            std::uint64_t current = 0;
+            if (auto cur = read_file(mem + "/memory.limit_in_bytes")) current = std::strtoull(trim(*cur).c_str(), nullptr, 10);
+            if (l.memory_swap == -1 || (l.memory_swap > 0 && current < std::uint64_t(l.memory_swap))) {
+                BERTH_TRY(set_swap());
+                BERTH_TRY(set_memory());
+            } else {
+                BERTH_TRY(set_memory());
+                BERTH_TRY(set_swap());
+            }
+        }
+    }
+    if (l.memory_reservation > 0)
+        BERTH_TRY(put(mem, "memory.soft_limit_in_bytes", std::to_string(l.memory_reservation), warn_reservation));
+    std::string cpu = dir_of("cpu");
+    if (l.nano_cpus > 0) {
+        auto s = cpu.empty() ? status(sys_error("cpu controller", ENOENT))
+                             : write_knob(cpu, "cpu.cfs_period_us", std::to_string(cfs_period_us));
+        if (missing(s)) w.push_back(warn_cpu_quota);
+        else if (!s) return s.err();
+        else BERTH_TRY(write_knob(cpu, "cpu.cfs_quota_us", std::to_string(cfs_quota_us(l.nano_cpus))));
+    }
+    if (l.cpu_shares > 0) BERTH_TRY(put(cpu, "cpu.shares", std::to_string(l.cpu_shares), warn_shares));
+    std::string cpuset = dir_of("cpuset");
+    if (!l.cpuset_cpus.empty()) BERTH_TRY(put(cpuset, "cpuset.cpus", l.cpuset_cpus, warn_cpuset));
+    if (!l.cpuset_mems.empty()) BERTH_TRY(put(cpuset, "cpuset.mems", l.cpuset_mems, warn_cpuset));
+    if (l.pids_limit > 0) BERTH_TRY(put(dir_of("pids"), "pids.max", std::to_string(l.pids_limit), warn_pids));
+    if (l.blkio_weight > 0) {
+        std::string blkio = dir_of("blkio");
+        std::string v = std::to_string(l.blkio_weight);
+        if (blkio.empty()) w.push_back(warn_blkio);
+        else BERTH_TRY(write_one_of(blkio, {{"blkio.bfq.weight", v}, {"blkio.weight", v}}, warn_blkio, w));
+    }
+    std::sort(w.begin(), w.end());
+    w.erase(std::unique(w.begin(), w.end()), w.end());
+    return w;
+}
+
+result<std::vector<int>> parse_cpu_list(std::string_view list) {
+    // The kernel's list format (cpuset(7)), as Docker's parsers.ParseUintList.
+    std::vector<int> out;
+    auto bad = [&] { return make_error(errc::invalid_argument, "invalid format: " + std::string(list)); };
+    auto number = [](std::string_view s, int& v) {
+        if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
+        v = std::stoi(std::string(s));
+        return true;
+    };
+    if (list.empty()) return out;
+    for (auto& part : split(list, ',')) {
+        auto dash = part.find('-');
+        int lo = 0, hi = 0;
+        if (dash == std::string::npos) {
+            if (!number(part, lo)) return bad();
+            hi = lo;
+        } else if (!number(std::string_view(part).substr(0, dash), lo) ||
+                   !number(std::string_view(part).substr(dash + 1), hi) || hi < lo) {
+            return bad();
+        }
+        for (int i = lo; i <= hi; ++i) out.push_back(i);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::uint64_t read_oom_kills(const std::string& file) {
+    auto text = read_file(file);
+    if (!text) return 0;
+    for (auto& line : split(*text, '\n')) {
+        auto sp = line.find(' ');
+        if (sp != std::string::npos && line.substr(0, sp) == "oom_kill")
+            return std::strtoull(line.c_str() + sp + 1, nullptr, 10);
+    }
+    return 0;
+}
+
+result<container_cgroup> manager::create(const std::string& id, const limits& l) {
     container_cgroup c = paths(id);
     auto parents = parent_dirs();
     std::vector<std::string> made;
@@ -134,7 +524,9 @@ result<container_cgroup> manager::create(const std::string& id) {
     });
     for (size_t i = 0; i < _h.size(); ++i) {
         const std::string& parent = parents[i];
-        if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create cgroup " + parent);
+        bool fresh = ::mkdir(parent.c_str(), 0755) == 0;
+        if (!fresh && errno != EEXIST) return sys_error("create cgroup " + parent);
+        if (fresh && _layout == layout::unified) (void)prepare_v2_parent(own_dir(_h[i]), parent);
         bool cpuset = _h[i].controllers.find("cpuset") != std::string::npos;
         if (cpuset) BERTH_TRY(copy_cpuset(parent.substr(0, parent.rfind('/')), parent));
         std::string dir = parent + "/" + id;
@@ -164,8 +556,31 @@ result<container_cgroup> manager::create(const std::string& id) {
             }
         }
     }
+    BERTH_ASSIGN(c.warnings, apply(id, l));
     undo.dismiss();
     return c;
+}
+
+result<std::vector<std::string>> manager::apply(const std::string& id, const limits& l) {
+    container_cgroup c = paths(id);
+    if (_layout == layout::unified) return apply_v2(c.v2_dir, l);
+    // paths() lists the v1 directories in the order of the v1 hierarchies.
+    std::vector<std::pair<std::string, std::string>> dirs;
+    std::size_t n = 0;
+    for (auto& h : _h)
+        if (!h.controllers.empty() && n < c.v1_dirs.size()) dirs.emplace_back(h.controllers, c.v1_dirs[n++]);
+    return apply_v1(dirs, l);
+}
+
+bool manager::oom_killed(const std::string& id) const {
+    container_cgroup c = paths(id);
+    std::size_t n = 0;
+    for (auto& h : _h) {
+        if (h.controllers.empty()) continue;
+        if (has_controller(h, "memory") && n < c.v1_dirs.size()) return read_oom_kills(c.v1_dirs[n] + "/memory.oom_control") > 0;
+        ++n;
+    }
+    return !c.v2_dir.empty() && read_oom_kills(c.v2_dir + "/memory.events") > 0;
 }
 
 status manager::remove(const std::string& id) {
@@ -186,6 +601,19 @@ status manager::remove(const std::string& id) {
         }
     }
     return result;
+}
+
+status manager::kill(const std::string& id) {
+    container_cgroup c = paths(id);
+    if (!c.v2_dir.empty() && path_exists(c.v2_dir + "/cgroup.kill")) return write_file(c.v2_dir + "/cgroup.kill", "1");
+    for (auto& procs : c.v1_procs()) {
+        auto pids = read_file(procs);
+        if (!pids) continue;
+        for (auto& p : split(*pids, '\n'))
+            if (!p.empty()) ::kill(std::stoi(p), SIGKILL);
+        return ok();
+    }
+    return ok();
 }
 
 }  // namespace berth::cgroup

@@ -129,7 +129,7 @@ def test_start_of_missing_command_is_an_error(daemon):
 
 
 def test_unsupported_settings_are_refused_not_ignored(daemon):
-    for hc in ({"ReadonlyRootfs": True}, {"Memory": 64 << 20}, {"Binds": ["/tmp:/tmp"]}, {"Privileged": True},
+    for hc in ({"ReadonlyRootfs": True}, {"CpuQuota": 50000}, {"Binds": ["/tmp:/tmp"]}, {"Privileged": True},
                {"RestartPolicy": {"Name": "always"}}):
         st, body = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"], "HostConfig": hc})
         assert st == 400 and "not supported" in body["message"], hc

@@ -1,0 +1,67 @@
+"""Live-restore: containers outlive a SIGKILLed daemon (the monitor is their
+parent), exits that happen while it is away are recorded with their real
+codes, and the restarted daemon controls the survivors."""
+import json
+import os
+import signal
+import tempfile
+import time
+
+import pytest
+
+from conftest import Daemon, make_busybox_tar
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append((int(p), fields[0]))
+    return out
+
+
+def test_fifty_containers_survive_daemon_sigkill():
+    base = tempfile.mkdtemp(prefix="berth-e2e-restore-")
+    d = Daemon(base)
+    try:
+        d.start()
+        assert d.cli("import", make_busybox_tar(os.path.join(base, "b.tar")), "busybox").returncode == 0
+        survivors, leavers = [], {}
+        for i in range(45):
+            survivors.append(d.cli("run", "-d", "busybox", "sleep", "300").stdout.strip())
+        for i in range(5):
+            cid = d.cli("run", "-d", "busybox", "sh", "-c", "sleep 2; echo bye-%d; exit %d" % (i, 10 + i)).stdout.strip()
+            leavers[cid] = 10 + i
+        assert all(len(c) == 64 for c in survivors + list(leavers))
+        monitor = d.monitor_pid()
+        d.stop(signal.SIGKILL)
+        time.sleep(3)  # the five exit while no daemon is there
+        d.start()
+        assert d.monitor_pid() == monitor  # the same monitor, re-attached
+        st, listed = d.api("GET", "/containers/json")
+        assert sorted(c["Id"] for c in listed) == sorted(survivors)
+        for cid, code in leavers.items():
+            info = json.loads(d.cli("inspect", cid).stdout)[0]["State"]
+            assert info["Status"] == "exited" and info["ExitCode"] == code, info
+            assert info["FinishedAt"] != "0001-01-01T00:00:00Z"
+            assert d.cli("logs", cid).stdout == "bye-%d\n" % (code - 10)
+        # The survivors are controllable: kill one and wait for it, remove the rest.
+        st, _ = d.api("POST", "/containers/%s/kill?signal=KILL" % survivors[0])
+        assert st == 204
+        assert d.cli("wait", survivors[0]).stdout.strip() == "137"
+        for cid in survivors:
+            assert d.api("DELETE", "/containers/%s?force=1" % cid)[0] == 204
+        time.sleep(0.5)
+        kids = children(monitor)
+        assert [s for _, s in kids if s == "Z"] == []  # no zombie
+        assert len(kids) == 1  # only the zygote is left
+        assert os.listdir(os.path.join(d.root, "exits")) == []  # every exit acknowledged
+    finally:
+        d.teardown()
