@@ -38,6 +38,9 @@ struct api_server::impl {
     awaitable<bool> containers_wait(socket_t& s, request& req, container_ptr c);
     awaitable<bool> containers_attach(socket_t& s, request& req, container_ptr c);
     awaitable<bool> containers_logs(socket_t& s, request& req, container_ptr c);
+    awaitable<void> attach_output(socket_t& s, container_ptr c, std::uint64_t after, std::uint64_t exits_at_attach,
+                                  bool want_out, bool want_err, bool tty);
+    awaitable<void> attach_stdin(socket_t& s, container_ptr c, bool stdin_once);
     awaitable<bool> images_create(socket_t& s, request& req);
     awaitable<bool> events_stream(socket_t& s, request& req);
     awaitable<bool> images_load(socket_t& s, request& req);
@@ -307,20 +310,6 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
 
     // Reader: stdin bytes go to the container; EOF is a half-close, not a
     // disconnect — output keeps flowing until the container exits.
-    if (want_in && open_stdin) {
-        asio::co_spawn(loop, [](socket_t& sock, engine& e, container_ptr ct, bool once) -> awaitable<void> {
-            char buf[16384];
-            for (;;) {
-                boost::system::error_code ec;
-                std::size_t n = co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-                if (ec) {
-                    if (once) e.write_stdin(*ct, {}, true);
-                    co_return;
-                }
-                e.write_stdin(*ct, std::string(buf, n), false);
-            }
-        }(s, eng, c, stdin_once), asio::detached);
-    }
     if (req.flag("logs")) {
         std::uint64_t end = 0;
         auto job0 = [path = eng.log_path(*c), &end] {
@@ -337,27 +326,59 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
             }
     }
     if (req.flag("stream")) {
-        for (;;) {
-            auto entries = eng.entries_after(*c, after);
-            if (!entries.empty()) {
-                std::string out;
-                for (auto& e : entries) {
-                    after = e.seq;
-                    if ((e.is_err && !want_err) || (!e.is_err && !want_out)) continue;
-                    out += tty ? e.text : stdcopy_frame(e.is_err ? 2 : 1, e.text);
-                }
-                boost::system::error_code ec;
-                if (!out.empty()) co_await asio::async_write(s, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
-                if (ec) co_return false;
-                continue;
-            }
-            if (c->exits > exits_at_attach || c->removed) break;
-            co_await c->output->wait();
-        }
+        // The stdin reader runs inside this coroutine (not detached): it must
+        // end before the socket, which lives in serve()'s frame, goes away.
+        if (want_in && open_stdin)
+            co_await (attach_output(s, c, after, exits_at_attach, want_out, want_err, tty) ||
+                      attach_stdin(s, c, stdin_once));
+        else
+            co_await attach_output(s, c, after, exits_at_attach, want_out, want_err, tty);
     }
     boost::system::error_code ignore;
     s.shutdown(asio::socket_base::shutdown_both, ignore);
     co_return false;
+}
+
+awaitable<void> api_server::impl::attach_output(socket_t& s, container_ptr c, std::uint64_t after,
+                                                std::uint64_t exits_at_attach, bool want_out, bool want_err, bool tty) {
+    for (;;) {
+        auto entries = eng.entries_after(*c, after);
+        if (!entries.empty()) {
+            std::string out;
+            for (auto& e : entries) {
+                after = e.seq;
+                if ((e.is_err && !want_err) || (!e.is_err && !want_out)) continue;
+                out += tty ? e.text : stdcopy_frame(e.is_err ? 2 : 1, e.text);
+            }
+            boost::system::error_code ec;
+            if (!out.empty()) co_await asio::async_write(s, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+            if (ec) co_return;
+            continue;
+        }
+        if (c->exits > exits_at_attach || c->removed) co_return;
+        co_await c->output->wait();
+    }
+}
+
+awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, bool stdin_once) {
+    char buf[16384];
+    for (;;) {
+        // Back-pressure: do not read the client faster than the monitor takes it.
+        while (eng.monitor_backlog() > (4u << 20)) {
+            asio::steady_timer t(loop, std::chrono::milliseconds(5));
+            co_await t.async_wait(use_awaitable);
+        }
+        boost::system::error_code ec;
+        std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+        if (ec) break;
+        eng.write_stdin(*c, std::string(buf, n), false);
+    }
+    if (co_await cancelled()) co_return;
+    // EOF is a half-close, not a disconnect: output goes on until the
+    // container exits (attach_output wins the race and cancels this wait).
+    if (stdin_once) eng.write_stdin(*c, {}, true);
+    async_event never(loop.get_executor());
+    co_await never.wait();
 }
 
 awaitable<bool> api_server::impl::containers_logs(socket_t& s, request& req, container_ptr c) {

@@ -180,8 +180,13 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     create_result out;
     if (!name.empty() && name[0] == '/') name.erase(0, 1);
     if (!name.empty()) {
-        static const std::regex valid("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
-        if (!std::regex_match(name, valid))
+        // [a-zA-Z0-9][a-zA-Z0-9_.-]+ by hand: libstdc++'s regex recurses per
+        // character and a long name would overflow the loop's stack.
+        auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
+        bool valid = name.size() >= 2 && name.size() <= 255 && alnum(name[0]) &&
+                     std::all_of(name.begin() + 1, name.end(),
+                                 [&](char ch) { return alnum(ch) || ch == '_' || ch == '.' || ch == '-'; });
+        if (!valid)
             co_return make_error(errc::invalid_argument, "Invalid container name (" + name +
                                                              "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
         if (auto it = _names.find(name); it != _names.end())
@@ -360,6 +365,14 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         co_await _workers.run(offload_reason::filesystem, std::move(job1));
         co_return made.err().wrap("create container");
     }
+    if (auto it = _names.find(c->name); it != _names.end()) {
+        // Another create took the name while the directories were made.
+        auto undo = [dir] { return remove_all(dir); };
+        co_await _workers.run(offload_reason::filesystem, std::move(undo));
+        co_return make_error(errc::conflict, "Conflict. The container name \"/" + c->name +
+                                                 "\" is already in use by container \"" + it->second +
+                                                 "\". You have to remove (or rename) that container to be able to reuse that name.");
+    }
     _containers[c->id] = c;
     _names[c->name] = c->id;
     // Reply only once the record is durable.
@@ -399,6 +412,12 @@ awaitable<status> engine::start_container(std::string ref) {
     auto job3 = [this, id = c->id, l = *lim] { return _cgroups->create(id, l); };
     auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
     if (!cg) co_return cg.err().wrap("create cgroup");
+    if (c->removed || c->status == "removing") {
+        // Removed (rm -f) while the cgroup was being made: do not start.
+        auto undo = [this, id = c->id] { return _cgroups->remove(id); };
+        co_await _workers.run(offload_reason::cgroup, std::move(undo));
+        co_return make_error(errc::conflict, "container " + c->id + " was removed while starting");
+    }
     for (auto& w : cg->warnings) log::warn("container {}: {}", c->id.substr(0, 12), w);
 
     runtime::launch_spec spec;
@@ -442,6 +461,15 @@ awaitable<status> engine::start_container(std::string ref) {
                                 {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
                                  {"open_stdin", open_stdin}},
                                 {}});
+    if (sent && open_stdin) {
+        // Messages to the monitor are ordered: stdin sent now reaches the box
+        // the start message creates.
+        c->stdin_direct = true;
+        std::string held = std::move(c->stdin_held);
+        c->stdin_held.clear();
+        bool close = std::exchange(c->stdin_close_held, false);
+        write_stdin(*c, std::move(held), close);
+    }
     if (sent) co_await pending.done->wait();
     status outcome = sent ? _starts[c->id].outcome : sent;
     _starts.erase(c->id);
@@ -453,13 +481,15 @@ awaitable<status> engine::start_container(std::string ref) {
     auto job4 = [this, id = c->id] { return _cgroups->remove(id); };
     co_await _workers.run(offload_reason::cgroup, std::move(job4));
     // A failed start leaves the container "created" with Docker's exit codes.
+    c->stdin_direct = false;
     const auto& e = outcome.err();
     c->exit_code = e.code == errc::command_not_found ? 127 : e.code == errc::cannot_execute ? 126 : 128;
     c->error = e.message;
     c->exits++;
     c->changed->notify();
-    persist(*c);
-    if (c->auto_remove()) asio::co_spawn(_loop, finish_removal(c), asio::detached);
+    c->output->notify();
+    if (!c->removed) persist(*c);
+    if (c->auto_remove() && !c->removed) asio::co_spawn(_loop, finish_removal(c), asio::detached);
     co_return outcome;
 }
 
@@ -467,8 +497,15 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     auto it = _containers.find(id);
     if (it == _containers.end()) return;
     auto& c = *it->second;
-    c.status = "running";
     c.pid = pid;
+    if (c.status == "removing") {
+        // rm -f raced with this start: its kill may have reached the monitor
+        // before the container existed there. Kill it now.
+        (void)_monitor->send({monitor::msg::signal, {{"id", id}, {"signal", 9}}, {}});
+        if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
+        return;
+    }
+    c.status = "running";
     c.started_ns = now_ns();
     c.finished_ns = 0;
     c.exit_code = 0;
@@ -522,6 +559,12 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     };
     bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));
     std::string id = c->id;
+    c->stdin_direct = false;
+    if (c->removed) {
+        // Removed meanwhile: nothing to record, but the monitor may drop its record.
+        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}});
+        co_return;
+    }
     if (c->status != "removing") c->status = "exited";
     c->exit_code = exit_code;
     c->finished_ns = finished_ns;
@@ -539,6 +582,13 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     if (oom) emit(*c, "oom");
     emit(*c, "die", {{"exitCode", std::to_string(exit_code)}});
     if (c->auto_remove() && c->status != "removing") asio::co_spawn(_loop, finish_removal(c), asio::detached);
+}
+
+void engine::on_monitor_lost() {
+    for (auto& [id, p] : _starts) {
+        p.outcome = make_error(errc::unavailable, "the berth monitor went away while starting the container");
+        p.done->set();
+    }
 }
 
 void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running) {
@@ -572,6 +622,7 @@ awaitable<result<int>> engine::wait_container(container_ptr c, std::string condi
         if (condition == "next-exit" && (c->exits >= target || c->removed)) break;
         if (condition == "not-running" && !c->running() && !c->starting) break;
         co_await c->changed->wait();
+        if (co_await cancelled()) co_return make_error(errc::unavailable, "wait cancelled");
     }
     co_return c->exit_code;
 }
@@ -653,10 +704,17 @@ void engine::emit(const container& c, std::string action, std::map<std::string, 
     _events.publish(std::move(e));
 }
 
-void engine::write_stdin(const container& c, std::string data, bool close) {
+void engine::write_stdin(container& c, std::string data, bool close) {
+    if (!c.stdin_direct) {
+        if (c.stdin_held.size() < (64u << 20)) c.stdin_held += data;
+        c.stdin_close_held = c.stdin_close_held || close;
+        return;
+    }
     if (!data.empty()) (void)_monitor->send({monitor::msg::stdin_data, {{"id", c.id}}, std::move(data)});
     if (close) (void)_monitor->send({monitor::msg::stdin_close, {{"id", c.id}}, {}});
 }
+
+std::size_t engine::monitor_backlog() const { return _monitor->backlog(); }
 
 awaitable<status> engine::remove_container(std::string ref, bool force) {
     auto found = find_container(ref);
@@ -668,9 +726,12 @@ awaitable<status> engine::remove_container(std::string ref, bool force) {
             co_return make_error(errc::conflict, "You cannot remove a running container " + c->id +
                                                      ". Stop the container before attempting removal or force remove");
         std::uint64_t target = c->exits + 1;
+        bool was_starting = c->starting && !c->running();
         c->status = "removing";
         (void)_monitor->send({monitor::msg::signal, {{"id", c->id}, {"signal", 9}}, {}});
-        while (c->exits < target) co_await c->changed->wait();
+        // A start in flight ends as a failed start or an exit; both count.
+        if (!co_await wait_exits(c, target, std::chrono::seconds(was_starting ? 30 : 60)))
+            log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
     co_return co_await destroy(c);
 }

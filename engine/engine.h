@@ -76,6 +76,9 @@ struct container {
     std::size_t recent_bytes = 0;
     std::uint64_t next_seq = 1;
     bool starting = false;
+    bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
+    std::string stdin_held;
+    bool stdin_close_held = false;
 
     bool running() const { return status == "running"; }
     bool tty() const;
@@ -124,7 +127,10 @@ public:
     result<container_ptr> find_container(std::string_view ref) const;
     std::vector<container_ptr> containers() const;
     // Writes `data` to the container's stdin (when OpenStdin); empty + close=true closes it.
-    void write_stdin(const container& c, std::string data, bool close);
+    // Before the start message has gone to the monitor, stdin is held here
+    // (the docker CLI streams stdin right after attaching, before start).
+    void write_stdin(container& c, std::string data, bool close);
+    std::size_t monitor_backlog() const;
 
     // Log entries with seq > after, from memory (live streams).
     std::vector<log_entry> entries_after(const container& c, std::uint64_t after) const;
@@ -157,6 +163,8 @@ public:
     void on_monitor_start_failed(const std::string& id, error e);
     void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
     void on_monitor_state(const std::vector<std::pair<std::string, int>>& running);
+    // The connection dropped: starts in flight can no longer be answered.
+    void on_monitor_lost();
 
 private:
     std::string container_dir(const std::string& id) const;

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <deque>
+
 #include "base/log.h"
 #include "engine/engine.h"
 
@@ -18,6 +20,11 @@ struct monitor_client::impl {
     asio::posix::stream_descriptor sock;
     async_event ready;
     bool connected = false;
+    // Outbound packets the socket could not take at once; the loop never
+    // blocks on the monitor (which may be busy, or stopped).
+    std::deque<std::string> outq;
+    std::size_t outq_bytes = 0;
+    bool writer_running = false;
 };
 
 monitor_client::monitor_client(asio::io_context& loop, engine& eng, std::string data_root)
@@ -64,9 +71,38 @@ awaitable<void> monitor_client::ready() { co_await _p->ready.wait(); }
 
 status monitor_client::send(const monitor::message& m) {
     if (!_p->connected) return make_error(errc::unavailable, "the berth monitor is not connected");
-    // Small packets to a local socket: the kernel buffers them (the socket
-    // is blocking for sends only when the monitor stalls).
-    return monitor::send_packet(_p->sock.native_handle(), monitor::encode(m));
+    std::string pkt = monitor::encode(m);
+    if (_p->outq.empty()) {
+        ssize_t n = ::send(_p->sock.native_handle(), pkt.data(), pkt.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) return ok();
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return sys_error("send to monitor");
+    }
+    _p->outq_bytes += pkt.size();
+    _p->outq.push_back(std::move(pkt));
+    if (!_p->writer_running) {
+        _p->writer_running = true;
+        asio::co_spawn(_loop, write_queued(), asio::detached);
+    }
+    return ok();
+}
+
+std::size_t monitor_client::backlog() const { return _p->outq_bytes; }
+
+awaitable<void> monitor_client::write_queued() {
+    while (_p->connected && !_p->outq.empty()) {
+        auto& pkt = _p->outq.front();
+        ssize_t n = ::send(_p->sock.native_handle(), pkt.data(), pkt.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+            boost::system::error_code ec;
+            co_await _p->sock.async_wait(asio::posix::descriptor_base::wait_write, asio::redirect_error(use_awaitable, ec));
+            if (ec) break;
+            continue;
+        }
+        if (n < 0) break;
+        _p->outq_bytes -= pkt.size();
+        _p->outq.pop_front();
+    }
+    _p->writer_running = false;
 }
 
 awaitable<bool> monitor_client::connect_once() {
@@ -117,10 +153,19 @@ awaitable<void> monitor_client::run() {
                 log::error("monitor: {}", m.err().message);
                 continue;
             }
-            dispatch(*m);
+            // A monitor from another berth version may send what we do not
+            // expect: log it, never let it take the daemon down.
+            try {
+                dispatch(*m);
+            } catch (const std::exception& e) {
+                log::error("monitor message type {}: {}", int(m->type), e.what());
+            }
         }
         _p->connected = false;
+        _p->outq.clear();
+        _p->outq_bytes = 0;
         log::warn("lost the connection to the monitor; reconnecting");
+        _engine.on_monitor_lost();
     }
 }
 

@@ -28,10 +28,13 @@ public:
     status send(const monitor::message& m);
 
     static status spawn_monitor(const std::string& data_root);
+    // Bytes queued for the monitor and not yet taken by its socket.
+    std::size_t backlog() const;
 
 private:
     awaitable<void> run();
     awaitable<bool> connect_once();
+    awaitable<void> write_queued();
     void dispatch(monitor::message& m);
 
     asio::io_context& _loop;

@@ -355,6 +355,10 @@ status layer_writer::apply_xattrs(const node& n, archive_entry* e, const std::st
         if (!name || !*name) continue;
         // SELinux labels belong to the host's policy, not to the image.
         if (std::strcmp(name, "security.selinux") == 0) continue;
+        // overlayfs's own attributes (redirect, metacopy, origin, opaque…)
+        // would let an image steer lookups across layers; whiteouts and
+        // opaque markers come only from the OCI whiteout conversion.
+        if (std::strncmp(name, "trusted.overlay.", 16) == 0) continue;
         int r = n.fd >= 0 ? ::fsetxattr(n.fd, name, value, size, 0) : ::lsetxattr(via.c_str(), name, value, size, 0);
         if (r != 0) return sys_error(entry_error_prefix(shown) + ": set xattr " + shown_name(name));
     }

@@ -13,6 +13,8 @@
 
 #include <boost/asio.hpp>
 
+#include "base/error.h"
+
 namespace berth {
 
 namespace asio = boost::asio;
@@ -50,7 +52,18 @@ public:
         return asio::async_initiate<decltype(use_awaitable), void(T)>(
             [this, f = std::move(f)](auto handler) mutable {
                 asio::post(_pool, [this, f = std::move(f), handler = std::move(handler)]() mutable {
-                    T r = f();
+                    // An exception must not cross into the pool's thread (it
+                    // would terminate the daemon): it becomes an internal error.
+                    T r = [&]() -> T {
+                        try {
+                            return f();
+                        } catch (const std::exception& e) {
+                            if constexpr (std::is_constructible_v<T, error>)
+                                return T(make_error(errc::internal, std::string("worker: ") + e.what()));
+                            else
+                                return T{};
+                        }
+                    }();
                     _in_flight--;
                     auto ex = asio::get_associated_executor(handler);
                     asio::dispatch(ex, [h = std::move(handler), r = std::move(r)]() mutable {
@@ -70,6 +83,14 @@ private:
     std::atomic<std::uint64_t> _in_flight{0};
 };
 
+// True once the current coroutine has been cancelled (e.g. it lost an
+// awaitable_operators `||` race). Loops that wait repeatedly must check it,
+// or a cancelled wait would simply wait again and never finish.
+inline awaitable<bool> cancelled() {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    co_return cs.cancelled() != asio::cancellation_type::none;
+}
+
 // A level-triggered event for loop coroutines: wait() returns at once once
 // set(); set() wakes every waiter. Loop thread only.
 class async_event {
@@ -84,6 +105,7 @@ public:
         while (!_set) {
             auto [ec] = co_await _timer.async_wait(asio::as_tuple(use_awaitable));
             (void)ec;
+            if (co_await cancelled()) co_return;
         }
     }
 

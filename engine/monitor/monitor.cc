@@ -23,6 +23,7 @@
 #include <linux/close_range.h>
 
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +65,7 @@ struct box {
     int exit_code = 0;
     std::int64_t finished_ns = 0;
     std::int64_t drain_deadline_ns = 0;
+    bool finishing = false;
 };
 
 class monitor_process {
@@ -85,18 +87,57 @@ private:
     }
     void unwatch(int fd) { ::epoll_ctl(_ep.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
-    void send(const message& m, const std::vector<int>& fds = {}) {
+    // Never blocks: a stalled or stopped daemon must not stall the monitor
+    // (and with it every container's output and every reap). Packets the
+    // socket cannot take yet wait in a queue; when the queue is long, output
+    // entries are dropped from the live stream (they are in the log file).
+    void send(const message& m) {
         if (!_client) return;
-        if (!monitor::send_packet(_client.get(), monitor::encode(m), fds)) drop_client();
+        bool droppable = m.type == msg::output;
+        if (droppable && _outq_bytes > max_backlog) return;
+        std::string pkt = monitor::encode(m);
+        if (_outq.empty()) {
+            ssize_t n = ::send(_client.get(), pkt.data(), pkt.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) return;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return drop_client();
+            set_client_events(EPOLLIN | EPOLLOUT);
+        }
+        _outq_bytes += pkt.size();
+        _outq.push_back(std::move(pkt));
+    }
+    void flush_client() {
+        while (_client && !_outq.empty()) {
+            auto& pkt = _outq.front();
+            ssize_t n = ::send(_client.get(), pkt.data(), pkt.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return;
+                return drop_client();
+            }
+            _outq_bytes -= pkt.size();
+            _outq.pop_front();
+        }
+        if (_client) set_client_events(EPOLLIN);
+    }
+    void set_client_events(std::uint32_t events) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = key(t_client, _client.get());
+        ::epoll_ctl(_ep.get(), EPOLL_CTL_MOD, _client.get(), &ev);
     }
     void drop_client() {
         if (!_client) return;
         unwatch(_client.get());
         _client.reset();
+        _outq.clear();
+        _outq_bytes = 0;
     }
+    static constexpr std::size_t max_backlog = 8 << 20;
+    std::deque<std::string> _outq;
+    std::size_t _outq_bytes = 0;
 
     void on_accept();
     void on_client();
+    void on_message(message& m);
     void on_signal();
     void on_exec_status(box& b);
     void on_output(box& b, bool is_err);
@@ -161,7 +202,11 @@ int monitor_process::run() {
             tag t = static_cast<tag>(evs[i].data.u64 >> 32);
             int fd = static_cast<int>(evs[i].data.u64 & 0xffffffff);
             if (t == t_listen) { on_accept(); continue; }
-            if (t == t_client) { on_client(); continue; }
+            if (t == t_client) {
+                if (evs[i].events & EPOLLOUT) flush_client();
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_client();
+                continue;
+            }
             if (t == t_signal) { on_signal(); continue; }
             auto it = _by_fd.find(fd);
             if (it == _by_fd.end()) continue;
@@ -209,6 +254,7 @@ void monitor_process::resend_exit_records() {
 }
 
 void monitor_process::on_client() {
+    if (!_client) return;
     auto pkt = monitor::recv_packet(_client.get());
     if (!pkt || pkt->empty()) {
         drop_client();
@@ -216,6 +262,17 @@ void monitor_process::on_client() {
     }
     auto m = monitor::decode(*pkt);
     if (!m) return;
+    // A daemon of another version may send what we do not expect: the
+    // monitor outlives daemons and must never die of a message.
+    try {
+        on_message(*m);
+    } catch (const std::exception& e) {
+        log::error("monitor: message type {}: {}", int(m->type), e.what());
+    }
+}
+
+void monitor_process::on_message(message& msg_in) {
+    auto* m = &msg_in;
     auto id = [&]() -> std::string {
         auto* v = m->header.if_contains("id");
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -240,6 +297,9 @@ void monitor_process::on_client() {
     case msg::stdin_data: {
         auto it = _boxes.find(id());
         if (it == _boxes.end() || !it->second->in) break;
+        // Bounded: a container that never reads its stdin must not make the
+        // monitor grow without limit (Docker blocks the client instead).
+        if (it->second->stdin_pending.size() > (64u << 20)) break;
         it->second->stdin_pending += m->payload;
         on_stdin_writable(*it->second);
         break;
@@ -428,6 +488,12 @@ void monitor_process::on_signal() {
         pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
         if (pid <= 0) break;
         auto it = _by_pid.find(pid);
+        if (pid == _zygote.pid) {
+            // Without a zygote nothing can start: make a new one.
+            log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
+            _zygote = monitor::start_zygote();
+            continue;
+        }
         if (it == _by_pid.end()) continue;  // an orphan we adopted as subreaper
         box& b = *it->second;
         _by_pid.erase(it);
@@ -444,10 +510,14 @@ void monitor_process::on_signal() {
 }
 
 void monitor_process::maybe_finish(box& b) {
+    // finish() drains the pipes itself, which can come back here: once only.
+    if (b.finishing) return;
     if (b.exited && b.out.eof && b.err.eof && !b.exec_status) finish(b);
 }
 
 void monitor_process::finish(box& b) {
+    if (b.finishing) return;
+    b.finishing = true;
     std::string id = b.id;
     for (auto* s : {&b.out, &b.err})
         if (s->fd) {

@@ -16,8 +16,9 @@ def docker(daemon, tmp_path):
     env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
     env.pop("DOCKER_CONTEXT", None)
 
-    def run(*args, timeout=60):
-        return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+    def run(*args, timeout=60, input=None):
+        return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=timeout,
+                              input=input)
     return run
 
 
@@ -98,3 +99,14 @@ def test_docker_sdk_python(daemon):
     with pytest.raises(docker_sdk.errors.APIError):
         client.containers.run("nosuchimage:latest", "true", remove=True)
     assert any("busybox:latest" in i.tags for i in client.images.list())
+
+
+def test_docker_run_interactive_stdin(docker):
+    # The docker CLI streams stdin right after attaching, before start.
+    r = docker("run", "-i", "--rm", "busybox", "cat", input="hi from stdin\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hi from stdin\n"
+    big = "x" * 999 + "\n"
+    r = docker("run", "-i", "--rm", "busybox", "wc", "-c", input=big * 5000)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(len(big) * 5000)

@@ -223,3 +223,12 @@ def test_image_cmd_and_env_defaults(daemon, tmp_path):
     assert daemon.cli("run", "--rm", "-e", "GREETING=yo", "defaults:1").stdout == "yo from /tmp\n"
     assert daemon.cli("run", "--rm", "defaults:1", "echo", "override").stdout == "override\n"
     daemon.cli("rmi", "defaults:1")
+
+
+def test_interactive_stdin(daemon):
+    r = daemon.cli("run", "-i", "--rm", "busybox", "sh", "-c", "read a; echo got:$a", input="line\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "got:line\n"
+    data = "0123456789" * 300000
+    r = daemon.cli("run", "-i", "--rm", "busybox", "wc", "-c", input=data)
+    assert r.stdout.strip() == str(len(data))

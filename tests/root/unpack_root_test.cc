@@ -106,7 +106,9 @@ TEST_F(UnpackRootTest, OwnersModesAndXattrsSurviveChown) {
     // struct vfs_cap_data, revision 2: effective, permitted = CAP_NET_RAW.
     const char cap[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00};
     auto capped = owned(file("bin/ping", "p", 0755), 1000, 4242);
-    capped.xattrs = {{"security.capability", std::string(cap, sizeof cap)}, {"trusted.berth.test", "t"}};
+    capped.xattrs = {{"security.capability", std::string(cap, sizeof cap)},
+                     {"trusted.berth.test", "t"},
+                     {"trusted.overlay.redirect", "/etc"}};
     auto r = unpack({
         owned(dir("home/user/", 0750), 1000, 4242),
         owned(file("home/user/file", "mine", 0640), 1000, 4242),
@@ -132,6 +134,7 @@ TEST_F(UnpackRootTest, OwnersModesAndXattrsSurviveChown) {
     EXPECT_EQ(lstat_of(_dest + "/bin/wall").st_gid, 4242u);
     EXPECT_EQ(xattr_of(_dest + "/bin/ping", "security.capability"), std::string(cap, sizeof cap));
     EXPECT_EQ(xattr_of(_dest + "/bin/ping", "trusted.berth.test"), "t");
+    EXPECT_EQ(xattr_of(_dest + "/bin/ping", "trusted.overlay.redirect"), "<No data available>");  // never from an image
 }
 
 TEST_F(UnpackRootTest, KeepsDeviceNodes) {
