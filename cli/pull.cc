@@ -64,6 +64,6 @@ action setup(CLI::App& sub) {
 
 }  // namespace
 
-command pull_command() { return {"pull", "Download an image from a registry", 1, setup}; }
+command pull_command() { return {"pull", "Download an image from a registry (the daemon refuses it until registry pulls exist)", 1, setup}; }
 
 }  // namespace berth::cli
