@@ -540,8 +540,10 @@ void engine::on_monitor_output(const std::string& id, bool is_err, std::int64_t 
 
 void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns) {
     auto it = _containers.find(id);
-    if (it == _containers.end()) {
-        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}});
+    // Unknown container, or an exit record resent after a reconnect that this
+    // daemon had already applied (same finish time): acknowledge only.
+    if (it == _containers.end() || (!it->second->running() && it->second->finished_ns == finished_ns)) {
+        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
         return;
     }
     asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
@@ -562,7 +564,7 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     c->stdin_direct = false;
     if (c->removed) {
         // Removed meanwhile: nothing to record, but the monitor may drop its record.
-        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}});
+        (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
         co_return;
     }
     if (c->status != "removing") c->status = "exited";
@@ -574,8 +576,11 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     c->exits++;
     // Acknowledge only once the exit is durable here; until then the
     // monitor's record is the truth.
-    persist(*c, [this, id, ex = _loop.get_executor()](status s) {
-        if (s) asio::post(ex, [this, id] { (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}}, {}}); });
+    persist(*c, [this, id, finished_ns, ex = _loop.get_executor()](status s) {
+        if (s)
+            asio::post(ex, [this, id, finished_ns] {
+                (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
+            });
     });
     c->changed->notify();
     c->output->notify();
@@ -710,7 +715,10 @@ void engine::write_stdin(container& c, std::string data, bool close) {
         c.stdin_close_held = c.stdin_close_held || close;
         return;
     }
-    if (!data.empty()) (void)_monitor->send({monitor::msg::stdin_data, {{"id", c.id}}, std::move(data)});
+    // One packet each: a SOCK_SEQPACKET message must fit the socket buffer.
+    constexpr std::size_t chunk = 64 * 1024;
+    for (std::size_t off = 0; off < data.size(); off += chunk)
+        (void)_monitor->send({monitor::msg::stdin_data, {{"id", c.id}}, data.substr(off, chunk)});
     if (close) (void)_monitor->send({monitor::msg::stdin_close, {{"id", c.id}}, {}});
 }
 

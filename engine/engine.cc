@@ -171,27 +171,25 @@ awaitable<result<storage::image_record>> engine::import_image(std::string tar_pa
     auto job0 = [this, tar_path, reference, changes] {
         return _store->import_tarball(tar_path, reference, changes);
     };
-    _image_writes++;
+    co_await begin_image_write();
     auto r = co_await _workers.run(offload_reason::unpack, std::move(job0));
-    _image_writes--;
     if (r) register_image(*r);
-    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
+    co_await end_image_write();
     if (!r) co_return r.err();
     co_return _images[r->id];
 }
 
 awaitable<result<std::vector<storage::image_record>>> engine::load_images(std::string archive_path) {
     auto job = [this, archive_path] { return _store->load_archive(archive_path); };
-    _image_writes++;
+    co_await begin_image_write();
     auto r = co_await _workers.run(offload_reason::unpack, std::move(job));
-    _image_writes--;
     std::vector<storage::image_record> out;
     if (r)
         for (auto& img : *r) {
             register_image(img);
             out.push_back(_images[img.id]);
         }
-    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
+    co_await end_image_write();
     if (!r) co_return r.err();
     co_return out;
 }
@@ -267,12 +265,23 @@ awaitable<result<json::array>> engine::remove_image(std::string ref, bool force)
     co_return out;
 }
 
+awaitable<void> engine::begin_image_write() {
+    while (_gc_running) co_await _gc_finished.wait();
+    _image_writes++;
+}
+
+awaitable<void> engine::end_image_write() {
+    _image_writes--;
+    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
+}
+
 awaitable<void> engine::collect_garbage() {
-    if (_image_writes > 0) {
+    if (_image_writes > 0 || _gc_running) {
         _gc_pending = true;
         co_return;
     }
     _gc_pending = false;
+    _gc_running = true;
     // Keep every image's layers and every container's (a forced rmi leaves
     // its containers' layers in place).
     std::vector<storage::image_record> keep = images();
@@ -281,11 +290,12 @@ awaitable<void> engine::collect_garbage() {
         pin.chain_ids = c->chain_ids;
         keep.push_back(pin);
     }
-    _image_writes++;  // a second GC waits for this one
     auto job = [this, keep] { return _store->garbage_collect(keep); };
     auto gc = co_await _workers.run(offload_reason::filesystem, std::move(job));
-    _image_writes--;
+    _gc_running = false;
+    _gc_finished.notify();
     if (!gc) log::warn("image gc: {}", gc.err().message);
+    if (_gc_pending && _image_writes == 0) co_await collect_garbage();
 }
 
 }  // namespace berth

@@ -190,9 +190,15 @@ private:
     std::unique_ptr<storage::image_store> _store;
     // Layer GC must not run while an import or load is unpacking: its new
     // layers are in no image record yet. GC waits for the count to drop.
+    // Imports and loads wait while a GC runs (they could reuse a layer it is
+    // deleting); a GC asked for meanwhile runs when the last of them ends.
     int _image_writes = 0;
     bool _gc_pending = false;
+    bool _gc_running = false;
+    async_signal _gc_finished{_loop.get_executor()};
     awaitable<void> collect_garbage();
+    awaitable<void> begin_image_write();
+    awaitable<void> end_image_write();
     std::unique_ptr<cgroup::manager> _cgroups;
     std::unique_ptr<monitor_client> _monitor;
     event_log _events{_loop.get_executor()};

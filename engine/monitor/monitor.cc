@@ -312,7 +312,17 @@ void monitor_process::on_message(message& msg_in) {
         break;
     }
     case msg::ack_exit: {
+        // The record is identified by its finish time too: a late ack of one
+        // run must not drop the record of the next.
         std::string f = _root + "/exits/" + id() + ".json";
+        auto* fin = m->header.if_contains("finished");
+        auto data = read_file(f);
+        if (!data) break;
+        boost::system::error_code ec;
+        auto rec = boost::json::parse(*data, ec);
+        if (!ec && fin && rec.is_object() && rec.as_object().contains("finished") &&
+            rec.as_object().at("finished") != *fin)
+            break;
         ::unlink(f.c_str());
         break;
     }

@@ -10,7 +10,7 @@
 //   signal      {id, signal}
 //   stdin_data  {id} + payload                      bytes for the container's stdin
 //   stdin_close {id}
-//   ack_exit    {id}                                the daemon has the exit durably; drop the record
+//   ack_exit    {id, finished}                      the daemon has that exit durably; drop the record
 // monitor -> daemon
 //   state       {running: [{id, pid}]}
 //   started     {id, pid}                           execve succeeded

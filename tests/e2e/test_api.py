@@ -1,6 +1,7 @@
 """Docker API conventions: negotiation, errors, status codes."""
 import http.client
 import os
+import time
 import socket
 
 
@@ -138,3 +139,38 @@ def test_unsupported_settings_are_refused_not_ignored(daemon):
         "Memory": 0, "Binds": None, "Tmpfs": {}, "ReadonlyRootfs": False, "RestartPolicy": {"Name": "no"}}})
     assert st == 201
     daemon.api("DELETE", "/containers/" + body["Id"])
+
+
+def test_stdin_sent_before_start_is_delivered(daemon):
+    """The docker CLI streams stdin as soon as attach is up, before start:
+    everything sent then must reach the container, however large."""
+    st, c = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["wc", "-c"],
+                                                           "OpenStdin": True, "StdinOnce": True,
+                                                           "AttachStdin": True, "AttachStdout": True})
+    cid = c["Id"]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(daemon.sock)
+    s.sendall(b"POST /v1.41/containers/%s/attach?stdin=1&stdout=1&stream=1 HTTP/1.1\r\nHost: x\r\n"
+              b"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n" % cid.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    payload = b"y" * (3 << 20)
+    s.sendall(payload)
+    time.sleep(0.3)  # let the daemon hold it all before the start
+    assert daemon.api("POST", "/containers/%s/start" % cid)[0] == 204
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    s.settimeout(30)
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    out = b""
+    while data:
+        n = int.from_bytes(data[4:8], "big")
+        out += data[8:8 + n]
+        data = data[8 + n:]
+    assert out.strip() == str(len(payload)).encode()
+    daemon.api("DELETE", "/containers/%s?force=1" % cid)
