@@ -25,6 +25,7 @@ struct monitor_client::impl {
     std::deque<std::string> outq;
     std::size_t outq_bytes = 0;
     bool writer_running = false;
+    std::vector<std::pair<std::string, int>> running;  // state parts received so far
 };
 
 monitor_client::monitor_client(asio::io_context& loop, engine& eng, std::string data_root)
@@ -164,6 +165,7 @@ awaitable<void> monitor_client::run() {
         _p->connected = false;
         _p->outq.clear();
         _p->outq_bytes = 0;
+        _p->running.clear();
         log::warn("lost the connection to the monitor; reconnecting");
         _engine.on_monitor_lost();
     }
@@ -173,10 +175,12 @@ void monitor_client::dispatch(monitor::message& m) {
     auto str = [&](const char* k) { return std::string(m.header[k].as_string()); };
     switch (m.type) {
     case monitor::msg::state: {
-        std::vector<std::pair<std::string, int>> running;
         for (auto& v : m.header["running"].as_array())
-            running.emplace_back(std::string(v.at("id").as_string()), int(v.at("pid").to_number<int64_t>()));
-        _engine.on_monitor_state(running);
+            _p->running.emplace_back(std::string(v.at("id").as_string()), int(v.at("pid").to_number<int64_t>()));
+        auto* last = m.header.if_contains("last");
+        if (last && last->is_bool() && !last->as_bool()) break;  // more parts follow
+        _engine.on_monitor_state(_p->running);
+        _p->running.clear();
         _p->ready.set();
         break;
     }

@@ -279,11 +279,18 @@ void monitor_process::on_message(message& msg_in) {
     };
     switch (m->type) {
     case msg::hello: {
+        // In parts of at most 1,000: one seqpacket message must fit the
+        // socket buffer (about 200 KiB), and thousands of containers do not.
         boost::json::array running;
-        for (auto& [bid, b] : _boxes)
-            if (!b->exited && b->exec_reported && !b->start_failed)
-                running.push_back(boost::json::object{{"id", bid}, {"pid", b->pid}});
-        send({msg::state, {{"running", running}}, {}});
+        for (auto& [bid, b] : _boxes) {
+            if (b->exited || !b->exec_reported || b->start_failed) continue;
+            running.push_back(boost::json::object{{"id", bid}, {"pid", b->pid}});
+            if (running.size() == 1000) {
+                send({msg::state, {{"running", running}, {"last", false}}, {}});
+                running.clear();
+            }
+        }
+        send({msg::state, {{"running", running}, {"last", true}}, {}});
         resend_exit_records();
         break;
     }

@@ -12,7 +12,7 @@
 //   stdin_close {id}
 //   ack_exit    {id, finished}                      the daemon has that exit durably; drop the record
 // monitor -> daemon
-//   state       {running: [{id, pid}]}
+//   state       {running: [{id, pid}], last}      in parts of up to 1,000; last=true ends it
 //   started     {id, pid}                           execve succeeded
 //   start_failed{id, code, message}                 errc name and message of the failed step
 //   output      {id, stream, time, offset} + payload  one json-file log entry; offset = log size after it
