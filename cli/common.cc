@@ -515,6 +515,17 @@ json::object endpoint_settings() {
                         {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
 }
 
+namespace {
+// "on-failure:3" -> {Name: on-failure, MaximumRetryCount: 3}; the daemon validates.
+json::object restart_policy(const std::string& spec) {
+    auto colon = spec.find(':');
+    std::string name = spec.substr(0, colon);
+    std::int64_t max = 0;
+    if (colon != std::string::npos) max = std::strtoll(spec.c_str() + colon + 1, nullptr, 10);
+    return json::object{{"Name", name.empty() ? "no" : name}, {"MaximumRetryCount", max}};
+}
+}  // namespace
+
 }  // namespace
 
 result<json::object> build_create_body(const create_options& o) {
@@ -568,7 +579,7 @@ result<json::object> build_create_body(const create_options& o) {
         {"LogConfig", json::object{{"Type", ""}, {"Config", json::object{}}}},
         {"NetworkMode", network},
         {"PortBindings", json::object{}},
-        {"RestartPolicy", json::object{{"Name", "no"}, {"MaximumRetryCount", 0}}},
+        {"RestartPolicy", restart_policy(o.restart)},
         {"AutoRemove", o.auto_remove},
         {"VolumeDriver", ""},
         {"VolumesFrom", nullptr},
@@ -647,6 +658,7 @@ result<json::object> build_create_body(const create_options& o) {
         {"Labels", std::move(labels)},
     };
     if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
+    if (o.stop_timeout) body["StopTimeout"] = *o.stop_timeout;
     body["HostConfig"] = std::move(host);
     body["NetworkingConfig"] = json::object{{"EndpointsConfig", json::object{{network, endpoint_settings()}}}};
     return body;

@@ -93,6 +93,8 @@ struct create_options {
     std::string hostname;
     std::string network;  // empty means "none": berth has no default bridge
     std::string stop_signal;
+    std::string restart = "no";  // --restart no|always|unless-stopped|on-failure[:N]
+    std::optional<int> stop_timeout;
     std::string memory;  // "64m"
     std::string memory_swap;         // "128m", "-1"
     std::string memory_reservation;  // "32m"

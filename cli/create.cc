@@ -41,6 +41,8 @@ void add_container_flags(CLI::App& sub, create_options& o) {
                    "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)");
     sub.add_option("--pids-limit", o.pids_limit, "Tune container pids limit (-1 for unlimited)");
     sub.add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
+    sub.add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
+    sub.add_option("--restart", o.restart, "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])");
     sub.add_flag("-i,--interactive", o.interactive, "Keep STDIN open even if not attached");
     sub.add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
     sub.add_flag("--rm", o.auto_remove, "Automatically remove the container when it exits");

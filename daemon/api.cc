@@ -217,6 +217,18 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
             if (!r) co_return co_await reply_error(s, req, r.err());
             co_return co_await reply(s, req, http::status::no_content, "");
         }
+        if ((action == "pause" || action == "unpause") && m == v::post) {
+            status r;
+            if (action == "pause") r = co_await eng.pause_container(c->id);
+            else r = co_await eng.unpause_container(c->id);
+            if (!r) co_return co_await reply_error(s, req, r.err());
+            co_return co_await reply(s, req, http::status::no_content, "");
+        }
+        if (action == "rename" && m == v::post) {
+            auto r = co_await eng.rename_container(c->id, req.get("name"));
+            if (!r) co_return co_await reply_error(s, req, r.err());
+            co_return co_await reply(s, req, http::status::no_content, "");
+        }
         if ((action == "stop" || action == "restart") && m == v::post) {
             std::optional<int> timeout;
             if (!req.get("t").empty()) timeout = std::atoi(req.get("t").c_str());

@@ -118,6 +118,27 @@ int usable_cpus() {
     return std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+error name_in_use(const std::string& name, const std::string& id) {
+    return make_error(errc::conflict, "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
+                                          id + "\". You have to remove (or rename) that container to be able to reuse that name.");
+}
+
+// A new container name (without the leading '/'), as create and rename check
+// it: Docker's pattern, then not taken.
+status check_container_name(const std::string& name, const std::map<std::string, std::string>& names) {
+    // [a-zA-Z0-9][a-zA-Z0-9_.-]+ by hand: libstdc++'s regex recurses per
+    // character and a long name would overflow the loop's stack.
+    auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
+    bool valid = name.size() >= 2 && name.size() <= 255 && alnum(name[0]) &&
+                 std::all_of(name.begin() + 1, name.end(),
+                             [&](char ch) { return alnum(ch) || ch == '_' || ch == '.' || ch == '-'; });
+    if (!valid)
+        return make_error(errc::invalid_argument,
+                          "Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    if (auto it = names.find(name); it != names.end()) return name_in_use(name, it->second);
+    return ok();
+}
+
 }  // namespace
 
 int parse_signal(const std::string& s) {
@@ -180,20 +201,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     create_result out;
     if (!name.empty() && name[0] == '/') name.erase(0, 1);
     if (!name.empty()) {
-        // [a-zA-Z0-9][a-zA-Z0-9_.-]+ by hand: libstdc++'s regex recurses per
-        // character and a long name would overflow the loop's stack.
-        auto alnum = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0; };
-        bool valid = name.size() >= 2 && name.size() <= 255 && alnum(name[0]) &&
-                     std::all_of(name.begin() + 1, name.end(),
-                                 [&](char ch) { return alnum(ch) || ch == '_' || ch == '.' || ch == '-'; });
-        if (!valid)
-            co_return make_error(errc::invalid_argument, "Invalid container name (" + name +
-                                                             "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-        if (auto it = _names.find(name); it != _names.end())
-            co_return make_error(errc::conflict, "Conflict. The container name \"/" + name +
-                                                     "\" is already in use by container \"" + it->second +
-                                                     "\". You have to remove (or rename) that container to be able "
-                                                     "to reuse that name.");
+        if (auto checked = check_container_name(name, _names); !checked) co_return checked.err();
     }
     std::string image_ref = str_field(body, "Image");
     if (image_ref.empty()) co_return make_error(errc::invalid_argument, "No image was specified");
@@ -249,10 +257,23 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     host_config["BlkioWeight"] = lim->blkio_weight;
     if (lim->pids_limit != 0 || host_config.contains("PidsLimit")) host_config["PidsLimit"] = lim->pids_limit;
     else host_config["PidsLimit"] = nullptr;
-    if (auto* rp = host_config.if_contains("RestartPolicy"); rp && rp->is_object()) {
-        std::string name = str_field(rp->as_object(), "Name");
-        if (!name.empty() && name != "no")
-            co_return make_error(errc::invalid_argument, "restart policy " + name + " is not supported yet");
+    {
+        std::string policy = "no";
+        std::int64_t retries = 0;
+        if (auto* rp = host_config.if_contains("RestartPolicy"); rp && rp->is_object()) {
+            if (!str_field(rp->as_object(), "Name").empty()) policy = str_field(rp->as_object(), "Name");
+            if (auto* m = rp->as_object().if_contains("MaximumRetryCount"); m && m->is_number()) retries = m->to_number<std::int64_t>();
+        }
+        if (policy != "no" && policy != "always" && policy != "on-failure" && policy != "unless-stopped")
+            co_return make_error(errc::invalid_argument, "invalid restart policy '" + policy + "'");
+        if (retries < 0) co_return make_error(errc::invalid_argument, "maximum retry count cannot be negative");
+        if (retries > 0 && policy != "on-failure")
+            co_return make_error(errc::invalid_argument,
+                                 "maximum retry count cannot be used with restart policy '" + policy + "'");
+        auto* ar = host_config.if_contains("AutoRemove");
+        if (policy != "no" && ar && ar->is_bool() && ar->as_bool())
+            co_return make_error(errc::invalid_argument, "Conflicting options: RestartPolicy and AutoRemove");
+        host_config["RestartPolicy"] = json::object{{"Name", policy}, {"MaximumRetryCount", retries}};
     }
     auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
                                                 string_list(host_config.if_contains("CapDrop")));
@@ -369,9 +390,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         // Another create took the name while the directories were made.
         auto undo = [dir] { return remove_all(dir); };
         co_await _workers.run(offload_reason::filesystem, std::move(undo));
-        co_return make_error(errc::conflict, "Conflict. The container name \"/" + c->name +
-                                                 "\" is already in use by container \"" + it->second +
-                                                 "\". You have to remove (or rename) that container to be able to reuse that name.");
+        co_return name_in_use(c->name, it->second);
     }
     _containers[c->id] = c;
     _names[c->name] = c->id;
@@ -397,11 +416,18 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     co_return out;
 }
 
-awaitable<status> engine::start_container(std::string ref) {
+awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;
     if (c->running() || c->starting) co_return ok();
+    if (!by_policy) {
+        // A start by the user ends a stop's veto and any pending back-off.
+        c->manual_stop = false;
+        c->restarting = false;
+        c->restart_count = 0;
+        c->restart_delay_ms = 0;
+    }
     if (c->status == "removing") co_return make_error(errc::conflict, "container is marked for removal and cannot be started");
     c->starting = true;
     auto clear = scope_exit([&] { c->starting = false; });
@@ -571,6 +597,7 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     c->exit_code = exit_code;
     c->finished_ns = finished_ns;
     c->pid = 0;
+    c->paused = false;
     c->error.clear();
     c->oom_killed = oom;
     c->exits++;
@@ -587,6 +614,7 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     if (oom) emit(*c, "oom");
     emit(*c, "die", {{"exitCode", std::to_string(exit_code)}});
     if (c->auto_remove() && c->status != "removing") asio::co_spawn(_loop, finish_removal(c), asio::detached);
+    else if (should_restart(*c)) asio::co_spawn(_loop, restart_after_backoff(c), asio::detached);
 }
 
 void engine::on_monitor_lost() {
@@ -607,6 +635,7 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.
             c->status = "exited";
+            c->paused = false;
             c->exit_code = 255;
             c->error = "the berth monitor lost track of this container";
             c->finished_ns = now_ns();
@@ -638,7 +667,15 @@ awaitable<status> engine::kill_container(std::string ref, int signal) {
     auto& c = **found;
     if (!c.running()) co_return make_error(errc::conflict, "Container " + c.id + " is not running");
     auto sent = _monitor->send({monitor::msg::signal, {{"id", c.id}, {"signal", signal}}, {}});
-    if (sent) emit(c, "kill", {{"signal", std::to_string(signal)}});
+    if (!sent) co_return sent;
+    emit(c, "kill", {{"signal", std::to_string(signal)}});
+    // As Docker: SIGKILL or the stop signal to a paused container thaws it,
+    // so that the signal is delivered.
+    if (c.paused) {
+        int stop_signal = SIGTERM;
+        if (std::string ss = str_field(c.config, "StopSignal"); !ss.empty()) stop_signal = parse_signal(ss);
+        if (signal == SIGKILL || signal == stop_signal) co_await thaw_after_signal(*found);
+    }
     co_return sent;
 }
 
@@ -656,7 +693,11 @@ awaitable<result<bool>> engine::stop_container(std::string ref, std::optional<in
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;
-    if (!c->running()) co_return false;
+    c->manual_stop = true;  // no restart policy brings it back
+    if (!c->running()) {
+        bool was_restarting = std::exchange(c->restarting, false);
+        co_return was_restarting;
+    }
     if (std::string ss = str_field(c->config, "StopSignal"); signal <= 0 && !ss.empty()) signal = parse_signal(ss);
     if (signal <= 0) signal = SIGTERM;
     int timeout = 10;
@@ -665,6 +706,8 @@ awaitable<result<bool>> engine::stop_container(std::string ref, std::optional<in
     std::uint64_t target = c->exits + 1;
     auto sent = co_await kill_container(c->id, signal);
     if (!sent) co_return sent.err();
+    // Any stop signal (also one given with the request) reaches a paused container.
+    if (c->paused) co_await thaw_after_signal(c);
     // timeout < 0 waits forever, as Docker's -t -1.
     auto wait_for = timeout < 0 ? std::chrono::milliseconds(std::chrono::hours(24 * 365)) : std::chrono::milliseconds(timeout * 1000);
     if (!co_await wait_exits(c, target, wait_for)) {
@@ -692,6 +735,99 @@ awaitable<status> engine::restart_container(std::string ref, std::optional<int> 
     auto started = co_await start_container(c->id);
     if (!started) co_return started.err();
     emit(*c, "restart");
+    co_return ok();
+}
+
+awaitable<status> engine::pause_container(std::string ref) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (!c->running()) co_return make_error(errc::conflict, "Container " + c->id + " is not running");
+    if (c->paused) co_return make_error(errc::conflict, "Container " + c->id + " is already paused");
+    // Marked before the freeze so that a second pause meanwhile is refused.
+    c->paused = true;
+    auto job = [this, id = c->id] { return _cgroups->freeze(id, true); };
+    auto frozen = co_await _workers.run(offload_reason::cgroup, std::move(job));
+    if (!frozen) {
+        c->paused = false;
+        auto undo = [this, id = c->id] { return _cgroups->freeze(id, false); };
+        co_await _workers.run(offload_reason::cgroup, std::move(undo));
+        co_return frozen.err().wrap("pause container " + c->id);
+    }
+    if (!c->running() || c->removed) {
+        // It exited while freezing: nothing is paused.
+        c->paused = false;
+        co_return ok();
+    }
+    persist(*c);
+    c->changed->notify();
+    emit(*c, "pause");
+    co_return ok();
+}
+
+awaitable<status> engine::unpause_container(std::string ref) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (!c->paused || !c->running()) co_return make_error(errc::conflict, "Container " + c->id + " is not paused");
+    c->paused = false;
+    auto job = [this, id = c->id] { return _cgroups->freeze(id, false); };
+    auto thawed = co_await _workers.run(offload_reason::cgroup, std::move(job));
+    if (!thawed) {
+        if (c->running()) c->paused = true;
+        co_return thawed.err().wrap("unpause container " + c->id);
+    }
+    if (!c->removed) persist(*c);
+    c->changed->notify();
+    emit(*c, "unpause");
+    co_return ok();
+}
+
+awaitable<void> engine::thaw_after_signal(container_ptr c) {
+    if (!c->paused) co_return;
+    c->paused = false;
+    auto job = [this, id = c->id] { return _cgroups->freeze(id, false); };
+    auto thawed = co_await _workers.run(offload_reason::cgroup, std::move(job));
+    // A cgroup already gone (the container exited) is not worth a warning.
+    if (!thawed && c->running()) log::warn("thaw container {}: {}", c->id.substr(0, 12), thawed.err().message);
+    if (!c->removed && c->status != "removing") persist(*c);
+    c->changed->notify();
+}
+
+awaitable<status> engine::rename_container(std::string ref, std::string new_name) {
+    auto found = find_container(ref);
+    if (!found) co_return found.err();
+    container_ptr c = *found;
+    if (!new_name.empty() && new_name[0] == '/') new_name.erase(0, 1);
+    if (new_name.empty()) co_return make_error(errc::invalid_argument, "Neither old nor new names may be empty");
+    if (new_name == c->name)
+        co_return make_error(errc::invalid_argument, "Renaming a container with the same name as its current name");
+    if (c->status == "removing" || c->removed)
+        co_return make_error(errc::conflict, "removal of container " + c->id + " is already in progress");
+    if (auto checked = check_container_name(new_name, _names); !checked) co_return checked.err();
+    std::string old_name = c->name;
+    _names.erase(old_name);
+    _names[new_name] = c->id;
+    c->name = new_name;
+    // Reply only once the new name is durable.
+    async_event committed(_loop.get_executor());
+    status commit_status;
+    persist(*c, [&, ex = _loop.get_executor()](status s) {
+        asio::post(ex, [&, s] {
+            commit_status = s;
+            committed.set();
+        });
+    });
+    co_await committed.wait();
+    if (!commit_status) {
+        if (!c->removed && c->name == new_name && !_names.count(old_name)) {
+            _names.erase(new_name);
+            _names[old_name] = c->id;
+            c->name = old_name;
+        }
+        co_return commit_status.err().wrap("rename container " + c->id);
+    }
+    emit(*c, "rename", {{"oldName", "/" + old_name}});
     co_return ok();
 }
 
@@ -729,6 +865,7 @@ awaitable<status> engine::remove_container(std::string ref, bool force) {
     if (!found) co_return found.err();
     container_ptr c = *found;
     if (c->status == "removing") co_return make_error(errc::conflict, "removal of container " + c->id + " is already in progress");
+    if (force || !c->running()) c->manual_stop = true;
     if (c->running() || c->starting) {
         if (!force)
             co_return make_error(errc::conflict, "You cannot remove a running container " + c->id +
@@ -737,11 +874,42 @@ awaitable<status> engine::remove_container(std::string ref, bool force) {
         bool was_starting = c->starting && !c->running();
         c->status = "removing";
         (void)_monitor->send({monitor::msg::signal, {{"id", c->id}, {"signal", 9}}, {}});
+        if (c->paused) co_await thaw_after_signal(c);
         // A start in flight ends as a failed start or an exit; both count.
         if (!co_await wait_exits(c, target, std::chrono::seconds(was_starting ? 30 : 60)))
             log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
     co_return co_await destroy(c);
+}
+
+bool engine::should_restart(const container& c) const {
+    if (c.manual_stop || c.removed || c.status != "exited") return false;
+    auto* rp = c.host_config.if_contains("RestartPolicy");
+    if (!rp || !rp->is_object()) return false;
+    std::string policy = str_field(rp->as_object(), "Name");
+    if (policy == "always" || policy == "unless-stopped") return true;
+    if (policy != "on-failure" || c.exit_code == 0) return false;
+    auto* m = rp->as_object().if_contains("MaximumRetryCount");
+    std::int64_t max = m && m->is_number() ? m->to_number<std::int64_t>() : 0;
+    return max == 0 || c.restart_count < max;
+}
+
+awaitable<void> engine::restart_after_backoff(container_ptr c) {
+    // Docker's back-off: 100 ms, doubling at each restart up to a minute;
+    // a container that ran 10 s or more starts over at 100 ms.
+    bool ran_long = c->finished_ns - c->started_ns >= std::int64_t(10) * 1000000000;
+    c->restart_delay_ms = (ran_long || c->restart_delay_ms == 0) ? 100 : std::min(c->restart_delay_ms * 2, 60000);
+    c->restarting = true;
+    c->changed->notify();
+    asio::steady_timer t(_loop, std::chrono::milliseconds(c->restart_delay_ms));
+    co_await t.async_wait(use_awaitable);
+    // A stop, rm or user start during the back-off cancels this restart.
+    if (!c->restarting || c->manual_stop || c->removed || c->status != "exited") co_return;
+    c->restarting = false;
+    c->restart_count++;
+    persist(*c);
+    auto s = co_await start_container(c->id, true);
+    if (!s) log::warn("restart policy: start {}: {}", c->id.substr(0, 12), s.err().message);
 }
 
 awaitable<void> engine::finish_removal(container_ptr c) {

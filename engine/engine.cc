@@ -91,7 +91,9 @@ json::object engine::to_doc(const container& c) const {
             {"host_config", c.host_config}, {"path", c.path}, {"args", args},
             {"chain_ids", chain}, {"status", c.status},      {"pid", c.pid},
             {"exit_code", c.exit_code}, {"error", c.error},  {"started", c.started_ns},
-            {"finished", c.finished_ns}, {"oom_killed", c.oom_killed}};
+            {"restart_count", c.restart_count},
+            {"finished", c.finished_ns}, {"oom_killed", c.oom_killed},
+            {"paused", c.paused}};
 }
 
 container_ptr engine::from_doc(const json::object& o) {
@@ -113,8 +115,10 @@ container_ptr engine::from_doc(const json::object& o) {
     c->error = s("error");
     c->started_ns = o.at("started").to_number<std::int64_t>();
     c->finished_ns = o.at("finished").to_number<std::int64_t>();
+    if (auto* rc = o.if_contains("restart_count"); rc && rc->is_number()) c->restart_count = rc->to_number<int>();
     // Records written before OOM reporting have no such field.
     if (auto* v = o.if_contains("oom_killed"); v && v->is_bool()) c->oom_killed = v->as_bool();
+    if (auto* v = o.if_contains("paused"); v && v->is_bool()) c->paused = v->as_bool();
     c->changed = std::make_unique<async_signal>(_loop.get_executor());
     c->output = std::make_unique<async_signal>(_loop.get_executor());
     return c;

@@ -66,6 +66,7 @@ struct container {
     std::string error;
     std::int64_t started_ns = 0, finished_ns = 0;
     bool oom_killed = false;  // the kernel OOM-killed a process of its last run
+    bool paused = false;      // its cgroup is frozen (only while running)
     bool removed = false;
 
     // Loop-only runtime state.
@@ -76,6 +77,11 @@ struct container {
     std::size_t recent_bytes = 0;
     std::uint64_t next_seq = 1;
     bool starting = false;
+    // Restart policy state: restart_count is persisted; the rest is runtime.
+    int restart_count = 0;
+    bool restarting = false;    // waiting out the back-off before a policy restart
+    bool manual_stop = false;   // stopped or removed by the user: no policy restart
+    int restart_delay_ms = 0;   // Docker's back-off: 100 ms doubling to 1 min, reset after 10 s up
     bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
     std::string stdin_held;
     bool stdin_close_held = false;
@@ -114,7 +120,8 @@ public:
 
     // Containers.
     awaitable<result<create_result>> create_container(boost::json::object body, std::string name);
-    awaitable<status> start_container(std::string ref);
+    // by_policy: a restart policy's restart (keeps RestartCount and back-off).
+    awaitable<status> start_container(std::string ref, bool by_policy = false);
     // condition: "not-running" (default), "next-exit", "removed". Returns the exit code.
     awaitable<result<int>> wait_container(container_ptr c, std::string condition);
     awaitable<status> kill_container(std::string ref, int signal);
@@ -124,6 +131,11 @@ public:
     awaitable<result<bool>> stop_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> restart_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> remove_container(std::string ref, bool force);
+    // Docker's pause/unpause: freezes/thaws the container's cgroup.
+    awaitable<status> pause_container(std::string ref);
+    awaitable<status> unpause_container(std::string ref);
+    // Docker's rename: the name checked as create checks it; event "rename".
+    awaitable<status> rename_container(std::string ref, std::string new_name);
     result<container_ptr> find_container(std::string_view ref) const;
     std::vector<container_ptr> containers() const;
     // Writes `data` to the container's stdin (when OpenStdin); empty + close=true closes it.
@@ -174,11 +186,16 @@ private:
     void persist_image(const storage::image_record& img);
     void register_image(const storage::image_record& img);
     awaitable<void> finish_removal(container_ptr c);
+    bool should_restart(const container& c) const;
+    awaitable<void> restart_after_backoff(container_ptr c);
     // An exit the monitor reported: the OOM check and cgroup removal on a
     // worker, then the state, persisted, waiters woken.
     awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
     awaitable<status> destroy(container_ptr c);
     std::string generate_name() const;
+    // Thaws a paused container after a signal was sent to it (stop, kill,
+    // rm -f), so that the signal is delivered.
+    awaitable<void> thaw_after_signal(container_ptr c);
     void emit(const container& c, std::string action, std::map<std::string, std::string> extra = {});
     // Waits until c has exited `target` times in all; false on timeout.
     awaitable<bool> wait_exits(container_ptr c, std::uint64_t target, std::chrono::milliseconds timeout);

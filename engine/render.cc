@@ -35,7 +35,9 @@ std::string human_duration(std::int64_t ns) {
 
 std::string status_text(const container& c) {
     std::int64_t now = now_ns();
-    if (c.status == "running") return "Up " + human_duration(now - c.started_ns);
+    if (c.restarting)
+        return "Restarting (" + std::to_string(c.exit_code) + ") " + human_duration(now - c.finished_ns) + " ago";
+    if (c.status == "running") return "Up " + human_duration(now - c.started_ns) + (c.paused ? " (Paused)" : "");
     if (c.status == "removing") return "Removal In Progress";
     if (c.status == "exited")
         return "Exited (" + std::to_string(c.exit_code) + ") " + human_duration(now - c.finished_ns) + " ago";
@@ -82,7 +84,7 @@ json::object engine::list_json(const container& c) const {
             {"Created", c.created_ns / 1000000000},
             {"Ports", json::array{}},
             {"Labels", labels},
-            {"State", c.status},
+            {"State", c.paused && c.running() ? std::string("paused") : c.status},
             {"Status", status_text(c)},
             {"HostConfig", json::object{{"NetworkMode", net}}},
             {"NetworkSettings", json::object{{"Networks", json::object{}}}},
@@ -103,10 +105,12 @@ json::object engine::inspect_json(const container& c) const {
     hc["Runtime"] = "berth";
     std::string net = hc.contains("NetworkMode") ? std::string(hc["NetworkMode"].as_string()) : "none";
     bool running = c.status == "running";
-    json::object state{{"Status", c.status == "removing" ? "removing" : c.status},
+    json::object state{{"Status", c.restarting              ? std::string("restarting")
+                                  : running && c.paused ? std::string("paused")
+                                                        : c.status},
                        {"Running", running},
-                       {"Paused", false},
-                       {"Restarting", false},
+                       {"Paused", running && c.paused},
+                       {"Restarting", c.restarting},
                        {"OOMKilled", c.oom_killed},
                        {"Dead", false},
                        {"Pid", running ? c.pid : 0},
@@ -127,7 +131,7 @@ json::object engine::inspect_json(const container& c) const {
             {"HostsPath", dir + "/init/etc/hosts"},
             {"LogPath", log_path(c)},
             {"Name", "/" + c.name},
-            {"RestartCount", 0},
+            {"RestartCount", c.restart_count},
             {"Driver", "overlay2"},
             {"Platform", "linux"},
             {"MountLabel", ""},
@@ -227,8 +231,8 @@ json::object engine::version_json() {
 }
 
 json::object engine::info_json() const {
-    std::int64_t running = 0, stopped = 0;
-    for (auto& [id, c] : _containers) (c->running() ? running : stopped)++;
+    std::int64_t running = 0, paused = 0, stopped = 0;
+    for (auto& [id, c] : _containers) (c->running() ? (c->paused ? paused : running) : stopped)++;
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
@@ -238,7 +242,7 @@ json::object engine::info_json() const {
     return {{"ID", _opts.data_root},
             {"Containers", std::int64_t(_containers.size())},
             {"ContainersRunning", running},
-            {"ContainersPaused", 0},
+            {"ContainersPaused", paused},
             {"ContainersStopped", stopped},
             {"Images", std::int64_t(_images.size())},
             {"Driver", "overlay2"},

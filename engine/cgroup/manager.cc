@@ -616,4 +616,41 @@ status manager::kill(const std::string& id) {
     return ok();
 }
 
+status manager::freeze(const std::string& id, bool frozen) {
+    using namespace std::chrono_literals;
+    container_cgroup c = paths(id);
+    if (!c.v2_dir.empty() && path_exists(c.v2_dir + "/cgroup.freeze")) {
+        BERTH_TRY(write_file(c.v2_dir + "/cgroup.freeze", frozen ? "1" : "0"));
+        // The kernel freezes asynchronously; cgroup.events says when it is done.
+        std::string want = frozen ? "frozen 1" : "frozen 0";
+        for (int attempt = 0; attempt < 500; ++attempt) {
+            auto ev = read_file(c.v2_dir + "/cgroup.events");
+            if (!ev) return ev.err();
+            for (auto& line : split(*ev, '\n'))
+                if (trim(line) == want) return ok();
+            std::this_thread::sleep_for(2ms);
+        }
+        return make_error(errc::internal, "freeze cgroup " + c.v2_dir + ": timed out waiting for \"" + want + "\"");
+    }
+    std::size_t n = 0;
+    for (auto& h : _h) {
+        if (h.controllers.empty()) continue;
+        if (has_controller(h, "freezer") && n < c.v1_dirs.size()) {
+            std::string state = c.v1_dirs[n] + "/freezer.state";
+            std::string want = frozen ? "FROZEN" : "THAWED";
+            for (int attempt = 0; attempt < 500; ++attempt) {
+                // FREEZING means some task has not stopped yet: write again.
+                BERTH_TRY(write_file(state, want));
+                auto cur = read_file(state);
+                if (!cur) return cur.err();
+                if (trim(*cur) == want) return ok();
+                std::this_thread::sleep_for(2ms);
+            }
+            return make_error(errc::internal, "freeze cgroup " + c.v1_dirs[n] + ": timed out waiting for " + want);
+        }
+        ++n;
+    }
+    return make_error(errc::unavailable, "pause: the freezer cgroup is not available on this host");
+}
+
 }  // namespace berth::cgroup

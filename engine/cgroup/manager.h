@@ -122,6 +122,11 @@ public:
     // SIGKILLs every process in the container's cgroup: cgroup.kill where the
     // kernel has it (5.14+, cgroup2), else each pid of a v1 cgroup.procs.
     status kill(const std::string& id);
+    // Freezes (frozen) or thaws every process of the container's cgroup:
+    // cgroup2 cgroup.freeze where the container's cgroup2 dir has it,
+    // waiting until cgroup.events reports the new state; else the v1
+    // freezer's freezer.state (FROZEN/THAWED), waiting for FROZEN. Blocks.
+    status freeze(const std::string& id, bool frozen);
 
     // For tests and cleanup: the parent directory of this daemon's containers.
     std::vector<std::string> parent_dirs() const;
