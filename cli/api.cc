@@ -1,5 +1,9 @@
 #include "cli/api.h"
 
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+
 #include <boost/json.hpp>
 #include <cstdio>
 
@@ -111,6 +115,25 @@ int call_each_container(context& ctx, std::string_view method, const std::vector
         return ok();
     });
     return failed.empty() ? 0 : 1;
+}
+
+action stop_like_setup(CLI::App& sub, std::string suffix) {
+    struct options {
+        std::optional<int> timeout;
+        std::string signal;
+        std::vector<std::string> containers;
+    };
+    auto o = std::make_shared<options>();
+    sub.add_option("-t,--time", o->timeout, "Seconds to wait before killing the container");
+    sub.add_option("-s,--signal", o->signal, "Signal to send to the container");
+    sub.add_option("CONTAINER", o->containers, "Containers")->required();
+    return [o, suffix](context& ctx) {
+        std::string query;
+        if (o->timeout) query += "&t=" + std::to_string(*o->timeout);
+        if (!o->signal.empty()) query += "&signal=" + escape_query(o->signal);
+        if (!query.empty()) query[0] = '?';
+        return call_each_container(ctx, "POST", o->containers, suffix, query);
+    };
 }
 
 }  // namespace berth::cli

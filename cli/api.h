@@ -28,6 +28,10 @@ result<boost::json::value> call_json(context& ctx, std::string_view method, std:
 int call_each_container(context& ctx, std::string_view method, const std::vector<std::string>& names,
                         std::string_view suffix, std::string_view query);
 
+// `stop` and `restart`: [-t SECONDS] [-s SIGNAL] CONTAINER..., POSTed to
+// /containers/<name><suffix>.
+action stop_like_setup(CLI::App& sub, std::string suffix);
+
 // Prints a JSON-lines progress stream (pull, load, import) as the docker CLI
 // does without a terminal: "id: status", "stream" text as is. An in-band
 // {"error": ...} fails with its message.

@@ -395,15 +395,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     _containers[c->id] = c;
     _names[c->name] = c->id;
     // Reply only once the record is durable.
-    async_event committed(_loop.get_executor());
-    status commit_status;
-    persist(*c, [&, ex = _loop.get_executor()](status s) {
-        asio::post(ex, [&, s] {
-            commit_status = s;
-            committed.set();
-        });
-    });
-    co_await committed.wait();
+    status commit_status = co_await persist_durably(*c);
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
@@ -810,15 +802,7 @@ awaitable<status> engine::rename_container(std::string ref, std::string new_name
     _names[new_name] = c->id;
     c->name = new_name;
     // Reply only once the new name is durable.
-    async_event committed(_loop.get_executor());
-    status commit_status;
-    persist(*c, [&, ex = _loop.get_executor()](status s) {
-        asio::post(ex, [&, s] {
-            commit_status = s;
-            committed.set();
-        });
-    });
-    co_await committed.wait();
+    status commit_status = co_await persist_durably(*c);
     if (!commit_status) {
         if (!c->removed && c->name == new_name && !_names.count(old_name)) {
             _names.erase(new_name);
@@ -880,6 +864,19 @@ awaitable<status> engine::remove_container(std::string ref, bool force) {
             log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
     co_return co_await destroy(c);
+}
+
+awaitable<status> engine::persist_durably(const container& c) {
+    async_event committed(_loop.get_executor());
+    status outcome;
+    persist(c, [&, ex = _loop.get_executor()](status s) {
+        asio::post(ex, [&, s] {
+            outcome = s;
+            committed.set();
+        });
+    });
+    co_await committed.wait();
+    co_return outcome;
 }
 
 bool engine::should_restart(const container& c) const {

@@ -181,6 +181,8 @@ public:
 private:
     std::string container_dir(const std::string& id) const;
     void persist(const container& c, std::function<void(status)> done = {});
+    // persist() and wait for the commit (on the loop).
+    awaitable<status> persist_durably(const container& c);
     boost::json::object to_doc(const container& c) const;
     container_ptr from_doc(const boost::json::object& doc);
     void persist_image(const storage::image_record& img);
