@@ -186,6 +186,15 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
             if (all || c->running()) out.push_back(eng.list_json(*c));
         co_return co_await reply_json(s, req, http::status::ok, out);
     }
+    if (p == "/containers/prune" && m == v::post) {
+        auto removed = co_await eng.prune_containers();
+        json::array ids;
+        for (auto& id : removed) ids.emplace_back(id);
+        json::object out;
+        out["ContainersDeleted"] = ids.empty() ? json::value(nullptr) : json::value(ids);
+        out["SpaceReclaimed"] = 0;
+        co_return co_await reply_json(s, req, http::status::ok, out);
+    }
     if (starts_with(p, "/containers/")) {
         std::string rest = p.substr(12);
         auto slash = rest.find('/');

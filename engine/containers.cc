@@ -909,6 +909,30 @@ awaitable<void> engine::restart_after_backoff(container_ptr c) {
     if (!s) log::warn("restart policy: start {}: {}", c->id.substr(0, 12), s.err().message);
 }
 
+awaitable<std::vector<std::string>> engine::prune_containers() {
+    std::vector<container_ptr> victims;
+    for (auto& [id, c] : _containers)
+        if (!c->running() && !c->starting && !c->restarting && c->status != "removing") victims.push_back(c);
+    std::vector<std::string> removed;
+    for (auto& c : victims) {
+        if (c->removed || c->running() || c->starting) continue;  // changed meanwhile
+        auto s = co_await destroy(c);
+        if (s) removed.push_back(c->id);
+        else log::warn("prune {}: {}", c->id.substr(0, 12), s.err().message);
+    }
+    emit_prune(removed.size());
+    co_return removed;
+}
+
+void engine::emit_prune(std::size_t count) {
+    event e;
+    e.action = "prune";
+    e.time_ns = now_ns();
+    e.attributes["reclaimed"] = "0";
+    e.attributes["count"] = std::to_string(count);
+    _events.publish(std::move(e));
+}
+
 awaitable<void> engine::finish_removal(container_ptr c) {
     if (c->removed || c->status == "removing") co_return;
     auto s = co_await destroy(c);

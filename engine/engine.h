@@ -131,6 +131,9 @@ public:
     awaitable<result<bool>> stop_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> restart_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> remove_container(std::string ref, bool force);
+    // POST /containers/prune: removes every container that is not running
+    // (exited or created). Returns the removed ids.
+    awaitable<std::vector<std::string>> prune_containers();
     // Docker's pause/unpause: freezes/thaws the container's cgroup.
     awaitable<status> pause_container(std::string ref);
     awaitable<status> unpause_container(std::string ref);
@@ -189,6 +192,7 @@ private:
     void register_image(const storage::image_record& img);
     awaitable<void> finish_removal(container_ptr c);
     bool should_restart(const container& c) const;
+    void emit_prune(std::size_t count);
     awaitable<void> restart_after_backoff(container_ptr c);
     // An exit the monitor reported: the OOM check and cgroup removal on a
     // worker, then the state, persisted, waiters woken.

@@ -108,3 +108,16 @@ def test_docker_cli_stop_kill_restart_events(daemon, docker):  # noqa: F811
     assert docker("stop", "-t", "1", cid2).returncode == 0
     assert docker("ps", "-q").stdout.strip() == ""
     docker("rm", cid, cid2)
+
+
+def test_container_prune(daemon, docker):  # noqa: F811
+    running = daemon.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    exited = daemon.cli("run", "-d", "busybox", "true").stdout.strip()
+    created = daemon.cli("create", "busybox", "true").stdout.strip()
+    daemon.cli("wait", exited)
+    r = docker("container", "prune", "-f")
+    assert r.returncode == 0, r.stderr
+    assert exited in r.stdout and created in r.stdout and running not in r.stdout
+    ids = daemon.cli("ps", "-a", "-q", "--no-trunc").stdout.split()
+    assert ids == [running]
+    daemon.cli("rm", "-f", running)
