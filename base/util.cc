@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include "base/log.h"
 
@@ -137,6 +138,44 @@ status remove_all(const std::string& path) {
     return remove_at(AT_FDCWD, path.c_str(), st.st_dev, path);
 }
 
+static status usage_at(int dirfd, const char* name, dev_t dev, const std::string& shown,
+                       std::set<std::pair<dev_t, ino_t>>& seen, std::uint64_t& total) {
+    struct stat st;
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return ok();
+        return sys_error("stat " + shown);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (st.st_size > 0 && seen.emplace(st.st_dev, st.st_ino).second) total += std::uint64_t(st.st_size);
+        return ok();
+    }
+    if (st.st_dev != dev) return ok();
+    unique_fd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return errno == ENOENT ? ok() : sys_error("open " + shown);
+    DIR* d = ::fdopendir(::dup(fd.get()));
+    if (!d) return sys_error("opendir " + shown);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        names.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    for (auto& n : names) BERTH_TRY(usage_at(fd.get(), n.c_str(), dev, shown + "/" + n, seen, total));
+    return ok();
+}
+
+result<std::uint64_t> disk_usage(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) return std::uint64_t(0);
+        return sys_error("stat " + path);
+    }
+    std::set<std::pair<dev_t, ino_t>> seen;
+    std::uint64_t total = 0;
+    BERTH_TRY(usage_at(AT_FDCWD, path.c_str(), st.st_dev, path, seen, total));
+    return total;
+}
+
 bool path_exists(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
@@ -171,6 +210,44 @@ std::string hex(const unsigned char* data, std::size_t n) {
     for (size_t i = 0; i < n; ++i) {
         out[2 * i] = digits[data[i] >> 4];
         out[2 * i + 1] = digits[data[i] & 15];
+    }
+    return out;
+}
+
+namespace {
+constexpr char k_base64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64_encode(std::string_view data) {
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    for (size_t i = 0; i < data.size(); i += 3) {
+        std::uint32_t n = std::uint32_t(static_cast<unsigned char>(data[i])) << 16;
+        if (i + 1 < data.size()) n |= std::uint32_t(static_cast<unsigned char>(data[i + 1])) << 8;
+        if (i + 2 < data.size()) n |= static_cast<unsigned char>(data[i + 2]);
+        out += k_base64[(n >> 18) & 63];
+        out += k_base64[(n >> 12) & 63];
+        out += i + 1 < data.size() ? k_base64[(n >> 6) & 63] : '=';
+        out += i + 2 < data.size() ? k_base64[n & 63] : '=';
+    }
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+    if (text.size() % 4 == 1) return std::nullopt;
+    std::string out;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+        const char* p = std::strchr(k_base64, c);
+        if (c == '\0' || !p) return std::nullopt;
+        acc = (acc << 6) | std::uint32_t(p - k_base64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
     }
     return out;
 }

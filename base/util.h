@@ -21,6 +21,10 @@ status make_dirs(const std::string& path, int mode = 0755);
 // rm -rf that never crosses a mount point and never follows symlinks.
 status remove_all(const std::string& path);
 bool path_exists(const std::string& path);
+// Bytes of the regular files (and symlinks) under path, each inode counted
+// once, directories not counted, never crossing a mount point: moby's
+// directory.Size. A missing path is 0. Blocks.
+result<std::uint64_t> disk_usage(const std::string& path);
 
 std::vector<std::string> split(std::string_view s, char sep);
 bool starts_with(std::string_view s, std::string_view prefix);
@@ -29,6 +33,10 @@ std::string trim(std::string_view s);
 // 32 random bytes as 64 lowercase hex digits (container and exec ids).
 std::string random_id();
 std::string hex(const unsigned char* data, std::size_t n);
+// Standard base64 (RFC 4648 section 4) with padding; decoding also takes it
+// without padding and refuses anything else.
+std::string base64_encode(std::string_view data);
+std::optional<std::string> base64_decode(std::string_view text);
 
 // Nanoseconds since the epoch (CLOCK_REALTIME).
 std::int64_t now_ns();

@@ -11,9 +11,9 @@ namespace {
 
 // Every subcommand, in the order `berth --help` lists them.
 constexpr command (*table[])() = {
-    run_command,  create_command, start_command, ps_command,     logs_command,
+    run_command,  create_command, start_command, exec_command, attach_command, ps_command,     logs_command,
     wait_command, rm_command,     stop_command,  kill_command,    restart_command,
-    pause_command, unpause_command, rename_command,
+    pause_command, unpause_command, rename_command, stats_command, top_command, update_command,
     events_command, inspect_command, images_command, pull_command,
     rmi_command,  import_command, load_command,  version_command, info_command,
 };

@@ -9,8 +9,10 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "base/detach_keys.h"
 #include "cli/api.h"
 #include "cli/common.h"
 
@@ -42,46 +44,45 @@ private:
     bool _active = false;
 };
 
-// Forwards the signals a user sends to `berth run` to the container, as
-// docker's --sig-proxy does for a container without a tty. The signals are
-// blocked except inside ppoll(), so one cannot slip in between a check and
-// the wait.
+// Catches signals for the copy loop: without a tty, the ones docker's
+// --sig-proxy forwards to the container; with one, SIGWINCH (a resize). The
+// signals are blocked except inside ppoll(), so one cannot slip in between
+// a check and the wait.
 constexpr int proxied_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 volatile std::sig_atomic_t caught[NSIG];
 
 extern "C" void note_signal(int sig) { caught[sig] = 1; }
 
-class signal_proxy {
+class signal_catcher {
 public:
-    signal_proxy() {
+    explicit signal_catcher(std::vector<int> signals) : _signals(std::move(signals)), _old_actions(_signals.size()) {
         sigset_t set;
         sigemptyset(&set);
-        for (int s : proxied_signals) sigaddset(&set, s);
+        for (int s : _signals) sigaddset(&set, s);
         ::sigprocmask(SIG_BLOCK, &set, &_old_mask);
         _wait_mask = _old_mask;
         struct sigaction sa {};
         sa.sa_handler = note_signal;
         sigemptyset(&sa.sa_mask);
-        for (std::size_t i = 0; i < std::size(proxied_signals); ++i) {
-            sigdelset(&_wait_mask, proxied_signals[i]);
-            ::sigaction(proxied_signals[i], &sa, &_old_actions[i]);
+        for (std::size_t i = 0; i < _signals.size(); ++i) {
+            sigdelset(&_wait_mask, _signals[i]);
+            ::sigaction(_signals[i], &sa, &_old_actions[i]);
         }
     }
-    ~signal_proxy() {
-        for (std::size_t i = 0; i < std::size(proxied_signals); ++i)
-            ::sigaction(proxied_signals[i], &_old_actions[i], nullptr);
+    ~signal_catcher() {
+        for (std::size_t i = 0; i < _signals.size(); ++i) ::sigaction(_signals[i], &_old_actions[i], nullptr);
         ::sigprocmask(SIG_SETMASK, &_old_mask, nullptr);
     }
-    signal_proxy(const signal_proxy&) = delete;
-    signal_proxy& operator=(const signal_proxy&) = delete;
+    signal_catcher(const signal_catcher&) = delete;
+    signal_catcher& operator=(const signal_catcher&) = delete;
 
-    // The mask to wait with: the proxied signals deliverable.
+    // The mask to wait with: the caught signals deliverable.
     const sigset_t* wait_mask() const { return &_wait_mask; }
 
     // Signals caught since the last call.
-    static std::vector<int> take() {
+    std::vector<int> take() {
         std::vector<int> out;
-        for (int s : proxied_signals)
+        for (int s : _signals)
             if (caught[s]) {
                 caught[s] = 0;
                 out.push_back(s);
@@ -90,17 +91,21 @@ public:
     }
 
 private:
+    std::vector<int> _signals;
     sigset_t _old_mask{};
     sigset_t _wait_mask{};
-    struct sigaction _old_actions[std::size(proxied_signals)] {};
+    std::vector<struct sigaction> _old_actions;
 };
+
+enum class pump_end { closed, detached };
 
 // Copies the attached stream to stdout/stderr and, with send_stdin, stdin to
 // the stream, in one thread: poll() on both, the socket written without
 // blocking, so a container that stops reading its stdin cannot stall its
-// output (nor the reverse). Returns when the daemon closes its side.
-status pump(net::hijacked_stream& s, bool send_stdin, bool tty, const sigset_t* wait_mask,
-            const std::function<void()>& on_interrupt) {
+// output (nor the reverse). Returns when the daemon closes its side, or when
+// the detach keys were typed (escape: with a tty and stdin).
+result<pump_end> pump(net::hijacked_stream& s, bool send_stdin, bool tty, const sigset_t* wait_mask,
+                      const std::function<void()>& on_interrupt, escape_matcher* escape) {
     net::stdcopy_demuxer demux([](net::std_stream st, std::string_view d) {
         return write_fd(st == net::std_stream::err || st == net::std_stream::system_err ? 2 : 1, d);
     });
@@ -134,6 +139,16 @@ status pump(net::hijacked_stream& s, bool send_stdin, bool tty, const sigset_t* 
                 if (r > 0) {
                     pending.assign(buf.data(), static_cast<std::size_t>(r));
                     off = 0;
+                    bool detached = false;
+                    if (escape) pending = escape->feed(pending, detached);
+                    if (detached) {
+                        // What came before the keys still goes in, and the
+                        // keys too: the daemon then detaches this attachment
+                        // rather than taking our disconnect for the end of
+                        // stdin (which would close it for good).
+                        (void)s.write_all(pending + escape->sequence());
+                        return pump_end::detached;
+                    }
                 } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
                     pending.clear();
                     off = 0;
@@ -164,7 +179,7 @@ status pump(net::hijacked_stream& s, bool send_stdin, bool tty, const sigset_t* 
             if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         }
         BERTH_ASSIGN(std::size_t got, s.read_some(buf.data(), buf.size()));
-        if (got == 0) return ok();
+        if (got == 0) return pump_end::closed;
         std::string_view data(buf.data(), got);
         if (tty)
             BERTH_TRY(write_fd(1, data));
@@ -173,13 +188,44 @@ status pump(net::hijacked_stream& s, bool send_stdin, bool tty, const sigset_t* 
     }
 }
 
-void resize_tty(const net::client& api, const std::string& id) {
+// base: "/containers/ID" or "/exec/ID".
+void resize_tty(const net::client& api, const std::string& base) {
     winsize ws{};
     if (::ioctl(1, TIOCGWINSZ, &ws) != 0 && ::ioctl(0, TIOCGWINSZ, &ws) != 0) return;
     if (ws.ws_row == 0 || ws.ws_col == 0) return;
     // Best effort, like docker: a failed resize leaves the default size.
-    (void)api.request("POST", "/containers/" + escape_path(id) + "/resize?h=" + std::to_string(ws.ws_row) +
-                                  "&w=" + std::to_string(ws.ws_col));
+    (void)api.request("POST", base + "/resize?h=" + std::to_string(ws.ws_row) + "&w=" + std::to_string(ws.ws_col));
+}
+
+// The interactive part every attached command shares: raw terminal and
+// resizes with a tty, signal forwarding without one (to `kill_base`/kill,
+// when given), detach keys, the copy loop.
+result<pump_end> copy_attached(const net::client& api, net::hijacked_stream& stream, const std::string& base,
+                               bool tty, bool send_stdin, const std::string& kill_base,
+                               const std::string& detach_keys) {
+    std::optional<raw_terminal> raw;
+    std::optional<escape_matcher> escape;
+    std::vector<int> sigs;
+    if (tty) {
+        resize_tty(api, base);
+        sigs = {SIGWINCH};
+        if (send_stdin) {
+            raw.emplace(0);
+            BERTH_ASSIGN(auto keys, parse_detach_keys(detach_keys));
+            escape.emplace(keys);
+        }
+    } else if (!kill_base.empty()) {
+        sigs.assign(std::begin(proxied_signals), std::end(proxied_signals));
+    }
+    signal_catcher catcher(sigs);
+    auto on_signal = [&] {
+        for (int sig : catcher.take()) {
+            if (sig == SIGWINCH) resize_tty(api, base);
+            else (void)api.request("POST", kill_base + "/kill?signal=" + std::to_string(sig));
+        }
+    };
+    return pump(stream, send_stdin, tty, sigs.empty() ? nullptr : catcher.wait_mask(), on_signal,
+                escape ? &*escape : nullptr);
 }
 
 }  // namespace
@@ -191,10 +237,11 @@ int run_attached(context& ctx, const attach_plan& plan) {
     const net::client& api = **api_r;
     const std::string base = "/containers/" + escape_path(plan.id);
 
+    std::string target = base + (plan.send_stdin ? "/attach?stderr=1&stdin=1&stdout=1&stream=1"
+                                                 : "/attach?stderr=1&stdout=1&stream=1");
+    if (!plan.detach_keys.empty()) target += "&detachKeys=" + escape_query(plan.detach_keys);
     net::response refused;
-    auto attached = api.hijack(base + (plan.send_stdin ? "/attach?stderr=1&stdin=1&stdout=1&stream=1"
-                                                       : "/attach?stderr=1&stdout=1&stream=1"),
-                               {}, &refused);
+    auto attached = api.hijack(target, {}, &refused);
     if (!attached) {
         if (refused.status != 0) return fail_with(daemon_error(refused.status, refused.body), 125);
         return fail_with(attached.err(), 125);
@@ -203,43 +250,42 @@ int run_attached(context& ctx, const attach_plan& plan) {
         if (auto st = attached->close_write(); !st) return fail_with(st.err(), 125);
     }
 
-    auto waiter = api.stream("POST", base + "/wait?condition=" + plan.wait_condition);
-    if (!waiter) return fail_with(waiter.err(), 125);
-    if (!waiter->ok()) {
-        auto body = waiter->read_all();
-        return fail_with(daemon_error(waiter->status(), body ? *body : std::string()), 125);
-    }
-
-    auto started = api.request("POST", base + "/start");
-    if (!started) return fail_with(started.err(), 125);
-    if (!started->ok()) {
-        std::string msg = net::error_message(started->status, started->body);
-        return fail_with(make_error(errc::internal, "Error response from daemon: " + msg),
-                         start_failure_exit_code(msg));
-    }
-
-    {
-        // With a tty, ^C reaches the container as a byte through the raw
-        // terminal; without one, the signal itself is forwarded.
-        std::optional<raw_terminal> raw;
-        std::optional<signal_proxy> proxy;
-        if (plan.tty) {
-            resize_tty(api, plan.id);
-            if (plan.send_stdin) raw.emplace(0);
-        } else {
-            proxy.emplace();
+    std::optional<net::response_stream> waiter;
+    if (plan.start) {
+        auto w = api.stream("POST", base + "/wait?condition=" + plan.wait_condition);
+        if (!w) return fail_with(w.err(), 125);
+        if (!w->ok()) {
+            auto body = w->read_all();
+            return fail_with(daemon_error(w->status(), body ? *body : std::string()), 125);
         }
-        auto forward = [&] {
-            for (int sig : signal_proxy::take())
-                (void)api.request("POST", base + "/kill?signal=" + std::to_string(sig));
-        };
-        auto st = pump(*attached, plan.send_stdin, plan.tty, proxy ? proxy->wait_mask() : nullptr, forward);
-        if (!st) {
-            raw.reset();
-            return fail_with(st.err(), 125);
+        waiter.emplace(std::move(*w));
+
+        auto started = api.request("POST", base + "/start");
+        if (!started) return fail_with(started.err(), 125);
+        if (!started->ok()) {
+            std::string msg = net::error_message(started->status, started->body);
+            return fail_with(make_error(errc::internal, "Error response from daemon: " + msg),
+                             start_failure_exit_code(msg));
         }
     }
 
+    // With a tty, ^C reaches the container as a byte through the raw
+    // terminal; without one, the signal itself is forwarded (--sig-proxy).
+    auto end = copy_attached(api, *attached, base, plan.tty, plan.send_stdin, plan.sig_proxy ? base : std::string(),
+                             plan.detach_keys);
+    if (!end) return fail_with(end.err(), 125);
+    if (*end == pump_end::detached) return 0;  // the container goes on
+
+    if (!waiter) {
+        // docker attach: the container's exit code once the stream ends.
+        auto r = api.request("GET", base + "/json");
+        if (!r || !r->ok()) return 0;
+        auto v = parse_json(r->body, "inspect answer");
+        if (!v) return 0;
+        const auto* state = v->is_object() ? v->as_object().if_contains("State") : nullptr;
+        if (!state || json_bool(*state, "Running")) return 0;
+        return static_cast<int>(json_int(*state, "ExitCode"));
+    }
     auto body = waiter->read_all();
     if (!body) return fail_with(body.err().wrap("Error waiting for container"), 125);
     auto v = parse_json(*body, "wait answer");
@@ -252,6 +298,47 @@ int run_attached(context& ctx, const attach_plan& plan) {
         }
     }
     return static_cast<int>(json_int(*v, "StatusCode"));
+}
+
+int run_exec(context& ctx, const exec_plan& plan) {
+    auto api_r = ctx.api();
+    if (!api_r) return fail(api_r.err(), 1);
+    const net::client& api = **api_r;
+    auto created = api.request("POST", "/containers/" + escape_path(plan.container) + "/exec",
+                               boost::json::serialize(plan.body));
+    if (!created) return fail(created.err(), 1);
+    if (created->status != 201) return fail(daemon_error(created->status, created->body), 1);
+    auto v = parse_json(created->body, "exec answer");
+    if (!v) return fail(v.err(), 1);
+    std::string id = json_string(*v, "Id");
+    const std::string base = "/exec/" + escape_path(id);
+    boost::json::object start{{"Detach", plan.detach}, {"Tty", plan.tty}};
+
+    if (plan.detach) {
+        auto r = api.request("POST", base + "/start", boost::json::serialize(start));
+        if (!r) return fail(r.err(), 1);
+        if (!r->ok()) return fail(daemon_error(r->status, r->body), 1);
+        return 0;
+    }
+    net::response refused;
+    auto attached = api.hijack(base + "/start", boost::json::serialize(start), &refused);
+    if (!attached) {
+        if (refused.status != 0) return fail(daemon_error(refused.status, refused.body), 1);
+        return fail(attached.err(), 1);
+    }
+    if (!plan.interactive) {
+        if (auto st = attached->close_write(); !st) return fail(st.err(), 1);
+    }
+    auto end = copy_attached(api, *attached, base, plan.tty, plan.interactive, {}, plan.detach_keys);
+    if (!end) return fail(end.err(), 1);
+    if (*end == pump_end::detached) return 0;
+
+    auto r = api.request("GET", base + "/json");
+    if (!r) return fail(r.err(), 1);
+    if (!r->ok()) return fail(daemon_error(r->status, r->body), 1);
+    auto info = parse_json(r->body, "exec inspect answer");
+    if (!info) return fail(info.err(), 1);
+    return static_cast<int>(json_int(*info, "ExitCode"));
 }
 
 }  // namespace berth::cli

@@ -61,6 +61,8 @@ struct command {
 command run_command();
 command create_command();
 command start_command();
+command exec_command();
+command attach_command();
 command ps_command();
 command rm_command();
 command stop_command();
@@ -69,6 +71,9 @@ command restart_command();
 command pause_command();
 command unpause_command();
 command rename_command();
+command stats_command();
+command top_command();
+command update_command();
 command events_command();
 command logs_command();
 command inspect_command();
@@ -84,6 +89,10 @@ command info_command();
 struct create_options;
 // The container flags `run` and `create` share (cli/create.cc).
 void add_container_flags(CLI::App& sub, create_options& o);
+// The resource flags of those (-m, --memory-swap, --memory-reservation,
+// --cpus, -c, --cpuset-cpus, --cpuset-mems, --blkio-weight, --pids-limit),
+// which `update` takes too (cli/create.cc).
+void add_resource_flags(CLI::App& sub, create_options& o);
 // POST /containers/create[?name=] and print the daemon's warnings; returns
 // the new id. When the image is missing, prints docker's "Unable to find
 // image" line first. Errors carry the text to print.

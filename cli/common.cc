@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "cli/api.h"
 #include "cli/command.h"
+#include "cli/format.h"
 
 namespace berth::cli {
 
@@ -337,55 +338,24 @@ std::string pretty_json(const json::value& v) {
     return out;
 }
 
-result<std::string> render_template(std::string_view format, const json::value& root) {
+std::string compact_json(const json::value& v) {
     std::string out;
-    std::size_t pos = 0;
-    while (pos < format.size()) {
-        std::size_t open = format.find("{{", pos);
-        if (open == std::string_view::npos) {
-            out += format.substr(pos);
-            break;
-        }
-        out += format.substr(pos, open - pos);
-        std::size_t close = format.find("}}", open + 2);
-        if (close == std::string_view::npos)
-            return make_error(errc::invalid_argument, "template: unclosed action in " + std::string(format));
-        std::string action = trim(format.substr(open + 2, close - open - 2));
-        pos = close + 2;
-        bool as_json = false;
-        if (starts_with(action, "json ")) {
-            as_json = true;
-            action = trim(std::string_view(action).substr(5));
-        }
-        if (action.empty() || action[0] != '.')
-            return make_error(errc::invalid_argument,
-                              "template: unsupported action {{" + action + "}} (only {{.Field}} and {{json .Field}})");
-        const json::value* cur = &root;
-        bool missing = false;
-        if (action != ".") {
-            for (const auto& part : split(std::string_view(action).substr(1), '.')) {
-                if (part.empty() || part.find_first_of(" \t|()") != std::string::npos)
-                    return make_error(errc::invalid_argument, "template: unsupported action {{" + action + "}}");
-                const json::object* o = cur->if_object();
-                const json::value* next = o ? o->if_contains(part) : nullptr;
-                if (!next) {
-                    missing = true;
-                    break;
-                }
-                cur = next;
-            }
-        }
-        if (as_json) {
-            if (missing)
-                out += "null";
-            else
-                write_json(out, *cur, 0, false);
-        } else if (missing) {
-            out += "<no value>";
-        } else {
-            write_go_value(out, *cur);
-        }
-    }
+    write_json(out, v, 0, false);
+    return out;
+}
+
+std::string go_value_text(const json::value& v) {
+    std::string out;
+    write_go_value(out, v);
+    return out;
+}
+
+result<std::string> render_template(std::string_view format, const json::value& root) {
+    BERTH_ASSIGN(go_template t, go_template::parse(format));
+    template_data data;
+    data.dot = root;
+    std::string out;
+    BERTH_TRY(t.execute(data, out));
     return out;
 }
 
@@ -515,8 +485,8 @@ json::object endpoint_settings() {
                         {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
 }
 
-namespace {
-// "on-failure:3" -> {Name: on-failure, MaximumRetryCount: 3}; the daemon validates.
+}  // namespace
+
 json::object restart_policy(const std::string& spec) {
     auto colon = spec.find(':');
     std::string name = spec.substr(0, colon);
@@ -524,9 +494,29 @@ json::object restart_policy(const std::string& spec) {
     if (colon != std::string::npos) max = std::strtoll(spec.c_str() + colon + 1, nullptr, 10);
     return json::object{{"Name", name.empty() ? "no" : name}, {"MaximumRetryCount", max}};
 }
-}  // namespace
 
-}  // namespace
+result<json::object> resources_body(const create_options& o) {
+    std::int64_t memory = 0, memory_swap = 0, memory_reservation = 0, nano_cpus = 0;
+    if (!o.memory.empty()) {
+        BERTH_ASSIGN(memory, parse_ram_bytes(o.memory));
+    }
+    // docker's MemSwapBytes: "-1" is unlimited swap.
+    if (o.memory_swap == "-1") memory_swap = -1;
+    else if (!o.memory_swap.empty()) {
+        BERTH_ASSIGN(memory_swap, parse_ram_bytes(o.memory_swap));
+    }
+    if (!o.memory_reservation.empty()) {
+        BERTH_ASSIGN(memory_reservation, parse_ram_bytes(o.memory_reservation));
+    }
+    if (!o.cpus.empty()) {
+        BERTH_ASSIGN(nano_cpus, parse_nano_cpus(o.cpus));
+    }
+    return json::object{{"Memory", memory},           {"MemorySwap", memory_swap},
+                        {"MemoryReservation", memory_reservation}, {"NanoCpus", nano_cpus},
+                        {"CpuShares", o.cpu_shares},   {"CpusetCpus", o.cpuset_cpus},
+                        {"CpusetMems", o.cpuset_mems}, {"BlkioWeight", o.blkio_weight},
+                        {"PidsLimit", o.pids_limit}};
+}
 
 result<json::object> build_create_body(const create_options& o) {
     BERTH_ASSIGN(auto env, resolve_env(o.env_files, o.env));
@@ -547,21 +537,9 @@ result<json::object> build_create_body(const create_options& o) {
             binds.push_back(v);
     }
 
-    std::int64_t memory = 0, memory_swap = 0, memory_reservation = 0, nano_cpus = 0;
-    if (!o.memory.empty()) {
-        BERTH_ASSIGN(memory, parse_ram_bytes(o.memory));
-    }
-    // docker's MemSwapBytes: "-1" is unlimited swap.
-    if (o.memory_swap == "-1") memory_swap = -1;
-    else if (!o.memory_swap.empty()) {
-        BERTH_ASSIGN(memory_swap, parse_ram_bytes(o.memory_swap));
-    }
-    if (!o.memory_reservation.empty()) {
-        BERTH_ASSIGN(memory_reservation, parse_ram_bytes(o.memory_reservation));
-    }
-    if (!o.cpus.empty()) {
-        BERTH_ASSIGN(nano_cpus, parse_nano_cpus(o.cpus));
-    }
+    BERTH_ASSIGN(json::object resources, resources_body(o));
+    const json::value memory = resources["Memory"], memory_swap = resources["MemorySwap"],
+                      memory_reservation = resources["MemoryReservation"], nano_cpus = resources["NanoCpus"];
 
     std::vector<std::string> cap_add, cap_drop;
     for (const auto& c : o.cap_add) cap_add.push_back(normalize_capability(c));

@@ -59,8 +59,12 @@ std::string escape_query(std::string_view s);
 
 // Go's json.Indent with four spaces, as `docker inspect` prints.
 std::string pretty_json(const boost::json::value& v);
-// Renders the subset of Go templates people use with `inspect -f`:
-// literal text, {{.A.B}} and {{json .A.B}}.
+// Go's json.Marshal of a decoded value, compact: what {{json .X}} prints.
+std::string compact_json(const boost::json::value& v);
+// How Go's text/template prints a value decoded from JSON: strings as is,
+// arrays as [a b], objects as map[k:v] with sorted keys, null as <nil>.
+std::string go_value_text(const boost::json::value& v);
+// Renders a Go template (cli/format.h) on v as a map, as `inspect -f` does.
 result<std::string> render_template(std::string_view format, const boost::json::value& v);
 
 // Reads one JSON value from a string; the message names what was parsed.
@@ -129,6 +133,14 @@ std::string normalize_capability(std::string_view cap);
 // The POST /containers/create body: Config plus HostConfig plus
 // NetworkingConfig, shaped like the docker CLI's.
 result<boost::json::object> build_create_body(const create_options& o);
+// The HostConfig resource fields of add_resource_flags(), parsed as docker
+// does (RAMInBytes, --cpus as NanoCpus, "-1" as unlimited swap): Memory,
+// MemorySwap, MemoryReservation, NanoCpus, CpuShares, CpusetCpus,
+// CpusetMems, BlkioWeight, PidsLimit. Shared by create and update.
+result<boost::json::object> resources_body(const create_options& o);
+// --restart "on-failure:3" -> {Name: on-failure, MaximumRetryCount: 3}
+// ("" is "no"); the daemon validates.
+boost::json::object restart_policy(const std::string& spec);
 
 // The CLI exit code for a failed start, from the daemon's message: 127 when
 // the command was not found, 126 when it could not be executed, else 125.

@@ -12,6 +12,20 @@ namespace berth::cli {
 
 namespace json = boost::json;
 
+void add_resource_flags(CLI::App& sub, create_options& o) {
+    sub.add_option("-m,--memory", o.memory, "Memory limit");
+    sub.add_option("--memory-swap", o.memory_swap,
+                   "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+    sub.add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
+    sub.add_option("--cpus", o.cpus, "Number of CPUs");
+    sub.add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
+    sub.add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+    sub.add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
+    sub.add_option("--blkio-weight", o.blkio_weight,
+                   "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)");
+    sub.add_option("--pids-limit", o.pids_limit, "Tune container pids limit (-1 for unlimited)");
+}
+
 void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("--name", o.name, "Assign a name to the container");
     sub.add_option("-e,--env", o.env, "Set environment variables")->allow_extra_args(false);
@@ -29,17 +43,7 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("-v,--volume", o.volumes, "Bind mount a volume (SRC:DST[:ro])")->allow_extra_args(false);
     sub.add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])")->allow_extra_args(false);
     sub.add_option("--security-opt", o.security_opt, "Security Options")->allow_extra_args(false);
-    sub.add_option("-m,--memory", o.memory, "Memory limit");
-    sub.add_option("--memory-swap", o.memory_swap,
-                   "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
-    sub.add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
-    sub.add_option("--cpus", o.cpus, "Number of CPUs");
-    sub.add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
-    sub.add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
-    sub.add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
-    sub.add_option("--blkio-weight", o.blkio_weight,
-                   "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)");
-    sub.add_option("--pids-limit", o.pids_limit, "Tune container pids limit (-1 for unlimited)");
+    add_resource_flags(sub, o);
     sub.add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
     sub.add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
     sub.add_option("--restart", o.restart, "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])");

@@ -9,6 +9,8 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "base/detach_keys.h"
+#include "daemon/handlers.h"
 #include "daemon/http.h"
 #include "engine/engine.h"
 
@@ -40,7 +42,7 @@ struct api_server::impl {
     awaitable<bool> containers_logs(socket_t& s, request& req, container_ptr c);
     awaitable<void> attach_output(socket_t& s, container_ptr c, std::uint64_t after, std::uint64_t exits_at_attach,
                                   bool want_out, bool want_err, bool tty);
-    awaitable<void> attach_stdin(socket_t& s, container_ptr c, bool stdin_once);
+    awaitable<void> attach_stdin(socket_t& s, container_ptr c, bool stdin_once, std::string detach_keys);
     awaitable<bool> images_create(socket_t& s, request& req);
     awaitable<bool> events_stream(socket_t& s, request& req);
     awaitable<bool> images_load(socket_t& s, request& req);
@@ -100,6 +102,9 @@ awaitable<void> api_server::impl::serve(socket_t s) {
         bool ok_target = parse_target(req.target, req);
         bool upload = req.method == http::verb::post &&
                       ((req.path == "/images/create" && req.query.count("fromSrc")) || req.path == "/images/load");
+        // docker cp into a container: PUT /containers/{id}/archive.
+        upload = upload || (req.method == http::verb::put && starts_with(req.path, "/containers/") &&
+                            req.path.ends_with("/archive"));
         if (upload) {
             // Large archives go to disk as they arrive, not into memory.
             http::request_parser<http::file_body> fp{std::move(hp)};
@@ -179,13 +184,7 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
 
     // Containers.
     if (p == "/containers/create" && m == v::post) co_return co_await containers_create(s, req);
-    if (p == "/containers/json" && m == v::get) {
-        bool all = req.flag("all");
-        json::array out;
-        for (auto& c : eng.containers())
-            if (all || c->running()) out.push_back(eng.list_json(*c));
-        co_return co_await reply_json(s, req, http::status::ok, out);
-    }
+    if (p == "/containers/json" && m == v::get) co_return co_await containers_list(s, req, eng);
     if (p == "/containers/prune" && m == v::post) {
         auto removed = co_await eng.prune_containers();
         json::array ids;
@@ -256,8 +255,22 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
             if (!r) co_return co_await reply_error(s, req, r.err());
             co_return co_await reply(s, req, *r ? http::status::no_content : http::status::not_modified, "");
         }
-        if (action == "resize" && m == v::post) co_return co_await reply(s, req, http::status::ok, "", "text/plain");
+        if (action == "export" && m == v::get) co_return co_await containers_export(s, req, eng, c);
+        if (action == "archive" && (m == v::get || m == v::head)) co_return co_await containers_archive_get(s, req, eng, c, ref);
+        if (action == "archive" && m == v::put) co_return co_await containers_archive_put(s, req, eng, c, ref);
+        if (action == "changes" && m == v::get) co_return co_await containers_changes(s, req, eng, c);
+        if (action == "resize" && m == v::post) {
+            auto r = eng.resize_container(*c, std::atoi(req.get("h").c_str()), std::atoi(req.get("w").c_str()));
+            if (!r) co_return co_await reply_error(s, req, r.err());
+            co_return co_await reply(s, req, http::status::ok, "", "text/plain");
+        }
+        if (action == "exec" && m == v::post) co_return co_await exec_create(s, req, eng, c->id);
+        if (action == "stats" && m == v::get) co_return co_await containers_stats(s, req, eng, c);
+        if (action == "top" && m == v::get) co_return co_await containers_top(s, req, eng, c);
+        if (action == "update" && m == v::post) co_return co_await containers_update(s, req, eng, c);
     }
+
+    if (starts_with(p, "/exec/")) co_return co_await exec_route(s, req, eng);
 
     // Images: names contain '/' and ':', so route by suffix.
     if (p == "/images/json" && m == v::get) {
@@ -325,6 +338,8 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
     bool stdin_once = c->config.contains("StdinOnce") && c->config["StdinOnce"].as_bool();
     if (!req.flag("stream") && !req.flag("logs"))
         co_return co_await reply_error(s, req, http::status::bad_request, "at least one of stream or logs must be set");
+    auto detach_keys = parse_detach_keys(req.get("detachKeys"));
+    if (!detach_keys) co_return co_await reply_error(s, req, detach_keys.err());
     std::uint64_t after = c->next_seq - 1;
     std::uint64_t exits_at_attach = c->exits;
     if (!co_await begin_hijack(s, req)) co_return false;
@@ -351,7 +366,7 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
         // end before the socket, which lives in serve()'s frame, goes away.
         if (want_in && open_stdin)
             co_await (attach_output(s, c, after, exits_at_attach, want_out, want_err, tty) ||
-                      attach_stdin(s, c, stdin_once));
+                      attach_stdin(s, c, stdin_once, *detach_keys));
         else
             co_await attach_output(s, c, after, exits_at_attach, want_out, want_err, tty);
     }
@@ -381,7 +396,12 @@ awaitable<void> api_server::impl::attach_output(socket_t& s, container_ptr c, st
     }
 }
 
-awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, bool stdin_once) {
+awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, bool stdin_once,
+                                               std::string detach_keys) {
+    // With a terminal, the detach keys end this attachment (not the
+    // container); binary stdin through a pipe is never scanned.
+    std::optional<escape_matcher> escape;
+    if (c->tty()) escape.emplace(detach_keys);
     char buf[16384];
     for (;;) {
         // Back-pressure: do not read the client faster than the monitor takes it.
@@ -392,7 +412,11 @@ awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, boo
         boost::system::error_code ec;
         std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
         if (ec) break;
-        eng.write_stdin(*c, std::string(buf, n), false);
+        std::string data(buf, n);
+        bool detached = false;
+        if (escape) data = escape->feed(data, detached);
+        if (!data.empty()) eng.write_stdin(*c, std::move(data), false);
+        if (detached) co_return;
     }
     if (co_await cancelled()) co_return;
     // EOF is a half-close, not a disconnect: output goes on until the

@@ -77,9 +77,11 @@ void add_docker_headers(http::fields& f) {
     f.set(http::field::date, buf);
 }
 
-awaitable<bool> reply(socket_t& s, const request& req, http::status st, std::string body, std::string content_type) {
+awaitable<bool> reply(socket_t& s, const request& req, http::status st, std::string body, std::string content_type,
+                      header_list extra) {
     http::response<http::string_body> res{st, req.http_version};
     add_docker_headers(res);
+    for (auto& [name, value] : extra) res.set(name, value);
     if (!content_type.empty() && st != http::status::no_content && st != http::status::not_modified)
         res.set(http::field::content_type, content_type);
     res.keep_alive(req.keep_alive);
@@ -111,9 +113,10 @@ awaitable<bool> reply_error(socket_t& s, const request& req, const error& e) {
     co_return co_await reply_error(s, req, static_cast<http::status>(berth::http_status(e.code)), e.message);
 }
 
-awaitable<bool> begin_stream(socket_t& s, const request& req, const char* content_type) {
+awaitable<bool> begin_stream(socket_t& s, const request& req, const char* content_type, header_list extra) {
     http::response<http::empty_body> res{http::status::ok, req.http_version};
     add_docker_headers(res);
+    for (auto& [name, value] : extra) res.set(name, value);
     if (content_type && *content_type) res.set(http::field::content_type, content_type);
     res.chunked(true);
     res.keep_alive(req.keep_alive);

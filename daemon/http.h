@@ -43,14 +43,17 @@ bool parse_target(std::string_view target, request& req);
 
 void add_docker_headers(http::fields& f);
 
+// Response headers beyond Docker's own (X-Docker-Container-Path-Stat).
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
 awaitable<bool> reply(socket_t& s, const request& req, http::status st, std::string body,
-                      std::string content_type = "application/json");
+                      std::string content_type = "application/json", header_list extra = {});
 awaitable<bool> reply_json(socket_t& s, const request& req, http::status st, const boost::json::value& v);
 awaitable<bool> reply_error(socket_t& s, const request& req, const error& e);
 awaitable<bool> reply_error(socket_t& s, const request& req, http::status st, std::string message);
 
 // Chunked streaming: header now, chunks as they come, the last chunk at the end.
-awaitable<bool> begin_stream(socket_t& s, const request& req, const char* content_type);
+awaitable<bool> begin_stream(socket_t& s, const request& req, const char* content_type, header_list extra = {});
 awaitable<bool> write_chunk(socket_t& s, std::string_view data);
 awaitable<bool> end_stream(socket_t& s);
 

@@ -14,8 +14,11 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
+#include "engine/config_util.h"
 #include "engine/engine.h"
+#include "engine/host_config.h"
 #include "engine/monitor_client.h"
+#include "engine/rootfs_view.h"
 #include "engine/runtime/spec.h"
 #include "storage/metadata.h"
 
@@ -24,43 +27,6 @@ namespace berth {
 namespace json = boost::json;
 
 namespace {
-
-std::vector<std::string> string_list(const json::value* v) {
-    std::vector<std::string> out;
-    if (!v) return out;
-    if (v->is_string()) {
-        out.emplace_back(v->as_string());
-        return out;
-    }
-    if (!v->is_array()) return out;
-    for (auto& e : v->as_array())
-        if (e.is_string()) out.emplace_back(e.as_string());
-    return out;
-}
-
-json::value to_array(const std::vector<std::string>& v) {
-    json::array a;
-    for (auto& s : v) a.emplace_back(s);
-    return a;
-}
-
-std::string str_field(const json::object& o, const char* k) {
-    auto* v = o.if_contains(k);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-// The "KEY" of "KEY=VALUE".
-std::string env_key(const std::string& kv) { return kv.substr(0, kv.find('=')); }
-
-std::vector<std::string> merge_env(std::vector<std::string> base, const std::vector<std::string>& over) {
-    for (auto& kv : over) {
-        auto k = env_key(kv);
-        auto it = std::find_if(base.begin(), base.end(), [&](const std::string& e) { return env_key(e) == k; });
-        if (it != base.end()) *it = kv;
-        else base.push_back(kv);
-    }
-    return base;
-}
 
 std::string hosts_file(const std::string& hostname) {
     return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
@@ -83,39 +49,6 @@ std::string resolv_conf() {
         }
     }
     return out;
-}
-
-// A HostConfig integer; 0 when absent or null.
-result<std::int64_t> int_field(const json::object& o, const char* k) {
-    auto* v = o.if_contains(k);
-    if (!v || v->is_null()) return std::int64_t(0);
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64() && v->as_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->as_uint64());
-    if (v->is_double() && v->as_double() == double(std::int64_t(v->as_double()))) return std::int64_t(v->as_double());
-    return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " must be an integer");
-}
-
-// The resource limits of a HostConfig, as given.
-result<cgroup::limits> limits_of(const json::object& hc) {
-    cgroup::limits l;
-    BERTH_ASSIGN(l.memory, int_field(hc, "Memory"));
-    BERTH_ASSIGN(l.memory_swap, int_field(hc, "MemorySwap"));
-    BERTH_ASSIGN(l.memory_reservation, int_field(hc, "MemoryReservation"));
-    BERTH_ASSIGN(l.nano_cpus, int_field(hc, "NanoCpus"));
-    BERTH_ASSIGN(l.cpu_shares, int_field(hc, "CpuShares"));
-    BERTH_ASSIGN(l.pids_limit, int_field(hc, "PidsLimit"));
-    BERTH_ASSIGN(l.blkio_weight, int_field(hc, "BlkioWeight"));
-    l.cpuset_cpus = str_field(hc, "CpusetCpus");
-    l.cpuset_mems = str_field(hc, "CpusetMems");
-    return l;
-}
-
-// The CPUs this process may run on (Go's runtime.NumCPU, Docker's limit for --cpus).
-int usable_cpus() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-    return std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 error name_in_use(const std::string& name, const std::string& id) {
@@ -258,22 +191,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (lim->pids_limit != 0 || host_config.contains("PidsLimit")) host_config["PidsLimit"] = lim->pids_limit;
     else host_config["PidsLimit"] = nullptr;
     {
-        std::string policy = "no";
-        std::int64_t retries = 0;
-        if (auto* rp = host_config.if_contains("RestartPolicy"); rp && rp->is_object()) {
-            if (!str_field(rp->as_object(), "Name").empty()) policy = str_field(rp->as_object(), "Name");
-            if (auto* m = rp->as_object().if_contains("MaximumRetryCount"); m && m->is_number()) retries = m->to_number<std::int64_t>();
-        }
-        if (policy != "no" && policy != "always" && policy != "on-failure" && policy != "unless-stopped")
-            co_return make_error(errc::invalid_argument, "invalid restart policy '" + policy + "'");
-        if (retries < 0) co_return make_error(errc::invalid_argument, "maximum retry count cannot be negative");
-        if (retries > 0 && policy != "on-failure")
-            co_return make_error(errc::invalid_argument,
-                                 "maximum retry count cannot be used with restart policy '" + policy + "'");
+        auto policy = restart_policy_of(host_config);
+        if (!policy) co_return policy.err();
         auto* ar = host_config.if_contains("AutoRemove");
-        if (policy != "no" && ar && ar->is_bool() && ar->as_bool())
+        if (str_field(*policy, "Name") != "no" && ar && ar->is_bool() && ar->as_bool())
             co_return make_error(errc::invalid_argument, "Conflicting options: RestartPolicy and AutoRemove");
-        host_config["RestartPolicy"] = json::object{{"Name", policy}, {"MaximumRetryCount", retries}};
+        host_config["RestartPolicy"] = std::move(*policy);
     }
     auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
                                                 string_list(host_config.if_contains("CapDrop")));
@@ -360,8 +283,6 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                  {"Entrypoint", ep_json},
                  {"OnBuild", nullptr},
                  {"Labels", labels}};
-    if (flag("Tty"))
-        co_return make_error(errc::invalid_argument, "a TTY (-t) is not supported yet");
     c->host_config = host_config;
 
     // The container's directories: upper and work for the overlay, merged
@@ -408,10 +329,36 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     co_return out;
 }
 
+result<runtime::launch_spec> engine::process_half(const container& c) const {
+    runtime::launch_spec spec;
+    spec.id = c.id;
+    spec.hostname = str_field(c.config, "Hostname");
+    spec.args.push_back(c.path);
+    spec.args.insert(spec.args.end(), c.args.begin(), c.args.end());
+    spec.env = string_list(c.config.if_contains("Env"));
+    if (std::none_of(spec.env.begin(), spec.env.end(), [](auto& e) { return env_key(e) == "HOSTNAME"; }))
+        spec.env.push_back("HOSTNAME=" + spec.hostname);
+    spec.cwd = str_field(c.config, "WorkingDir");
+    if (spec.cwd.empty()) spec.cwd = "/";
+    spec.user = str_field(c.config, "User");
+    auto caps = runtime::effective_capabilities(string_list(c.host_config.if_contains("CapAdd")),
+                                                string_list(c.host_config.if_contains("CapDrop")));
+    if (!caps) return caps.err();
+    spec.capabilities = *caps;
+    // Never ask for more than the daemon's own hard limit (root here may
+    // lack CAP_SYS_RESOURCE).
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    std::uint64_t nofile = std::min<std::uint64_t>(1048576, rl.rlim_max);
+    spec.rlimits.push_back({RLIMIT_NOFILE, nofile, nofile});
+    return spec;
+}
+
 awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;
+    while (c->rootfs_writes > 0 && !c->removed) co_await c->changed->wait();
     if (c->running() || c->starting) co_return ok();
     if (!by_policy) {
         // A start by the user ends a stop's veto and any pending back-off.
@@ -440,45 +387,44 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
 
     runtime::launch_spec spec;
     spec.id = c->id;
-    std::string dir = container_dir(c->id);
-    spec.lower_dirs.push_back(dir + "/init");
-    for (auto it = c->chain_ids.rbegin(); it != c->chain_ids.rend(); ++it) spec.lower_dirs.push_back(_store->layer_dir(*it));
-    spec.upper_dir = dir + "/upper";
-    spec.work_dir = dir + "/work";
-    spec.rootfs_dir = dir + "/merged";
+    auto layout = container_layout(*this, *c);
+    spec.lower_dirs = std::move(layout.lower_dirs);
+    spec.upper_dir = std::move(layout.upper_dir);
+    spec.work_dir = std::move(layout.work_dir);
+    spec.rootfs_dir = container_dir(c->id) + "/merged";
     spec.new_network = str_field(c->host_config, "NetworkMode") != "host";
     spec.masked_paths = runtime::default_masked_paths();
     spec.readonly_paths = runtime::default_readonly_paths();
     spec.cgroup2_dir = cg->v2_dir;
     spec.cgroup_v1_procs = cg->v1_procs();
-    spec.hostname = str_field(c->config, "Hostname");
-    spec.args.push_back(c->path);
-    spec.args.insert(spec.args.end(), c->args.begin(), c->args.end());
-    spec.env = string_list(c->config.if_contains("Env"));
-    if (std::none_of(spec.env.begin(), spec.env.end(), [](auto& e) { return env_key(e) == "HOSTNAME"; }))
-        spec.env.push_back("HOSTNAME=" + spec.hostname);
-    spec.cwd = str_field(c->config, "WorkingDir");
-    if (spec.cwd.empty()) spec.cwd = "/";
-    spec.user = str_field(c->config, "User");
-    auto caps = runtime::effective_capabilities(string_list(c->host_config.if_contains("CapAdd")),
-                                                string_list(c->host_config.if_contains("CapDrop")));
-    if (!caps) co_return caps.err();
-    spec.capabilities = *caps;
-    // Never ask for more than the daemon's own hard limit (root here may
-    // lack CAP_SYS_RESOURCE).
-    rlimit rl{};
-    ::getrlimit(RLIMIT_NOFILE, &rl);
-    std::uint64_t nofile = std::min<std::uint64_t>(1048576, rl.rlim_max);
-    spec.rlimits.push_back({RLIMIT_NOFILE, nofile, nofile});
+    auto process = process_half(*c);
+    if (!process) co_return process.err();
+    spec.hostname = process->hostname;
+    spec.args = std::move(process->args);
+    spec.env = std::move(process->env);
+    spec.cwd = std::move(process->cwd);
+    spec.user = std::move(process->user);
+    spec.capabilities = std::move(process->capabilities);
+    spec.rlimits = std::move(process->rlimits);
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];
     pending.done = std::make_unique<async_event>(_loop.get_executor());
     pending.outcome = ok();
-    auto sent = _monitor->send({monitor::msg::start,
-                                {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
-                                 {"open_stdin", open_stdin}},
-                                {}});
+    monitor::message start_msg{monitor::msg::start,
+                               {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
+                                {"open_stdin", open_stdin}, {"tty", c->tty()}},
+                               {}};
+    if (c->tty()) {
+        // Docker's ConsoleSize (API 1.42+ sends it at create; older clients resize after start).
+        auto* cs = c->host_config.if_contains("ConsoleSize");
+        if (cs && cs->is_array() && cs->as_array().size() == 2 && cs->as_array()[0].is_int64() &&
+            cs->as_array()[0].as_int64() > 0) {
+            start_msg.header["rows"] = cs->as_array()[0].as_int64();
+            start_msg.header["cols"] = cs->as_array()[1].to_number<std::int64_t>();
+        }
+    }
+    auto sent = _monitor->send(start_msg);
     if (sent && open_stdin) {
         // Messages to the monitor are ordered: stdin sent now reaches the box
         // the start message creates.
@@ -614,6 +560,10 @@ void engine::on_monitor_lost() {
         p.outcome = make_error(errc::unavailable, "the berth monitor went away while starting the container");
         p.done->set();
     }
+    // Exec'd processes are not restored across a monitor connection: their
+    // output had no other reader.
+    for (auto& [id, e] : _execs)
+        if (e->started && !e->exited) on_monitor_exec_failed(id, make_error(errc::unavailable, "the berth monitor went away"));
 }
 
 void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running) {
@@ -954,6 +904,7 @@ awaitable<status> engine::destroy(container_ptr c) {
     _db->erase("container", c->id);
     _containers.erase(c->id);
     _names.erase(c->name);
+    std::erase_if(_execs, [&](const auto& kv) { return kv.second->container_id == c->id; });
     c->removed = true;
     emit(*c, "destroy");
     c->changed->notify();

@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "engine/core/async.h"
 #include "engine/events.h"
+#include "engine/runtime/spec.h"
 #include "storage/images.h"
 
 namespace berth::storage { class metadata_db; }
@@ -77,6 +78,10 @@ struct container {
     std::size_t recent_bytes = 0;
     std::uint64_t next_seq = 1;
     bool starting = false;
+    // `cp` into the stopped container is writing through its own overlay of
+    // upper/ and work/: a start waits (two live overlays on one upper
+    // directory are undefined behaviour). Notified on `changed`.
+    int rootfs_writes = 0;
     // Restart policy state: restart_count is persisted; the rest is runtime.
     int restart_count = 0;
     bool restarting = false;    // waiting out the back-off before a policy restart
@@ -91,6 +96,26 @@ struct container {
     bool auto_remove() const;
 };
 using container_ptr = std::shared_ptr<container>;
+
+// One `docker exec`: created, started once, then exited. Kept until its
+// container is removed (as Docker keeps them for inspection).
+struct exec_instance {
+    std::string id, container_id;
+    boost::json::object config;  // Docker's ExecConfig, normalized
+    bool started = false, running = false, exited = false;
+    int exit_code = 0;
+    int pid = 0;
+    std::string error;  // why it could not start
+    // Output, in order; live readers follow `changed`.
+    std::deque<log_entry> output;
+    std::size_t output_bytes = 0;
+    std::uint64_t next_seq = 1;
+    std::unique_ptr<async_signal> changed;
+    std::unique_ptr<async_event> start_done;
+
+    bool tty() const;
+};
+using exec_ptr = std::shared_ptr<exec_instance>;
 
 struct create_result {
     std::string id;
@@ -117,6 +142,10 @@ public:
     const engine_options& options() const { return _opts; }
     worker_pool& workers() { return _workers; }
     asio::io_context& loop() { return _loop; }
+    cgroup::manager& cgroups() { return *_cgroups; }
+    storage::image_store& store() { return *_store; }
+    // <data-root>/containers/<id>: upper/, work/, merged/, init/, the log.
+    std::string container_dir(const std::string& id) const;
 
     // Containers.
     awaitable<result<create_result>> create_container(boost::json::object body, std::string name);
@@ -139,6 +168,13 @@ public:
     awaitable<status> unpause_container(std::string ref);
     // Docker's rename: the name checked as create checks it; event "rename".
     awaitable<status> rename_container(std::string ref, std::string new_name);
+    // Docker's update (engine/update.cc): the resources and RestartPolicy of
+    // `body` (zero or empty = unchanged) checked as create checks them,
+    // merged into HostConfig as moby's UpdateContainer does, written into
+    // the running container's cgroup (on a worker), then persisted; a
+    // stopped container gets them at its next start. Event "update".
+    // Returns Docker's warnings.
+    awaitable<result<std::vector<std::string>>> update_container(std::string ref, boost::json::object body);
     result<container_ptr> find_container(std::string_view ref) const;
     std::vector<container_ptr> containers() const;
     // Writes `data` to the container's stdin (when OpenStdin); empty + close=true closes it.
@@ -146,6 +182,22 @@ public:
     // (the docker CLI streams stdin right after attaching, before start).
     void write_stdin(container& c, std::string data, bool close);
     std::size_t monitor_backlog() const;
+
+    // Exec (engine/exec.cc). create_exec answers Docker's errors: 409 when
+    // the container is not running or is paused.
+    awaitable<result<std::string>> create_exec(std::string container_ref, boost::json::object body);
+    result<exec_ptr> find_exec(std::string_view id) const;
+    // Starts the process and resolves once it has exec'd or failed (the
+    // failure is also recorded in the instance: exit code 126/127, error).
+    awaitable<status> start_exec(exec_ptr e, unsigned short rows, unsigned short cols);
+    void write_exec_stdin(exec_instance& e, std::string data, bool close);
+    boost::json::object exec_json(const exec_instance& e) const;
+    // Window size of a container's or an exec's terminal.
+    status resize_container(const container& c, int rows, int cols);
+    // An exec not started yet is waited for (up to 10 s, as Docker): clients
+    // resize right after the start request, before the process runs.
+    awaitable<status> resize_exec(exec_ptr e, int rows, int cols);
+    std::vector<std::string> exec_ids(const container& c) const;
 
     // Log entries with seq > after, from memory (live streams).
     std::vector<log_entry> entries_after(const container& c, std::uint64_t after) const;
@@ -178,11 +230,17 @@ public:
     void on_monitor_start_failed(const std::string& id, error e);
     void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
     void on_monitor_state(const std::vector<std::pair<std::string, int>>& running);
+    void on_monitor_exec_started(const std::string& id, int pid);
+    void on_monitor_exec_failed(const std::string& id, error e);
+    void on_monitor_exec_output(const std::string& id, bool is_err, std::int64_t time_ns, std::string text);
+    void on_monitor_exec_exited(const std::string& id, int exit_code);
     // The connection dropped: starts in flight can no longer be answered.
     void on_monitor_lost();
 
 private:
-    std::string container_dir(const std::string& id) const;
+    // The process half of a container's launch spec (command, env, cwd,
+    // user, capabilities, rlimits): what start and exec share.
+    result<runtime::launch_spec> process_half(const container& c) const;
     void persist(const container& c, std::function<void(status)> done = {});
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);
@@ -226,6 +284,7 @@ private:
     std::unique_ptr<monitor_client> _monitor;
     event_log _events{_loop.get_executor()};
     std::map<std::string, container_ptr> _containers;           // by id
+    std::map<std::string, exec_ptr> _execs;                     // by exec id
     std::map<std::string, std::string> _names;                  // name -> id
     std::map<std::string, storage::image_record> _images;       // by id
     std::map<std::string, std::string> _tags;                   // "name:tag" -> id

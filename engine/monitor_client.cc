@@ -173,6 +173,8 @@ awaitable<void> monitor_client::run() {
 
 void monitor_client::dispatch(monitor::message& m) {
     auto str = [&](const char* k) { return std::string(m.header[k].as_string()); };
+    auto* exec_flag = m.header.if_contains("exec");
+    bool is_exec = exec_flag && exec_flag->is_bool() && exec_flag->as_bool();
     switch (m.type) {
     case monitor::msg::state: {
         for (auto& v : m.header["running"].as_array())
@@ -185,17 +187,30 @@ void monitor_client::dispatch(monitor::message& m) {
         break;
     }
     case monitor::msg::started:
-        _engine.on_monitor_started(str("id"), int(m.header["pid"].to_number<int64_t>()));
+        if (is_exec) _engine.on_monitor_exec_started(str("id"), int(m.header["pid"].to_number<int64_t>()));
+        else _engine.on_monitor_started(str("id"), int(m.header["pid"].to_number<int64_t>()));
         break;
-    case monitor::msg::start_failed:
-        _engine.on_monitor_start_failed(str("id"), make_error(monitor::errc_from_name(str("code")), str("message")));
+    case monitor::msg::start_failed: {
+        auto e = make_error(monitor::errc_from_name(str("code")), str("message"));
+        if (is_exec) _engine.on_monitor_exec_failed(str("id"), std::move(e));
+        else _engine.on_monitor_start_failed(str("id"), std::move(e));
         break;
+    }
     case monitor::msg::output:
+        if (is_exec) {
+            _engine.on_monitor_exec_output(str("id"), str("stream") == "stderr", m.header["time"].to_number<int64_t>(),
+                                           std::move(m.payload));
+            break;
+        }
         _engine.on_monitor_output(str("id"), str("stream") == "stderr", m.header["time"].to_number<int64_t>(),
                                   m.header["offset"].to_number<std::uint64_t>(), std::move(m.payload));
         break;
     case monitor::msg::exited: {
         std::string id = str("id");
+        if (is_exec) {
+            _engine.on_monitor_exec_exited(id, int(m.header["exit_code"].to_number<int64_t>()));
+            break;
+        }
         _engine.on_monitor_exited(id, int(m.header["exit_code"].to_number<int64_t>()),
                                   m.header["finished"].to_number<int64_t>());
         break;

@@ -6,6 +6,7 @@
 
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
+#include "engine/container_filter.h"
 #include "engine/engine.h"
 #include "engine/runtime/spec.h"
 
@@ -84,7 +85,7 @@ json::object engine::list_json(const container& c) const {
             {"Created", c.created_ns / 1000000000},
             {"Ports", json::array{}},
             {"Labels", labels},
-            {"State", c.paused && c.running() ? std::string("paused") : c.status},
+            {"State", container_state(c)},
             {"Status", status_text(c)},
             {"HostConfig", json::object{{"NetworkMode", net}}},
             {"NetworkSettings", json::object{{"Networks", json::object{}}}},
@@ -96,6 +97,8 @@ json::object engine::inspect_json(const container& c) const {
     std::string lower = dir + "/init";
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) lower += ":" + _store->layer_dir(*it);
     json::object hc = c.host_config;
+    json::value exec_id_list = nullptr;
+    if (auto ids = exec_ids(c); !ids.empty()) exec_id_list = strings(ids);
     hc["MaskedPaths"] = strings(runtime::default_masked_paths());
     hc["ReadonlyPaths"] = strings(runtime::default_readonly_paths());
     if (!hc.contains("RestartPolicy")) hc["RestartPolicy"] = json::object{{"Name", "no"}, {"MaximumRetryCount", 0}};
@@ -137,7 +140,7 @@ json::object engine::inspect_json(const container& c) const {
             {"MountLabel", ""},
             {"ProcessLabel", ""},
             {"AppArmorProfile", ""},
-            {"ExecIDs", nullptr},
+            {"ExecIDs", exec_id_list},
             {"HostConfig", hc},
             {"GraphDriver",
              json::object{{"Name", "overlay2"},

@@ -103,22 +103,23 @@ private:
 // "raw" format with every filter yields exactly the decompressed stream.
 class decompressed_stream {
 public:
-    status open(int fd, const std::string& path) {
-        _path = path;
+    // what: the context of error messages ("read layer /x.tar").
+    status open(int fd, const std::string& what) {
+        _what = what;
         _a.reset(archive_read_new());
-        if (!_a) return make_error(errc::internal, "read layer " + path + ": out of memory");
+        if (!_a) return make_error(errc::internal, what + ": out of memory");
         archive_read_support_filter_all(_a.get());
         archive_read_support_format_raw(_a.get());
         // An empty stream is an empty layer; "raw" alone refuses it.
         archive_read_support_format_empty(_a.get());
         if (archive_read_open_fd(_a.get(), fd, k_read_block) != ARCHIVE_OK)
-            return archive_failure("read layer " + path, _a.get());
+            return archive_failure(what, _a.get());
         archive_entry* e = nullptr;
         int r = archive_read_next_header(_a.get(), &e);
         if (r == ARCHIVE_EOF) {
             _eof = true;
         } else if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            return archive_failure("read layer " + path, _a.get());
+            return archive_failure(what, _a.get());
         }
         return ok();
     }
@@ -136,7 +137,7 @@ public:
                 break;
             }
             if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-                _failure = archive_failure("read layer " + _path, _a.get());
+                _failure = archive_failure(_what, _a.get());
                 return *_failure;
             }
             if (n == 0) continue;
@@ -176,7 +177,7 @@ public:
 private:
     archive_ptr _a;
     sha256 _hash;
-    std::string _path;
+    std::string _what;
     bool _eof = false;
     std::optional<error> _failure;
 };
@@ -253,7 +254,15 @@ struct node {
 // Writes the entries of one layer below its root directory fd.
 class layer_writer {
 public:
-    layer_writer(int root, bool can_chown) : _root(root), _can_chown(can_chown) {
+    // extract: writing into an existing tree (extract_archive), not a new layer.
+    layer_writer(int root, bool can_chown, const extract_options* extract = nullptr)
+        : _root(root), _can_chown(can_chown), _extract(extract) {
+        if (_extract) {
+            // The tree's directories keep their modes unless the archive has
+            // entries for them.
+            if (auto base = split_name(_extract->base)) _base = std::move(*base);
+            return;
+        }
         // The root keeps 0755 unless the archive has an entry for "./".
         _dirs.push_back({"", 0755, {}, false, false});
         _dir_index.emplace("", 0);
@@ -295,9 +304,14 @@ private:
     status apply_xattrs(const node& n, archive_entry* e, const std::string& shown);
     status apply_times(const node& n, archive_entry* e, const std::string& shown);
     void record_dir(const std::string& path, archive_entry* e);
+    std::string entry_error_prefix(const std::string& shown) const {
+        return (_extract ? "extract archive entry " : "unpack layer entry ") + shown;
+    }
 
     int _root;
     bool _can_chown;
+    const extract_options* _extract;
+    std::vector<std::string> _base;  // extract: the components of extract_options::base
     std::uint64_t _size = 0;
     std::uint64_t _entries = 0;
     std::vector<dir_meta> _dirs;
@@ -317,13 +331,15 @@ bool entry_times(archive_entry* e, struct timespec ts[2]) {
     return true;
 }
 
-std::string entry_error_prefix(const std::string& shown) { return "unpack layer entry " + shown; }
-
 status layer_writer::apply_owner(const node& n, archive_entry* e, const std::string& shown) {
     // Without CAP_CHOWN the files keep the caller's ids, like tar run by a user.
     if (!_can_chown) return ok();
     auto uid = static_cast<uid_t>(archive_entry_uid(e));
     auto gid = static_cast<gid_t>(archive_entry_gid(e));
+    if (_extract && _extract->set_owner) {
+        uid = _extract->uid;
+        gid = _extract->gid;
+    }
     int r = n.fd >= 0 ? ::fchown(n.fd, uid, gid) : ::fchownat(n.parent, n.leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
     if (r != 0)
         return sys_error(entry_error_prefix(shown) + ": chown " + std::to_string(uid) + ":" + std::to_string(gid));
@@ -566,6 +582,7 @@ status layer_writer::write_hardlink(archive_entry* e, int parent, const std::str
     if (!comps)
         return make_error(errc::invalid_argument,
                           entry_error_prefix(shown) + ": hardlink target " + target_shown + " escapes the layer root");
+    if (_extract) comps->insert(comps->begin(), _base.begin(), _base.end());
     if (comps->empty())
         return make_error(errc::invalid_argument, entry_error_prefix(shown) + ": hardlink to the layer root");
     // O_NOFOLLOW: a hardlink to a symlink links the symlink itself.
@@ -600,19 +617,23 @@ status layer_writer::write_entry(archive* a, archive_entry* e) {
 
     auto comps = split_name(raw);
     if (!comps) return make_error(errc::invalid_argument, entry_error_prefix(shown) + ": path escapes the layer root");
+    if (_extract) comps->insert(comps->begin(), _base.begin(), _base.end());
     if (comps->empty()) return write_root(e, shown);
 
     const std::string& leaf = comps->back();
     // aufs bookkeeping at the top (".wh..wh.plnk/…", ".wh..wh.aufs") is
     // never written; an opaque marker for the root is the one exception.
-    if (starts_with(comps->front(), k_whiteout_meta_prefix) && !(comps->size() == 1 && leaf == k_whiteout_opaque)) {
+    // Extraction writes whiteout names as they are, as files.
+    if (!_extract && starts_with(comps->front(), k_whiteout_meta_prefix) &&
+        !(comps->size() == 1 && leaf == k_whiteout_opaque)) {
         return ok();
     }
     std::string dir_path = join(*comps, comps->size() - 1);
     std::string path = join(*comps, comps->size());
     BERTH_ASSIGN(unique_fd parent, ensure_dir(dir_path, 0, shown));
 
-    if (starts_with(leaf, k_whiteout_prefix)) return write_whiteout(parent.get(), dir_path, leaf, e, shown);
+    if (!_extract && starts_with(leaf, k_whiteout_prefix))
+        return write_whiteout(parent.get(), dir_path, leaf, e, shown);
 
     std::optional<struct stat> existing;
     {
@@ -623,7 +644,15 @@ status layer_writer::write_entry(archive* a, archive_entry* e) {
             return sys_error(entry_error_prefix(shown) + ": stat");
     }
 
-    if (archive_entry_hardlink(e) || archive_entry_hardlink_utf8(e))
+    bool is_link = archive_entry_hardlink(e) || archive_entry_hardlink_utf8(e);
+    if (existing && _extract && _extract->no_overwrite_dir_non_dir) {
+        bool to_dir = !is_link && archive_entry_filetype(e) == AE_IFDIR;
+        if (S_ISDIR(existing->st_mode) != to_dir)
+            return make_error(errc::invalid_argument,
+                              std::string("cannot overwrite ") + (to_dir ? "non-directory" : "directory") + " \"/" +
+                                  shown_name(path) + "\" with " + (to_dir ? "directory" : "non-directory"));
+    }
+    if (is_link)
         return write_hardlink(e, parent.get(), leaf, existing, path, shown);
 
     auto type = archive_entry_filetype(e);
@@ -706,14 +735,15 @@ error as_content_error(error e) {
 }
 
 // Reads the tar entries of the decompressed stream and writes them below root.
-status unpack_stream(decompressed_stream& stream, const std::string& archive_path, layer_writer& writer) {
+// what: the context of error messages ("read layer /x.tar").
+status unpack_stream(decompressed_stream& stream, const std::string& what, layer_writer& writer) {
     archive_ptr tar(archive_read_new());
-    if (!tar) return make_error(errc::internal, "read layer " + archive_path + ": out of memory");
+    if (!tar) return make_error(errc::internal, what + ": out of memory");
     archive_read_support_format_tar(tar.get());  // ustar, pax, gnu, v7
     archive_read_support_format_empty(tar.get());
     if (archive_read_open(tar.get(), &stream, nullptr, &decompressed_stream::pump, nullptr) != ARCHIVE_OK) {
         if (stream.failure()) return *stream.failure();
-        return archive_failure("read layer " + archive_path, tar.get());
+        return archive_failure(what, tar.get());
     }
     for (;;) {
         archive_entry* e = nullptr;
@@ -723,7 +753,7 @@ status unpack_stream(decompressed_stream& stream, const std::string& archive_pat
         // the bytes in the archive, which is what berth writes.
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             if (stream.failure()) return *stream.failure();
-            return archive_failure("read layer " + archive_path, tar.get());
+            return archive_failure(what, tar.get());
         }
         auto written = writer.write_entry(tar.get(), e);
         if (!written) {
@@ -752,9 +782,9 @@ result<unpacked_layer> unpack_layer(const std::string& archive_path, const std::
     if (!root) return sys_error("open staging directory " + staging);
 
     decompressed_stream stream;
-    BERTH_TRY(stream.open(in.get(), archive_path));
+    BERTH_TRY(stream.open(in.get(), "read layer " + archive_path));
     layer_writer writer(root.get(), ::geteuid() == 0);
-    BERTH_TRY(unpack_stream(stream, archive_path, writer));
+    BERTH_TRY(unpack_stream(stream, "read layer " + archive_path, writer));
     BERTH_TRY(stream.drain());
     BERTH_TRY(writer.finish());
 
@@ -780,9 +810,27 @@ result<std::string> compute_diff_id(const std::string& archive_path) {
     unique_fd in(::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) return sys_error("open layer " + archive_path);
     decompressed_stream stream;
-    BERTH_TRY(stream.open(in.get(), archive_path));
+    BERTH_TRY(stream.open(in.get(), "read layer " + archive_path));
     BERTH_TRY(stream.drain());
     return stream.digest();
+}
+
+status extract_archive(const std::string& archive_path, int root_fd, const extract_options& o) {
+    c_locale_scope locale;
+    unique_fd in(::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) return sys_error("open archive " + archive_path);
+    // A descriptor that can be read and changed: fchmod and futimens refuse
+    // O_PATH ones, and an entry for "./" changes the root.
+    unique_fd root(open_in_root(root_fd, "", O_RDONLY | O_DIRECTORY));
+    if (!root) return sys_error("open extraction root");
+    if (!o.base.empty() && !split_name(o.base))
+        return make_error(errc::invalid_argument, "extract archive into " + o.base + ": path escapes the root");
+    decompressed_stream stream;
+    BERTH_TRY(stream.open(in.get(), "read archive"));
+    layer_writer writer(root.get(), ::geteuid() == 0, &o);
+    BERTH_TRY(unpack_stream(stream, "read archive", writer));
+    BERTH_TRY(writer.finish());
+    return ok();
 }
 
 }  // namespace berth::storage

@@ -17,6 +17,8 @@
 // Everything here blocks: call it from the worker pool.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -44,5 +46,32 @@ result<unpacked_layer> unpack_layer(const std::string& archive_path, const std::
 
 // Computes the diff id (sha256 of the decompressed stream) without unpacking.
 result<std::string> compute_diff_id(const std::string& archive_path);
+
+// Extraction into an existing tree (`docker cp` into a container) with the
+// writer of unpack_layer, but: entries go below `base`; names starting with
+// ".wh." are written as they are, not turned into whiteouts; directories
+// that exist keep their modes unless the archive has entries for them; nothing
+// is staged or synced.
+struct extract_options {
+    // The directory the archive's names are relative to, relative to the root
+    // ("tmp/dir"; "" for the root itself). Clean and without symlinks (the
+    // caller resolves them), though a symlink here still resolves inside the
+    // root.
+    std::string base;
+    // An entry that would replace a directory by a non-directory, or a
+    // non-directory by a directory, is an error.
+    bool no_overwrite_dir_non_dir = false;
+    // Every entry gets this owner instead of the archive's.
+    bool set_owner = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// Reads the archive at archive_path (tar, possibly compressed) and writes its
+// entries below root_fd (any directory descriptor, O_PATH ones included),
+// every name resolved inside root_fd as unpack_layer resolves names inside a
+// layer. Errors: invalid_argument for a malformed archive, a hostile entry or
+// a directory/non-directory conflict. Blocks.
+status extract_archive(const std::string& archive_path, int root_fd, const extract_options& o);
 
 }  // namespace berth::storage

@@ -395,6 +395,11 @@ result<std::vector<std::string>> apply_v2(const std::string& dir, const limits& 
     if (!l.cpuset_cpus.empty()) BERTH_TRY(put("cpuset.cpus", l.cpuset_cpus, warn_cpuset));
     if (!l.cpuset_mems.empty()) BERTH_TRY(put("cpuset.mems", l.cpuset_mems, warn_cpuset));
     if (l.pids_limit > 0) BERTH_TRY(put("pids.max", std::to_string(l.pids_limit), warn_pids));
+    // A negative limit lifts an earlier one (update --pids-limit -1).
+    if (l.pids_limit < 0) {
+        auto s = write_knob(dir, "pids.max", "max");
+        if (!s && !missing(s)) return s.err();
+    }
     // BFQ takes blkio's range as is; io.weight (iocost) its own.
     if (l.blkio_weight > 0)
         BERTH_TRY(write_one_of(dir, {{"io.bfq.weight", std::to_string(l.blkio_weight)},
@@ -466,6 +471,11 @@ result<std::vector<std::string>> apply_v1(const std::vector<std::pair<std::strin
     if (!l.cpuset_cpus.empty()) BERTH_TRY(put(cpuset, "cpuset.cpus", l.cpuset_cpus, warn_cpuset));
     if (!l.cpuset_mems.empty()) BERTH_TRY(put(cpuset, "cpuset.mems", l.cpuset_mems, warn_cpuset));
     if (l.pids_limit > 0) BERTH_TRY(put(dir_of("pids"), "pids.max", std::to_string(l.pids_limit), warn_pids));
+    // A negative limit lifts an earlier one (update --pids-limit -1).
+    if (std::string pids = dir_of("pids"); l.pids_limit < 0 && !pids.empty()) {
+        auto s = write_knob(pids, "pids.max", "max");
+        if (!s && !missing(s)) return s.err();
+    }
     if (l.blkio_weight > 0) {
         std::string blkio = dir_of("blkio");
         std::string v = std::to_string(l.blkio_weight);

@@ -87,6 +87,49 @@ result<std::vector<int>> parse_cpu_list(std::string_view list);
 // memory.events, "oom_kill N". 0 when the file is missing.
 std::uint64_t read_oom_kills(const std::string& file);
 
+// One reading of a container's resource usage (manager::read_usage, in
+// stats.cc), in the units of Docker's stats: nanoseconds, bytes, counts.
+// A have_* flag is false when that controller's files could not be read.
+struct blkio_entry {
+    std::uint64_t major = 0, minor = 0;
+    std::string op;  // v1: as the kernel writes it ("Read", "Total"); cgroup2: "read"/"write", as Docker
+    std::uint64_t value = 0;
+};
+struct usage {
+    bool have_cpu = false;
+    std::uint64_t cpu_total_ns = 0, cpu_kernel_ns = 0, cpu_user_ns = 0;
+    std::vector<std::uint64_t> cpu_percpu_ns;  // v1 cpuacct.usage_percpu; cgroup2 has none
+    std::uint64_t throttle_periods = 0, throttled_periods = 0, throttled_ns = 0;
+    bool have_memory = false;
+    std::uint64_t memory_usage = 0, memory_max_usage = 0;  // max_usage: v1 only
+    std::uint64_t memory_limit = 0;                         // 0 = unlimited
+    std::uint64_t memory_failcnt = 0;                       // v1 memory.failcnt; cgroup2 memory.events "oom"
+    std::vector<std::pair<std::string, std::uint64_t>> memory_stat;  // memory.stat, in the kernel's order
+    bool have_pids = false;
+    std::uint64_t pids_current = 0, pids_limit = 0;  // limit 0 = unlimited
+    bool have_blkio = false;
+    std::vector<blkio_entry> io_service_bytes, io_serviced;
+};
+// Host-wide figures the stats carry beside the container's: Docker's
+// system_cpu_usage (the first line of /proc/stat, user to softirq, as
+// nanoseconds) and online_cpus (its cpuN lines). Blocks (procfs).
+struct host_cpu {
+    std::uint64_t system_ns = 0;
+    int online = 0;
+};
+result<host_cpu> read_host_cpu();
+// MemTotal of /proc/meminfo in bytes; 0 when unreadable. Docker caps an
+// unlimited memory limit at it.
+std::uint64_t host_memory_bytes();
+// The interface counters of the network namespace process `pid` is in
+// (/proc/<pid>/net/dev), loopback left out, as Docker's stats "networks".
+struct net_counters {
+    std::string name;
+    std::uint64_t rx_bytes = 0, rx_packets = 0, rx_errors = 0, rx_dropped = 0;
+    std::uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
+};
+result<std::vector<net_counters>> read_net_dev(int pid);
+
 class manager {
 public:
     // Reads /proc/self/mountinfo and /proc/self/cgroup and probes which
@@ -127,6 +170,13 @@ public:
     // waiting until cgroup.events reports the new state; else the v1
     // freezer's freezer.state (FROZEN/THAWED), waiting for FROZEN. Blocks.
     status freeze(const std::string& id, bool frozen);
+    // One reading of the container's usage: the cgroup2 files on a unified
+    // host, else each v1 controller's own hierarchy (stats.cc). Blocks.
+    usage read_usage(const std::string& id) const;
+    // The processes of the container's cgroup (cgroup.procs of the cgroup2
+    // directory where processes are placed, else of a v1 hierarchy), sorted.
+    // Blocks.
+    result<std::vector<int>> pids(const std::string& id) const;
 
     // For tests and cleanup: the parent directory of this daemon's containers.
     std::vector<std::string> parent_dirs() const;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -48,8 +49,16 @@ struct stream_state {
     bool eof = false;
 };
 
+// One process the monitor parents: a container's init, or an exec'd
+// process in a running container (is_exec: its output goes to the daemon
+// only, never to the log, and its exit is not recorded on disk).
 struct box {
     std::string id;
+    bool is_exec = false;
+    bool tty = false;
+    bool open_stdin = false;
+    unique_fd tty_sock;    // until the child has sent the pty master
+    unique_fd tty_master;  // kept for resizes
     pid_t pid = -1;
     unique_fd pidfd;
     unique_fd exec_status;
@@ -75,7 +84,7 @@ public:
     int run();
 
 private:
-    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin };
+    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty };
     // epoll data: fd in the low 32 bits, tag in the high bits; the fd finds the box.
     static std::uint64_t key(tag t, int fd) { return (std::uint64_t(t) << 32) | std::uint32_t(fd); }
 
@@ -142,7 +151,8 @@ private:
     void on_exec_status(box& b);
     void on_output(box& b, bool is_err);
     void on_stdin_writable(box& b);
-    void handle_start(message& m);
+    void handle_start(message& m, bool is_exec);
+    void on_tty_master(box& b);
     void write_entry(box& b, bool is_err, std::string_view text);
     void maybe_finish(box& b);
     void finish(box& b);
@@ -215,6 +225,7 @@ int monitor_process::run() {
             else if (t == t_err) on_output(b, true);
             else if (t == t_exec) on_exec_status(b);
             else if (t == t_stdin) on_stdin_writable(b);
+            else if (t == t_tty) on_tty_master(b);
         }
         now = now_ns();
         std::vector<box*> due;
@@ -283,7 +294,7 @@ void monitor_process::on_message(message& msg_in) {
         // socket buffer (about 200 KiB), and thousands of containers do not.
         boost::json::array running;
         for (auto& [bid, b] : _boxes) {
-            if (b->exited || !b->exec_reported || b->start_failed) continue;
+            if (b->is_exec || b->exited || !b->exec_reported || b->start_failed) continue;
             running.push_back(boost::json::object{{"id", bid}, {"pid", b->pid}});
             if (running.size() == 1000) {
                 send({msg::state, {{"running", running}, {"last", false}}, {}});
@@ -294,7 +305,17 @@ void monitor_process::on_message(message& msg_in) {
         resend_exit_records();
         break;
     }
-    case msg::start: handle_start(*m); break;
+    case msg::start: handle_start(*m, false); break;
+    case msg::exec: handle_start(*m, true); break;
+    case msg::resize: {
+        auto it = _boxes.find(id());
+        if (it == _boxes.end() || !it->second->tty_master) break;
+        winsize ws{};
+        ws.ws_row = static_cast<unsigned short>(m->header["rows"].to_number<int>());
+        ws.ws_col = static_cast<unsigned short>(m->header["cols"].to_number<int>());
+        ::ioctl(it->second->tty_master.get(), TIOCSWINSZ, &ws);
+        break;
+    }
     case msg::signal: {
         auto it = _boxes.find(id());
         if (it != _boxes.end() && !it->second->exited)
@@ -337,34 +358,69 @@ void monitor_process::on_message(message& msg_in) {
     }
 }
 
-void monitor_process::handle_start(message& m) {
+void monitor_process::handle_start(message& m, bool is_exec) {
     std::string id(m.header["id"].as_string());
     auto fail = [&](const error& e) {
-        send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
+        message f{msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}};
+        if (is_exec) f.header["exec"] = true;
+        send(f);
     };
     if (_boxes.count(id)) return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    box* target = nullptr;
+    if (is_exec) {
+        auto it = _boxes.find(std::string(m.header["container"].as_string()));
+        if (it == _boxes.end() || it->second->is_exec || it->second->exited || !it->second->pidfd)
+            return fail(make_error(errc::conflict, "container " + std::string(m.header["container"].as_string()) +
+                                                       " is not running"));
+        target = it->second.get();
+    }
     auto b = std::make_unique<box>();
     b->id = id;
-    bool open_stdin = m.header["open_stdin"].as_bool();
-    std::string log_path(m.header["log_path"].as_string());
-    b->log.reset(::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!b->log) return fail(sys_error("open log " + log_path));
-    struct stat st;
-    if (::fstat(b->log.get(), &st) == 0) b->log_offset = std::uint64_t(st.st_size);
-
-    int out[2], err[2], in[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail(sys_error("create stdio pipes"));
-    unique_fd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]), in_r, in_w;
-    if (open_stdin) {
-        if (::pipe2(in, O_CLOEXEC) != 0) return fail(sys_error("create stdin pipe"));
-        in_r.reset(in[0]);
-        in_w.reset(in[1]);
+    b->is_exec = is_exec;
+    auto flag = [&](const char* k) {
+        auto* v = m.header.if_contains(k);
+        return v && v->is_bool() && v->as_bool();
+    };
+    b->tty = flag("tty");
+    bool open_stdin = flag("open_stdin");
+    b->open_stdin = open_stdin;
+    if (!is_exec) {
+        std::string log_path(m.header["log_path"].as_string());
+        b->log.reset(::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+        if (!b->log) return fail(sys_error("open log " + log_path));
+        struct stat st;
+        if (::fstat(b->log.get(), &st) == 0) b->log_offset = std::uint64_t(st.st_size);
     }
-    message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}}, {}};
+
+    // Descriptors for the zygote, in order: [target pidfd] [stdin] [stdout stderr | tty socket].
+    unique_fd out_r, out_w, err_r, err_w, in_r, in_w, tty_mine, tty_child;
     std::vector<int> fds;
-    if (open_stdin) fds.push_back(in_r.get());
-    fds.push_back(out_w.get());
-    fds.push_back(err_w.get());
+    if (target) fds.push_back(target->pidfd.get());
+    if (b->tty) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail(sys_error("create tty socket"));
+        tty_mine.reset(sv[0]);
+        tty_child.reset(sv[1]);
+        fds.push_back(tty_child.get());
+    } else {
+        int out[2], err[2], in[2];
+        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail(sys_error("create stdio pipes"));
+        out_r.reset(out[0]);
+        out_w.reset(out[1]);
+        err_r.reset(err[0]);
+        err_w.reset(err[1]);
+        if (open_stdin) {
+            if (::pipe2(in, O_CLOEXEC) != 0) return fail(sys_error("create stdin pipe"));
+            in_r.reset(in[0]);
+            in_w.reset(in[1]);
+            fds.push_back(in_r.get());
+        }
+        fds.push_back(out_w.get());
+        fds.push_back(err_w.get());
+    }
+    message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", b->tty}, {"exec", is_exec}}, {}};
+    for (auto k : {"rows", "cols"})
+        if (auto* v = m.header.if_contains(k)) req.header[k] = *v;
     if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return fail(sys_error("send to zygote"));
     std::vector<unique_fd> got;
     auto pkt = monitor::recv_packet(_zygote.sock.get(), &got);
@@ -378,23 +434,70 @@ void monitor_process::handle_start(message& m) {
     b->pid = pid_t(rep->header["pid"].as_int64());
     b->pidfd = std::move(got[0]);
     b->exec_status = std::move(got[1]);
-    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-    b->out.fd = std::move(out_r);
-    b->err.fd = std::move(err_r);
-    if (open_stdin) {
-        ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
-        b->in = std::move(in_w);
-    }
     box* p = b.get();
-    _by_fd[p->out.fd.get()] = p;
-    _by_fd[p->err.fd.get()] = p;
+    if (b->tty) {
+        // Output and stdin flow through the pty master, which the child
+        // sends once it has opened it inside the container.
+        p->err.eof = true;
+        p->tty_sock = std::move(tty_mine);
+        _by_fd[p->tty_sock.get()] = p;
+        watch(p->tty_sock.get(), t_tty);
+    } else {
+        ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+        ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+        p->out.fd = std::move(out_r);
+        p->err.fd = std::move(err_r);
+        _by_fd[p->out.fd.get()] = p;
+        _by_fd[p->err.fd.get()] = p;
+        watch(p->out.fd.get(), t_out);
+        watch(p->err.fd.get(), t_err);
+        if (open_stdin) {
+            ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+            p->in = std::move(in_w);
+        }
+    }
     _by_fd[p->exec_status.get()] = p;
     _by_pid[p->pid] = p;
-    watch(p->out.fd.get(), t_out);
-    watch(p->err.fd.get(), t_err);
     watch(p->exec_status.get(), t_exec);
     _boxes[id] = std::move(b);
+}
+
+void monitor_process::on_tty_master(box& b) {
+    char byte;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(b.tty_sock.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    unique_fd master;
+    if (n == 1)
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+                master.reset(fd);
+            }
+    unwatch(b.tty_sock.get());
+    _by_fd.erase(b.tty_sock.get());
+    b.tty_sock.reset();
+    if (!master) {
+        // The child failed before opening its terminal: nothing will come.
+        b.out.eof = true;
+        maybe_finish(b);
+        return;
+    }
+    ::fcntl(master.get(), F_SETFL, O_NONBLOCK);
+    // Separate descriptions for epoll: output (read), stdin (write), resize.
+    b.tty_master.reset(::fcntl(master.get(), F_DUPFD_CLOEXEC, 3));
+    if (b.open_stdin) b.in.reset(::fcntl(master.get(), F_DUPFD_CLOEXEC, 3));
+    b.out.fd = std::move(master);
+    _by_fd[b.out.fd.get()] = &b;
+    watch(b.out.fd.get(), t_out);
+    on_stdin_writable(b);
 }
 
 void monitor_process::on_exec_status(box& b) {
@@ -410,7 +513,9 @@ void monitor_process::on_exec_status(box& b) {
     b.exec_status.reset();
     b.exec_reported = true;
     if (b.exec_error.empty()) {
-        send({msg::started, {{"id", b.id}, {"pid", b.pid}}, {}});
+        message started{msg::started, {{"id", b.id}, {"pid", b.pid}}, {}};
+        if (b.is_exec) started.header["exec"] = true;
+        send(started);
         return;
     }
     // The child wrote its error (runtime/child.h format) and exited: report
@@ -418,12 +523,18 @@ void monitor_process::on_exec_status(box& b) {
     b.start_failed = true;
     status st = runtime::decode_exec_status(b.exec_error);
     error e = st ? make_error(errc::internal, "container process failed before exec") : st.err();
-    send({msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
+    message failed{msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}};
+    if (b.is_exec) failed.header["exec"] = true;
+    send(failed);
     maybe_finish(b);
 }
 
 void monitor_process::write_entry(box& b, bool is_err, std::string_view text) {
     std::int64_t t = now_ns();
+    if (b.is_exec) {
+        send({msg::output, {{"id", b.id}, {"exec", true}, {"stream", is_err ? "stderr" : "stdout"}, {"time", t}}, std::string(text)});
+        return;
+    }
     boost::json::object e{{"log", text}, {"stream", is_err ? "stderr" : "stdout"}, {"time", format_rfc3339_nano(t)}};
     std::string line = boost::json::serialize(e);
     line += '\n';
@@ -552,7 +663,13 @@ void monitor_process::finish(box& b) {
         if (_by_fd.count(b.in.get())) unwatch(b.in.get());
         _by_fd.erase(b.in.get());
     }
-    if (!b.start_failed) {
+    if (b.tty_sock) {
+        unwatch(b.tty_sock.get());
+        _by_fd.erase(b.tty_sock.get());
+    }
+    if (b.is_exec) {
+        if (!b.start_failed) send({msg::exited, {{"id", id}, {"exec", true}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}}, {}});
+    } else if (!b.start_failed) {
         boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}};
         auto s = write_file_atomic(_root + "/exits/" + id + ".json", boost::json::serialize(rec), 0600);
         if (!s) log::error("monitor: record exit of {}: {}", id, s.err().message);

@@ -6,12 +6,19 @@
 // daemon -> monitor
 //   hello       {}                                  monitor answers with `state`, then
 //                                                   re-sends `exited` for every unacked exit record
-//   start       {id, spec, log_path, open_stdin}    spec: runtime::launch_spec as JSON
+//   start       {id, spec, log_path, open_stdin, tty, rows?, cols?}
+//                                                   spec: runtime::launch_spec as JSON; with tty the
+//                                                   child opens a pty in the container's devpts
+//   exec        {id, container, spec, open_stdin, tty, rows?, cols?}
+//                                                   id: the exec id; a process joining the running
+//                                                   container's namespaces and cgroups (spec's process half)
+//   resize      {id, rows, cols}                    id: container or exec id with a tty
 //   signal      {id, signal}
-//   stdin_data  {id} + payload                      bytes for the container's stdin
+//   stdin_data  {id} + payload                      bytes for the stdin of a container or exec
 //   stdin_close {id}
 //   ack_exit    {id, finished}                      the daemon has that exit durably; drop the record
-// monitor -> daemon
+// monitor -> daemon   (started, start_failed, output and exited carry "exec": true for an exec
+//                     id; exec output has no offset, is never logged, its exit never recorded)
 //   state       {running: [{id, pid}], last}      in parts of up to 1,000; last=true ends it
 //   started     {id, pid}                           execve succeeded
 //   start_failed{id, code, message}                 errc name and message of the failed step
@@ -32,7 +39,7 @@
 namespace berth::monitor {
 
 enum class msg : std::uint8_t {
-    hello = 1, start, signal, stdin_data, stdin_close, ack_exit,
+    hello = 1, start, signal, stdin_data, stdin_close, ack_exit, exec, resize,
     state = 64, started, start_failed, output, exited,
 };
 

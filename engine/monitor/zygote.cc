@@ -33,17 +33,38 @@ namespace {
             reply.header["message"] = m.err().message;
         } else {
             auto spec = runtime::launch_spec_from_json(boost::json::value_to<std::string>(m->header["spec"]));
-            bool has_stdin = m->header["has_stdin"].as_bool();
+            auto flag = [&](const char* k) {
+                auto* v = m->header.if_contains(k);
+                return v && v->is_bool() && v->as_bool();
+            };
+            auto number = [&](const char* k) -> unsigned short {
+                auto* v = m->header.if_contains(k);
+                return v && v->is_int64() ? static_cast<unsigned short>(v->as_int64()) : 0;
+            };
+            // Descriptors, in order: [target pidfd (exec)] [stdin] [stdout stderr | tty socket].
+            bool is_exec = flag("exec"), tty = flag("tty"), has_stdin = flag("has_stdin") && !tty;
             runtime::child_stdio stdio;
             std::size_t i = 0;
+            int target = -1;
+            if (is_exec && fds.size() > i) target = fds[i++].get();
             if (has_stdin && fds.size() > i) stdio.in = fds[i++].get();
-            if (fds.size() > i) stdio.out = fds[i++].get();
-            if (fds.size() > i) stdio.err = fds[i++].get();
+            if (tty) {
+                if (fds.size() > i) stdio.tty_socket = fds[i++].get();
+                stdio.rows = number("rows");
+                stdio.cols = number("cols");
+            } else {
+                if (fds.size() > i) stdio.out = fds[i++].get();
+                if (fds.size() > i) stdio.err = fds[i++].get();
+            }
             if (!spec) {
                 reply.header["code"] = errc_name(spec.err().code);
                 reply.header["message"] = spec.err().message;
+            } else if (is_exec && target < 0) {
+                reply.header["code"] = errc_name(errc::internal);
+                reply.header["message"] = "exec request without the container's pidfd";
             } else {
-                auto r = runtime::spawn_container(*spec, stdio, CLONE_PARENT);
+                auto r = is_exec ? runtime::spawn_exec(*spec, target, stdio, CLONE_PARENT)
+                                 : runtime::spawn_container(*spec, stdio, CLONE_PARENT);
                 if (!r) {
                     reply.header["code"] = errc_name(r.err().code);
                     reply.header["message"] = r.err().message;

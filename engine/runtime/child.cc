@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <optional>
 
@@ -77,6 +81,53 @@ status setup_stdio(const child_stdio& stdio) {
     return ok();
 }
 
+// Opens a pty in the container's devpts (/dev/ptmx is its pts/ptmx by
+// now), hands the master to the monitor over stdio.tty_socket and makes the
+// slave the controlling terminal and fds 0, 1, 2. Returns the slave (still
+// open above 2, so that it can be chowned to the user later).
+result<unique_fd> setup_tty(const child_stdio& stdio) {
+    unique_fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master) return sys_error("open /dev/ptmx");
+    int unlock = 0;
+    if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return sys_error("unlock pty");
+    unique_fd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave) return sys_error("open pty slave");
+    if (stdio.rows && stdio.cols) {
+        winsize ws{};
+        ws.ws_row = stdio.rows;
+        ws.ws_col = stdio.cols;
+        (void)::ioctl(slave.get(), TIOCSWINSZ, &ws);
+    }
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    int mfd = master.get();
+    std::memcpy(CMSG_DATA(cm), &mfd, sizeof mfd);
+    ssize_t n;
+    do n = ::sendmsg(stdio.tty_socket, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) return sys_error("send the pty master");
+    master.reset();
+    if (::setsid() < 0) return sys_error("setsid");
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return sys_error("set controlling terminal");
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(slave.get(), i) < 0) return sys_error("dup2 pty " + std::to_string(i));
+    if (slave.get() < 3) {
+        slave.reset(::fcntl(slave.get(), F_DUPFD_CLOEXEC, 3));
+        if (!slave) return sys_error("dup pty slave");
+    }
+    return slave;
+}
+
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 // exec.LookPath, as Docker resolves the command: the first regular file with
@@ -125,7 +176,14 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     if (spec.args.empty()) return make_error(errc::invalid_argument, "no command specified");
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         return as_internal(sys_error("set hostname " + spec.hostname));
-    if (auto s = setup_stdio(stdio); !s) return as_internal(s.err());
+    unique_fd tty;
+    if (stdio.tty_socket >= 0) {
+        auto t = setup_tty(stdio);
+        if (!t) return as_internal(t.err());
+        tty = std::move(*t);
+    } else if (auto s = setup_stdio(stdio); !s) {
+        return as_internal(s.err());
+    }
 
     auto passwd = read_optional("/etc/passwd");
     if (!passwd) return as_internal(passwd.err());
@@ -135,6 +193,10 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     if (!user) return user.err();
     auto caps = capability_mask(spec.capabilities);
     if (!caps) return caps.err();
+    // The terminal belongs to the user, as with a login (runc does the same).
+    if (tty && ::fchown(tty.get(), user->uid, static_cast<gid_t>(-1)) != 0)
+        return as_internal(sys_error("chown the terminal"));
+    tty.reset();
 
     const std::string cwd = spec.cwd.empty() ? "/" : spec.cwd;
     if (auto s = make_dirs_in_root(cwd, 0755); !s) return as_internal(s.err().wrap("create working directory"));
@@ -221,7 +283,12 @@ status decode_exec_status(const std::string& data) {
     return error{static_cast<errc>(code), std::string(end + 1), static_cast<int>(err)};
 }
 
-void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd, int status_fd) {
+namespace {
+
+// The common frame of both children: wait for the release, run `body`
+// (which returns only on failure), report the failure, exit.
+template <class Body>
+[[noreturn]] void run_released(int sync_fd, int status_fd, const char* what, Body&& body) {
     reset_signals();
     char byte = 0;
     ssize_t n;
@@ -233,17 +300,43 @@ void run_container_child(const launch_spec& spec, const child_stdio& stdio, int 
     ::umask(0);
     error e;
     try {
-        auto s = setup_sandbox(spec);
-        e = s ? run_process(spec, stdio) : as_internal(s.err());
+        e = body();
     } catch (const std::exception& ex) {
-        e = make_error(errc::internal, std::string("set up container: ") + ex.what());
+        e = make_error(errc::internal, std::string(what) + ": " + ex.what());
     } catch (...) {
-        e = make_error(errc::internal, "set up container: unknown exception");
+        e = make_error(errc::internal, std::string(what) + ": unknown exception");
     }
     write_all(status_fd, encode_exec_status(e));
     // The daemon takes the outcome from the status pipe; the exit code only
     // mirrors the shell's conventions.
     ::_exit(e.code == errc::command_not_found ? 127 : e.code == errc::cannot_execute ? 126 : 1);
+}
+
+}  // namespace
+
+void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd, int status_fd) {
+    run_released(sync_fd, status_fd, "set up container", [&]() -> error {
+        auto s = setup_sandbox(spec);
+        return s ? run_process(spec, stdio) : as_internal(s.err());
+    });
+}
+
+void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int target_pidfd, int sync_fd,
+                    int status_fd) {
+    run_released(sync_fd, status_fd, "exec", [&]() -> error {
+        // Already in the container's pid namespace and cgroups; the cgroup
+        // namespace after the cgroup (as the container's own init did). The
+        // mount namespace sets root and cwd to the container's root.
+        int ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+        if (::setns(target_pidfd, ns) != 0) {
+            if (errno == ESRCH) return make_error(errc::conflict, "the container is not running");
+            return as_internal(sys_error("join the container's namespaces"));
+        }
+        ::close(target_pidfd);
+        launch_spec process = spec;
+        process.hostname.clear();  // the container's, already set
+        return run_process(process, stdio);
+    });
 }
 
 }  // namespace berth::runtime

@@ -15,6 +15,11 @@ namespace berth::runtime {
 [[noreturn]] void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd,
                                       int status_fd);
 
+// The child of spawn_exec: waits for the release byte, joins the target's
+// namespaces, runs the process half and execs.
+[[noreturn]] void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int target_pidfd, int sync_fd,
+                                 int status_fd);
+
 // The exec-status pipe carries nothing when execve succeeds (the pipe is
 // close-on-exec), else one message: "<errc number> <errno> <message>".
 std::string encode_exec_status(const error& e);

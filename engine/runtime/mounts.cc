@@ -17,32 +17,10 @@
 #include "base/fd.h"
 #include "base/sys.h"
 #include "base/util.h"
+#include "engine/runtime/overlay.h"
 
 namespace berth::runtime {
 namespace {
-
-// A failed fsconfig()/fsmount() queues the reason on the fs context fd
-// ("e overlay: ..."); errno alone rarely says which option was wrong.
-std::string fs_context_log(int fs) {
-    std::string out;
-    char buf[512];
-    for (;;) {
-        ssize_t n = ::read(fs, buf, sizeof buf);
-        if (n <= 0) break;
-        std::string_view m(buf, static_cast<size_t>(n));
-        if (m.size() > 2 && m[1] == ' ') m.remove_prefix(2);
-        if (!out.empty()) out += "; ";
-        out += m;
-    }
-    return out;
-}
-
-error fs_error(int fs, const std::string& what) {
-    int err = errno;
-    error e = sys_error(what, err);
-    if (auto log = fs_context_log(fs); !log.empty()) e.message += " (" + log + ")";
-    return e;
-}
 
 // Backslash-escapes what the legacy overlay option parser splits on.
 std::string escape_overlay_path(const std::string& p) {
@@ -71,35 +49,10 @@ status mount_overlay_legacy(const launch_spec& spec, const std::string& what) {
     return ok();
 }
 
-// fsconfig() copies string values with strndup_user(value, 256).
-constexpr size_t k_fsconfig_string_max = 256;
-
 status mount_overlay(const launch_spec& spec) {
     const std::string what = "mount overlay on " + spec.rootfs_dir;
-    if (spec.lower_dirs.empty()) return make_error(errc::invalid_argument, what + ": no lower directory");
-    bool fits = spec.upper_dir.size() < k_fsconfig_string_max && spec.work_dir.size() < k_fsconfig_string_max;
-    for (const auto& dir : spec.lower_dirs) fits = fits && dir.size() < k_fsconfig_string_max;
-    if (!fits) return mount_overlay_legacy(spec, what);
-    unique_fd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
-    if (!fs) return sys_error(what);
-    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) {
-        const auto& dir = spec.lower_dirs[i];
-        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", dir.c_str(), 0) == 0) continue;
-        if (i == 0 && errno == EINVAL) {
-            (void)fs_context_log(fs.get());
-            return mount_overlay_legacy(spec, what);
-        }
-        return fs_error(fs.get(), what + ": lower directory " + dir);
-    }
-    if (!spec.upper_dir.empty()) {
-        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "upperdir", spec.upper_dir.c_str(), 0) != 0)
-            return fs_error(fs.get(), what + ": upper directory " + spec.upper_dir);
-        if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", spec.work_dir.c_str(), 0) != 0)
-            return fs_error(fs.get(), what + ": work directory " + spec.work_dir);
-    }
-    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fs_error(fs.get(), what);
-    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
-    if (!mnt) return fs_error(fs.get(), what);
+    BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
+    if (!mnt) return mount_overlay_legacy(spec, what);
     if (sys::move_mount(mnt.get(), "", AT_FDCWD, spec.rootfs_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
         return sys_error(what);
     return ok();

@@ -52,16 +52,15 @@ status write_pid(const std::string& procs, pid_t pid) {
 
 }  // namespace
 
-result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags) {
-    const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
-    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
-    if (spec.rootfs_dir.empty()) return make_error(errc::invalid_argument, what + ": no rootfs directory");
-    // The cgroup namespace is entered by the child after the parent has
-    // placed it: clone3() creates namespaces before CLONE_INTO_CGROUP moves
-    // the child, so the namespace would be rooted at the zygote's cgroup.
-    if (extra_flags & CLONE_NEWCGROUP)
-        return make_error(errc::invalid_argument, what + ": CLONE_NEWCGROUP is not allowed in clone3 flags");
+namespace {
 
+// clone3() with `flags` (plus CLONE_PIDFD and CLONE_INTO_CGROUP when the
+// spec names a cgroup2 dir); the child runs `child(sync_fd, status_fd)`,
+// which must not return. The parent writes the pid into every v1
+// cgroup.procs, then releases the child. Returns once the child is released.
+template <class Child>
+result<spawned> clone_and_release(const launch_spec& spec, unsigned long long flags, const std::string& what,
+                                  Child&& child) {
     BERTH_ASSIGN(auto sync, make_pipe("sync", true));
     BERTH_ASSIGN(auto exec_status, make_pipe("exec status", false));
     unique_fd cgroup;
@@ -72,8 +71,7 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
 
     int pidfd = -1;
     struct clone_args args {};
-    args.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | extra_flags;
-    if (spec.new_network) args.flags |= CLONE_NEWNET;
+    args.flags = CLONE_PIDFD | flags;
     if (cgroup) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = static_cast<std::uint64_t>(cgroup.get());
@@ -88,7 +86,8 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     if (pid == 0) {
         sync.write.reset();
         exec_status.read.reset();
-        run_container_child(spec, stdio, sync.read.get(), exec_status.write.get());
+        child(sync.read.get(), exec_status.write.get());
+        ::_exit(1);
     }
 
     spawned out;
@@ -115,6 +114,44 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     sync.write.reset();
     out.exec_status = std::move(exec_status.read);
     return out;
+}
+
+}  // namespace
+
+result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags) {
+    const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
+    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
+    if (spec.rootfs_dir.empty()) return make_error(errc::invalid_argument, what + ": no rootfs directory");
+    // The cgroup namespace is entered by the child after the parent has
+    // placed it: clone3() creates namespaces before CLONE_INTO_CGROUP moves
+    // the child, so the namespace would be rooted at the zygote's cgroup.
+    if (extra_flags & CLONE_NEWCGROUP)
+        return make_error(errc::invalid_argument, what + ": CLONE_NEWCGROUP is not allowed in clone3 flags");
+    unsigned long long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | extra_flags;
+    if (spec.new_network) flags |= CLONE_NEWNET;
+    return clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
+        run_container_child(spec, stdio, sync_fd, status_fd);
+    });
+}
+
+result<spawned> spawn_exec(const launch_spec& spec, int target_pidfd, const child_stdio& stdio,
+                           unsigned long long extra_flags) {
+    const std::string what = spec.id.empty() ? "exec" : "exec in container " + spec.id.substr(0, 12);
+    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
+    // Only the pid namespace must be entered before the clone (a process
+    // never changes its own); the child joins the others itself.
+    unique_fd own_pidns(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own_pidns) return sys_error("open own pid namespace").wrap(what);
+    if (::setns(target_pidfd, CLONE_NEWPID) != 0) {
+        if (errno == ESRCH) return make_error(errc::conflict, what + ": the container is not running");
+        return sys_error("join the container's pid namespace").wrap(what);
+    }
+    auto restore = scope_exit([&] {
+        if (::setns(own_pidns.get(), CLONE_NEWPID) != 0) ::_exit(1);  // never leave later containers nested
+    });
+    return clone_and_release(spec, extra_flags, what, [&](int sync_fd, int status_fd) {
+        run_exec_child(spec, stdio, target_pidfd, sync_fd, status_fd);
+    });
 }
 
 status read_exec_status(int exec_status_fd) {

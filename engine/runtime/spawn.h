@@ -12,6 +12,12 @@ namespace berth::runtime {
 
 struct child_stdio {
     int in = -1, out = -1, err = -1;  // become fds 0, 1, 2 in the container (-1: /dev/null)
+    // With a terminal: a socket on which the child sends the master of a pty
+    // it opens in the container's own devpts (SCM_RIGHTS, one byte); the
+    // slave becomes its controlling terminal and fds 0, 1, 2 (in/out/err are
+    // ignored). rows/cols: the initial window size (0: the kernel's default).
+    int tty_socket = -1;
+    unsigned short rows = 0, cols = 0;
 };
 
 struct spawned {
@@ -30,6 +36,16 @@ struct spawned {
 // releases the child, which runs the sandbox half and the process half and
 // execs. Returns once the child is released; never waits for its exec.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
+
+// `exec` into a running container: a fresh child that joins the namespaces
+// of the process behind target_pidfd (mnt, uts, ipc, net, cgroup; the pid
+// namespace by being cloned into it) and spec.cgroup2_dir / the v1 procs,
+// then runs only the process half of spec (user, capabilities, rlimits,
+// no_new_privs, cwd, env, execve). spec's sandbox fields are ignored. The
+// caller's pid_for_children is switched to the target's pid namespace for
+// the clone and restored before returning.
+result<spawned> spawn_exec(const launch_spec& spec, int target_pidfd, const child_stdio& stdio,
+                           unsigned long long extra_flags);
 
 // Blocks until the exec-status pipe says how exec went: ok, or the error
 // the child met (code command_not_found / cannot_execute / internal, message

@@ -1,0 +1,77 @@
+// berth top CONTAINER [ps OPTIONS]
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "cli/api.h"
+#include "cli/command.h"
+#include "cli/common.h"
+
+namespace berth::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+struct options {
+    std::string container;
+    std::vector<std::string> ps_args;
+};
+
+std::vector<std::string> strings_of(const json::value* v) {
+    std::vector<std::string> out;
+    if (!v || !v->is_array()) return out;
+    for (const auto& s : v->as_array()) out.push_back(s.is_string() ? std::string(s.as_string()) : std::string());
+    return out;
+}
+
+// The docker CLI's top writer: tabwriter with minwidth 20, padding 3.
+std::string top_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        if (row.size() > widths.size() + 1) widths.resize(row.size() - 1, 0);
+        for (std::size_t c = 0; c + 1 < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+    }
+    for (auto& w : widths) w = std::max<std::size_t>(w + 3, 20);
+    std::string out;
+    for (const auto& row : rows) {
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            out += row[c];
+            if (c + 1 < row.size()) out.append(widths[c] - display_width(row[c]), ' ');
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+int top(context& ctx, const options& o) {
+    std::string target = "/containers/" + escape_path(o.container) + "/top";
+    std::string args;
+    for (const auto& a : o.ps_args) args += (args.empty() ? "" : " ") + a;
+    if (!args.empty()) target += "?ps_args=" + escape_query(args);
+    auto v = call_json(ctx, "GET", target);
+    if (!v) return fail(v.err(), 1);
+    const auto* obj = v->if_object();
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back(strings_of(obj ? obj->if_contains("Titles") : nullptr));
+    if (const auto* procs = obj ? obj->if_contains("Processes") : nullptr; procs && procs->is_array())
+        for (const auto& p : procs->as_array()) rows.push_back(strings_of(&p));
+    std::fputs(top_table(rows).c_str(), stdout);
+    return 0;
+}
+
+action setup(CLI::App& sub) {
+    auto o = std::make_shared<options>();
+    sub.add_option("CONTAINER", o->container, "Container")->required();
+    sub.add_option("PS_OPTIONS", o->ps_args, "Options for ps");
+    // Everything after CONTAINER belongs to ps, flags included: `berth top c -o pid,comm`.
+    sub.positionals_at_end(true);
+    return [o](context& ctx) { return top(ctx, *o); };
+}
+
+}  // namespace
+
+command top_command() { return {"top", "Display the running processes of a container", 1, setup}; }
+
+}  // namespace berth::cli

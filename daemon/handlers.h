@@ -1,0 +1,38 @@
+// Route handlers of the API server that live outside api.cc, one file per
+// topic (api_<topic>.cc). Daemon-internal; each returns false when the
+// connection must close, as route() does.
+#pragma once
+
+#include "daemon/http.h"
+#include "engine/engine.h"
+
+namespace berth::api {
+
+// api_exec.cc: POST /containers/{ref}/exec, and everything under /exec/.
+awaitable<bool> exec_create(socket_t& s, request& req, engine& eng, const std::string& container_ref);
+awaitable<bool> exec_route(socket_t& s, request& req, engine& eng);
+
+// api_list.cc: GET /containers/json with Docker's filters, limit, size, before, since.
+awaitable<bool> containers_list(socket_t& s, request& req, engine& eng);
+
+// api_stats.cc: GET /containers/{ref}/stats?stream=&one-shot= (Docker's
+// stats JSON: one object, or one per second as JSON lines).
+awaitable<bool> containers_stats(socket_t& s, request& req, engine& eng, container_ptr c);
+// api_top.cc: GET /containers/{ref}/top?ps_args= ({"Processes","Titles"}).
+awaitable<bool> containers_top(socket_t& s, request& req, engine& eng, container_ptr c);
+// api_archive.cc: a container's filesystem. `ref` is the container as the
+// client named it (Docker's messages repeat it).
+// GET /containers/{ref}/export: a tar of the root filesystem, streamed.
+awaitable<bool> containers_export(socket_t& s, request& req, engine& eng, container_ptr c);
+// GET|HEAD /containers/{ref}/archive?path=: a tar of the path (GET) and its
+// X-Docker-Container-Path-Stat header (both).
+awaitable<bool> containers_archive_get(socket_t& s, request& req, engine& eng, container_ptr c, std::string ref);
+// PUT /containers/{ref}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=: the
+// uploaded tar (req.body_file) extracted into the directory path.
+awaitable<bool> containers_archive_put(socket_t& s, request& req, engine& eng, container_ptr c, std::string ref);
+// GET /containers/{ref}/changes: [{"Path","Kind"}] (0 modified, 1 added, 2 deleted), or null.
+awaitable<bool> containers_changes(socket_t& s, request& req, engine& eng, container_ptr c);
+// api_update.cc: POST /containers/{ref}/update ({"Warnings"}).
+awaitable<bool> containers_update(socket_t& s, request& req, engine& eng, container_ptr c);
+
+}  // namespace berth::api

@@ -1,0 +1,106 @@
+// A container's root filesystem as the daemon sees it, without mounting
+// anything into any mount namespace.
+//
+// Vocabulary:
+//   layout    the directories of a container's overlay: its upper and work
+//             directories, the init layer and the image layers.
+//   view      a directory descriptor that stands for the container's "/".
+//             Every lookup below it goes through openat2(RESOLVE_IN_ROOT |
+//             RESOLVE_NO_MAGICLINKS) (in_root()), so "..", absolute names and
+//             symlinks in the container resolve inside it and never reach
+//             the host's files.
+//
+// Three kinds of view, chosen by what the caller does and whether the
+// container runs:
+//   snapshot  a read-only detached overlay whose lower layers are the upper
+//             directory, the init layer and the image layers. Safe while the
+//             container's own overlay is live (that one is the only mount
+//             with this upper directory as its upperdir). For reading: export,
+//             cp from a container.
+//   writable  a read-write detached overlay with the container's upper and
+//             work directories. Only for a container that does not run: two
+//             live overlays sharing an upper directory are undefined
+//             behaviour.
+//   live      /proc/<pid>/root of a running container: its own overlay, in
+//             its own mount namespace, with the mounts it has. For writing
+//             into a running container (cp into).
+// A detached overlay exists only as long as its descriptor: nothing is left
+// mounted anywhere when the view is destroyed.
+//
+// Everything here blocks (mounts, file trees): call it from the worker pool.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace berth {
+
+class engine;
+struct container;
+
+struct rootfs_layout {
+    std::string upper_dir, work_dir;
+    std::vector<std::string> lower_dirs;  // the init layer, then the image layers topmost first
+};
+
+// The layout of a container of this engine (what start_container mounts).
+rootfs_layout container_layout(engine& eng, const container& c);
+
+class rootfs_view {
+public:
+    enum class kind { snapshot, writable, live };
+
+    rootfs_view() = default;
+    rootfs_view(rootfs_view&&) noexcept = default;
+    rootfs_view& operator=(rootfs_view&&) noexcept = default;
+
+    // The container's "/" (an O_PATH directory descriptor).
+    int root() const { return _root.get(); }
+    kind which() const { return _kind; }
+
+    // openat2(root(), path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+    // retried on EAGAIN. "" and "/" are the root. Returns -1 with errno set.
+    int in_root(const std::string& path, std::uint64_t flags) const;
+
+private:
+    friend result<rootfs_view> open_snapshot(const rootfs_layout& l);
+    friend result<rootfs_view> open_writable(const rootfs_layout& l);
+    friend result<rootfs_view> open_live(int pid, const rootfs_layout& l);
+    friend result<rootfs_view> open_lower_layers(const rootfs_layout& l);
+    unique_fd _root;
+    kind _kind = kind::snapshot;
+};
+
+result<rootfs_view> open_snapshot(const rootfs_layout& l);
+result<rootfs_view> open_writable(const rootfs_layout& l);
+// The root of process `pid`, refused (conflict) unless its "/" is the overlay
+// with l.upper_dir as upper directory: a pid the container no longer owns is
+// never written through.
+result<rootfs_view> open_live(int pid, const rootfs_layout& l);
+// The image as the container started from it: the init layer and the image
+// layers, read-only, without the upper directory (the base of `diff`).
+result<rootfs_view> open_lower_layers(const rootfs_layout& l);
+
+// Docker's FollowSymlinkInScope: path ("/a/b/c", relative names are taken from
+// "/") with every symlink on the way, the last one included, resolved inside
+// the view; ".." stops at "/". The result is absolute and clean ("/etc/x").
+// Components that do not exist are kept as written. Errors: ELOOP after 255
+// links, and I/O errors.
+result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& path);
+
+// "/a/b/" -> "/a/b/", "a/./b/." -> "/a/b/.", "../x" -> "/x": the path made
+// absolute and clean, keeping a trailing "/" or "/." as Docker does
+// (PreserveTrailingDotOrSeparator).
+std::string clean_container_path(const std::string& path);
+// Go's filepath.Dir and filepath.Base of a clean absolute path.
+std::string path_dir(const std::string& clean);
+std::string path_base(const std::string& clean);
+
+}  // namespace berth
