@@ -155,7 +155,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    for (const char* k : {"ReadonlyRootfs", "Privileged", "Init", "PublishAllPorts", "OomKillDisable"}) {
+    for (const char* k : {"ReadonlyRootfs", "Privileged", "PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
@@ -329,6 +329,28 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     co_return out;
 }
 
+namespace {
+
+// berth-init is built and installed next to the berth binary.
+result<std::string> find_init_binary() {
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::vector<std::string> candidates;
+    if (n > 0) {
+        std::string dir(self, std::size_t(n));
+        dir = dir.substr(0, dir.rfind('/'));
+        candidates.push_back(dir + "/berth-init");
+        candidates.push_back(dir + "/../libexec/berth/berth-init");
+    }
+    candidates.push_back("/usr/libexec/berth/berth-init");
+    for (auto& c : candidates)
+        if (::access(c.c_str(), X_OK) == 0) return c;
+    return make_error(errc::not_found, "--init: berth-init not found (looked next to the berth binary and in "
+                                       "/usr/libexec/berth)");
+}
+
+}  // namespace
+
 result<runtime::launch_spec> engine::process_half(const container& c) const {
     runtime::launch_spec spec;
     spec.id = c.id;
@@ -371,6 +393,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     c->starting = true;
     auto clear = scope_exit([&] { c->starting = false; });
 
+    std::string init_binary;
+    if (bool_field(c->host_config, "Init")) {
+        auto init = find_init_binary();
+        if (!init) co_return init.err();
+        init_binary = *init;
+    }
+
     // Limits were checked (and those this host lacks dropped) at create.
     auto lim = limits_of(c->host_config);
     if (!lim) co_return lim.err();
@@ -406,6 +435,10 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.user = std::move(process->user);
     spec.capabilities = std::move(process->capabilities);
     spec.rlimits = std::move(process->rlimits);
+    if (!init_binary.empty()) {
+        spec.init_binary = init_binary;
+        spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
+    }
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];

@@ -226,7 +226,28 @@ status setup_sandbox(const launch_spec& spec) {
     struct statfs cg {};
     bool unified_host = ::statfs("/sys/fs/cgroup", &cg) == 0 && cg.f_type == CGROUP2_SUPER_MAGIC;
 
+    // --init: a detached read-only bind of the host's init, taken before
+    // the host's tree is out of reach and attached after pivot_root.
+    unique_fd init_tree;
+    if (!spec.init_binary.empty()) {
+        init_tree.reset(sys::open_tree(AT_FDCWD, spec.init_binary.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        if (!init_tree) return sys_error("open_tree " + spec.init_binary);
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if (sys::mount_setattr(init_tree.get(), "", AT_EMPTY_PATH, &ro) != 0)
+            return sys_error("make the init read-only");
+    }
+
     BERTH_TRY(pivot_into(spec.rootfs_dir));
+    if (init_tree) {
+        // Resolved inside the container's root now: a /sbin symlink stays inside.
+        BERTH_TRY(make_dirs_in_root("/sbin", 0755));
+        unique_fd point(::open("/sbin/docker-init", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0755));
+        if (!point) return sys_error("create /sbin/docker-init");
+        point.reset();
+        if (sys::move_mount(init_tree.get(), "", AT_FDCWD, "/sbin/docker-init", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return sys_error("mount the init at /sbin/docker-init");
+    }
     BERTH_TRY(ensure_mount_point("/proc"));
     BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
     BERTH_TRY(mount_dev());

@@ -173,6 +173,7 @@ std::string to_json(const launch_spec& spec) {
     o["new_network"] = spec.new_network;
     o["masked_paths"] = to_array(spec.masked_paths);
     o["readonly_paths"] = to_array(spec.readonly_paths);
+    o["init_binary"] = spec.init_binary;
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["hostname"] = spec.hostname;
@@ -201,6 +202,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_bool(o, "new_network", s.new_network));
     BERTH_TRY(get_strings(o, "masked_paths", s.masked_paths));
     BERTH_TRY(get_strings(o, "readonly_paths", s.readonly_paths));
+    BERTH_TRY(get_string(o, "init_binary", s.init_binary));
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));

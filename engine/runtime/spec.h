@@ -34,6 +34,9 @@ struct launch_spec {
     bool new_network = true;              // false: the host's network namespace (--network host)
     std::vector<std::string> masked_paths;
     std::vector<std::string> readonly_paths;
+    // --init: a static init on the host, bind-mounted read-only at
+    // /sbin/docker-init (args then start with it).
+    std::string init_binary;
 
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none
