@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -179,6 +180,26 @@ result<std::uint64_t> disk_usage(const std::string& path) {
 bool path_exists(const std::string& path) {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
+}
+
+result<std::vector<std::string>> list_directory(int dirfd, const std::string& shown) {
+    // A descriptor of our own: fdopendir takes it over, and reading moves it.
+    unique_fd own(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!own) return sys_error("read directory " + shown);
+    DIR* d = ::fdopendir(own.get());
+    if (!d) return sys_error("read directory " + shown);
+    own.release();
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+        errno = 0;
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err != 0) return sys_error("read directory " + shown, err);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {

@@ -21,6 +21,9 @@ status make_dirs(const std::string& path, int mode = 0755);
 // rm -rf that never crosses a mount point and never follows symlinks.
 status remove_all(const std::string& path);
 bool path_exists(const std::string& path);
+// The names in a directory (a descriptor that can be read; it is not moved),
+// without "." and "..", sorted bytewise. `shown` names it in errors.
+result<std::vector<std::string>> list_directory(int dirfd, const std::string& shown);
 // Bytes of the regular files (and symlinks) under path, each inode counted
 // once, directories not counted, never crossing a mount point: moby's
 // directory.Size. A missing path is 0. Blocks.

@@ -85,6 +85,9 @@ command import_command();
 command load_command();
 command version_command();
 command info_command();
+command cp_command();
+command diff_command();
+command export_command();
 
 struct create_options;
 // The container flags `run` and `create` share (cli/create.cc).

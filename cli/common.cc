@@ -551,10 +551,19 @@ result<json::object> build_create_body(const create_options& o) {
     json::value entrypoint = nullptr;
     if (o.entrypoint) entrypoint = json::array{json::string(*o.entrypoint)};
 
+    // docker's parseLoggingOpts: KEY=VALUE (KEY alone is KEY=""); none takes none.
+    if (o.log_driver == "none" && !o.log_opts.empty())
+        return make_error(errc::invalid_argument, "invalid logging opts for driver none");
+    json::object log_opts;
+    for (const auto& kv : o.log_opts) {
+        auto eq = kv.find('=');
+        log_opts[kv.substr(0, eq)] = eq == std::string::npos ? std::string() : kv.substr(eq + 1);
+    }
+
     json::object host{
         {"Binds", string_array_or_null(binds)},
         {"ContainerIDFile", ""},
-        {"LogConfig", json::object{{"Type", ""}, {"Config", json::object{}}}},
+        {"LogConfig", json::object{{"Type", o.log_driver}, {"Config", std::move(log_opts)}}},
         {"NetworkMode", network},
         {"PortBindings", json::object{}},
         {"RestartPolicy", restart_policy(o.restart)},
@@ -636,6 +645,36 @@ result<json::object> build_create_body(const create_options& o) {
         {"Labels", std::move(labels)},
     };
     if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
+    // As the docker CLI: --no-healthcheck conflicts with the other health flags.
+    bool health_opts = !o.health_cmd.empty() || !o.health_interval.empty() || !o.health_timeout.empty() ||
+                       !o.health_start_period.empty() || o.health_retries != 0;
+    if (o.no_healthcheck) {
+        if (health_opts)
+            return make_error(errc::invalid_argument, "--no-healthcheck conflicts with --health-* options");
+        body["Healthcheck"] = json::object{{"Test", json::array{"NONE"}}};
+    } else if (health_opts) {
+        json::object hc;
+        if (!o.health_cmd.empty()) hc["Test"] = json::array{"CMD-SHELL", o.health_cmd};
+        struct {
+            const char* key;
+            const char* flag;
+            const std::string& value;
+        } durations[] = {{"Interval", "--health-interval", o.health_interval},
+                         {"Timeout", "--health-timeout", o.health_timeout},
+                         {"StartPeriod", "--health-start-period", o.health_start_period}};
+        for (auto& d : durations) {
+            if (d.value.empty()) continue;
+            auto secs = parse_go_duration(d.value);
+            if (!secs)
+                return make_error(errc::invalid_argument, std::string("invalid argument \"") + d.value + "\" for \"" +
+                                                              d.flag + "\" flag: time: invalid duration \"" + d.value + "\"");
+            if (*secs < 0) return make_error(errc::invalid_argument, std::string(d.flag) + " cannot be negative");
+            hc[d.key] = static_cast<std::int64_t>(*secs * 1e9);
+        }
+        if (o.health_retries < 0) return make_error(errc::invalid_argument, "--health-retries cannot be negative");
+        if (o.health_retries) hc["Retries"] = o.health_retries;
+        body["Healthcheck"] = std::move(hc);
+    }
     if (o.stop_timeout) body["StopTimeout"] = *o.stop_timeout;
     body["HostConfig"] = std::move(host);
     body["NetworkingConfig"] = json::object{{"EndpointsConfig", json::object{{network, endpoint_settings()}}}};

@@ -112,6 +112,8 @@ struct create_options {
     std::vector<std::string> volumes;  // -v src:dst[:opts] -> Binds
     std::vector<std::string> tmpfs;    // --tmpfs /run[:opts]
     std::vector<std::string> security_opt;
+    std::string log_driver;              // --log-driver ("" = the daemon's default)
+    std::vector<std::string> log_opts;   // --log-opt KEY=VALUE
     bool interactive = false;  // -i
     bool tty = false;          // -t
     bool detach = false;       // -d
@@ -119,6 +121,10 @@ struct create_options {
     bool read_only = false;
     bool privileged = false;
     bool init = false;
+    // Healthcheck: --health-cmd and Go durations ("30s", "1m30s", "500ms").
+    std::string health_cmd, health_interval, health_timeout, health_start_period;
+    int health_retries = 0;
+    bool no_healthcheck = false;
     int console_height = 0;
     int console_width = 0;
 };

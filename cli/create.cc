@@ -43,6 +43,8 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("-v,--volume", o.volumes, "Bind mount a volume (SRC:DST[:ro])")->allow_extra_args(false);
     sub.add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])")->allow_extra_args(false);
     sub.add_option("--security-opt", o.security_opt, "Security Options")->allow_extra_args(false);
+    sub.add_option("--log-driver", o.log_driver, "Logging driver for the container (json-file, none)");
+    sub.add_option("--log-opt", o.log_opts, "Log driver options (max-size=10m, max-file=3)")->allow_extra_args(false);
     add_resource_flags(sub, o);
     sub.add_option("--stop-signal", o.stop_signal, "Signal to stop the container");
     sub.add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
@@ -53,6 +55,14 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_flag("--read-only", o.read_only, "Mount the container's root filesystem as read only");
     sub.add_flag("--privileged", o.privileged, "Give extended privileges to this container");
     sub.add_flag("--init", o.init, "Run an init inside the container");
+    sub.add_option("--health-cmd", o.health_cmd, "Command to run to check health");
+    sub.add_option("--health-interval", o.health_interval, "Time between running the check (ms|s|m|h) (default 0s)");
+    sub.add_option("--health-timeout", o.health_timeout,
+                   "Maximum time to allow one check to run (ms|s|m|h) (default 0s)");
+    sub.add_option("--health-start-period", o.health_start_period,
+                   "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)");
+    sub.add_option("--health-retries", o.health_retries, "Consecutive failures needed to report unhealthy");
+    sub.add_flag("--no-healthcheck", o.no_healthcheck, "Disable any container-specified HEALTHCHECK");
     sub.add_option("IMAGE", o.image, "Image to run")->required();
     sub.add_option("COMMAND", o.cmd, "Command and arguments");
     // Everything after IMAGE belongs to the container's command, flags included:

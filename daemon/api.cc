@@ -13,6 +13,7 @@
 #include "daemon/handlers.h"
 #include "daemon/http.h"
 #include "engine/engine.h"
+#include "engine/monitor/json_log.h"
 
 namespace berth {
 
@@ -427,6 +428,9 @@ awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, boo
 }
 
 awaitable<bool> api_server::impl::containers_logs(socket_t& s, request& req, container_ptr c) {
+    if (!json_log::settings_of(c->host_config).enabled)
+        co_return co_await reply_error(s, req, http::status::not_implemented,
+                                       "configured logging driver does not support reading");
     logs_options o;
     o.out = req.flag("stdout");
     o.err = req.flag("stderr");

@@ -4,6 +4,7 @@
 // them unless one-shot=1. stream=0 answers one object (after about a
 // second), else one object per line until the client leaves. A container
 // that is not running gets Docker's zero stats (name and id only).
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -91,8 +92,11 @@ json::object memory_json(const sample& smp) {
     if (!smp.read_ns || !u.have_memory) return mem;
     if (u.memory_usage) mem["usage"] = u.memory_usage;
     if (u.memory_max_usage) mem["max_usage"] = u.memory_max_usage;
+    // Go encodes a map with its keys sorted.
+    auto sorted = u.memory_stat;
+    std::sort(sorted.begin(), sorted.end());
     json::object stats;
-    for (auto& [k, v] : u.memory_stat) stats[k] = v;
+    for (auto& [k, v] : sorted) stats[k] = v;
     if (!stats.empty()) mem["stats"] = std::move(stats);
     if (u.memory_failcnt) mem["failcnt"] = u.memory_failcnt;
     // No limit (or one above the host's memory) reads as the host's memory.
@@ -170,7 +174,7 @@ awaitable<bool> containers_stats(socket_t& s, request& req, engine& eng, contain
             co_return false;
         }
         if (stream && c->removed) break;
-        asio::steady_timer tick(co_await asio::this_coro::executor, std::chrono::seconds(1));
+        asio::steady_timer tick(s.get_executor(), std::chrono::seconds(1));
         if (stream) {
             auto r = co_await (tick.async_wait(use_awaitable) || until_closed(s));
             if (r.index() == 1) co_return false;

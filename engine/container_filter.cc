@@ -249,8 +249,9 @@ bool container_filter::matches(const container& c) const {
             return false;
     }
     if (has("status") && !values("status").count(container_state(c))) return false;
-    // berth runs no health checks: every container's health is "none".
-    if (has("health") && !values("health").count("none")) return false;
+    // Docker: "none" for a container without a running healthcheck.
+    if (has("health") && !values("health").count(c.health && running ? c.health->status : std::string("none")))
+        return false;
     if (has("volume")) {
         auto mounts = mount_names(c);
         auto& want = values("volume");

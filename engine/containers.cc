@@ -17,6 +17,7 @@
 #include "engine/config_util.h"
 #include "engine/engine.h"
 #include "engine/host_config.h"
+#include "engine/monitor/json_log.h"
 #include "engine/monitor_client.h"
 #include "engine/rootfs_view.h"
 #include "engine/runtime/spec.h"
@@ -201,11 +202,9 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
                                                 string_list(host_config.if_contains("CapDrop")));
     if (!caps) co_return caps.err();
-    if (auto* lc = host_config.if_contains("LogConfig"); !lc || !lc->is_object() || str_field(lc->as_object(), "Type").empty())
-        host_config["LogConfig"] = json::object{{"Type", "json-file"}, {"Config", json::object{}}};
-    else if (str_field(lc->as_object(), "Type") != "json-file")
-        co_return make_error(errc::invalid_argument, "logging driver " + str_field(lc->as_object(), "Type") +
-                                                         " is not supported (only json-file)");
+    auto log_config = json_log::check_log_config(host_config);
+    if (!log_config) co_return log_config.err();
+    host_config["LogConfig"] = std::move(*log_config);
 
     // Image defaults merged as Docker does (moby daemon/commit.go merge()).
     json::object image_cfg;
@@ -283,6 +282,29 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                  {"Entrypoint", ep_json},
                  {"OnBuild", nullptr},
                  {"Labels", labels}};
+    // HEALTHCHECK: the request's fields over the image's, each on its own
+    // (moby merge(): an unset Test, Interval, ... takes the image's).
+    {
+        json::object hc;
+        if (auto* ih = image_cfg.if_contains("Healthcheck"); ih && ih->is_object()) hc = ih->as_object();
+        if (auto* uh = body.if_contains("Healthcheck"); uh && uh->is_object())
+            for (auto& [k, v] : uh->as_object()) {
+                bool unset = v.is_null() || (v.is_array() && v.as_array().empty()) ||
+                             (v.is_number() && v.to_number<double>() == 0);
+                if (!unset) hc[k] = v;
+            }
+        auto test = string_list(hc.if_contains("Test"));
+        if (!test.empty() && test[0] != "NONE" && test[0] != "CMD" && test[0] != "CMD-SHELL")
+            co_return make_error(errc::invalid_argument, "unknown Healthcheck type '" + test[0] + "'");
+        for (const char* k : {"Interval", "Timeout", "StartPeriod"}) {
+            auto* v = hc.if_contains(k);
+            if (v && v->is_number() && v->to_number<double>() != 0 && v->to_number<double>() < 1e6)
+                co_return make_error(errc::invalid_argument, std::string(k) + " in Healthcheck cannot be less than 1ms");
+        }
+        if (auto* v = hc.if_contains("Retries"); v && v->is_number() && v->to_number<double>() < 0)
+            co_return make_error(errc::invalid_argument, "Retries in Healthcheck cannot be negative");
+        if (!hc.empty()) c->config["Healthcheck"] = std::move(hc);
+    }
     c->host_config = host_config;
 
     // The container's directories: upper and work for the overlay, merged
@@ -448,6 +470,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                                {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
                                 {"open_stdin", open_stdin}, {"tty", c->tty()}},
                                {}};
+    // --log-driver none: no file; json-file: Docker's rotation, if asked for.
+    if (auto logs = json_log::settings_of(c->host_config); !logs.enabled) {
+        start_msg.header["log_path"] = "";
+    } else if (logs.rot.max_size > 0) {
+        start_msg.header["max_size"] = logs.rot.max_size;
+        start_msg.header["max_file"] = logs.rot.max_file;
+    }
     if (c->tty()) {
         // Docker's ConsoleSize (API 1.42+ sends it at create; older clients resize after start).
         auto* cs = c->host_config.if_contains("ConsoleSize");
@@ -510,6 +539,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     c.oom_killed = false;
     persist(c);
     c.changed->notify();
+    start_health_checks(it->second);
     if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
 }
 
@@ -604,8 +634,10 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
     for (auto& [id, c] : _containers) {
         auto it = live.find(id);
         if (it != live.end()) {
+            bool was_running = c->running();
             c->status = "running";
             c->pid = it->second;
+            if (!was_running || !c->health) start_health_checks(c);
         } else if (c->running()) {
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.
@@ -953,33 +985,31 @@ std::vector<log_entry> engine::entries_after(const container& c, std::uint64_t a
 }
 
 result<std::vector<log_entry>> engine::read_log_file(const std::string& path, std::uint64_t* end_offset) {
-    auto data = read_file(path);
+    // The rotated files too, oldest first; offsets as the monitor reports
+    // them (engine/monitor/json_log.h).
+    BERTH_ASSIGN(std::vector<json_log::chunk> chunks, json_log::read_json_log(path));
     std::vector<log_entry> out;
-    if (!data) {
-        if (data.err().code == errc::not_found) {
-            if (end_offset) *end_offset = 0;
-            return out;
-        }
-        return data.err();
-    }
     std::uint64_t off = 0;
-    std::string_view all = *data;
-    while (!all.empty()) {
-        auto nl = all.find('\n');
-        if (nl == std::string_view::npos) break;  // a partial line still being written
-        std::string_view line = all.substr(0, nl);
-        all.remove_prefix(nl + 1);
-        off += nl + 1;
-        boost::system::error_code ec;
-        auto v = json::parse(line, ec);
-        if (ec || !v.is_object()) continue;
-        auto& o = v.as_object();
-        log_entry e;
-        e.text = str_field(o, "log");
-        e.is_err = str_field(o, "stream") == "stderr";
-        e.time_ns = parse_rfc3339(str_field(o, "time")).value_or(0);
-        e.offset = off;
-        out.push_back(std::move(e));
+    for (auto& chunk : chunks) {
+        off = chunk.start;
+        std::string_view all = chunk.data;
+        while (!all.empty()) {
+            auto nl = all.find('\n');
+            if (nl == std::string_view::npos) break;  // a partial line still being written
+            std::string_view line = all.substr(0, nl);
+            all.remove_prefix(nl + 1);
+            off += nl + 1;
+            boost::system::error_code ec;
+            auto v = json::parse(line, ec);
+            if (ec || !v.is_object()) continue;
+            auto& o = v.as_object();
+            log_entry e;
+            e.text = str_field(o, "log");
+            e.is_err = str_field(o, "stream") == "stderr";
+            e.time_ns = parse_rfc3339(str_field(o, "time")).value_or(0);
+            e.offset = off;
+            out.push_back(std::move(e));
+        }
     }
     if (end_offset) *end_offset = off;
     return out;

@@ -51,6 +51,13 @@ struct log_entry {
     std::string text;
 };
 
+// State.Health of a container with a healthcheck (engine/health.cc).
+struct health_state {
+    std::string status = "starting";  // starting | healthy | unhealthy
+    int failing_streak = 0;
+    std::deque<boost::json::object> log;  // the last 5 probes: Start, End, ExitCode, Output
+};
+
 struct container {
     std::string id, name;  // name without the leading '/'
     std::string image_ref, image_id;
@@ -68,6 +75,8 @@ struct container {
     std::int64_t started_ns = 0, finished_ns = 0;
     bool oom_killed = false;  // the kernel OOM-killed a process of its last run
     bool paused = false;      // its cgroup is frozen (only while running)
+    std::optional<health_state> health;  // set while a healthcheck runs (and after, until the next start)
+    std::uint64_t health_loop = 0;       // bumped per health loop started: an older loop stops
     bool removed = false;
 
     // Loop-only runtime state.
@@ -103,6 +112,7 @@ struct exec_instance {
     std::string id, container_id;
     boost::json::object config;  // Docker's ExecConfig, normalized
     bool started = false, running = false, exited = false;
+    bool hidden = false;  // a healthcheck probe: not in the API, not in ExecIDs
     int exit_code = 0;
     int pid = 0;
     std::string error;  // why it could not start
@@ -230,6 +240,9 @@ public:
     void on_monitor_start_failed(const std::string& id, error e);
     void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
     void on_monitor_state(const std::vector<std::pair<std::string, int>>& running);
+    // Starts the healthcheck of a container that just started (or that a
+    // restarted daemon found running), if its config has one.
+    void start_health_checks(container_ptr c);
     void on_monitor_exec_started(const std::string& id, int pid);
     void on_monitor_exec_failed(const std::string& id, error e);
     void on_monitor_exec_output(const std::string& id, bool is_err, std::int64_t time_ns, std::string text);
@@ -252,6 +265,10 @@ private:
     bool should_restart(const container& c) const;
     void emit_prune(std::size_t count);
     awaitable<void> restart_after_backoff(container_ptr c);
+    awaitable<void> health_loop(container_ptr c, std::uint64_t exits_at_start);
+    // One probe: exit code (-1 on timeout) and output.
+    awaitable<std::pair<int, std::string>> health_probe(container_ptr c, std::vector<std::string> cmd,
+                                                        std::chrono::nanoseconds timeout);
     // An exit the monitor reported: the OOM check and cgroup removal on a
     // worker, then the state, persisted, waiters woken.
     awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);

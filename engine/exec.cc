@@ -84,7 +84,7 @@ awaitable<result<std::string>> engine::create_exec(std::string container_ref, js
 
 result<exec_ptr> engine::find_exec(std::string_view id) const {
     auto it = _execs.find(std::string(id));
-    if (it == _execs.end()) return make_error(errc::not_found, "No such exec instance: " + std::string(id));
+    if (it == _execs.end() || it->second->hidden) return make_error(errc::not_found, "No such exec instance: " + std::string(id));
     return it->second;
 }
 
@@ -169,7 +169,7 @@ awaitable<status> engine::resize_exec(exec_ptr e, int rows, int cols) {
 std::vector<std::string> engine::exec_ids(const container& c) const {
     std::vector<std::string> out;
     for (auto& [id, e] : _execs)
-        if (e->container_id == c.id && e->running) out.push_back(id);
+        if (e->container_id == c.id && e->running && !e->hidden) out.push_back(id);
     return out;
 }
 

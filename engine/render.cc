@@ -38,7 +38,12 @@ std::string status_text(const container& c) {
     std::int64_t now = now_ns();
     if (c.restarting)
         return "Restarting (" + std::to_string(c.exit_code) + ") " + human_duration(now - c.finished_ns) + " ago";
-    if (c.status == "running") return "Up " + human_duration(now - c.started_ns) + (c.paused ? " (Paused)" : "");
+    if (c.status == "running") {
+        std::string health;
+        if (c.health && c.health->status == "starting") health = " (health: starting)";
+        else if (c.health) health = " (" + c.health->status + ")";
+        return "Up " + human_duration(now - c.started_ns) + (c.paused ? " (Paused)" : health);
+    }
     if (c.status == "removing") return "Removal In Progress";
     if (c.status == "exited")
         return "Exited (" + std::to_string(c.exit_code) + ") " + human_duration(now - c.finished_ns) + " ago";
@@ -69,6 +74,16 @@ json::array strings(const std::vector<std::string>& v) {
     return a;
 }
 
+// The endpoints GET /containers/json shows (docker ps {{.Networks}}): one
+// for the "host" or "none" network the container joined.
+json::object list_networks(const std::string& net) {
+    if (net != "host" && net != "none") return {};
+    return {{net, json::object{{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr},
+                              {"NetworkID", ""}, {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""},
+                              {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""},
+                              {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""}, {"DriverOpts", nullptr}}}};
+}
+
 }  // namespace
 
 json::object engine::list_json(const container& c) const {
@@ -88,7 +103,7 @@ json::object engine::list_json(const container& c) const {
             {"State", container_state(c)},
             {"Status", status_text(c)},
             {"HostConfig", json::object{{"NetworkMode", net}}},
-            {"NetworkSettings", json::object{{"Networks", json::object{}}}},
+            {"NetworkSettings", json::object{{"Networks", list_networks(net)}}},
             {"Mounts", json::array{}}};
 }
 
@@ -121,6 +136,12 @@ json::object engine::inspect_json(const container& c) const {
                        {"Error", c.error},
                        {"StartedAt", format_rfc3339_nano(c.started_ns)},
                        {"FinishedAt", format_rfc3339_nano(c.finished_ns)}};
+    if (c.health) {
+        json::array log;
+        for (auto& entry : c.health->log) log.push_back(entry);
+        state["Health"] = json::object{
+            {"Status", c.health->status}, {"FailingStreak", c.health->failing_streak}, {"Log", std::move(log)}};
+    }
     json::object networks;
     if (net == "host" || net == "none") networks[net] = json::object{{"NetworkID", ""}, {"EndpointID", ""}, {"IPAddress", ""}};
     return {{"Id", c.id},

@@ -1,8 +1,5 @@
 #include "engine/rootfs_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -19,6 +16,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/tar.h"
 #include "base/util.h"
 #include "engine/runtime/user.h"
 #include "storage/unpack.h"
@@ -26,189 +24,7 @@
 namespace berth {
 namespace {
 
-constexpr std::size_t k_copy_block = std::size_t{256} * 1024;
-
-// The names of a directory (an fd that can be read), sorted bytewise as Go's
-// filepath.Walk visits them.
-result<std::vector<std::string>> list_dir(int dirfd, const std::string& shown) {
-    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return sys_error("read directory " + shown);
-    DIR* d = ::fdopendir(dup);
-    if (!d) {
-        ::close(dup);
-        return sys_error("read directory " + shown);
-    }
-    ::rewinddir(d);
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
-        errno = 0;
-    }
-    int err = errno;
-    ::closedir(d);
-    if (err != 0) return sys_error("read directory " + shown, err);
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-result<std::string> read_link_at(int dirfd, const char* name, const std::string& shown) {
-    std::string target(PATH_MAX, '\0');
-    ssize_t n = ::readlinkat(dirfd, name, target.data(), target.size());
-    if (n < 0) return sys_error("read symlink " + shown);
-    target.resize(static_cast<std::size_t>(n));
-    return target;
-}
-
-// Opens a regular file for reading, refusing anything that is not one by now
-// (the container may have replaced it): O_NONBLOCK keeps a fifo from
-// blocking the open, nodev on the view keeps a device from being opened.
-unique_fd open_regular(int dirfd, const char* name, struct stat& st) {
-    unique_fd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd) return fd;
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return unique_fd();
-    return fd;
-}
-
 bool vanished(int err) { return err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENXIO; }
-
-struct archive_write_free_fn {
-    void operator()(archive* a) const noexcept { archive_write_free(a); }
-};
-struct archive_entry_free_fn {
-    void operator()(archive_entry* e) const noexcept { archive_entry_free(e); }
-};
-
-// What one tar entry is made of; the rest comes from its stat.
-struct entry_source {
-    std::string name;
-    struct stat st {};
-    int data_fd = -1;         // regular files
-    std::string link_target;  // symlinks
-};
-
-// A tar stream written to a descriptor as entries are added.
-class tar_writer {
-public:
-    status open(int fd) {
-        _a.reset(archive_write_new());
-        if (!_a) return make_error(errc::internal, "write archive: out of memory");
-        // ustar, with pax headers only where ustar falls short (long names,
-        // large ids, xattrs), as Go's archive/tar writes Docker's archives.
-        archive_write_set_format_pax_restricted(_a.get());
-        archive_write_add_filter_none(_a.get());
-        archive_write_set_bytes_in_last_block(_a.get(), 1);
-        if (archive_write_open_fd(_a.get(), fd) != ARCHIVE_OK) return failure();
-        return ok();
-    }
-
-    status add(const entry_source& src) {
-        const struct stat& st = src.st;
-        if (S_ISSOCK(st.st_mode)) return ok();  // Docker leaves sockets out too
-        std::unique_ptr<archive_entry, archive_entry_free_fn> e(archive_entry_new());
-        if (!e) return make_error(errc::internal, "write archive: out of memory");
-        std::string name = src.name;
-        if (S_ISDIR(st.st_mode) && (name.empty() || name.back() != '/')) name += '/';
-        archive_entry_set_pathname(e.get(), name.c_str());
-        archive_entry_set_mode(e.get(), st.st_mode);
-        archive_entry_set_uid(e.get(), st.st_uid);
-        archive_entry_set_gid(e.get(), st.st_gid);
-        archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);
-        archive_entry_set_size(e.get(), 0);
-        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e.get(), st.st_rdev);
-        if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(e.get(), src.link_target.c_str());
-        bool data = false;
-        if (S_ISREG(st.st_mode)) {
-            auto key = std::make_pair(st.st_dev, st.st_ino);
-            auto seen = st.st_nlink > 1 ? _links.find(key) : _links.end();
-            if (seen != _links.end()) {
-                archive_entry_set_hardlink(e.get(), seen->second.c_str());
-            } else {
-                if (st.st_nlink > 1) _links.emplace(key, name);
-                archive_entry_set_size(e.get(), st.st_size);
-                data = true;
-                char cap[256];
-                ssize_t n = ::fgetxattr(src.data_fd, "security.capability", cap, sizeof cap);
-                if (n > 0) archive_entry_xattr_add_entry(e.get(), "security.capability", cap, static_cast<size_t>(n));
-            }
-        }
-        int r = archive_write_header(_a.get(), e.get());
-        if (r == ARCHIVE_FATAL) return failure();
-        if (r == ARCHIVE_FAILED) return ok();  // an entry tar cannot hold; the archive goes on
-        if (data) BERTH_TRY(copy_data(src.data_fd, st.st_size, name));
-        if (archive_write_finish_entry(_a.get()) == ARCHIVE_FATAL) return failure();
-        return ok();
-    }
-
-    status close() {
-        if (archive_write_close(_a.get()) != ARCHIVE_OK) return failure();
-        return ok();
-    }
-
-private:
-    // Exactly `size` bytes: a file that grew is cut, one that shrank is
-    // padded with zeros (by libarchive) — the header already went out.
-    status copy_data(int fd, off_t size, const std::string& name) {
-        std::vector<char> buf(k_copy_block);
-        off_t left = size;
-        while (left > 0) {
-            ssize_t n = ::read(fd, buf.data(), static_cast<size_t>(std::min<off_t>(left, static_cast<off_t>(buf.size()))));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("read " + name);
-            }
-            if (n == 0) break;
-            if (archive_write_data(_a.get(), buf.data(), static_cast<size_t>(n)) < 0) return failure();
-            left -= n;
-        }
-        return ok();
-    }
-
-    error failure() {
-        const char* msg = archive_error_string(_a.get());
-        int err = archive_errno(_a.get());
-        if (err > 0) return sys_error("write archive", err);
-        return make_error(errc::internal, std::string("write archive: ") + (msg ? msg : "failed"));
-    }
-
-    std::unique_ptr<archive, archive_write_free_fn> _a;
-    std::map<std::pair<dev_t, ino_t>, std::string> _links;
-};
-
-// Adds the contents of a directory (an fd that can be read) below `prefix`.
-// The view is a single overlay mount: openat with O_NOFOLLOW cannot leave it.
-status add_tree(tar_writer& t, int dirfd, const std::string& prefix) {
-    BERTH_ASSIGN(auto names, list_dir(dirfd, prefix.empty() ? "/" : prefix));
-    for (const auto& n : names) {
-        entry_source src;
-        src.name = prefix.empty() || prefix.back() == '/' ? prefix + n : prefix + "/" + n;
-        if (::fstatat(dirfd, n.c_str(), &src.st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (vanished(errno)) continue;
-            return sys_error("stat " + src.name);
-        }
-        unique_fd data;
-        if (S_ISREG(src.st.st_mode)) {
-            data = open_regular(dirfd, n.c_str(), src.st);
-            if (!data) continue;  // gone or replaced meanwhile
-            src.data_fd = data.get();
-        } else if (S_ISLNK(src.st.st_mode)) {
-            auto target = read_link_at(dirfd, n.c_str(), src.name);
-            if (!target) continue;
-            src.link_target = std::move(*target);
-        }
-        BERTH_TRY(t.add(src));
-        data.reset();
-        if (S_ISDIR(src.st.st_mode)) {
-            unique_fd sub(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!sub) {
-                if (vanished(errno)) continue;
-                return sys_error("open directory " + src.name);
-            }
-            BERTH_TRY(add_tree(t, sub.get(), src.name));
-        }
-    }
-    return ok();
-}
 
 // A small regular file of the container (/etc/passwd), nullopt if missing.
 result<std::optional<std::string>> read_container_file(const rootfs_view& v, const std::string& path) {
@@ -269,7 +85,7 @@ public:
     // upper: a directory of the upper layer; lower: the same directory in the
     // image (-1 when the image has none). path: "" for the root, else "/a/b".
     status walk(int upper, int lower, const std::string& path) {
-        BERTH_ASSIGN(auto names, list_dir(upper, path.empty() ? "/" : path));
+        BERTH_ASSIGN(auto names, list_directory(upper, path.empty() ? "/" : path));
         for (const auto& n : names) {
             std::string p = path + "/" + n;
             struct stat su;
@@ -318,7 +134,7 @@ private:
     // What the image has in a directory the container replaced (rm -r, then
     // mkdir): deleted, unless the new directory has an entry of that name.
     status hidden_by_opaque(int upper, int lower, const std::string& path) {
-        BERTH_ASSIGN(auto old_names, list_dir(lower, path));
+        BERTH_ASSIGN(auto old_names, list_directory(lower, path));
         for (const auto& n : old_names) {
             struct stat st;
             if (::fstatat(upper, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
@@ -400,32 +216,22 @@ result<archive_source> stat_container_path(const rootfs_view& v, const std::stri
 }
 
 status write_path_archive(const rootfs_view& v, const archive_source& src, int out_fd) {
-    tar_writer t;
-    BERTH_TRY(t.open(out_fd));
-    // A root asked for as "/" has entries "/", "/bin", … as Docker's have.
-    entry_source top;
-    top.name = src.top_name;
+    // A directory is added as "." of itself (following the "/" or "/." the
+    // path may end in), anything else as an entry of its directory.
     unique_fd fd(v.in_root(src.resolved, O_PATH | O_NOFOLLOW));
-    if (!fd || ::fstat(fd.get(), &top.st) != 0) {
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
         error e = sys_error("stat " + src.resolved);
         if (vanished(errno)) e.code = errc::not_found;
         return e;
     }
-    unique_fd data;
-    if (S_ISREG(top.st.st_mode)) {
-        data.reset(v.in_root(src.resolved, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
-        if (!data || ::fstat(data.get(), &top.st) != 0 || !S_ISREG(top.st.st_mode))
-            return make_error(errc::not_found, "open " + src.resolved + ": no longer a regular file");
-        top.data_fd = data.get();
-    } else if (S_ISLNK(top.st.st_mode)) {
-        BERTH_ASSIGN(top.link_target, read_link_at(fd.get(), "", src.resolved));
-    }
-    BERTH_TRY(t.add(top));
-    if (S_ISDIR(top.st.st_mode)) {
-        unique_fd dir(v.in_root(src.resolved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
-        if (!dir) return sys_error("open directory " + src.resolved);
-        BERTH_TRY(add_tree(t, dir.get(), top.name));
-    }
+    bool dir = S_ISDIR(st.st_mode);
+    unique_fd parent(v.in_root(dir ? src.resolved : path_dir(src.resolved), O_RDONLY | O_DIRECTORY));
+    if (!parent) return sys_error("open " + (dir ? src.resolved : path_dir(src.resolved)));
+    tar_writer t;
+    BERTH_TRY(t.open(out_fd));
+    // A root asked for as "/" has entries "/", "/bin", … as Docker's have.
+    BERTH_TRY(t.add(parent.get(), dir ? "." : path_base(src.resolved), src.top_name));
     return t.close();
 }
 
@@ -434,7 +240,7 @@ status write_rootfs_archive(const rootfs_view& v, int out_fd) {
     if (!root) return sys_error("open the container's root");
     tar_writer t;
     BERTH_TRY(t.open(out_fd));
-    BERTH_TRY(add_tree(t, root.get(), ""));
+    BERTH_TRY(t.add_contents(root.get(), ""));
     return t.close();
 }
 

@@ -241,6 +241,13 @@ response_stream::~response_stream() = default;
 
 int response_stream::status() const { return _impl->status; }
 const std::string& response_stream::content_type() const { return _impl->content_type; }
+std::string response_stream::header(std::string_view name) const { return std::string(_impl->parser.get()[name]); }
+
+std::string response::header(std::string_view name) const {
+    for (const auto& h : headers)
+        if (beast::iequals(h.name, name)) return h.value;
+    return {};
+}
 
 result<std::size_t> response_stream::read_some(char* buf, std::size_t n) {
     auto& p = _impl->parser;
@@ -365,6 +372,7 @@ result<response> client::request(std::string_view method, std::string_view targe
     response r;
     r.status = static_cast<int>(p.get().result_int());
     r.content_type = std::string(p.get()[http::field::content_type]);
+    for (const auto& f : p.get()) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     r.body = std::move(p.get().body());
     return r;
 }
@@ -394,6 +402,18 @@ result<response_stream> client::stream(std::string_view method, std::string_view
 
 result<response_stream> client::upload(std::string_view method, std::string_view target,
                                        std::string_view content_type, int body_fd) const {
+    body_reader read_fd = [body_fd](char* buf, std::size_t size) -> result<std::size_t> {
+        for (;;) {
+            ssize_t n = ::read(body_fd, buf, size);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno != EINTR) return sys_error("read upload body");
+        }
+    };
+    return upload(method, target, content_type, read_fd);
+}
+
+result<response_stream> client::upload(std::string_view method, std::string_view target,
+                                       std::string_view content_type, const body_reader& read_body) const {
     BERTH_ASSIGN(fd_stream s, connect_unix(_path));
     http::request<http::empty_body> req;
     http::verb v = http::string_to_verb(method);
@@ -421,11 +441,7 @@ result<response_stream> client::upload(std::string_view method, std::string_view
     }
     std::vector<char> buf(256 * 1024);
     while (!failed) {
-        ssize_t n = ::read(body_fd, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("read upload body");
-        }
+        BERTH_ASSIGN(std::size_t n, read_body(buf.data(), buf.size()));
         if (n == 0) {
             asio::write(s, http::make_chunk_last(), ec);
         } else {

@@ -42,6 +42,10 @@ struct response {
     int status = 0;
     std::string content_type;
     std::string body;
+    std::vector<http_header> headers;  // every header of the answer, in order
+
+    // The value of a header (case-insensitive name), "" when absent.
+    std::string header(std::string_view name) const;
 
     bool ok() const { return status >= 200 && status < 300; }
 };
@@ -85,6 +89,8 @@ public:
     int status() const;
     bool ok() const { return status() >= 200 && status() < 300; }
     const std::string& content_type() const;
+    // The value of a header (case-insensitive name), "" when absent.
+    std::string header(std::string_view name) const;
 
     // Reads up to n body bytes, blocking until at least one arrives; 0 means
     // the body has ended.
@@ -158,6 +164,12 @@ public:
     // stream. body_fd is not closed.
     result<response_stream> upload(std::string_view method, std::string_view target,
                                    std::string_view content_type, int body_fd) const;
+    // The same with the body from read_body(buf, size): bytes read, 0 at the
+    // end. When it fails, the request is abandoned without its last chunk
+    // (the daemon then discards what it received) and the failure returned.
+    using body_reader = std::function<result<std::size_t>(char* buf, std::size_t size)>;
+    result<response_stream> upload(std::string_view method, std::string_view target,
+                                   std::string_view content_type, const body_reader& read_body) const;
 
     // POST with Connection: Upgrade / Upgrade: tcp. A non-101 answer becomes
     // api_error(), and is copied to *refused when given (status 0 means the

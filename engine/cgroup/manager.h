@@ -110,6 +110,11 @@ struct usage {
     bool have_blkio = false;
     std::vector<blkio_entry> io_service_bytes, io_serviced;
 };
+// One reading of a cgroup2 directory, or of v1 directories given with the
+// controllers of their hierarchies ({"cpu,cpuacct", dir}), as apply_v1
+// takes them. Missing files leave their part out. Block.
+usage read_usage_v2(const std::string& dir);
+usage read_usage_v1(const std::vector<std::pair<std::string, std::string>>& dirs);
 // Host-wide figures the stats carry beside the container's: Docker's
 // system_cpu_usage (the first line of /proc/stat, user to softirq, as
 // nanoseconds) and online_cpus (its cpuN lines). Blocks (procfs).

@@ -73,7 +73,10 @@ std::vector<blkio_entry> read_blkio_v1(const std::string& path) {
 // (9223372036854771712 with 4 KiB pages); anything that large is "no limit".
 std::uint64_t v1_limit(std::uint64_t v) { return v >= (std::uint64_t(1) << 62) ? 0 : v; }
 
-void read_v2(const std::string& dir, usage& u) {
+}  // namespace
+
+usage read_usage_v2(const std::string& dir) {
+    usage u;
     bool ok = false;
     auto cpu = read_flat_keyed(dir + "/cpu.stat", &ok);
     if (ok) {
@@ -118,9 +121,13 @@ void read_v2(const std::string& dir, usage& u) {
             u.io_service_bytes.push_back({major, minor, "write", wbytes});
         }
     }
+    return u;
 }
 
-void read_v1(const std::string& dir, const hierarchy& h, usage& u) {
+namespace {
+
+void read_v1(const std::string& dir, const std::string& controllers, usage& u) {
+    hierarchy h{controllers, {}, {}};
     if (has_controller(h, "cpuacct")) {
         if (auto total = read_number(dir + "/cpuacct.usage")) {
             u.have_cpu = true;
@@ -186,21 +193,21 @@ std::vector<int> parse_pids(const std::string& text) {
 
 }  // namespace
 
-usage manager::read_usage(const std::string& id) const {
+usage read_usage_v1(const std::vector<std::pair<std::string, std::string>>& dirs) {
     usage u;
-    container_cgroup c = paths(id);
-    if (_layout == layout::unified) {
-        read_v2(c.v2_dir, u);
-        return u;
-    }
-    // paths() lists the v1 directories in the order of the v1 hierarchies.
-    std::size_t n = 0;
-    for (auto& h : _h) {
-        if (h.controllers.empty()) continue;
-        if (n < c.v1_dirs.size()) read_v1(c.v1_dirs[n], h, u);
-        ++n;
-    }
+    for (auto& [controllers, dir] : dirs) read_v1(dir, controllers, u);
     return u;
+}
+
+usage manager::read_usage(const std::string& id) const {
+    container_cgroup c = paths(id);
+    if (_layout == layout::unified) return read_usage_v2(c.v2_dir);
+    // paths() lists the v1 directories in the order of the v1 hierarchies.
+    std::vector<std::pair<std::string, std::string>> dirs;
+    std::size_t n = 0;
+    for (auto& h : _h)
+        if (!h.controllers.empty() && n < c.v1_dirs.size()) dirs.emplace_back(h.controllers, c.v1_dirs[n++]);
+    return read_usage_v1(dirs);
 }
 
 result<std::vector<int>> manager::pids(const std::string& id) const {

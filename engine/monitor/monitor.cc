@@ -33,6 +33,7 @@
 #include "base/sys.h"
 #include "base/util.h"
 #include "daemon/main.h"
+#include "engine/monitor/json_log.h"
 #include "engine/monitor/protocol.h"
 #include "engine/monitor/zygote.h"
 #include "engine/runtime/child.h"
@@ -68,8 +69,7 @@ struct box {
     unique_fd in;
     std::string stdin_pending;
     bool stdin_close_requested = false;
-    unique_fd log;
-    std::uint64_t log_offset = 0;
+    json_log::writer log;  // not open for execs and --log-driver none
     bool exited = false;
     int exit_code = 0;
     std::int64_t finished_ns = 0;
@@ -386,10 +386,12 @@ void monitor_process::handle_start(message& m, bool is_exec) {
     b->open_stdin = open_stdin;
     if (!is_exec) {
         std::string log_path(m.header["log_path"].as_string());
-        b->log.reset(::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-        if (!b->log) return fail(sys_error("open log " + log_path));
-        struct stat st;
-        if (::fstat(b->log.get(), &st) == 0) b->log_offset = std::uint64_t(st.st_size);
+        json_log::rotation rot;
+        if (auto* v = m.header.if_contains("max_size"); v && v->is_number()) rot.max_size = v->to_number<std::uint64_t>();
+        if (auto* v = m.header.if_contains("max_file"); v && v->is_number()) rot.max_file = v->to_number<int>();
+        if (!log_path.empty()) {
+            if (auto s = b->log.open(log_path, rot); !s) return fail(s.err());
+        }
     }
 
     // Descriptors for the zygote, in order: [target pidfd] [stdin] [stdout stderr | tty socket].
@@ -538,19 +540,9 @@ void monitor_process::write_entry(box& b, bool is_err, std::string_view text) {
     boost::json::object e{{"log", text}, {"stream", is_err ? "stderr" : "stdout"}, {"time", format_rfc3339_nano(t)}};
     std::string line = boost::json::serialize(e);
     line += '\n';
-    std::string_view rest = line;
-    while (!rest.empty()) {
-        ssize_t n = ::write(b.log.get(), rest.data(), rest.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            log::error("monitor: write log of {}: {}", b.id, std::strerror(errno));
-            break;
-        }
-        rest.remove_prefix(size_t(n));
-    }
-    b.log_offset += line.size();
+    std::uint64_t offset = b.log.append(line);
     send({msg::output,
-          {{"id", b.id}, {"stream", is_err ? "stderr" : "stdout"}, {"time", t}, {"offset", b.log_offset}},
+          {{"id", b.id}, {"stream", is_err ? "stderr" : "stdout"}, {"time", t}, {"offset", offset}},
           std::string(text)});
 }
 

@@ -6,9 +6,11 @@
 // daemon -> monitor
 //   hello       {}                                  monitor answers with `state`, then
 //                                                   re-sends `exited` for every unacked exit record
-//   start       {id, spec, log_path, open_stdin, tty, rows?, cols?}
+//   start       {id, spec, log_path, open_stdin, tty, rows?, cols?, max_size?, max_file?}
 //                                                   spec: runtime::launch_spec as JSON; with tty the
-//                                                   child opens a pty in the container's devpts
+//                                                   child opens a pty in the container's devpts;
+//                                                   log_path "" for --log-driver none; max_size (bytes)
+//                                                   and max_file: json-file rotation (json_log.h)
 //   exec        {id, container, spec, open_stdin, tty, rows?, cols?}
 //                                                   id: the exec id; a process joining the running
 //                                                   container's namespaces and cgroups (spec's process half)
@@ -22,7 +24,10 @@
 //   state       {running: [{id, pid}], last}      in parts of up to 1,000; last=true ends it
 //   started     {id, pid}                           execve succeeded
 //   start_failed{id, code, message}                 errc name and message of the failed step
-//   output      {id, stream, time, offset} + payload  one json-file log entry; offset = log size after it
+//   output      {id, stream, time, offset} + payload  one json-file log entry; offset: bytes ever
+//                                                   written to the container's log (rotated and deleted
+//                                                   files included) up to the end of this entry, as
+//                                                   engine::read_log_file reports them (json_log.h)
 //   exited      {id, exit_code, finished}            written durably (exits/<id>.json) before sending
 #pragma once
 

@@ -271,5 +271,34 @@ TEST(CliFormat, StartFailureExitCode) {
     EXPECT_EQ(start_failure_exit_code("cgroup: device busy"), 125);
 }
 
+TEST(CliFormat, CreateBodyHealthcheck) {
+    create_options o;
+    o.image = "busybox";
+    o.health_cmd = "curl -f localhost";
+    o.health_interval = "1m30s";
+    o.health_timeout = "500ms";
+    o.health_retries = 4;
+    auto body = build_create_body(o);
+    ASSERT_TRUE(body) << body.err().message;
+    const json::object& hc = body->at("Healthcheck").as_object();
+    EXPECT_EQ(hc.at("Test"), (json::array{"CMD-SHELL", "curl -f localhost"}));
+    EXPECT_EQ(hc.at("Interval"), 90'000'000'000LL);
+    EXPECT_EQ(hc.at("Timeout"), 500'000'000LL);
+    EXPECT_EQ(hc.at("Retries"), 4);
+
+    create_options none;
+    none.image = "busybox";
+    none.no_healthcheck = true;
+    auto off = build_create_body(none);
+    ASSERT_TRUE(off);
+    EXPECT_EQ(off->at("Healthcheck").at("Test"), (json::array{"NONE"}));
+    none.health_cmd = "true";
+    EXPECT_FALSE(build_create_body(none));
+    create_options bad;
+    bad.image = "busybox";
+    bad.health_interval = "soon";
+    EXPECT_FALSE(build_create_body(bad));
+}
+
 }  // namespace
 }  // namespace berth::cli

@@ -187,7 +187,7 @@ TEST(ContainerFilter, BeforeAndSince) {
 
 TEST(ContainerFilter, HealthVolumeNetworkAndPorts) {
     fixture f;
-    // No health checks in berth: every container is "none".
+    // Containers without a healthcheck are "none".
     EXPECT_EQ(*f.list(R"({"health":{"none":true}})"), (names{"web", "db"}));
     EXPECT_EQ(*f.list(R"({"health":{"healthy":true}})"), names{});
     EXPECT_EQ(*f.list(R"({"network":{"none":true}})"), (names{"web", "db"}));
