@@ -239,6 +239,7 @@ struct stream_source {
     net::response_stream* stream;
     std::vector<char> buf = std::vector<char>(256 * 1024);
     std::optional<error> failure;
+    std::uint64_t bytes = 0;  // of the tar stream, for the summary line
 
     static la_ssize_t read(archive* a, void* self, const void** out) {
         auto* s = static_cast<stream_source*>(self);
@@ -249,6 +250,7 @@ struct stream_source {
             return -1;
         }
         *out = s->buf.data();
+        s->bytes += *n;
         return static_cast<la_ssize_t>(*n);
     }
 };
@@ -262,7 +264,8 @@ error archive_error(archive* a, std::string_view what) {
 // files belong to the user running berth; a directory never replaces a
 // non-directory or back; no entry goes through a symlink, names with ".."
 // and absolute names stay inside (libarchive's secure extraction flags).
-status extract_here(net::response_stream& in, const copy_plan& plan) {
+// copied: the size of the tar stream read.
+status extract_here(net::response_stream& in, const copy_plan& plan, std::uint64_t& copied) {
     unique_fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (::chdir(plan.dir.c_str()) != 0) return sys_error("chdir " + plan.dir);
     scope_exit back([&] {
@@ -320,6 +323,7 @@ status extract_here(net::response_stream& in, const copy_plan& plan) {
         if (archive_write_finish_entry(disk.get()) < ARCHIVE_WARN)
             return archive_error(disk.get(), "extract " + plan.dir + "/" + *name);
     }
+    copied = src.bytes;
     // Directory modes and times, now that nothing is created in them any more.
     if (archive_write_close(disk.get()) != ARCHIVE_OK) return archive_error(disk.get(), "extract into " + plan.dir);
     return ok();
@@ -400,8 +404,11 @@ int copy_from_container(context& ctx, const options& o, const std::string& conta
     } else if (!rebase.empty()) {
         plan->old_base = split_dir_entry(src).second;
     }
-    if (auto st = extract_here(*s, *plan); !st) return fail(st.err(), 1);
-    if (!o.quiet && ::isatty(2)) std::fprintf(stderr, "Successfully copied to %s\n", dst.c_str());
+    std::uint64_t copied = 0;
+    if (auto st = extract_here(*s, *plan, copied); !st) return fail(st.err(), 1);
+    // As docker: a summary only for a terminal, the size that of the tar.
+    if (!o.quiet && ::isatty(2))
+        std::fprintf(stderr, "Successfully copied %s to %s\n", human_size(double(copied)).c_str(), dst.c_str());
     return 0;
 }
 
@@ -488,6 +495,7 @@ int copy_to_container(context& ctx, const options& o, const std::string& contain
     unique_fd rd(fds[0]), wr(fds[1]);
     ::signal(SIGPIPE, SIG_IGN);  // the daemon may stop reading early
     status produced;
+    std::uint64_t copied = 0;
     std::thread producer([&] {
         tar_writer t;
         produced = t.open(wr.get());
@@ -504,6 +512,7 @@ int copy_to_container(context& ctx, const options& o, const std::string& contain
                 producer.join();
                 if (!produced) return produced.err();
             }
+            copied += static_cast<std::size_t>(got);
             return static_cast<std::size_t>(got);
         }
     };
@@ -515,7 +524,9 @@ int copy_to_container(context& ctx, const options& o, const std::string& contain
         auto body = s->read_all();
         return fail(daemon_error(s->status(), body ? *body : std::string()), 1);
     }
-    if (!o.quiet && ::isatty(2)) std::fprintf(stderr, "Successfully copied to %s:%s\n", container.c_str(), dst_path.c_str());
+    if (!o.quiet && ::isatty(2))
+        std::fprintf(stderr, "Successfully copied %s to %s:%s\n", human_size(double(copied)).c_str(), container.c_str(),
+                     dst_path.c_str());
     return 0;
 }
 

@@ -73,11 +73,11 @@ awaitable<bool> stream_tar(socket_t& s, engine& eng, tar_job job, std::string wh
     };
     auto [written, sent] = co_await (eng.workers().run(offload_reason::filesystem, std::move(produce)) &&
                                      pump_pipe(s, rd));
+    if (!sent) co_return false;  // the client went away (the worker then failed with EPIPE)
     if (!written) {
         log::warn("{}: {}", what, written.err().message);
         co_return false;
     }
-    if (!sent) co_return false;
     co_return co_await end_stream(s);
 }
 

@@ -631,6 +631,7 @@ void engine::on_monitor_lost() {
 
 void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running) {
     std::map<std::string, int> live(running.begin(), running.end());
+    std::set<std::string> lost;
     for (auto& [id, c] : _containers) {
         auto it = live.find(id);
         if (it != live.end()) {
@@ -641,6 +642,7 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
         } else if (c->running()) {
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.
+            lost.insert(id);
             c->status = "exited";
             c->paused = false;
             c->exit_code = 255;
@@ -650,6 +652,26 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             persist(*c);
             c->changed->notify();
         }
+    }
+    if (!std::exchange(_booted, true)) restart_at_boot(lost);
+}
+
+void engine::restart_at_boot(const std::set<std::string>& lost) {
+    for (auto& [id, c] : _containers) {
+        // Never started: a policy takes effect only after a successful start.
+        if (c->started_ns == 0) continue;
+        if (lost.count(id) || c->running() || c->starting || c->restarting || c->removed || c->status == "removing") continue;
+        auto* rp = c->host_config.if_contains("RestartPolicy");
+        std::string policy = rp && rp->is_object() ? str_field(rp->as_object(), "Name") : "";
+        bool restart = policy == "always" || (policy == "unless-stopped" && !c->manual_stop) ||
+                       (policy == "on-failure" && !c->manual_stop && should_restart(*c));
+        if (!restart) continue;
+        c->manual_stop = false;
+        auto start = [](engine* self, container_ptr c) -> awaitable<void> {
+            auto s = co_await self->start_container(c->id, true);
+            if (!s) log::warn("restart of {} at daemon start: {}", c->id.substr(0, 12), s.err().message);
+        };
+        asio::co_spawn(_loop, start(this, c), asio::detached);
     }
 }
 
@@ -701,8 +723,15 @@ awaitable<result<bool>> engine::stop_container(std::string ref, std::optional<in
     if (!found) co_return found.err();
     container_ptr c = *found;
     c->manual_stop = true;  // no restart policy brings it back
+    // A start in flight (a policy's restart, say) finishes first: the stop
+    // then applies to what it started.
+    while (c->starting) {
+        asio::steady_timer t(_loop, std::chrono::milliseconds(5));
+        co_await t.async_wait(use_awaitable);
+    }
     if (!c->running()) {
         bool was_restarting = std::exchange(c->restarting, false);
+        if (!c->removed) persist(*c);
         co_return was_restarting;
     }
     if (std::string ss = str_field(c->config, "StopSignal"); signal <= 0 && !ss.empty()) signal = parse_signal(ss);

@@ -93,7 +93,7 @@ json::object engine::to_doc(const container& c) const {
             {"exit_code", c.exit_code}, {"error", c.error},  {"started", c.started_ns},
             {"restart_count", c.restart_count},
             {"finished", c.finished_ns}, {"oom_killed", c.oom_killed},
-            {"paused", c.paused}};
+            {"paused", c.paused}, {"manual_stop", c.manual_stop}};
 }
 
 container_ptr engine::from_doc(const json::object& o) {
@@ -119,6 +119,7 @@ container_ptr engine::from_doc(const json::object& o) {
     // Records written before OOM reporting have no such field.
     if (auto* v = o.if_contains("oom_killed"); v && v->is_bool()) c->oom_killed = v->as_bool();
     if (auto* v = o.if_contains("paused"); v && v->is_bool()) c->paused = v->as_bool();
+    if (auto* v = o.if_contains("manual_stop"); v && v->is_bool()) c->manual_stop = v->as_bool();
     c->changed = std::make_unique<async_signal>(_loop.get_executor());
     c->output = std::make_unique<async_signal>(_loop.get_executor());
     return c;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <deque>
+#include <set>
 #include <map>
 #include <memory>
 #include <optional>
@@ -263,6 +264,13 @@ private:
     void register_image(const storage::image_record& img);
     awaitable<void> finish_removal(container_ptr c);
     bool should_restart(const container& c) const;
+    // At the daemon's start (the monitor's first state): Docker's restore
+    // starts what the restart policies say should run — always, unless-stopped
+    // not stopped by the user, on-failure after a failure within its count.
+    // Containers that were running when the daemon went away (`lost`) are
+    // left to their exit records and the usual policy path.
+    void restart_at_boot(const std::set<std::string>& lost);
+    bool _booted = false;
     void emit_prune(std::size_t count);
     awaitable<void> restart_after_backoff(container_ptr c);
     awaitable<void> health_loop(container_ptr c, std::uint64_t exits_at_start);

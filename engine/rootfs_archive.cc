@@ -6,13 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
-#include <cstring>
-#include <map>
-#include <memory>
 #include <optional>
 #include <set>
-#include <utility>
 
 #include <boost/json.hpp>
 

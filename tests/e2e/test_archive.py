@@ -431,3 +431,24 @@ def test_docker_export_cp_diff(docker, daemon, tmp_path):
     assert docker("cp", "dk-files:/stopped", str(tmp_path / "back")).returncode == 0
     assert (tmp_path / "back").read_text() == "in\n"
     docker("rm", "-f", cid)
+
+
+def test_docker_sdk_archive_export_diff(daemon):
+    docker_sdk = pytest.importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=daemon.host)
+    c = client.containers.run("busybox", "sh -c 'echo sdk > /tmp/sdk; sleep 120'", detach=True)
+    try:
+        assert c.put_archive("/tmp", tar_of([("put", b"put by the sdk\n")])) is True
+        deadline = time.time() + 20
+        while time.time() < deadline and {"Path": "/tmp/sdk", "Kind": 1} not in (c.diff() or []):
+            time.sleep(0.05)
+        assert {"Path": "/tmp/put", "Kind": 1} in c.diff() and {"Path": "/tmp/sdk", "Kind": 1} in c.diff()
+        stream, stat = c.get_archive("/tmp/put")
+        assert stat["name"] == "put" and stat["size"] == len(b"put by the sdk\n")
+        assert members(b"".join(stream))["put"][1] == b"put by the sdk\n"
+        got = members(b"".join(c.export()))
+        assert got["tmp/sdk"][1] == b"sdk\n" and got["tmp/put"][1] == b"put by the sdk\n"
+        with pytest.raises(docker_sdk.errors.NotFound):
+            c.get_archive("/no/such/path")
+    finally:
+        c.remove(force=True)

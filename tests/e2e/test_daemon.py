@@ -102,3 +102,39 @@ def test_no_autostart_refuses(tmp_path):
     r = subprocess.run([BERTH, "-H", "unix://%s/none.sock" % tmp_path, "--data-root", str(tmp_path / "r"),
                         "--no-autostart", "ps"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "Cannot connect" in r.stderr
+
+
+def test_restart_policies_at_daemon_start(fresh):
+    # Docker's restore: `always` comes back even after a manual stop;
+    # `unless-stopped` does not; `on-failure` comes back after a failure;
+    # `no` and never-started containers stay as they are.
+    d = fresh
+    ids = {}
+    for name, policy, cmd in [("always", "always", "sleep 300"), ("unless", "unless-stopped", "sleep 300"),
+                              ("never", "no", "sleep 300")]:
+        ids[name] = d.cli("run", "-d", "--name", name, "--restart", policy, "busybox", *cmd.split()).stdout.strip()
+        assert d.cli("stop", "-t", "0", name).returncode == 0
+    ids["failed"] = d.cli("run", "-d", "--name", "failed", "--restart", "on-failure:5", "busybox", "sh", "-c",
+                          "test -e /tmp/ran && exec sleep 300; touch /tmp/ran; exit 1").stdout.strip()
+    deadline = time.time() + 10
+    while time.time() < deadline:  # the policy restarts it once, then it keeps running
+        info = json.loads(d.cli("inspect", "failed").stdout)[0]
+        if info["RestartCount"] >= 1 and info["State"]["Running"]:
+            break
+        time.sleep(0.1)
+    assert d.cli("stop", "-t", "0", "failed").returncode == 0
+    assert d.cli("create", "--name", "created", "--restart", "always", "busybox", "true").returncode == 0
+    d.stop()
+    d.start()
+    deadline = time.time() + 10
+    state = {}
+    while time.time() < deadline:
+        state = {n: json.loads(d.cli("inspect", n).stdout)[0]["State"]["Status"]
+                 for n in ("always", "unless", "never", "failed", "created")}
+        if state["always"] == "running":
+            break
+        time.sleep(0.1)
+    assert state == {"always": "running", "unless": "exited", "never": "exited", "failed": "exited",
+                     "created": "created"}
+    # The user's stop sticks for on-failure too; the always container runs again.
+    assert d.cli("rm", "-f", "always").returncode == 0

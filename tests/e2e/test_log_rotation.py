@@ -101,7 +101,8 @@ class Follower:
     """berth logs -f in the background."""
 
     def __init__(self, daemon, name):
-        self.proc = subprocess.Popen([BERTH, "-H", daemon.host, "--no-autostart", "logs", "-f", name],
+        self.proc = subprocess.Popen([BERTH, "-H", daemon.host, "--data-root", daemon.root, "--no-autostart",
+                                      "logs", "-f", name],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out = ""
         self.thread = threading.Thread(target=self._read)

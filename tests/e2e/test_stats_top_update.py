@@ -191,16 +191,18 @@ def test_stats_cli_streams_until_interrupted(daemon):
 def test_top_lists_the_processes_of_the_container(daemon):
     cid = run_d(daemon, "--name", "top-c", "busybox", "sh", "-c", "sleep 301 & sleep 302; :")
     try:
+        want = {"sh -c sleep 301 & sleep 302; :", "sleep 301", "sleep 302"}
         deadline = time.time() + 10
         while True:
             st, body = daemon.api("GET", "/containers/top-c/top")
             assert st == 200, body
-            if len(body["Processes"]) == 3 or time.time() > deadline:
+            by_cmd = {p[7]: p for p in body["Processes"]}
+            # (A child shows the shell's command line until it has exec'd.)
+            if set(by_cmd) == want or time.time() > deadline:
                 break
             time.sleep(0.1)
         assert body["Titles"] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
-        by_cmd = {p[7]: p for p in body["Processes"]}
-        assert set(by_cmd) == {"sh -c sleep 301 & sleep 302; :", "sleep 301", "sleep 302"}, body
+        assert set(by_cmd) == want, body
         sh = by_cmd["sh -c sleep 301 & sleep 302; :"]
         assert sh[1] == str(inspect(daemon, cid)["State"]["Pid"])
         for cmd in ("sleep 301", "sleep 302"):
@@ -359,6 +361,25 @@ def test_update_refuses_bad_values(daemon):
         assert (st, body) == (200, {"Warnings": None})
     finally:
         daemon.cli("rm", "-f", cid, auto)
+
+
+def test_update_below_usage_reports_the_kernel_refusal(daemon):
+    if UNIFIED:
+        pytest.skip("cgroup2 takes a memory.max below usage (and OOM-kills); v1 refuses it")
+    if any(l.strip() for l in open("/proc/swaps").readlines()[1:]):
+        pytest.skip("with swap the kernel can reclaim below usage")
+    cid = run_d(daemon, "-m", "100m", "--memory-swap", "100m", "busybox", "sh", "-c", GROW.replace("sleep 2; ", ""))
+    try:
+        wait_for_log(daemon, cid, "grown")
+        r = daemon.cli("update", "-m", "10m", "--memory-swap", "10m", cid)
+        assert r.returncode == 1, r.stdout
+        assert "Cannot update container %s: write 10485760 to " % cid in r.stderr, r.stderr
+        assert "memory.limit_in_bytes: device or resource busy" in r.stderr, r.stderr
+        info = inspect(daemon, cid)
+        assert info["HostConfig"]["Memory"] == 100 * MiB and info["State"]["Running"]
+        assert knob(daemon, cid, "memory.limit_in_bytes") == str(100 * MiB)
+    finally:
+        daemon.cli("rm", "-f", cid)
 
 
 def test_docker_cli_stats_top_update(daemon, docker):  # noqa: F811

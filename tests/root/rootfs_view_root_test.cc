@@ -43,6 +43,7 @@ protected:
         put("layer/bin/cat", "cat");
         put("layer/home/app/profile", "profile");
         put("layer/home/app/rc", "rc");
+        put("layer/home/motd", "old motd");
         ASSERT_EQ(::symlink("/etc", (_base + "/layer/etc-link").c_str()), 0);
         // The init layer.
         put("init/etc/hostname", "box\n");
@@ -50,11 +51,14 @@ protected:
         // /bin/ls, replaced /home by a new directory.
         put("upper/tmp/new", "new");
         put("upper/etc/passwd", "root:x:0:0::/root:/bin/sh\nextra:x:5:5::/:/bin/sh\n");
+        ASSERT_TRUE(make_dirs(_base + "/upper/bin", 0755));
         ASSERT_EQ(::mknod((_base + "/upper/bin/ls").c_str(), S_IFCHR, ::makedev(0, 0)), 0);
         put("upper/home/rc", "new rc");
+        put("upper/home/motd", "new motd");
         ASSERT_EQ(::lsetxattr((_base + "/upper/home").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
-        // Directories the container only passed through keep the image's times.
-        copy_times("layer/etc", "upper/etc");
+        // Directories the container only passed through keep the times of
+        // the topmost lower one (overlayfs restores them after a copy-up).
+        copy_times("init/etc", "upper/etc");
         copy_times("layer/bin", "upper/bin");
         ASSERT_TRUE(make_dirs(_base + "/work", 0755));
         _layout.upper_dir = _base + "/upper";
@@ -129,8 +133,10 @@ TEST_F(RootfsViewRootTest, ChangesFollowDockersRules) {
     ASSERT_TRUE(changes) << changes.err().message;
     std::vector<std::string> got;
     for (auto& c : *changes) got.push_back("CAD"[c.kind] + std::string(" ") + c.path);
-    std::vector<std::string> want = {"C /bin",  "D /bin/ls",        "C /etc/passwd", "C /home",
-                                     "D /home/app", "C /home/rc", "A /tmp",         "A /tmp/new"};
+    // /home is opaque: what the image had there is deleted, a name it had is
+    // modified, a new one added.
+    std::vector<std::string> want = {"C /bin",      "D /bin/ls",    "C /etc/passwd", "C /home", "D /home/app",
+                                     "C /home/motd", "A /home/rc", "A /tmp",        "A /tmp/new"};
     EXPECT_EQ(got, want);
 }
 
@@ -142,8 +148,8 @@ TEST_F(RootfsViewRootTest, ArchivesOfTheViewAndOfOnePath) {
         unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
         ASSERT_TRUE(write_rootfs_archive(*v, fd.get()));
     }
-    std::vector<std::string> want = {"bin/",     "bin/cat",  "etc/",     "etc/hostname", "etc/passwd", "etc-link",
-                                     "home/",    "home/rc",  "tmp/",     "tmp/new"};
+    std::vector<std::string> want = {"bin/",      "bin/cat", "etc/", "etc/hostname", "etc/passwd", "etc-link",
+                                     "home/",     "home/motd", "home/rc", "tmp/", "tmp/new"};
     EXPECT_EQ(tar_names(out), want);
 
     auto src = stat_container_path(*v, "/etc-link/");  // a trailing "/" follows the link
@@ -198,7 +204,8 @@ TEST_F(RootfsViewRootTest, ExtractionStaysInTheView) {
     EXPECT_TRUE(S_ISLNK(lstat_of(_base + "/upper/etc/out").st_mode));
     EXPECT_EQ(read_file(_base + "/upper" + host_target + "/through-link").value_or(""), "x");
     EXPECT_EQ(read_file(_base + "/upper/etc" + host_target + "/absolute").value_or(""), "x");
-    auto names = list_directory(::open(host_target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC), host_target);
+    unique_fd host_dir(::open(host_target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto names = list_directory(host_dir.get(), host_target);
     ASSERT_TRUE(names);
     EXPECT_TRUE(names->empty());
     EXPECT_FALSE(path_exists(_base + "/upper/etc-link"));  // the link was followed, not replaced

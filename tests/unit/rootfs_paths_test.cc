@@ -15,7 +15,7 @@ TEST(RootfsPaths, CleanKeepsTrailingDotAndSlash) {
     EXPECT_EQ(clean_container_path("tmp/x"), "/tmp/x");
     EXPECT_EQ(clean_container_path("/tmp//x/"), "/tmp/x/");
     EXPECT_EQ(clean_container_path("/tmp/x/."), "/tmp/x/.");
-    EXPECT_EQ(clean_container_path("/tmp/./x/./"), "/tmp/x/");
+    EXPECT_EQ(clean_container_path("/tmp/./x/./"), "/tmp/x/./");  // as Docker's PreserveTrailingDotOrSeparator
     EXPECT_EQ(clean_container_path("../../etc"), "/etc");
     EXPECT_EQ(clean_container_path("/"), "/");
     EXPECT_EQ(clean_container_path("."), "/.");
