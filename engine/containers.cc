@@ -425,7 +425,17 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // Limits were checked (and those this host lacks dropped) at create.
     auto lim = limits_of(c->host_config);
     if (!lim) co_return lim.err();
-    auto job3 = [this, id = c->id, l = *lim] { return _cgroups->create(id, l); };
+    // The OOM eventfd (v1) is armed with the cgroup, before any process runs.
+    unique_fd oom_efd;
+    auto job3 = [this, id = c->id, l = *lim, &oom_efd] {
+        auto made = _cgroups->create(id, l);
+        if (made) {
+            auto armed = _cgroups->oom_eventfd(id);
+            if (armed) oom_efd = std::move(*armed);
+            else log::warn("container {}: OOM notification: {}", id.substr(0, 12), armed.err().message);
+        }
+        return made;
+    };
     auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
     if (!cg) co_return cg.err().wrap("create cgroup");
     if (c->removed || c->status == "removing") {
@@ -500,6 +510,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     status outcome = sent ? _starts[c->id].outcome : sent;
     _starts.erase(c->id);
     if (outcome) {
+        watch_oom(c, std::move(oom_efd));
         emit(*c, "start");
         co_return ok();
     }
@@ -537,6 +548,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     c.exit_code = 0;
     c.error.clear();
     c.oom_killed = false;
+    c.oom_reported = false;
     persist(c);
     c.changed->notify();
     start_health_checks(it->second);
@@ -612,7 +624,7 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     });
     c->changed->notify();
     c->output->notify();
-    if (oom) emit(*c, "oom");
+    if (oom && !c->oom_reported) emit(*c, "oom");
     emit(*c, "die", {{"exitCode", std::to_string(exit_code)}});
     if (c->auto_remove() && c->status != "removing") asio::co_spawn(_loop, finish_removal(c), asio::detached);
     else if (should_restart(*c)) asio::co_spawn(_loop, restart_after_backoff(c), asio::detached);
@@ -639,6 +651,7 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             c->status = "running";
             c->pid = it->second;
             if (!was_running || !c->health) start_health_checks(c);
+            if (!was_running || !_booted) watch_oom(c, {});
         } else if (c->running()) {
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.

@@ -13,16 +13,17 @@
 #pragma once
 
 #include <deque>
-#include <set>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "engine/core/async.h"
 #include "engine/events.h"
 #include "engine/runtime/spec.h"
@@ -75,6 +76,7 @@ struct container {
     std::string error;
     std::int64_t started_ns = 0, finished_ns = 0;
     bool oom_killed = false;  // the kernel OOM-killed a process of its last run
+    bool oom_reported = false;  // this run's `oom` event went out already (engine/oom.cc)
     bool paused = false;      // its cgroup is frozen (only while running)
     std::optional<health_state> health;  // set while a healthcheck runs (and after, until the next start)
     std::uint64_t health_loop = 0;       // bumped per health loop started: an older loop stops
@@ -274,6 +276,19 @@ private:
     void emit_prune(std::size_t count);
     awaitable<void> restart_after_backoff(container_ptr c);
     awaitable<void> health_loop(container_ptr c, std::uint64_t exits_at_start);
+    // OOM events (engine/oom.cc). watch_oom: efd is the v1 eventfd armed
+    // with the cgroup (empty: arm one now, or use inotify on cgroup2).
+    void watch_oom(container_ptr c, unique_fd efd);
+    awaitable<void> oom_eventfd_loop(container_ptr c, std::uint64_t run, unique_fd efd);
+    awaitable<void> oom_inotify_loop();
+    // Re-reads the oom_kill counter; above `seen`: OOMKilled and an `oom` event.
+    awaitable<std::uint64_t> check_oom(container_ptr c, std::uint64_t run, std::uint64_t seen);
+    struct oom_watch {
+        container_ptr c;
+        std::uint64_t run = 0, seen = 0;
+    };
+    unique_fd _oom_inotify;
+    std::map<int, oom_watch> _oom_watches;  // inotify wd -> container run
     // One probe: exit code (-1 on timeout) and output.
     awaitable<std::pair<int, std::string>> health_probe(container_ptr c, std::vector<std::string> cmd,
                                                         std::chrono::nanoseconds timeout);

@@ -93,14 +93,24 @@ awaitable<status> engine::start_exec(exec_ptr e, unsigned short rows, unsigned s
         if (e->running) co_return make_error(errc::conflict, "Error: Exec command " + e->id + " is already running");
         co_return make_error(errc::conflict, "Error: Exec command " + e->id + " has already run");
     }
-    auto found = find_container(e->container_id);
-    if (!found) co_return found.err();
-    container_ptr c = *found;
-    if (auto s = check_exec_target(*c); !s) co_return s.err();
     e->started = true;
+    // Whatever stops it from running, the instance ends as Docker's do: not
+    // running, exit code 126, the reason kept.
+    auto never_ran = [&](const error& err) {
+        e->exited = true;
+        e->exit_code = 126;
+        e->error = err.message;
+        e->start_done->set();
+        e->changed->notify();
+        return err;
+    };
+    auto found = find_container(e->container_id);
+    if (!found) co_return never_ran(found.err());
+    container_ptr c = *found;
+    if (auto s = check_exec_target(*c); !s) co_return never_ran(s.err());
 
     auto spec = process_half(*c);
-    if (!spec) co_return spec.err();
+    if (!spec) co_return never_ran(spec.err());
     spec->hostname.clear();
     spec->args = string_list(e->config.if_contains("Cmd"));
     spec->env = merge_env(std::move(spec->env), string_list(e->config.if_contains("Env")));
@@ -122,13 +132,7 @@ awaitable<status> engine::start_exec(exec_ptr e, unsigned short rows, unsigned s
         m.header["rows"] = rows;
         m.header["cols"] = cols;
     }
-    if (auto s = _monitor->send(m); !s) {
-        e->exited = true;
-        e->exit_code = 126;
-        e->error = s.err().message;
-        e->changed->notify();
-        co_return s.err();
-    }
+    if (auto s = _monitor->send(m); !s) co_return never_ran(s.err());
     co_await e->start_done->wait();
     if (!e->error.empty() && !e->running) co_return make_error(e->exit_code == 127 ? errc::command_not_found
                                                                                    : errc::cannot_execute,

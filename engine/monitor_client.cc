@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "base/log.h"
+#include "engine/cgroup/manager.h"
 #include "engine/engine.h"
 
 extern char** environ;
@@ -33,7 +34,7 @@ monitor_client::monitor_client(asio::io_context& loop, engine& eng, std::string 
 
 monitor_client::~monitor_client() = default;
 
-status monitor_client::spawn_monitor(const std::string& root) {
+status monitor_client::spawn_monitor(const std::string& root, const std::string& cgroup_leaf) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     std::string logp = root + "/monitor.log";
@@ -50,6 +51,7 @@ status monitor_client::spawn_monitor(const std::string& root) {
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
     std::string exe = "/proc/self/exe";
     std::vector<std::string> args = {"berth", "monitor", "--data-root", root};
+    if (!cgroup_leaf.empty()) args.insert(args.end(), {"--cgroup", cgroup_leaf});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -125,7 +127,7 @@ awaitable<void> monitor_client::run() {
     for (;;) {
         bool up = co_await connect_once();
         if (!up) {
-            auto s = spawn_monitor(_root);
+            auto s = spawn_monitor(_root, _engine.cgroups().monitor_leaf());
             if (!s) log::error("{}", s.err().message);
             for (int i = 0; i < 200 && !up; ++i) {
                 asio::steady_timer t(_loop, std::chrono::milliseconds(10));

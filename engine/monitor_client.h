@@ -27,7 +27,9 @@ public:
     // Queues a message; sent in order. Fails if the monitor is not connected.
     status send(const monitor::message& m);
 
-    static status spawn_monitor(const std::string& data_root);
+    // Starts `berth monitor` for the data root; `cgroup_leaf`, when set, is
+    // the cgroup2 leaf it moves itself into (cgroup::manager::monitor_leaf).
+    static status spawn_monitor(const std::string& data_root, const std::string& cgroup_leaf = {});
     // Bytes queued for the monitor and not yet taken by its socket.
     std::size_t backlog() const;
 

@@ -6,7 +6,7 @@ PKGS="build-essential cmake ninja-build ccache pkg-config git
 libboost1.81-dev libboost-json1.81-dev liburing-dev libsimdjson-dev
 libarchive-dev libsqlite3-dev libssl-dev libcli11-dev libfmt-dev libseccomp-dev
 libgtest-dev libgmock-dev libbenchmark-dev
-busybox-static crun runc docker-registry iproute2 util-linux tar gzip zstd python3 python3-docker python3-pytest"
+busybox-static crun runc docker-registry iproute2 util-linux tar gzip zstd python3 python3-docker python3-pytest qemu-system-x86"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,7 +164,19 @@ result<std::unique_ptr<manager>> manager::detect(const std::string& data_root, c
     m->_mems = first_line_of({"/sys/devices/system/node/online"}, "0");
     if (m->_layout == layout::unified) {
         auto& h = m->_h.front();
-        m->_features = prepare_v2_parent(own_dir(h), m->parent_dirs().front());
+        for (const char* leaf : {"/daemon", "/monitor"}) {
+            std::string tail = "/" + m->_parent_name + leaf;
+            if (h.own_path.ends_with(tail)) {
+                h.own_path.resize(h.own_path.size() - tail.size());
+                if (h.own_path.empty()) h.own_path = "/";
+            }
+        }
+        std::string parent = m->parent_dirs().front();
+        if (auto s = enter_leaf(parent + "/daemon"); !s)
+            log::warn("cgroup2: {}; limits may be unavailable to containers", s.err().message);
+        m->_features = prepare_v2_parent(own_dir(h), parent);
+        auto got = read_file(parent + "/cgroup.subtree_control");
+        log::info("cgroup2: controllers for containers in {}: {}", parent, got ? trim(*got) : "none");
         if (m->_features.cpuset) {
             m->_cpus = first_line_of({own_dir(h) + "/cpuset.cpus.effective"}, m->_cpus.c_str());
             m->_mems = first_line_of({own_dir(h) + "/cpuset.mems.effective"}, m->_mems.c_str());
@@ -177,6 +190,19 @@ result<std::unique_ptr<manager>> manager::detect(const std::string& data_root, c
             }
     }
     return m;
+}
+
+status enter_leaf(const std::string& dir) {
+    auto slash = dir.rfind('/');
+    for (const std::string& d : {dir.substr(0, slash), dir})
+        if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("create cgroup " + d);
+    // cgroup.procs moves the whole thread group; "0" is the writer.
+    if (auto s = write_file(dir + "/cgroup.procs", "0"); !s) return s.err().wrap("enter cgroup " + dir);
+    return ok();
+}
+
+std::string manager::monitor_leaf() const {
+    return _layout == layout::unified ? parent_dirs().front() + "/monitor" : std::string();
 }
 
 std::vector<std::string> manager::parent_dirs() const {
@@ -580,6 +606,32 @@ result<std::vector<std::string>> manager::apply(const std::string& id, const lim
     for (auto& h : _h)
         if (!h.controllers.empty() && n < c.v1_dirs.size()) dirs.emplace_back(h.controllers, c.v1_dirs[n++]);
     return apply_v1(dirs, l);
+}
+
+std::string manager::oom_counter_file(const std::string& id) const {
+    container_cgroup c = paths(id);
+    std::size_t n = 0;
+    for (auto& h : _h) {
+        if (h.controllers.empty()) continue;
+        if (has_controller(h, "memory") && n < c.v1_dirs.size()) return c.v1_dirs[n] + "/memory.oom_control";
+        ++n;
+    }
+    if (_layout == layout::unified && _features.memory) return c.v2_dir + "/memory.events";
+    return {};
+}
+
+result<unique_fd> manager::oom_eventfd(const std::string& id) const {
+    if (_layout == layout::unified) return unique_fd();
+    std::string control = oom_counter_file(id);
+    if (control.empty()) return unique_fd();
+    std::string dir = control.substr(0, control.rfind('/'));
+    unique_fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!efd) return sys_error("eventfd");
+    unique_fd cfd(::open(control.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!cfd) return sys_error("open " + control);
+    std::string line = std::to_string(efd.get()) + " " + std::to_string(cfd.get());
+    BERTH_TRY(write_file(dir + "/cgroup.event_control", line));
+    return efd;
 }
 
 bool manager::oom_killed(const std::string& id) const {

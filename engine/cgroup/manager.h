@@ -10,6 +10,25 @@
 // started in, in every hierarchy, so two daemons never share one. The
 // daemon never moves processes it did not create.
 //
+// Unified hosts: cgroup2's "no internal processes" rule lets a non-root
+// cgroup enable controllers for its children only while it holds no process
+// of its own. So berth's processes live in leaves beside the containers:
+//
+//   <start>/                        where the daemon was started; it gets
+//                                   controllers only if nothing else lives
+//                                   there (a delegated service cgroup, e.g.
+//                                   systemd's Delegate=yes), otherwise limits
+//                                   are discarded with Docker's warnings
+//   <start>/berth-<hash>/           berth's parent: controllers enabled
+//   <start>/berth-<hash>/daemon     the daemon: detect() moves it here first
+//   <start>/berth-<hash>/monitor    the monitor and its zygote: the monitor
+//                                   moves itself here before forking anything
+//   <start>/berth-<hash>/<id>       one container; its first process enters by
+//                                   clone3(CLONE_INTO_CGROUP)
+//
+// A daemon started from inside one of those leaves keeps <start>. Hybrid and
+// legacy hosts move nothing: v1 controllers have no such rule.
+//
 // Creating and removing directories blocks (cgroupfs can stall): call from
 // the worker pool.
 #pragma once
@@ -83,6 +102,9 @@ result<std::vector<std::string>> apply_v1(const std::vector<std::pair<std::strin
                                           const limits& l);
 // "0-2,4" -> {0, 1, 2, 4}; an error for anything else (the Linux list format).
 result<std::vector<int>> parse_cpu_list(std::string_view list);
+// Creates the cgroup2 directory `dir` if missing and moves the calling
+// process, every thread of it, into it (cgroup.procs "0"). Blocks.
+status enter_leaf(const std::string& dir);
 // Docker's oom_kill counter of a cgroup: v1 memory.oom_control or cgroup2
 // memory.events, "oom_kill N". 0 when the file is missing.
 std::uint64_t read_oom_kills(const std::string& file);
@@ -138,9 +160,12 @@ result<std::vector<net_counters>> read_net_dev(int pid);
 class manager {
 public:
     // Reads /proc/self/mountinfo and /proc/self/cgroup and probes which
-    // limits the host supports; on cgroup2 it creates berth's parent with the
-    // controllers enabled. Blocks.
+    // limits the host supports; on a unified host it moves the calling
+    // process (the daemon) into its leaf, then creates berth's parent with
+    // the controllers enabled. Blocks.
     static result<std::unique_ptr<manager>> detect(const std::string& data_root, const std::string& parent_override = {});
+    // Unified hosts: the leaf the monitor moves itself into; "" elsewhere.
+    std::string monitor_leaf() const;
 
     layout kind() const { return _layout; }
     std::string version() const { return _layout == layout::unified ? "2" : "1"; }
@@ -163,6 +188,14 @@ public:
     // Whether the kernel OOM-killed a process of the container's cgroup
     // (the memory controller's oom_kill counter). Call before remove().
     bool oom_killed(const std::string& id) const;
+    // The file with the container's oom_kill counter (v1 memory.oom_control
+    // or cgroup2 memory.events); "" without a memory controller.
+    std::string oom_counter_file(const std::string& id) const;
+    // v1: an eventfd registered on the container's memory.oom_control
+    // through cgroup.event_control: it counts OOM events, and once more when
+    // the cgroup is removed. Unified: none (memory.events is watched with
+    // inotify instead). Blocks.
+    result<unique_fd> oom_eventfd(const std::string& id) const;
     // Removes the directories (retrying briefly while the kernel still
     // counts exiting tasks). Missing directories are not an error.
     status remove(const std::string& id);

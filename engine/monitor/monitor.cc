@@ -33,6 +33,7 @@
 #include "base/sys.h"
 #include "base/util.h"
 #include "daemon/main.h"
+#include "engine/cgroup/manager.h"
 #include "engine/monitor/json_log.h"
 #include "engine/monitor/protocol.h"
 #include "engine/monitor/zygote.h"
@@ -677,10 +678,12 @@ int monitor_main(int argc, char** argv) {
     // its io_uring): the monitor outlives the daemon.
     ::close_range(3, ~0U, 0);
     std::string root = "/var/lib/berth";
+    std::string cgroup_leaf;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--data-root" && i + 1 < argc) root = argv[++i];
         else if (starts_with(a, "--data-root=")) root = a.substr(12);
+        else if (a == "--cgroup" && i + 1 < argc) cgroup_leaf = argv[++i];
     }
     // Only one monitor per data root; the lock dies with the process.
     unique_fd lock(::open((root + "/monitor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -688,6 +691,10 @@ int monitor_main(int argc, char** argv) {
         log::error("monitor: another monitor owns {}", root);
         return 1;
     }
+    // Out of the daemon's cgroup2 leaf before the zygote is forked, so that
+    // leaf empties when the daemon exits (cgroup::manager, unified layout).
+    if (!cgroup_leaf.empty())
+        if (auto s = cgroup::enter_leaf(cgroup_leaf); !s) log::warn("monitor: {}", s.err().message);
     ::setsid();
     // The daemon ignores SIGCHLD (it never waits for us); an ignored SIGCHLD
     // survives exec and would make the kernel reap our containers for us.

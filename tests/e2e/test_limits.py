@@ -3,8 +3,9 @@ cgroup knobs the kernel reads (v1 on this hybrid machine, cgroup2 names on a
 unified host), and OOM reporting."""
 import json
 import os
+import time
 
-from conftest import cgroup_parents
+from conftest import UnixHTTPConnection, cgroup_parents
 
 MiB = 1 << 20
 UNIFIED = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
@@ -56,6 +57,41 @@ def test_memory_limit_exceeded_is_oom_killed(daemon):
         assert info["HostConfig"]["MemorySwap"] == 32 * MiB  # Docker's default: twice the memory
     finally:
         daemon.cli("rm", "-f", "e2e-oom", "e2e-no-oom")
+
+
+def test_oom_event_while_the_container_runs(daemon):
+    # A child is OOM-killed; the container's own process survives. The kernel
+    # pushes the OOM (v1 eventfd / cgroup2 memory.events): `oom` is emitted
+    # and OOMKilled set while the container still runs, and only once.
+    since = "%.9f" % time.time()
+    r = daemon.cli("run", "-d", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c",
+                   "dd if=/dev/zero of=/dev/null bs=64M count=1; echo survived; sleep 300")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        deadline = time.time() + 10
+        actions = []
+        while time.time() < deadline and "oom" not in actions:
+            until = "%.9f" % (time.time() + 0.1)
+            conn = UnixHTTPConnection(daemon.sock)
+            conn.request("GET", "/v1.41/events?since=%s&until=%s" % (since, until))
+            actions = [json.loads(l)["Action"] for l in conn.getresponse().read().decode().splitlines() if l.strip()
+                       if json.loads(l)["Actor"]["ID"] == cid]
+            conn.close()
+        assert actions.count("oom") == 1, actions
+        assert "die" not in actions
+        info = inspect(daemon, cid)
+        assert info["State"]["Running"] is True and info["State"]["OOMKilled"] is True
+        assert "survived" in daemon.cli("logs", cid).stdout
+        assert daemon.cli("stop", "-t", "0", cid).returncode == 0
+        conn = UnixHTTPConnection(daemon.sock)
+        conn.request("GET", "/v1.41/events?since=%s&until=%s" % (since, "%.9f" % (time.time() + 0.1)))
+        actions = [json.loads(l)["Action"] for l in conn.getresponse().read().decode().splitlines() if l.strip()
+                   if json.loads(l)["Actor"]["ID"] == cid]
+        conn.close()
+        assert actions.count("oom") == 1 and "die" in actions  # not reported twice at the exit
+    finally:
+        daemon.cli("rm", "-f", cid)
 
 
 def test_limits_are_written_where_the_kernel_reads_them(daemon):

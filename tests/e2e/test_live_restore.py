@@ -52,7 +52,14 @@ def test_fifty_containers_survive_daemon_sigkill():
             assert info["Status"] == "exited" and info["ExitCode"] == code, info
             assert info["FinishedAt"] != "0001-01-01T00:00:00Z"
             assert d.cli("logs", cid).stdout == "bye-%d\n" % (code - 10)
-        # The survivors are controllable: kill one and wait for it, remove the rest.
+        # The survivors are controllable: exec into one, stop one, follow
+        # the logs of one, kill one and wait for it, remove the rest.
+        r = d.cli("exec", survivors[1], "sh", "-c", "echo inside; exit 4")
+        assert (r.returncode, r.stdout) == (4, "inside\n"), r.stderr
+        assert d.cli("stop", "-t", "1", survivors[2]).returncode == 0
+        assert json.loads(d.cli("inspect", survivors[2]).stdout)[0]["State"]["Status"] == "exited"
+        assert d.cli("logs", "-f", survivors[2], timeout=10).returncode == 0
+
         st, _ = d.api("POST", "/containers/%s/kill?signal=KILL" % survivors[0])
         assert st == 204
         assert d.cli("wait", survivors[0]).stdout.strip() == "137"
