@@ -108,10 +108,10 @@ status print_json_messages(net::response_stream& s) {
 int call_each_container(context& ctx, std::string_view method, const std::vector<std::string>& names,
                         std::string_view suffix, std::string_view query) {
     if (auto api = ctx.api(); !api) return fail(api.err(), 1);
-    auto failed = for_each_name(names, [&](const std::string& c) -> status {
+    auto failed = for_each_name_concurrently(names, [&](const std::string& c) -> status {
         std::string target = "/containers/" + escape_path(c) + std::string(suffix) + std::string(query);
-        BERTH_TRY(call(ctx, method, target));
-        std::printf("%s\n", c.c_str());
+        auto r = call(ctx, method, target);
+        if (!r) return r.err();
         return ok();
     });
     return failed.empty() ? 0 : 1;

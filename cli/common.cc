@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <map>
+#include <thread>
 
 #include "base/util.h"
 #include "cli/api.h"
@@ -709,6 +711,32 @@ std::vector<std::string> for_each_name(const std::vector<std::string>& names,
             fail(st.err(), 1);
             failed.push_back(name);
         }
+    }
+    return failed;
+}
+
+std::vector<std::string> for_each_name_concurrently(const std::vector<std::string>& names,
+                                                    const std::function<status(const std::string&)>& fn) {
+    constexpr std::size_t max_in_flight = 16;
+    std::vector<status> results(names.size());
+    std::deque<std::thread> running;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (running.size() == max_in_flight) {
+            running.front().join();
+            running.pop_front();
+        }
+        running.emplace_back([&, i] { results[i] = fn(names[i]); });
+    }
+    for (auto& t : running) t.join();
+    std::vector<std::string> failed;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (results[i]) {
+            std::printf("%s\n", names[i].c_str());
+            continue;
+        }
+        std::fflush(stdout);
+        fail(results[i].err(), 1);
+        failed.push_back(names[i]);
     }
     return failed;
 }

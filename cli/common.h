@@ -165,6 +165,11 @@ result<boost::json::value> get_list(context& ctx, std::string path, std::string_
 // stdout) and the next name is still tried. Returns the names that failed.
 std::vector<std::string> for_each_name(const std::vector<std::string>& names,
                                        const std::function<status(const std::string&)>& fn);
+// As the docker CLI's stop, kill, rm, start, pause...: fn runs for up to 16
+// names at once (threads; fn must only call the daemon); each name is
+// printed on success, errors on stderr, both in the order of `names`.
+std::vector<std::string> for_each_name_concurrently(const std::vector<std::string>& names,
+                                                    const std::function<status(const std::string&)>& fn);
 
 // ---- output -------------------------------------------------------------------
 

@@ -4,19 +4,21 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "base/util.h"
 #include "cli/api.h"
 #include "cli/command.h"
 #include "cli/common.h"
+#include "cli/format.h"
 
 namespace berth::cli {
 
 namespace {
 
 struct options {
-    std::string since, until;
+    std::string since, until, format;
     std::vector<std::string> filters;
 };
 
@@ -60,6 +62,12 @@ int events(context& ctx, const options& o) {
         q += std::string("&") + flag + "=" + escape_query(*t);
     }
     if (!q.empty()) q[0] = '?';
+    std::optional<go_template> tmpl;
+    if (!o.format.empty()) {
+        auto parsed = go_template::parse(parse_docker_format(o.format).text);
+        if (!parsed) return fail(parsed.err(), 1);
+        tmpl.emplace(std::move(*parsed));
+    }
     auto api = ctx.api();
     if (!api) return fail(api.err(), 1);
     auto s = (*api)->stream("GET", "/events" + q);
@@ -80,7 +88,19 @@ int events(context& ctx, const options& o) {
             pending.erase(0, nl + 1);
             boost::system::error_code ec;
             auto v = boost::json::parse(line, ec);
-            if (!ec && v.is_object()) print_event(v.as_object());
+            if (ec || !v.is_object()) continue;
+            if (!tmpl) {
+                print_event(v.as_object());
+                continue;
+            }
+            // docker events --format: the template runs on the event message
+            // itself ({{json .}}, {{.Action}}, {{.Actor.Attributes.name}}).
+            template_data data;
+            data.dot = std::move(v);
+            std::string out;
+            if (auto st = tmpl->execute(data, out); !st) return fail(st.err(), 1);
+            std::printf("%s\n", out.c_str());
+            std::fflush(stdout);
         }
     }
 }
@@ -90,6 +110,7 @@ action setup(CLI::App& sub) {
     sub.add_option("--since", o->since, "Show all events created since timestamp");
     sub.add_option("--until", o->until, "Stream events until this timestamp");
     sub.add_option("-f,--filter", o->filters, "Filter output based on conditions provided")->allow_extra_args(false);
+    sub.add_option("--format", o->format, "Format the output using the given Go template");
     return [o](context& ctx) { return events(ctx, *o); };
 }
 

@@ -36,9 +36,9 @@ int start_attached(context& ctx, const options& o) {
 int start(context& ctx, const options& o) {
     if (o.attach || o.interactive) return start_attached(ctx, o);
     if (auto api = ctx.api(); !api) return fail(api.err(), 1);
-    auto failed = for_each_name(o.containers, [&](const std::string& c) -> status {
-        BERTH_TRY(call(ctx, "POST", "/containers/" + escape_path(c) + "/start"));
-        std::printf("%s\n", c.c_str());
+    auto failed = for_each_name_concurrently(o.containers, [&](const std::string& c) -> status {
+        auto r = call(ctx, "POST", "/containers/" + escape_path(c) + "/start");
+        if (!r) return r.err();
         return ok();
     });
     if (failed.empty()) return 0;

@@ -42,8 +42,7 @@ struct api_server::impl {
     awaitable<bool> containers_attach(socket_t& s, request& req, container_ptr c);
     awaitable<bool> containers_logs(socket_t& s, request& req, container_ptr c);
     awaitable<void> attach_output(socket_t& s, container_ptr c, std::uint64_t after, std::uint64_t exits_at_attach,
-                                  bool want_out, bool want_err, bool tty);
-    awaitable<void> attach_stdin(socket_t& s, container_ptr c, bool stdin_once, std::string detach_keys);
+                                  bool want_out, bool want_err, bool tty, const client_input* in);
     awaitable<bool> images_create(socket_t& s, request& req);
     awaitable<bool> events_stream(socket_t& s, request& req);
     awaitable<bool> images_load(socket_t& s, request& req);
@@ -297,16 +296,9 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
 }
 
 awaitable<bool> api_server::impl::containers_create(socket_t& s, request& req) {
-    boost::system::error_code ec;
-    auto body = json::parse(req.body, ec);
-    if (ec || !body.is_object()) {
-        // (No conditional with class temporaries inside co_await: g++ 12
-        // destroys them twice.)
-        std::string why = "invalid JSON: request body is empty";
-        if (!req.body.empty()) why = "invalid JSON: " + (ec ? ec.message() : std::string("expected an object"));
-        co_return co_await reply_error(s, req, http::status::bad_request, why);
-    }
-    auto r = co_await eng.create_container(std::move(body.as_object()), req.get("name"));
+    auto body = json_object_body(req);
+    if (!body) co_return co_await reply_error(s, req, body.err());
+    auto r = co_await eng.create_container(std::move(*body), req.get("name"));
     if (!r) co_return co_await reply_error(s, req, r.err());
     json::array warnings;
     for (auto& w : r->warnings) warnings.emplace_back(w);
@@ -362,23 +354,34 @@ awaitable<bool> api_server::impl::containers_attach(socket_t& s, request& req, c
                 if (ec) co_return false;
             }
     }
-    if (req.flag("stream")) {
-        // The stdin reader runs inside this coroutine (not detached): it must
-        // end before the socket, which lives in serve()'s frame, goes away.
-        if (want_in && open_stdin)
-            co_await (attach_output(s, c, after, exits_at_attach, want_out, want_err, tty) ||
-                      attach_stdin(s, c, stdin_once, *detach_keys));
-        else
-            co_await attach_output(s, c, after, exits_at_attach, want_out, want_err, tty);
+    client_input in(loop.get_executor());
+    bool reading = req.flag("stream") && want_in && open_stdin;
+    if (reading) {
+        // With a terminal, the detach keys end this attachment (not the
+        // container); binary stdin through a pipe is never scanned. EOF is
+        // a half-close: output goes on until the container exits. The reader
+        // ends before the socket (in serve()'s frame) goes away.
+        if (tty) in.detach_keys = *detach_keys;
+        in.write = [this, c](std::string data) { eng.write_stdin(*c, std::move(data), false); };
+        in.close = [this, c, stdin_once] {
+            if (stdin_once) eng.write_stdin(*c, {}, true);
+        };
+        in.wake = [c] { c->output->notify(); };
+        asio::co_spawn(loop, copy_client_input(s, eng, &in), asio::detached);
     }
+    if (req.flag("stream")) co_await attach_output(s, c, after, exits_at_attach, want_out, want_err, tty, &in);
+    in.output_done = true;
     boost::system::error_code ignore;
     s.shutdown(asio::socket_base::shutdown_both, ignore);
+    if (reading) co_await in.finished.wait();
     co_return false;
 }
 
 awaitable<void> api_server::impl::attach_output(socket_t& s, container_ptr c, std::uint64_t after,
-                                                std::uint64_t exits_at_attach, bool want_out, bool want_err, bool tty) {
+                                                std::uint64_t exits_at_attach, bool want_out, bool want_err, bool tty,
+                                                const client_input* in) {
     for (;;) {
+        if (in->detached) co_return;
         auto entries = eng.entries_after(*c, after);
         if (!entries.empty()) {
             std::string out;
@@ -395,36 +398,6 @@ awaitable<void> api_server::impl::attach_output(socket_t& s, container_ptr c, st
         if (c->exits > exits_at_attach || c->removed) co_return;
         co_await c->output->wait();
     }
-}
-
-awaitable<void> api_server::impl::attach_stdin(socket_t& s, container_ptr c, bool stdin_once,
-                                               std::string detach_keys) {
-    // With a terminal, the detach keys end this attachment (not the
-    // container); binary stdin through a pipe is never scanned.
-    std::optional<escape_matcher> escape;
-    if (c->tty()) escape.emplace(detach_keys);
-    char buf[16384];
-    for (;;) {
-        // Back-pressure: do not read the client faster than the monitor takes it.
-        while (eng.monitor_backlog() > (4u << 20)) {
-            asio::steady_timer t(loop, std::chrono::milliseconds(5));
-            co_await t.async_wait(use_awaitable);
-        }
-        boost::system::error_code ec;
-        std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
-        std::string data(buf, n);
-        bool detached = false;
-        if (escape) data = escape->feed(data, detached);
-        if (!data.empty()) eng.write_stdin(*c, std::move(data), false);
-        if (detached) co_return;
-    }
-    if (co_await cancelled()) co_return;
-    // EOF is a half-close, not a disconnect: output goes on until the
-    // container exits (attach_output wins the race and cancels this wait).
-    if (stdin_once) eng.write_stdin(*c, {}, true);
-    async_event never(loop.get_executor());
-    co_await never.wait();
 }
 
 awaitable<bool> api_server::impl::containers_logs(socket_t& s, request& req, container_ptr c) {

@@ -15,10 +15,12 @@ namespace json = boost::json;
 
 namespace {
 
-// Output of the exec until it has exited and everything it wrote is sent.
-awaitable<void> exec_output(socket_t& s, exec_ptr e, bool want_out, bool want_err) {
+// Output of the exec until it has exited and everything it wrote is sent,
+// or the client detached.
+awaitable<void> exec_output(socket_t& s, exec_ptr e, bool want_out, bool want_err, const client_input* in) {
     std::uint64_t after = 0;
     for (;;) {
+        if (in && in->detached) co_return;
         std::string out;
         for (auto& x : e->output) {
             if (x.seq <= after) continue;
@@ -37,48 +39,44 @@ awaitable<void> exec_output(socket_t& s, exec_ptr e, bool want_out, bool want_er
     }
 }
 
-// The client's bytes to the exec's stdin; EOF closes it. With a terminal,
-// the detach keys end the attachment (the process goes on). Completes only
-// on detach (or cancellation): EOF is a half-close, output goes on.
-awaitable<void> exec_input(socket_t& s, engine& eng, exec_ptr e, std::string detach_keys) {
+}  // namespace
+
+awaitable<void> copy_client_input(socket_t& s, engine& eng, client_input* in) {
     std::optional<escape_matcher> escape;
-    if (e->tty()) escape.emplace(detach_keys);
+    if (in->detach_keys) escape.emplace(*in->detach_keys);
     char buf[16384];
     for (;;) {
-        while (eng.monitor_backlog() > (4u << 20)) {
+        // Back-pressure: do not read the client faster than the monitor takes it.
+        while (eng.monitor_backlog() > (4u << 20) && !in->output_done) {
             asio::steady_timer t(eng.loop(), std::chrono::milliseconds(5));
             co_await t.async_wait(use_awaitable);
         }
         boost::system::error_code ec;
         std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
+        if (ec || in->output_done) break;
         std::string data(buf, n);
         bool detached = false;
         if (escape) data = escape->feed(data, detached);
-        if (!data.empty()) eng.write_exec_stdin(*e, std::move(data), false);
-        if (detached) co_return;
+        if (!data.empty()) in->write(std::move(data));
+        if (detached) {
+            in->detached = true;
+            in->wake();
+            in->finished.set();
+            co_return;
+        }
     }
-    if (co_await cancelled()) co_return;
-    eng.write_exec_stdin(*e, {}, true);
-    async_event never(eng.loop().get_executor());
-    co_await never.wait();
+    if (!in->output_done) in->close();
+    in->finished.set();
 }
 
-}  // namespace
-
 awaitable<bool> exec_create(socket_t& s, request& req, engine& eng, const std::string& container_ref) {
-    boost::system::error_code ec;
-    auto body = json::parse(req.body, ec);
-    if (ec || !body.is_object()) {
-        std::string why = "invalid JSON: request body is empty";
-        if (!req.body.empty()) why = "invalid JSON: " + (ec ? ec.message() : std::string("expected an object"));
-        co_return co_await reply_error(s, req, http::status::bad_request, why);
-    }
-    if (auto* dk = body.as_object().if_contains("DetachKeys"); dk && dk->is_string()) {
+    auto body = json_object_body(req);
+    if (!body) co_return co_await reply_error(s, req, body.err());
+    if (auto* dk = body->if_contains("DetachKeys"); dk && dk->is_string()) {
         auto keys = parse_detach_keys(dk->as_string());
         if (!keys) co_return co_await reply_error(s, req, keys.err());
     }
-    auto r = co_await eng.create_exec(container_ref, std::move(body.as_object()));
+    auto r = co_await eng.create_exec(container_ref, std::move(*body));
     if (!r) co_return co_await reply_error(s, req, r.err());
     json::object out;
     out["Id"] = *r;
@@ -104,13 +102,11 @@ awaitable<bool> exec_route(socket_t& s, request& req, engine& eng) {
     if (action != "start" || req.method != v::post)
         co_return co_await reply_error(s, req, http::status::not_found, "page not found");
 
-    json::object body;
+    json::object body;  // optional: {Detach, Tty, ConsoleSize}
     if (!req.body.empty()) {
-        boost::system::error_code ec;
-        auto parsed = json::parse(req.body, ec);
-        if (ec || !parsed.is_object())
-            co_return co_await reply_error(s, req, http::status::bad_request, "invalid JSON: " + req.body.substr(0, 100));
-        body = std::move(parsed.as_object());
+        auto parsed = json_object_body(req);
+        if (!parsed) co_return co_await reply_error(s, req, parsed.err());
+        body = std::move(*parsed);
     }
     auto flag = [&](const char* k) {
         auto* x = body.if_contains(k);
@@ -145,10 +141,19 @@ awaitable<bool> exec_route(socket_t& s, request& req, engine& eng) {
         co_await asio::async_write(s, asio::buffer(framed), asio::redirect_error(use_awaitable, ec));
     } else {
         bool want_out = bool_field(e->config, "AttachStdout"), want_err = bool_field(e->config, "AttachStderr");
-        if (bool_field(e->config, "AttachStdin"))
-            co_await (exec_output(s, e, want_out, want_err) || exec_input(s, eng, e, *keys));
-        else
-            co_await exec_output(s, e, want_out, want_err);
+        bool want_in = bool_field(e->config, "AttachStdin");
+        client_input in(eng.loop().get_executor());
+        if (e->tty()) in.detach_keys = *keys;
+        in.write = [&eng, e](std::string data) { eng.write_exec_stdin(*e, std::move(data), false); };
+        in.close = [&eng, e] { eng.write_exec_stdin(*e, {}, true); };
+        in.wake = [e] { e->changed->notify(); };
+        if (want_in) asio::co_spawn(eng.loop(), copy_client_input(s, eng, &in), asio::detached);
+        co_await exec_output(s, e, want_out, want_err, &in);
+        in.output_done = true;
+        boost::system::error_code ignore;
+        s.shutdown(asio::socket_base::shutdown_both, ignore);
+        if (want_in) co_await in.finished.wait();
+        co_return false;
     }
     boost::system::error_code ignore;
     s.shutdown(asio::socket_base::shutdown_both, ignore);

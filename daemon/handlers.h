@@ -3,10 +3,35 @@
 // connection must close, as route() does.
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/detach_keys.h"
 #include "daemon/http.h"
 #include "engine/engine.h"
 
 namespace berth::api {
+
+// The stdin side of a hijacked attach or exec start. It runs beside the
+// output copy and is never cancelled while its socket read is pending (the
+// Asio 1.81 io_uring trap in docs/CONVENTIONS.md): the output side ends the
+// attachment by shutting the socket down, which completes that read, and
+// then awaits `finished`.
+struct client_input {
+    explicit client_input(asio::any_io_executor ex) : finished(ex) {}
+    std::optional<std::string> detach_keys;  // scanned for (with a tty)
+    std::function<void(std::string)> write;  // bytes for the process's stdin
+    std::function<void()> close;             // the client's EOF (half-close)
+    std::function<void()> wake;              // tells the output side it detached
+    bool detached = false;
+    bool output_done = false;  // set by the output side: no more closing of stdin
+    async_event finished;
+};
+// Copies the client's bytes in, never faster than the monitor takes them,
+// until EOF (close() unless the output is done), the detach keys
+// (detached, wake()) or an error.
+awaitable<void> copy_client_input(socket_t& s, engine& eng, client_input* in);
 
 // api_exec.cc: POST /containers/{ref}/exec, and everything under /exec/.
 awaitable<bool> exec_create(socket_t& s, request& req, engine& eng, const std::string& container_ref);

@@ -1,5 +1,7 @@
 #include "daemon/http.h"
 
+#include <sys/socket.h>
+
 #include <ctime>
 
 namespace berth::api {
@@ -15,6 +17,15 @@ bool request::flag(const std::string& k) const {
 std::string request::get(const std::string& k, const std::string& def) const {
     auto it = query.find(k);
     return it == query.end() ? def : it->second;
+}
+
+result<boost::json::object> json_object_body(const request& req) {
+    if (req.body.empty()) return make_error(errc::invalid_argument, "invalid JSON: request body is empty");
+    boost::system::error_code ec;
+    auto v = boost::json::parse(req.body, ec);
+    if (ec) return make_error(errc::invalid_argument, "invalid JSON: " + ec.message());
+    if (!v.is_object()) return make_error(errc::invalid_argument, "invalid JSON: expected an object");
+    return std::move(v.as_object());
 }
 
 std::string url_decode(std::string_view s) {
@@ -169,11 +180,20 @@ std::string stdcopy_frame(int stream, std::string_view payload) {
 }
 
 awaitable<void> until_closed(socket_t& s) {
-    char buf[512];
+    asio::steady_timer tick(s.get_executor());
     for (;;) {
+        char buf[512];
+        for (;;) {
+            ssize_t n = ::recv(s.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) continue;  // discarded
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            co_return;  // EOF or error
+        }
+        tick.expires_after(std::chrono::milliseconds(200));
         boost::system::error_code ec;
-        co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-        if (ec) co_return;
+        co_await tick.async_wait(asio::redirect_error(use_awaitable, ec));
+        if (ec || co_await cancelled()) co_return;
     }
 }
 

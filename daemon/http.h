@@ -38,6 +38,9 @@ struct request {
 };
 
 std::string url_decode(std::string_view s);
+// The request body as a JSON object; a 400-worthy invalid_argument in
+// Docker's words ("invalid JSON: ...") otherwise.
+result<boost::json::object> json_object_body(const request& req);
 // Splits target into path/version/query; false if the version is malformed.
 bool parse_target(std::string_view target, request& req);
 
@@ -64,6 +67,12 @@ awaitable<bool> begin_hijack(socket_t& s, const request& req);
 std::string stdcopy_frame(int stream, std::string_view payload);
 
 // Completes when the peer closes its side (EOF or error); discards bytes.
+// Meant to lose an `||` race (and be cancelled). It polls (non-blocking
+// recv every 200 ms) instead of keeping a read pending: Asio 1.81 cancels a
+// pending io_uring operation with an IORING_OP_ASYNC_CANCEL whose user_data
+// it never sets, so the cancel's completion goes to whatever operation last
+// used that ring slot, a spurious completion of another read or write (seen
+// as garbage bytes and hung streams with several `logs -f` at once).
 awaitable<void> until_closed(socket_t& s);
 
 }  // namespace berth::api

@@ -630,18 +630,21 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     else if (should_restart(*c)) asio::co_spawn(_loop, restart_after_backoff(c), asio::detached);
 }
 
-void engine::on_monitor_lost() {
+void engine::on_monitor_lost(const std::set<std::string>* ids) {
     for (auto& [id, p] : _starts) {
+        if (ids && !ids->count(id)) continue;
         p.outcome = make_error(errc::unavailable, "the berth monitor went away while starting the container");
         p.done->set();
     }
     // Exec'd processes are not restored across a monitor connection: their
     // output had no other reader.
     for (auto& [id, e] : _execs)
-        if (e->started && !e->exited) on_monitor_exec_failed(id, make_error(errc::unavailable, "the berth monitor went away"));
+        if (e->started && !e->exited && (!ids || ids->count(id)))
+            on_monitor_exec_failed(id, make_error(errc::unavailable, "the berth monitor went away"));
 }
 
-void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running) {
+void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& running,
+                              const std::set<std::string>* judged) {
     std::map<std::string, int> live(running.begin(), running.end());
     std::set<std::string> lost;
     for (auto& [id, c] : _containers) {
@@ -652,7 +655,7 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             c->pid = it->second;
             if (!was_running || !c->health) start_health_checks(c);
             if (!was_running || !_booted) watch_oom(c, {});
-        } else if (c->running()) {
+        } else if (c->running() && (!judged || judged->count(id))) {
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.
             lost.insert(id);

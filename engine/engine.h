@@ -242,7 +242,12 @@ public:
     void on_monitor_started(const std::string& id, int pid);
     void on_monitor_start_failed(const std::string& id, error e);
     void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
-    void on_monitor_state(const std::vector<std::pair<std::string, int>>& running);
+    // running: the containers one monitor shard runs (id, pid). judged: the
+    // containers that shard is responsible for, whose records may be marked
+    // exited when not in running; nullptr: every container (the start-up
+    // union of every shard's list).
+    void on_monitor_state(const std::vector<std::pair<std::string, int>>& running,
+                          const std::set<std::string>* judged = nullptr);
     // Starts the healthcheck of a container that just started (or that a
     // restarted daemon found running), if its config has one.
     void start_health_checks(container_ptr c);
@@ -250,8 +255,10 @@ public:
     void on_monitor_exec_failed(const std::string& id, error e);
     void on_monitor_exec_output(const std::string& id, bool is_err, std::int64_t time_ns, std::string text);
     void on_monitor_exec_exited(const std::string& id, int exit_code);
-    // The connection dropped: starts in flight can no longer be answered.
-    void on_monitor_lost();
+    // A shard's connection dropped: its starts and execs in flight can no
+    // longer be answered. ids: the container and exec ids that shard held
+    // (nullptr: all).
+    void on_monitor_lost(const std::set<std::string>* ids = nullptr);
 
 private:
     // The process half of a container's launch spec (command, env, cwd,

@@ -98,14 +98,14 @@ awaitable<std::uint64_t> engine::check_oom(container_ptr c, std::uint64_t run, s
     // killer runs: give the counter a moment to move. A missing file means
     // the wake-up was the cgroup's removal.
     // cgroup2 updates memory.events after counting: no wait there.
-    int tries = _cgroups->kind() == cgroup::layout::unified ? 1 : 100;
+    int tries = _cgroups->kind() == cgroup::layout::unified ? 1 : 250;  // up to 5 s on a loaded host
     auto job = [file = _cgroups->oom_counter_file(c->id), seen, tries] {
         std::uint64_t kills = 0;
         for (int i = 0; i < tries; ++i) {
             if (::access(file.c_str(), F_OK) != 0) break;
             kills = cgroup::read_oom_kills(file);
             if (kills > seen || i + 1 == tries) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         return kills;
     };

@@ -164,6 +164,9 @@ result<std::unique_ptr<manager>> manager::detect(const std::string& data_root, c
     m->_mems = first_line_of({"/sys/devices/system/node/online"}, "0");
     if (m->_layout == layout::unified) {
         auto& h = m->_h.front();
+        // Started inside one of berth's leaves (a restart where the daemon
+        // was, since <start> takes no process once it enables controllers):
+        // <start> is the cgroup above berth's parent.
         for (const char* leaf : {"/daemon", "/monitor"}) {
             std::string tail = "/" + m->_parent_name + leaf;
             if (h.own_path.ends_with(tail)) {

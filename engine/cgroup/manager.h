@@ -26,8 +26,10 @@
 //   <start>/berth-<hash>/<id>       one container; its first process enters by
 //                                   clone3(CLONE_INTO_CGROUP)
 //
-// A daemon started from inside one of those leaves keeps <start>. Hybrid and
-// legacy hosts move nothing: v1 controllers have no such rule.
+// Once <start> enables controllers the kernel refuses it processes (EBUSY),
+// so a daemon restarted while berth's cgroups exist is started in its old
+// leaf; a daemon started from inside one of berth's leaves keeps <start>.
+// Hybrid and legacy hosts move nothing: v1 controllers have no such rule.
 //
 // Creating and removing directories blocks (cgroupfs can stall): call from
 // the worker pool.

@@ -1,4 +1,6 @@
-// berth monitor: the parent and reaper of every container of one data root.
+// berth monitor: the parent and reaper of every container of one shard of a
+// data root (one shard, shard 0, unless there are more containers than one
+// process has descriptors for: see protocol.h).
 //
 // Single-threaded, epoll-driven and small on purpose: it must outlive daemon
 // restarts and crashes. It is the only reader of containers' stdout/stderr
@@ -23,12 +25,15 @@
 #include <sched.h>
 #include <linux/close_range.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "base/fd_passing.h"
 #include "base/log.h"
 #include "base/sys.h"
 #include "base/util.h"
@@ -61,8 +66,11 @@ struct box {
     bool open_stdin = false;
     unique_fd tty_sock;    // until the child has sent the pty master
     unique_fd tty_master;  // kept for resizes
+    // No pidfd is kept: the monitor is the parent and reaps the process
+    // itself, so the pid cannot be reused until on_signal() reaps it (and
+    // marks the box exited). kill(pid) is safe until then; exec opens a
+    // pidfd for the time of its clone.
     pid_t pid = -1;
-    unique_fd pidfd;
     unique_fd exec_status;
     bool exec_reported = false, start_failed = false;
     std::string exec_error;
@@ -71,6 +79,15 @@ struct box {
     std::string stdin_pending;
     bool stdin_close_requested = false;
     json_log::writer log;  // not open for execs and --log-driver none
+    // The json-file log: log_path "" for execs and --log-driver none. `log`
+    // is open only while the box is in the monitor's open-log cache
+    // (monitor_process::_open_logs); log_offset is its offset after the
+    // last entry written.
+    std::string log_path;
+    json_log::rotation log_rot;
+    std::uint64_t log_offset = 0;
+    bool log_listed = false;
+    std::list<box*>::iterator log_pos;
     bool exited = false;
     int exit_code = 0;
     std::int64_t finished_ns = 0;
@@ -80,7 +97,10 @@ struct box {
 
 class monitor_process {
 public:
-    explicit monitor_process(std::string root) : _root(std::move(root)) {}
+    monitor_process(std::string root, int shard) : _root(std::move(root)), _shard(shard) {
+        if (const char* v = std::getenv("BERTH_MONITOR_OPEN_LOGS"); v && std::atoi(v) > 0)
+            _max_open_logs = std::size_t(std::atoi(v));
+    }
 
     int run();
 
@@ -159,7 +179,18 @@ private:
     void finish(box& b);
     void resend_exit_records();
 
+    // At most _max_open_logs json-file logs are open at once, the most
+    // recently written ones (256; BERTH_MONITOR_OPEN_LOGS for tests): an
+    // idle container costs the monitor no log fd. A log reopened later goes
+    // on at the same offset (json_log::writer::open).
+    std::size_t _max_open_logs = 256;
+    std::list<box*> _open_logs;  // most recently written first
+    bool open_log(box& b);
+    void close_log(box& b);
+    std::uint64_t append_log(box& b, std::string_view line);
+
     std::string _root;
+    int _shard = 0;
     unique_fd _ep, _listen, _client, _sigfd;
     monitor::zygote_handle _zygote;
     std::map<std::string, std::unique_ptr<box>> _boxes;
@@ -182,7 +213,7 @@ int monitor_process::run() {
         return 1;
     }
 
-    std::string path = _root + "/monitor.sock";
+    std::string path = monitor::shard_file(_root, _shard, ".sock");
     ::unlink(path.c_str());
     _listen.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr{};
@@ -261,6 +292,10 @@ void monitor_process::resend_exit_records() {
         boost::system::error_code ec;
         auto v = boost::json::parse(*data, ec);
         if (ec || !v.is_object()) continue;
+        // Only this shard's records (those without a shard are shard 0's):
+        // every shard answers the daemon's hello.
+        auto* sh = v.as_object().if_contains("shard");
+        if ((sh && sh->is_int64() ? int(sh->as_int64()) : 0) != _shard) continue;
         send({msg::exited, v.as_object(), {}});
     }
 }
@@ -319,8 +354,9 @@ void monitor_process::on_message(message& msg_in) {
     }
     case msg::signal: {
         auto it = _boxes.find(id());
-        if (it != _boxes.end() && !it->second->exited)
-            sys::pidfd_send_signal(it->second->pidfd.get(), int(m->header["signal"].as_int64()));
+        // Not reaped yet (exited is set when it is): the pid is still ours.
+        if (it != _boxes.end() && !it->second->exited && it->second->pid > 0)
+            ::kill(it->second->pid, int(m->header["signal"].as_int64()));
         break;
     }
     case msg::stdin_data: {
@@ -370,7 +406,7 @@ void monitor_process::handle_start(message& m, bool is_exec) {
     box* target = nullptr;
     if (is_exec) {
         auto it = _boxes.find(std::string(m.header["container"].as_string()));
-        if (it == _boxes.end() || it->second->is_exec || it->second->exited || !it->second->pidfd)
+        if (it == _boxes.end() || it->second->is_exec || it->second->exited || it->second->pid <= 0)
             return fail(make_error(errc::conflict, "container " + std::string(m.header["container"].as_string()) +
                                                        " is not running"));
         target = it->second.get();
@@ -392,13 +428,22 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (auto* v = m.header.if_contains("max_file"); v && v->is_number()) rot.max_file = v->to_number<int>();
         if (!log_path.empty()) {
             if (auto s = b->log.open(log_path, rot); !s) return fail(s.err());
+            b->log_path = log_path;
+            b->log_rot = rot;
+            b->log_offset = b->log.offset();
         }
     }
 
     // Descriptors for the zygote, in order: [target pidfd] [stdin] [stdout stderr | tty socket].
     unique_fd out_r, out_w, err_r, err_w, in_r, in_w, tty_mine, tty_child;
     std::vector<int> fds;
-    if (target) fds.push_back(target->pidfd.get());
+    unique_fd target_pidfd;
+    if (target) {
+        // The target is not reaped yet (checked above): its pid is still ours.
+        target_pidfd.reset(sys::pidfd_open(target->pid));
+        if (!target_pidfd) return fail(sys_error("open pidfd of container " + target->id));
+        fds.push_back(target_pidfd.get());
+    }
     if (b->tty) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail(sys_error("create tty socket"));
@@ -433,10 +478,9 @@ void monitor_process::handle_start(message& m, bool is_exec) {
     if (rep->header.contains("code"))
         return fail(make_error(monitor::errc_from_name(rep->header["code"].as_string()),
                                std::string(rep->header["message"].as_string())));
-    if (got.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
+    if (got.size() != 1) return fail(make_error(errc::internal, "zygote reply without descriptors"));
     b->pid = pid_t(rep->header["pid"].as_int64());
-    b->pidfd = std::move(got[0]);
-    b->exec_status = std::move(got[1]);
+    b->exec_status = std::move(got[0]);
     box* p = b.get();
     if (b->tty) {
         // Output and stdin flow through the pty master, which the child
@@ -463,27 +507,46 @@ void monitor_process::handle_start(message& m, bool is_exec) {
     _by_pid[p->pid] = p;
     watch(p->exec_status.get(), t_exec);
     _boxes[id] = std::move(b);
+    if (p->log.is_open()) open_log(*p);  // enters the open-log cache
+}
+
+bool monitor_process::open_log(box& b) {
+    if (b.log_path.empty()) return false;
+    if (!b.log.is_open()) {
+        if (auto s = b.log.open(b.log_path, b.log_rot); !s) {
+            b.log = json_log::writer{};
+            log::error("monitor: {}", s.err().message);
+            return false;
+        }
+        b.log_offset = b.log.offset();
+    }
+    if (b.log_listed) _open_logs.erase(b.log_pos);
+    _open_logs.push_front(&b);
+    b.log_pos = _open_logs.begin();
+    b.log_listed = true;
+    while (_open_logs.size() > _max_open_logs) close_log(*_open_logs.back());
+    return true;
+}
+
+void monitor_process::close_log(box& b) {
+    if (b.log_listed) _open_logs.erase(b.log_pos);
+    b.log_listed = false;
+    b.log = json_log::writer{};
+}
+
+std::uint64_t monitor_process::append_log(box& b, std::string_view line) {
+    // A log that cannot be opened keeps its offset: the entry is not in it.
+    if (open_log(b)) b.log_offset = b.log.append(line);
+    return b.log_offset;
 }
 
 void monitor_process::on_tty_master(box& b) {
     char byte;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(b.tty_sock.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    std::vector<unique_fd> got;
+    auto n = recv_with_fds(b.tty_sock.get(), &byte, 1, &got, MSG_DONTWAIT);
+    if (!n && n.err().sys_errno == EAGAIN) return;
     unique_fd master;
-    if (n == 1)
-        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-                master.reset(fd);
-            }
+    if (n && *n == 1 && got.size() == 1) master = std::move(got[0]);
     unwatch(b.tty_sock.get());
     _by_fd.erase(b.tty_sock.get());
     b.tty_sock.reset();
@@ -541,7 +604,7 @@ void monitor_process::write_entry(box& b, bool is_err, std::string_view text) {
     boost::json::object e{{"log", text}, {"stream", is_err ? "stderr" : "stdout"}, {"time", format_rfc3339_nano(t)}};
     std::string line = boost::json::serialize(e);
     line += '\n';
-    std::uint64_t offset = b.log.append(line);
+    std::uint64_t offset = append_log(b, line);
     send({msg::output,
           {{"id", b.id}, {"stream", is_err ? "stderr" : "stdout"}, {"time", t}, {"offset", offset}},
           std::string(text)});
@@ -663,11 +726,12 @@ void monitor_process::finish(box& b) {
     if (b.is_exec) {
         if (!b.start_failed) send({msg::exited, {{"id", id}, {"exec", true}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}}, {}});
     } else if (!b.start_failed) {
-        boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}};
+        boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}};
         auto s = write_file_atomic(_root + "/exits/" + id + ".json", boost::json::serialize(rec), 0600);
         if (!s) log::error("monitor: record exit of {}: {}", id, s.err().message);
         send({msg::exited, rec, {}});
     }
+    close_log(b);
     _boxes.erase(id);
 }
 
@@ -678,17 +742,26 @@ int monitor_main(int argc, char** argv) {
     // its io_uring): the monitor outlives the daemon.
     ::close_range(3, ~0U, 0);
     std::string root = "/var/lib/berth";
-    std::string cgroup_leaf;
+    std::string cgroup_leaf, shard_arg = "0";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--data-root" && i + 1 < argc) root = argv[++i];
         else if (starts_with(a, "--data-root=")) root = a.substr(12);
         else if (a == "--cgroup" && i + 1 < argc) cgroup_leaf = argv[++i];
+        else if (a == "--shard" && i + 1 < argc) shard_arg = argv[++i];
+        else if (starts_with(a, "--shard=")) shard_arg = a.substr(8);
     }
-    // Only one monitor per data root; the lock dies with the process.
-    unique_fd lock(::open((root + "/monitor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    int shard = -1;
+    if (!shard_arg.empty() && shard_arg.size() < 6 && shard_arg.find_first_not_of("0123456789") == std::string::npos)
+        shard = std::stoi(shard_arg);
+    if (shard < 0) {
+        log::error("monitor: invalid shard {}", shard_arg);
+        return 1;
+    }
+    // Only one monitor per shard of a data root; the lock dies with the process.
+    unique_fd lock(::open(monitor::shard_file(root, shard, ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-        log::error("monitor: another monitor owns {}", root);
+        log::error("monitor: another monitor owns shard {} of {}", shard, root);
         return 1;
     }
     // Out of the daemon's cgroup2 leaf before the zygote is forked, so that
@@ -709,15 +782,17 @@ int monitor_main(int argc, char** argv) {
         log::error("monitor: private mount namespace: {}", std::strerror(errno));
         return 1;
     }
-    // Every container costs the monitor a few fds: use the whole hard limit.
+    // Every container costs the monitor a few fds (two pipes when idle; the
+    // daemon puts no more containers on a shard than this limit allows,
+    // engine/monitor_client.h): use the whole hard limit.
     rlimit rl;
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
     (void)make_dirs(root + "/exits", 0700);
-    (void)write_file(root + "/monitor.pid", std::to_string(::getpid()) + "\n");
-    monitor_process m(root);
+    (void)write_file(monitor::shard_file(root, shard, ".pid"), std::to_string(::getpid()) + "\n");
+    monitor_process m(root, shard);
     return m.run();
 }
 

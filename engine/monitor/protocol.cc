@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "base/fd_passing.h"
+
 namespace berth::monitor {
 
 std::string encode(const message& m) {
@@ -34,51 +36,15 @@ result<message> decode(std::string_view p) {
 }
 
 status send_packet(int sock, std::string_view packet, const std::vector<int>& fds) {
-    iovec iov{const_cast<char*>(packet.data()), packet.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    std::vector<char> ctrl;
-    if (!fds.empty()) {
-        ctrl.resize(CMSG_SPACE(sizeof(int) * fds.size()));
-        mh.msg_control = ctrl.data();
-        mh.msg_controllen = ctrl.size();
-        cmsghdr* c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-        std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    for (;;) {
-        if (::sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0) return ok();
-        if (errno != EINTR) return sys_error("send to monitor socket");
-    }
+    if (auto s = send_with_fds(sock, packet, fds); !s) return s.err().wrap("send to monitor socket");
+    return ok();
 }
 
 result<std::string> recv_packet(int sock, std::vector<unique_fd>* fds) {
     std::string buf(max_packet, '\0');
-    iovec iov{buf.data(), buf.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 16)];
-    mh.msg_control = ctrl;
-    mh.msg_controllen = sizeof ctrl;
-    ssize_t n;
-    do n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) return sys_error("receive from monitor socket");
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (fds) fds->emplace_back(fd);
-            else ::close(fd);
-        }
-    }
-    buf.resize(static_cast<std::size_t>(n));
+    auto n = recv_with_fds(sock, buf.data(), buf.size(), fds);
+    if (!n) return n.err().wrap("receive from monitor socket");
+    buf.resize(*n);
     return buf;
 }
 
@@ -94,6 +60,12 @@ std::string errc_name(errc c) {
     case errc::internal: break;
     }
     return "internal";
+}
+
+std::string shard_file(const std::string& root, int shard, std::string_view suffix) {
+    std::string f = root + (shard == 0 ? "/monitor" : "/monitor-" + std::to_string(shard));
+    f += suffix;
+    return f;
 }
 
 errc errc_from_name(std::string_view n) {

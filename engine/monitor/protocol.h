@@ -1,11 +1,19 @@
 // The daemon <-> monitor protocol, over a SOCK_SEQPACKET UNIX socket
 // (<data-root>/monitor.sock): one message per packet, fds as SCM_RIGHTS.
 //
+// A data root may have several monitors, the shards (each keeps its
+// containers within its RLIMIT_NOFILE): shard 0 serves monitor.sock, shard
+// k > 0 monitor-<k>.sock, each with its own lock, pid and log file
+// (shard_file). They share exits/: one record per container id, naming the
+// shard that wrote it. The daemon talks to every shard and routes each
+// message to the shard holding the id (engine/monitor_client.h).
+//
 // Packet: [u8 type][u32 header length, little endian][header: JSON object][payload bytes]
 //
 // daemon -> monitor
 //   hello       {}                                  monitor answers with `state`, then
 //                                                   re-sends `exited` for every unacked exit record
+//                                                   of its shard
 //   start       {id, spec, log_path, open_stdin, tty, rows?, cols?, max_size?, max_file?}
 //                                                   spec: runtime::launch_spec as JSON; with tty the
 //                                                   child opens a pty in the container's devpts;
@@ -28,7 +36,7 @@
 //                                                   written to the container's log (rotated and deleted
 //                                                   files included) up to the end of this entry, as
 //                                                   engine::read_log_file reports them (json_log.h)
-//   exited      {id, exit_code, finished}            written durably (exits/<id>.json) before sending
+//   exited      {id, exit_code, finished, shard}     written durably (exits/<id>.json) before sending
 #pragma once
 
 #include <cstdint>
@@ -67,5 +75,9 @@ std::string errc_name(errc c);
 errc errc_from_name(std::string_view name);
 
 constexpr std::size_t max_packet = 256 * 1024;
+
+// <root>/monitor<suffix> for shard 0, <root>/monitor-<shard><suffix> otherwise
+// (suffix ".sock", ".lock", ".pid", ".log").
+std::string shard_file(const std::string& root, int shard, std::string_view suffix);
 
 }  // namespace berth::monitor

@@ -71,7 +71,7 @@ namespace {
                 } else {
                     sp = std::move(*r);
                     reply.header["pid"] = sp.pid;
-                    out_fds = {sp.pidfd.get(), sp.exec_status.get()};
+                    out_fds = {sp.exec_status.get()};
                 }
             }
         }

@@ -3,7 +3,9 @@
 // clone copies only the zygote's small fd table and address space.
 //
 // Request  (monitor -> zygote): header {spec}, fds [stdin, stdout, stderr] (stdin may be absent: "has_stdin")
-// Reply    (zygote -> monitor): header {pid} and fds [pidfd, exec_status], or {code, message} on failure.
+// Reply    (zygote -> monitor): header {pid} and fds [exec_status], or {code, message} on failure.
+//          No pidfd: the monitor, the container's parent, signals it by pid
+//          until it reaps it.
 #pragma once
 
 #include "base/fd.h"

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "base/fd.h"
+#include "base/fd_passing.h"
 #include "base/util.h"
 #include "engine/runtime/caps.h"
 #include "engine/runtime/mounts.h"
@@ -98,24 +99,8 @@ result<unique_fd> setup_tty(const child_stdio& stdio) {
         ws.ws_col = stdio.cols;
         (void)::ioctl(slave.get(), TIOCSWINSZ, &ws);
     }
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    int mfd = master.get();
-    std::memcpy(CMSG_DATA(cm), &mfd, sizeof mfd);
-    ssize_t n;
-    do n = ::sendmsg(stdio.tty_socket, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) return sys_error("send the pty master");
+    if (auto s = send_with_fds(stdio.tty_socket, std::string_view("\0", 1), {master.get()}); !s)
+        return s.err().wrap("send the pty master");
     master.reset();
     if (::setsid() < 0) return sys_error("setsid");
     if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) return sys_error("set controlling terminal");

@@ -45,6 +45,12 @@ result<unique_fd> open_overlay(const overlay_layers& layers, const std::string& 
     if (!fits) return unique_fd();
     unique_fd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
     if (!fs) return sys_error(what);
+    // Before Linux 6.5 overlayfs has no fs_context parser: the VFS's legacy
+    // one takes any key and the joined options fail only at CMD_CREATE
+    // (dmesg: unrecognized mount option "lowerdir+=..."). A key no overlayfs
+    // knows tells them apart: only the legacy parser accepts it.
+    if (sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "berth-probe", nullptr, 0) == 0) return unique_fd();
+    (void)fs_context_log(fs.get());
     for (size_t i = 0; i < layers.lower_dirs.size(); ++i) {
         const auto& dir = layers.lower_dirs[i];
         if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", dir.c_str(), 0) == 0) continue;

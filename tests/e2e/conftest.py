@@ -2,6 +2,7 @@
 socket, a busybox image (with the in-container probe) made offline, and
 helpers to run the CLI. Every daemon, monitor and container a test starts is
 stopped by the test; nothing else is ever killed."""
+import errno
 import json
 import os
 import shutil
@@ -31,8 +32,9 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Daemon:
-    def __init__(self, base, wrap=None):
+    def __init__(self, base, wrap=None, env=None):
         self.base = base
+        self.env = env  # extra environment for the daemon (and the monitors it starts)
         self.root = os.path.join(base, "root")
         self.sock = os.path.join(base, "berth.sock")
         self.host = "unix://" + self.sock
@@ -43,7 +45,8 @@ class Daemon:
         os.makedirs(self.root, exist_ok=True)
         self.log = open(os.path.join(self.base, "daemon.log"), "ab")
         self.proc = subprocess.Popen(self.wrap + [BERTH, "daemon", "-H", self.host, "--data-root", self.root],
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, **self.env) if self.env else None)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -80,6 +83,23 @@ class Daemon:
         except (OSError, ValueError):
             return None
 
+    def monitor_pids(self):
+        """{shard: pid} of every monitor shard of this data root (monitor.pid, monitor-<k>.pid)."""
+        out = {}
+        for name in os.listdir(self.root) if os.path.isdir(self.root) else []:
+            if name == "monitor.pid":
+                k = 0
+            elif name.startswith("monitor-") and name.endswith(".pid") and name[8:-4].isdigit():
+                k = int(name[8:-4])
+            else:
+                continue
+            try:
+                with open(os.path.join(self.root, name)) as f:
+                    out[k] = int(f.read().strip())
+            except (OSError, ValueError):
+                pass
+        return out
+
     def teardown(self):
         if self.proc and self.proc.poll() is None:
             try:
@@ -88,9 +108,8 @@ class Daemon:
             except Exception:
                 pass
         self.stop()
-        pid = self.monitor_pid()
-        if pid:
-            # The monitor of this data root was started by our daemon.
+        for pid in self.monitor_pids().values():
+            # Every monitor shard of this data root was started by our daemon.
             try:
                 with open("/proc/%d/cmdline" % pid, "rb") as f:
                     if self.root.encode() in f.read():
@@ -100,11 +119,16 @@ class Daemon:
         for cg in cgroup_parents(self.root):
             for sub in sorted(os.listdir(cg)) if os.path.isdir(cg) else []:
                 p = os.path.join(cg, sub)
-                if os.path.isdir(p):
+                # On cgroup2 these include the daemon's and the monitors' leaves
+                # (engine/cgroup/manager.h): busy until the SIGKILLed monitors exit.
+                for _ in range(100) if os.path.isdir(p) else []:
                     try:
                         os.rmdir(p)
-                    except OSError:
-                        pass
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EBUSY:
+                            break
+                        time.sleep(0.02)
             try:
                 os.rmdir(cg)
             except OSError:

@@ -110,3 +110,22 @@ def test_docker_run_interactive_stdin(docker):
     r = docker("run", "-i", "--rm", "busybox", "wc", "-c", input=big * 5000)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(len(big) * 5000)
+
+
+def test_docker_sdk_lifecycle(daemon):
+    # docker-py: run detached, logs(stream=True, follow=True), wait, stop, remove.
+    docker_sdk = pytest.importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=daemon.host)
+    c = client.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 3"],
+                              detach=True)
+    lines = b"".join(c.logs(stream=True, follow=True)).decode().split()
+    assert lines == ["line1", "line2", "line3"]
+    assert c.wait()["StatusCode"] == 3
+    c.remove()
+    with pytest.raises(docker_sdk.errors.NotFound):
+        client.containers.get(c.id)
+    s = client.containers.run("busybox", ["sleep", "300"], detach=True)
+    s.stop(timeout=1)
+    s.reload()
+    assert s.status == "exited" and s.attrs["State"]["ExitCode"] == 137
+    s.remove()

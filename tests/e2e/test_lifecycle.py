@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from conftest import UnixHTTPConnection
 from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
@@ -121,3 +122,32 @@ def test_container_prune(daemon, docker):  # noqa: F811
     ids = daemon.cli("ps", "-a", "-q", "--no-trunc").stdout.split()
     assert ids == [running]
     daemon.cli("rm", "-f", running)
+
+
+def test_stop_many_runs_concurrently(daemon):
+    # Three processes that ignore SIGTERM: stopped one after another, each
+    # would get its SIGKILL before the next got its SIGTERM. Stopped at once,
+    # every SIGTERM goes out before the first container dies.
+    since = "%.9f" % time.time()
+    ids = [daemon.cli("run", "-d", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done").stdout.strip()
+           for _ in range(3)]
+    time.sleep(0.3)  # let the traps be set
+    r = daemon.cli("stop", "-t", "1", *ids)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ids  # printed in the order given
+    fmt = daemon.cli("events", "--since", since, "--until", "%.9f" % (time.time() + 0.1),
+                     "--filter", "event=die", "--format", "{{.Action}} {{.Actor.Attributes.exitCode}} {{json .id}}")
+    assert fmt.returncode == 0, fmt.stderr
+    assert sorted(fmt.stdout.splitlines()) == sorted('die 137 "%s"' % c for c in ids)
+    until = "%.9f" % (time.time() + 0.1)
+    conn = UnixHTTPConnection(daemon.sock)
+    conn.request("GET", "/v1.41/events?since=%s&until=%s" % (since, until))
+    evs = [json.loads(x) for x in conn.getresponse().read().decode().splitlines() if x.strip()]
+    conn.close()
+    seq = [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"].get("signal")) for e in evs
+           if e["Actor"]["ID"] in ids and e["Action"] in ("kill", "die")]
+    first_die = next(i for i, x in enumerate(seq) if x[0] == "die")
+    assert sorted(x[1] for x in seq[:first_die] if x[2] == "15") == sorted(ids), seq
+    for cid in ids:
+        assert json.loads(daemon.cli("inspect", cid).stdout)[0]["State"]["ExitCode"] == 137
+        daemon.cli("rm", cid)

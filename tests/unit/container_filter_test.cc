@@ -190,6 +190,13 @@ TEST(ContainerFilter, HealthVolumeNetworkAndPorts) {
     // Containers without a healthcheck are "none".
     EXPECT_EQ(*f.list(R"({"health":{"none":true}})"), (names{"web", "db"}));
     EXPECT_EQ(*f.list(R"({"health":{"healthy":true}})"), names{});
+    f.db->health = health_state{};
+    EXPECT_EQ(*f.list(R"({"health":{"starting":true}})"), (names{"db"}));
+    f.db->health->status = "healthy";
+    EXPECT_EQ(*f.list(R"({"health":{"healthy":true,"unhealthy":true}})"), (names{"db"}));
+    EXPECT_EQ(*f.list(R"({"health":{"none":true}})"), (names{"web"}));
+    f.job->health = health_state{};  // a stopped container reports none
+    EXPECT_EQ(*f.list(R"({"health":{"none":true}})", true), (names{"web", "job-7", "fresh"}));
     EXPECT_EQ(*f.list(R"({"network":{"none":true}})"), (names{"web", "db"}));
     f.web->host_config["NetworkMode"] = "host";
     EXPECT_EQ(*f.list(R"({"network":{"host":true}})"), (names{"web"}));

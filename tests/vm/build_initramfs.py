@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The guest for the pure-cgroup2 test: Debian's stock kernel and a minimal
 initramfs holding berth.
 
@@ -13,8 +13,9 @@ loader at the same paths), berth-init, the kernel modules berth needs that
 the kernel has as modules (overlayfs), a busybox image tarball to import, and
 tests/vm/guest_init.sh as /init with tests/vm/guest_checks.sh beside it.
 
-    usage: build_initramfs.py OUT.cpio [CACHE_DIR]   (prints the kernel path)
+    usage: build_initramfs.py OUT.cpio [BUILD_DIR]   (prints the kernel's path)
 """
+import lzma
 import os
 import re
 import shutil
@@ -26,9 +27,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT_DIR = os.path.abspath(os.path.join(HERE, "../.."))
 
-# What berth needs that Debian builds as modules; dependencies come first
-# (found from each module's "depends=" field: the package has no modules.dep,
-# depmod writes it at install time).
+# What berth needs that Debian builds as modules; their dependencies are
+# found from each module's "depends=" field (the package has no modules.dep,
+# depmod writes it at install time) and loaded first. No virtio driver: the
+# guest has no virtio device (initramfs, serial console on the 8250 driver,
+# which is built in, and -nic none).
 MODULES = ["overlay"]
 
 
@@ -70,6 +73,11 @@ def fetch_kernel(cache):
             raise GuestError("apt-get download %s=%s failed (is a Debian mirror reachable?): %s"
                              % (pkg, version, (r.stderr or r.stdout).strip()))
     tree = os.path.join(cache, "%s_%s" % (pkg, version))
+    # Kernels the mirror has since replaced.
+    for old in os.listdir(cache):
+        p = os.path.join(cache, old)
+        if old.startswith("linux-image-") and p not in (deb, tree):
+            shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
     done = os.path.join(tree, ".unpacked")
     if not os.path.exists(done):
         shutil.rmtree(tree, ignore_errors=True)
@@ -83,9 +91,19 @@ def fetch_kernel(cache):
     return vmlinuz, mods, release
 
 
+def module_data(path):
+    """A module's ELF image: Debian compresses them from Linux 6.6 on (.ko.xz),
+    and busybox insmod takes plain ones only, so they are unpacked here."""
+    if path.endswith(".xz"):
+        with lzma.open(path) as f:
+            return f.read()
+    if path.endswith(".zst"):
+        return subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout
+    return _read(path)
+
+
 def _modinfo(path, field):
-    with open(path, "rb") as f:
-        data = f.read()
+    data = module_data(path)
     m = re.search(rb"\x00" + field.encode() + rb"=([^\x00]*)\x00", data)
     return m.group(1).decode() if m else ""
 
@@ -107,8 +125,6 @@ def module_files(mods, names):
         if name not in by_name:
             raise GuestError("kernel module %s not found under %s" % (name, mods))
         path = by_name[name]
-        if not path.endswith(".ko"):
-            raise GuestError("%s is compressed; busybox insmod takes plain .ko files" % path)
         for dep in filter(None, _modinfo(path, "depends").split(",")):
             visit(dep)
         order.append(name)
@@ -209,8 +225,9 @@ def build(out, berth, berth_init, busybox_tar, mods, release):
         # /etc/modules.order: the .ko files to insmod, dependencies first.
         order = []
         for ko in module_files(mods, MODULES):
-            order.append("/lib/modules/%s/%s" % (release, os.path.relpath(ko, mods)))
-            c.file(order[-1], _read(ko), 0o644)
+            rel = re.sub(r"\.ko\.(xz|zst)$", ".ko", os.path.relpath(ko, mods))
+            order.append("/lib/modules/%s/%s" % (release, rel))
+            c.file(order[-1], module_data(ko), 0o644)
         c.file("/etc/modules.order", "".join(p + "\n" for p in order).encode(), 0o644)
         c.file("/busybox.tar", _read(busybox_tar), 0o644)
         c.file("/init", _read(os.path.join(HERE, "guest_init.sh")))
@@ -218,19 +235,24 @@ def build(out, berth, berth_init, busybox_tar, mods, release):
         c.close()
 
 
+def prepare(build_dir, out, probe=None):
+    """Fetches the kernel (cached in build_dir/vm-cache), writes the initramfs
+    to `out` from the binaries in build_dir; returns the kernel's path."""
+    sys.path.insert(0, os.path.join(ROOT_DIR, "tests/e2e"))
+    from conftest import make_busybox_tar
+    vmlinuz, mods, release = fetch_kernel(os.path.join(build_dir, "vm-cache"))
+    probe = probe or os.path.join(build_dir, "tests/berth_probe")
+    with tempfile.TemporaryDirectory() as tmp:
+        tar = make_busybox_tar(os.path.join(tmp, "busybox.tar"), [(probe, "/probe")])
+        build(out, os.path.join(build_dir, "berth"), os.path.join(build_dir, "berth-init"), tar, mods, release)
+    return vmlinuz
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    out = sys.argv[1]
-    build_dir = os.path.join(ROOT_DIR, "build")
-    cache = sys.argv[2] if len(sys.argv) > 2 else os.path.join(build_dir, "vm-cache")
-    sys.path.insert(0, os.path.join(ROOT_DIR, "tests/e2e"))
-    from conftest import make_busybox_tar
-    vmlinuz, mods, release = fetch_kernel(cache)
-    with tempfile.TemporaryDirectory() as tmp:
-        tar = make_busybox_tar(os.path.join(tmp, "busybox.tar"), [(os.path.join(build_dir, "tests/berth_probe"), "/probe")])
-        build(out, os.path.join(build_dir, "berth"), os.path.join(build_dir, "berth-init"), tar, mods, release)
-    print(vmlinuz)
+    build_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT_DIR, "build")
+    print(prepare(build_dir, sys.argv[1]))
 
 
 if __name__ == "__main__":

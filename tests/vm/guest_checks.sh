@@ -52,18 +52,25 @@ info_says_v2() {
 }
 
 daemon_and_monitor_in_leaves() {
-    local mon leaf
+    local mons mon p ppid
     case "$DAEMON_LEAF" in
     /test/berth.service/berth-*/daemon) echo "daemon: $DAEMON_LEAF" ;;
     *) echo "daemon in $DAEMON_LEAF, want /test/berth.service/berth-<hash>/daemon"; return 1 ;;
     esac
     want "daemon leaf procs" "$(cat "$PARENT/daemon/cgroup.procs")" "$DAEMON_PID" || return 1
     want "start cgroup procs (emptied by the daemon)" "$(cat "$BERTH_SERVICE/cgroup.procs")" "" || return 1
-    mon=$(cat "$BERTH_ROOT/monitor.pid")
-    want "monitor cgroup" "$(cg_of "$mon")" "$(dirname "$DAEMON_LEAF")/monitor" || return 1
-    # The monitor and its zygote, nothing else.
-    want "monitor leaf procs" "$(wc -l < "$PARENT/monitor/cgroup.procs")" 2 || return 1
-    grep -qx "$mon" "$PARENT/monitor/cgroup.procs" || return 1
+    # Every monitor (one per shard: monitor.pid, monitor-N.pid) and its
+    # zygote, nothing else.
+    mons=$(cat "$BERTH_ROOT"/monitor*.pid)
+    [ -n "$mons" ] || { echo "no monitor pid file"; return 1; }
+    for mon in $mons; do
+        want "monitor $mon cgroup" "$(cg_of "$mon")" "$(dirname "$DAEMON_LEAF")/monitor" || return 1
+    done
+    for p in $(cat "$PARENT/monitor/cgroup.procs"); do
+        ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
+        case " $(echo $mons) " in *" $p "*|*" $ppid "*) ;; *) echo "pid $p (parent $ppid) in the monitor leaf"; return 1 ;; esac
+    done
+    want "monitor leaf procs" "$(wc -l < "$PARENT/monitor/cgroup.procs")" $((2 * $(echo $mons | wc -w))) || return 1
     want "controllers of the start cgroup" "$(cat "$BERTH_SERVICE/cgroup.subtree_control")" "cpuset cpu io memory pids" || return 1
     want "controllers of berth's parent" "$(cat "$PARENT/cgroup.subtree_control")" "cpuset cpu io memory pids"
 }
@@ -208,12 +215,41 @@ daemon_restart_keeps_layout() {
     # The daemon's leaf empties; the monitor, and the container, live on.
     want "daemon leaf procs after exit" "$(cat "$PARENT/daemon/cgroup.procs")" "" || return 1
     kill -0 "$pid" || { echo "container pid $pid died with the daemon"; return 1; }
-    start_daemon || return 1
+    # berth.service enables controllers now: the kernel refuses it processes.
+    if echo 0 > "$BERTH_SERVICE/cgroup.procs"; then echo "berth.service took a process"; return 1; fi
+    # A restart goes where the daemon was (what systemd's DelegateSubgroup= does).
+    start_daemon "$PARENT/daemon" || return 1
     want "new daemon's cgroup" "$(cg_of "$DAEMON_PID")" "$old_leaf" || return 1
     want "start cgroup procs" "$(cat "$BERTH_SERVICE/cgroup.procs")" "" || return 1
     want "container after restart" "$(state "$cid" Status) $(state "$cid" Pid)" "running $pid" || return 1
     b rm -f "$cid" > /dev/null || return 1
     [ ! -e "$PARENT/$cid" ] || { echo "$PARENT/$cid left behind"; return 1; }
+}
+
+shared_start_cgroup_degrades() {
+    # A daemon started in a cgroup that holds other processes (this shell's)
+    # cannot enable controllers below it: containers run, limits are
+    # discarded with Docker's warning, and the shell is left where it was.
+    local sock=/run/berth2.sock root=/var/lib/berth2 pid mon out rc
+    mkdir -p $root
+    berth daemon -H unix://$sock --data-root $root >> /tmp/daemon2.log 2>&1 &
+    pid=$!
+    i=0
+    until berth -H unix://$sock --no-autostart version > /dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 600 ] && kill -0 $pid 2>/dev/null || { echo "second daemon did not answer"; cat /tmp/daemon2.log; return 1; }
+        sleep 0.1
+    done
+    berth -H unix://$sock --no-autostart import /busybox.tar busybox:latest > /dev/null || return 1
+    out=$(berth -H unix://$sock --no-autostart run --rm -m 32m busybox echo ran 2>&1)
+    rc=$?
+    echo "$out"
+    mon=$(cat $root/monitor*.pid)
+    kill -TERM $pid; wait $pid
+    kill -KILL $mon
+    want "exit code" "$rc" 0 || return 1
+    case "$out" in *"WARNING: Your kernel does not support memory limit capabilities"*ran*) ;; *) return 1 ;; esac
+    want "this shell's cgroup" "$(cat /proc/self/cgroup)" "0::/test/shell"
 }
 
 check only_cgroup2 only_cgroup2
@@ -231,4 +267,5 @@ check restart_on_failure restart_on_failure
 check run_init run_init
 check cgroups_removed cgroups_removed
 check daemon_restart daemon_restart_keeps_layout
+check shared_start_cgroup shared_start_cgroup_degrades
 echo "SUMMARY pass=$pass fail=$fail"

@@ -54,9 +54,10 @@ echo "GUEST controllers: $(cat $cg/cgroup.subtree_control) (root), $(cat $cg/tes
 export BERTH_ROOT=/var/lib/berth BERTH_SOCK=/run/berth.sock
 export BERTH_SERVICE=$cg/test/berth.service
 mkdir -p $BERTH_ROOT
-# Starts the daemon inside berth.service, as a service manager would.
+# Starts the daemon in cgroup $1 (default: berth.service), as a service
+# manager would.
 start_daemon() {
-    (echo 0 > $BERTH_SERVICE/cgroup.procs &&
+    (echo 0 > "${1:-$BERTH_SERVICE}/cgroup.procs" &&
         exec berth daemon -H unix://$BERTH_SOCK --data-root $BERTH_ROOT) >> /tmp/daemon.log 2>&1 &
     DAEMON_PID=$!
     i=0
@@ -64,6 +65,9 @@ start_daemon() {
         i=$((i + 1))
         if [ $i -gt 600 ] || ! kill -0 $DAEMON_PID 2>/dev/null; then
             echo "GUEST the daemon did not answer"
+            kill -0 $DAEMON_PID 2>/dev/null || { wait $DAEMON_PID; echo "GUEST it exited with status $?"; }
+            ls -la /tmp
+            tail -n 20 /tmp/daemon.log
             return 1
         fi
         sleep 0.1

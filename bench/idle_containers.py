@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Idle containers at scale: starts N idle `sleep 3600` containers (network
+none) on a fresh daemon and data root, then reports, for every berth process
+(the daemon, each monitor shard and its zygote), its open descriptors
+against its RLIMIT_NOFILE and its PSS (from /proc/<pid>/smaps_rollup), with
+the PSS sum; then removes the containers. Not run in CI (10,000 containers
+take minutes and gigabytes); stops starting at the first failure and still
+reports and cleans up.
+
+    bench/idle_containers.py [-n N] [-j PARALLEL] [--every K] [--out FILE] [--berth PATH]
+
+Containers are created and started through the API by PARALLEL client
+threads. --every K also reports the figures every K containers."""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../tests/e2e"))
+
+
+def nofile_limit(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    return None, None
+
+
+def pss_kib(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def pid_ns(pid):
+    try:
+        return os.readlink("/proc/%d/ns/pid" % pid)
+    except OSError:
+        return None
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid == pid:
+            out.append(int(p))
+    return out
+
+
+def berth_processes(d):
+    """[(name, pid, containers it parents)]: the daemon, every monitor and its zygote."""
+    procs = [("daemon", d.proc.pid, 0)]
+    for k, pid in sorted(d.monitor_pids().items()):
+        kids = children(pid)
+        # The zygote shares the monitor's pid namespace; a container (even
+        # one still being set up, with the monitor's command line) does not.
+        zygotes = [c for c in kids if cmdline(c)[1:2] == [b"monitor"] and pid_ns(c) == pid_ns(pid)]
+        procs.append(("monitor %d" % k, pid, len(kids) - len(zygotes)))
+        for z in zygotes:
+            procs.append(("zygote %d" % k, z, 0))
+    return procs
+
+
+def snapshot(d, started):
+    rows = []
+    for name, pid, boxes in berth_processes(d):
+        try:
+            fds = len(os.listdir("/proc/%d/fd" % pid))
+            soft, hard = nofile_limit(pid)
+            pss = pss_kib(pid)
+        except OSError:
+            continue
+        rows.append({"process": name, "pid": pid, "containers": boxes, "fds": fds, "nofile_soft": soft,
+                     "nofile_hard": hard, "pss_kib": pss})
+    return {"containers": started, "processes": rows, "pss_sum_kib": sum(r["pss_kib"] for r in rows),
+            "mem_available_kib": mem_available()}
+
+
+def mem_available():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+def show(snap):
+    print("%d containers; MemAvailable %.1f GiB" % (snap["containers"], snap["mem_available_kib"] / 2**20))
+    print("  %-10s %8s %10s %8s %12s %10s" % ("process", "pid", "containers", "fds", "RLIMIT_NOFILE", "PSS MiB"))
+    for r in snap["processes"]:
+        print("  %-10s %8d %10d %8d %6d/%-6d %10.1f" % (r["process"], r["pid"], r["containers"], r["fds"],
+                                                      r["nofile_soft"], r["nofile_hard"], r["pss_kib"] / 1024))
+    print("  PSS sum %.1f MiB" % (snap["pss_sum_kib"] / 1024))
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("-j", type=int, default=4, help="client threads creating and starting containers")
+    ap.add_argument("--every", type=int, default=0)
+    ap.add_argument("--out")
+    ap.add_argument("--berth")
+    args = ap.parse_args()
+    if args.berth:
+        os.environ["BERTH_BINARY"] = os.path.abspath(args.berth)
+    from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
+
+    base = tempfile.mkdtemp(prefix="berth-bench-idle-")
+    d = Daemon(base)
+    ids, failures, snaps = [], [], []
+    result = None
+    lock = threading.Lock()
+    try:
+        d.start()
+        r = d.cli("import", make_busybox_tar(os.path.join(base, "busybox.tar")), "busybox:latest")
+        if r.returncode != 0:
+            raise RuntimeError("import: " + r.stderr)
+        body = {"Image": "busybox", "Cmd": ["sleep", "3600"], "HostConfig": {"NetworkMode": "none"}}
+        next_report = [args.every or 0]
+
+        def worker(count):
+            for _ in range(count):
+                if failures:
+                    return
+                try:
+                    st, c = d.api("POST", "/containers/create", body=body)
+                    if st != 201:
+                        raise RuntimeError("create: %s %s" % (st, c))
+                    with lock:
+                        ids.append(c["Id"])
+                    st, out = d.api("POST", "/containers/%s/start" % c["Id"])
+                    if st != 204:
+                        raise RuntimeError("start: %s %s" % (st, out))
+                except Exception as e:  # stop everyone at the first failure
+                    with lock:
+                        failures.append(str(e))
+                    return
+
+        t0 = time.perf_counter()
+        per = [args.n // args.j + (1 if i < args.n % args.j else 0) for i in range(args.j)]
+        threads = [threading.Thread(target=worker, args=(k,)) for k in per]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            time.sleep(1)
+            n = len(ids)
+            if args.every and n >= next_report[0]:
+                next_report[0] += args.every
+                print("%.0f s: %d created" % (time.perf_counter() - t0, n))
+                snaps.append(snapshot(d, n))
+                show(snaps[-1])
+        wall = time.perf_counter() - t0
+        if failures:
+            print("stopped after %d containers: %s" % (len(ids), failures[0]))
+        st, listed = d.api("GET", "/containers/json", timeout=600)
+        running = len(listed) if st == 200 else -1
+        print("%d containers created, %d running, in %.1f s (%.1f/s)" % (len(ids), running, wall,
+                                                                          len(ids) / wall if wall else 0))
+        time.sleep(2)  # let output and exec-status pipes settle
+        final = snapshot(d, running)
+        snaps.append(final)
+        show(final)
+        result = {"n": args.n, "created": len(ids), "running": running, "wall_s": wall, "failures": failures[:5],
+                  "snapshots": snaps}
+    finally:
+        t0 = time.perf_counter()
+        if d.proc and d.proc.poll() is None:
+            removers = []
+            chunks = [ids[i::max(1, args.j)] for i in range(max(1, args.j))]
+
+            removed = []
+
+            def remove(chunk):
+                for cid in chunk:
+                    try:
+                        if d.api("DELETE", "/containers/%s?force=1" % cid, timeout=120)[0] == 204:
+                            with lock:
+                                removed.append(cid)
+                    except Exception:
+                        pass
+            for c in chunks:
+                removers.append(threading.Thread(target=remove, args=(c,)))
+                removers[-1].start()
+            for t in removers:
+                t.join()
+            print("removed %d of %d containers in %.1f s" % (len(removed), len(ids), time.perf_counter() - t0))
+        d.teardown()
+    if args.out and result:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
