@@ -129,3 +129,15 @@ def test_docker_sdk_lifecycle(daemon):
     s.reload()
     assert s.status == "exited" and s.attrs["State"]["ExitCode"] == 137
     s.remove()
+
+
+def test_docker_logs_follow(daemon, docker):
+    # docker logs -f follows a running container to its exit, stdout and stderr apart.
+    r = docker("run", "-d", "busybox", "sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.3; done")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    f = docker("logs", "-f", "-t", cid, timeout=30)
+    assert f.returncode == 0, f.stderr
+    assert [l.split(" ", 1)[1] for l in f.stdout.splitlines()] == ["out1", "out2", "out3"]
+    assert [l.split(" ", 1)[1] for l in f.stderr.splitlines()] == ["err1", "err2", "err3"]
+    docker("rm", cid)

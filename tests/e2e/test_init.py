@@ -24,6 +24,11 @@ def test_init_reaps_orphans(daemon):
 def test_init_forwards_signals(daemon):
     # sleep as PID 1 ignores SIGTERM (no handler); behind the init it dies of it.
     cid = daemon.cli("run", "-d", "--init", "busybox", "sleep", "300").stdout.strip()
+    # Signals reach the init once it has set itself up, which it has done
+    # by the time its child runs (tini has the same window).
+    deadline = time.time() + 10
+    while "sleep 300" not in daemon.cli("top", cid).stdout and time.time() < deadline:
+        time.sleep(0.05)
     t = time.time()
     r = daemon.cli("stop", "-t", "10", cid)
     assert r.returncode == 0, r.stderr

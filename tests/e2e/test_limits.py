@@ -82,6 +82,9 @@ def test_oom_event_while_the_container_runs(daemon):
         assert "die" not in actions
         info = inspect(daemon, cid)
         assert info["State"]["Running"] is True and info["State"]["OOMKilled"] is True
+        deadline = time.time() + 10
+        while "survived" not in daemon.cli("logs", cid).stdout and time.time() < deadline:
+            time.sleep(0.1)
         assert "survived" in daemon.cli("logs", cid).stdout
         assert daemon.cli("stop", "-t", "0", cid).returncode == 0
         conn = UnixHTTPConnection(daemon.sock)
