@@ -142,12 +142,13 @@ def main():
         body = {"Image": "busybox", "Cmd": ["sleep", "3600"], "HostConfig": {"NetworkMode": "none"}}
         next_report = [args.every or 0]
 
-        def worker(count):
-            for _ in range(count):
+        def worker(first, count):
+            for i in range(first, first + count):
                 if failures:
                     return
                 try:
-                    st, c = d.api("POST", "/containers/create", body=body)
+                    # Named: concurrent creates may draw the same generated name.
+                    st, c = d.api("POST", "/containers/create?name=idle-%d" % i, body=body)
                     if st != 201:
                         raise RuntimeError("create: %s %s" % (st, c))
                     with lock:
@@ -162,7 +163,7 @@ def main():
 
         t0 = time.perf_counter()
         per = [args.n // args.j + (1 if i < args.n % args.j else 0) for i in range(args.j)]
-        threads = [threading.Thread(target=worker, args=(k,)) for k in per]
+        threads = [threading.Thread(target=worker, args=(sum(per[:i]), k)) for i, k in enumerate(per)]
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <optional>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -489,6 +491,40 @@ json::object endpoint_settings() {
 
 }  // namespace
 
+namespace {
+
+// go-units ParseUlimit: NAME=SOFT[:HARD], HARD defaulting to SOFT. The
+// daemon checks the name and the daemon's hard limits.
+result<json::array> ulimits_body(const std::vector<std::string>& values) {
+    json::array out;
+    for (const auto& v : values) {
+        auto bad = [&v](const std::string& why) {
+            return make_error(errc::invalid_argument, "invalid argument \"" + v + "\" for \"--ulimit\" flag: " + why);
+        };
+        auto eq = v.find('=');
+        if (eq == std::string::npos) return bad("invalid ulimit argument: " + v);
+        std::string name = v.substr(0, eq), limits = v.substr(eq + 1);
+        auto colon = limits.find(':');
+        auto number = [&](const std::string& s) -> std::optional<std::int64_t> {
+            char* end = nullptr;
+            errno = 0;
+            long long n = std::strtoll(s.c_str(), &end, 10);
+            if (s.empty() || *end != '\0' || errno == ERANGE) return std::nullopt;
+            return static_cast<std::int64_t>(n);
+        };
+        auto soft = number(limits.substr(0, colon));
+        auto hard = colon == std::string::npos ? soft : number(limits.substr(colon + 1));
+        if (!soft || !hard) return bad("strconv.ParseInt: parsing \"" + limits + "\": invalid syntax");
+        if (*soft > *hard)
+            return bad("ulimit soft limit must be less than or equal to hard limit: " + std::to_string(*soft) +
+                       " > " + std::to_string(*hard));
+        out.emplace_back(json::object{{"Name", name}, {"Hard", *hard}, {"Soft", *soft}});
+    }
+    return out;
+}
+
+}  // namespace
+
 json::object restart_policy(const std::string& spec) {
     auto colon = spec.find(':');
     std::string name = spec.substr(0, colon);
@@ -599,8 +635,24 @@ result<json::object> build_create_body(const create_options& o) {
         }
         host["Tmpfs"] = std::move(tmpfs);
     }
+    if (!o.sysctls.empty()) {
+        json::object sysctls;
+        for (const auto& kv : o.sysctls) {
+            auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                return make_error(errc::invalid_argument, "invalid argument \"" + kv + "\" for \"--sysctl\" flag: sysctl '" +
+                                                              kv + "' is not allowed");
+            sysctls[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        host["Sysctls"] = std::move(sysctls);
+    }
+    host["GroupAdd"] = string_array_or_null(o.group_add);
     for (const char* k : {"UTSMode", "UsernsMode"}) host[k] = "";
-    host["ShmSize"] = 0;
+    std::int64_t shm_size = 0;
+    if (!o.shm_size.empty()) {
+        BERTH_ASSIGN(shm_size, parse_ram_bytes(o.shm_size));
+    }
+    host["ShmSize"] = shm_size;
     host["Isolation"] = "";
     host["CpuShares"] = o.cpu_shares;
     host["Memory"] = memory;
@@ -621,7 +673,7 @@ result<json::object> build_create_body(const create_options& o) {
     host["MemorySwappiness"] = -1;
     host["OomKillDisable"] = false;
     host["PidsLimit"] = o.pids_limit;
-    host["Ulimits"] = json::array{};
+    BERTH_ASSIGN(host["Ulimits"], ulimits_body(o.ulimits));
     for (const char* k : {"CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth"}) host[k] = 0;
     host["MaskedPaths"] = nullptr;
     host["ReadonlyPaths"] = nullptr;

@@ -112,6 +112,10 @@ struct create_options {
     std::vector<std::string> volumes;  // -v src:dst[:opts] -> Binds
     std::vector<std::string> tmpfs;    // --tmpfs /run[:opts]
     std::vector<std::string> security_opt;
+    std::vector<std::string> ulimits;    // --ulimit NAME=SOFT[:HARD]
+    std::vector<std::string> sysctls;    // --sysctl KEY=VALUE
+    std::vector<std::string> group_add;  // --group-add GROUP
+    std::string shm_size;                // --shm-size "64m"
     std::string log_driver;              // --log-driver ("" = the daemon's default)
     std::vector<std::string> log_opts;   // --log-opt KEY=VALUE
     bool interactive = false;  // -i

@@ -43,6 +43,10 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("-v,--volume", o.volumes, "Bind mount a volume (SRC:DST[:ro])")->allow_extra_args(false);
     sub.add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])")->allow_extra_args(false);
     sub.add_option("--security-opt", o.security_opt, "Security Options")->allow_extra_args(false);
+    sub.add_option("--ulimit", o.ulimits, "Ulimit options (NAME=SOFT[:HARD])")->allow_extra_args(false);
+    sub.add_option("--sysctl", o.sysctls, "Sysctl options (KEY=VALUE)")->allow_extra_args(false);
+    sub.add_option("--group-add", o.group_add, "Add additional groups to join")->allow_extra_args(false);
+    sub.add_option("--shm-size", o.shm_size, "Size of /dev/shm");
     sub.add_option("--log-driver", o.log_driver, "Logging driver for the container (json-file, none)");
     sub.add_option("--log-opt", o.log_opts, "Log driver options (max-size=10m, max-file=3)")->allow_extra_args(false);
     add_resource_flags(sub, o);

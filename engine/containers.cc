@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
 #include "engine/config_util.h"
+#include "engine/confinement_config.h"
 #include "engine/engine.h"
 #include "engine/host_config.h"
 #include "engine/monitor/json_log.h"
@@ -150,19 +151,19 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     host_config["NetworkMode"] = net;
     // Settings berth does not implement yet are refused, never ignored: a
     // silently dropped --read-only or -m would be a lie to the user.
-    for (const char* k : {"Binds", "Mounts", "Tmpfs", "PortBindings", "SecurityOpt", "Devices", "VolumesFrom",
-                          "Ulimits", "Sysctls", "GroupAdd", "DeviceCgroupRules", "ExtraHosts"}) {
+    for (const char* k : {"Binds", "Mounts", "PortBindings", "Devices", "VolumesFrom", "DeviceCgroupRules",
+                          "ExtraHosts"}) {
         auto* v = host_config.if_contains(k);
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    for (const char* k : {"ReadonlyRootfs", "Privileged", "PublishAllPorts", "OomKillDisable"}) {
+    for (const char* k : {"Privileged", "PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
     for (const char* k : {"CpuQuota", "CpuPeriod", "CpuRealtimePeriod", "CpuRealtimeRuntime", "KernelMemory",
-                          "KernelMemoryTCP", "ShmSize"}) {
+                          "KernelMemoryTCP"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_number() && v->to_number<double>() > 0)
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
@@ -173,6 +174,9 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         if (v && v->is_array() && !v->as_array().empty())
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
+    // Read-only root, tmpfs, /dev/shm, ulimits, sysctls, groups, security opts.
+    if (auto conf = confinement_of(host_config); !conf) co_return conf.err();
+    set_confinement_defaults(host_config);
     // Limits are checked and adjusted as Docker does; the ones this host
     // cannot apply are dropped with Docker's warning.
     auto lim = limits_of(host_config);
@@ -395,6 +399,17 @@ result<runtime::launch_spec> engine::process_half(const container& c) const {
     ::getrlimit(RLIMIT_NOFILE, &rl);
     std::uint64_t nofile = std::min<std::uint64_t>(1048576, rl.rlim_max);
     spec.rlimits.push_back({RLIMIT_NOFILE, nofile, nofile});
+    // --ulimit (checked against the same hard limits at create) replaces it.
+    auto conf = confinement_of(c.host_config);
+    if (!conf) return conf.err();
+    for (const auto& u : conf->ulimits) {
+        auto same = std::find_if(spec.rlimits.begin(), spec.rlimits.end(),
+                                 [&](const auto& r) { return r.resource == u.resource; });
+        if (same != spec.rlimits.end()) *same = u;
+        else spec.rlimits.push_back(u);
+    }
+    spec.group_add = std::move(conf->group_add);
+    spec.no_new_privs = conf->no_new_privs;
     return spec;
 }
 
@@ -467,6 +482,16 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.user = std::move(process->user);
     spec.capabilities = std::move(process->capabilities);
     spec.rlimits = std::move(process->rlimits);
+    spec.group_add = std::move(process->group_add);
+    spec.no_new_privs = process->no_new_privs;
+    if (auto conf = confinement_of(c->host_config); !conf) {
+        co_return conf.err();
+    } else {
+        spec.readonly_rootfs = conf->readonly_rootfs;
+        spec.tmpfs = std::move(conf->tmpfs);
+        spec.shm_size = conf->shm_size;
+        spec.sysctls = std::move(conf->sysctls);
+    }
     if (!init_binary.empty()) {
         spec.init_binary = init_binary;
         spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});

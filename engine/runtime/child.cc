@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -176,6 +177,10 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     if (!group) return as_internal(group.err());
     auto user = resolve_user(spec.user, *passwd, *group);
     if (!user) return user.err();
+    auto added = resolve_additional_groups(spec.group_add, *group);
+    if (!added) return added.err();
+    for (gid_t g : *added)
+        if (std::find(user->groups.begin(), user->groups.end(), g) == user->groups.end()) user->groups.push_back(g);
     auto caps = capability_mask(spec.capabilities);
     if (!caps) return caps.err();
     // The terminal belongs to the user, as with a login (runc does the same).

@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/sys.h"
 #include "base/util.h"
+#include "engine/runtime/confinement.h"
 #include "engine/runtime/overlay.h"
 
 namespace berth::runtime {
@@ -93,7 +94,7 @@ status make_dir(const char* path, mode_t mode) {
     return ok();
 }
 
-status mount_dev() {
+status mount_dev(std::uint64_t shm_size) {
     BERTH_TRY(ensure_mount_point("/dev"));
     BERTH_TRY(do_mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
     struct node {
@@ -115,7 +116,8 @@ status mount_dev() {
     BERTH_TRY(do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                        "newinstance,ptmxmode=0666,mode=0620,gid=5"));
     BERTH_TRY(make_dir("/dev/shm", 01777));
-    BERTH_TRY(do_mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"));
+    const std::string shm_opts = "mode=1777,size=" + std::to_string(shm_size);
+    BERTH_TRY(do_mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts.c_str()));
     BERTH_TRY(make_dir("/dev/mqueue", 0755));
     BERTH_TRY(do_mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
     return ok();
@@ -173,6 +175,45 @@ status make_readonly(const std::string& path) {
     attr.attr_set = MOUNT_ATTR_RDONLY;
     if (sys::mount_setattr(AT_FDCWD, path.c_str(), AT_RECURSIVE, &attr) != 0)
         return sys_error("make " + path + " read-only");
+    return ok();
+}
+
+// After pivot_root: the target is created and opened inside the container's
+// root (RESOLVE_IN_ROOT), so a symlink in the image cannot send the mount
+// outside it, and the tmpfs goes on that very directory (its /proc/self/fd
+// link) rather than on a path resolved again.
+status mount_tmpfs(const tmpfs_mount& t) {
+    BERTH_TRY(make_dirs_in_root(t.target, 0755));
+    unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open /");
+    unique_fd dir(sys::openat2(root.get(), t.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!dir) return sys_error("open tmpfs target " + t.target);
+    const std::string at = "/proc/self/fd/" + std::to_string(dir.get());
+    if (::mount("tmpfs", at.c_str(), "tmpfs", t.flags, t.data.empty() ? nullptr : t.data.c_str()) != 0)
+        return sys_error("mount tmpfs on " + t.target);
+    return ok();
+}
+
+// Before /proc/sys turns read-only. The keys were checked by the daemon
+// (namespaced ones only, no "/" nor ".."); O_NOFOLLOW for good measure.
+status write_sysctl(const std::string& key, const std::string& value) {
+    const std::string path = sysctl_path(key);
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return sys_error("set sysctl " + key);
+    if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+        return sys_error("set sysctl " + key + "=" + value);
+    return ok();
+}
+
+// --read-only: only the root mount (the overlay) turns read-only; /proc,
+// /dev, /dev/shm, /dev/mqueue and the tmpfs mounts stay as they are, as in
+// Docker. The working directory is made first, as Docker makes it at create.
+status make_root_readonly(const std::string& cwd) {
+    if (!cwd.empty()) BERTH_TRY(make_dirs_in_root(cwd, 0755));
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (sys::mount_setattr(AT_FDCWD, "/", 0, &attr) != 0) return sys_error("make the root read-only");
     return ok();
 }
 
@@ -250,11 +291,14 @@ status setup_sandbox(const launch_spec& spec) {
     }
     BERTH_TRY(ensure_mount_point("/proc"));
     BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
-    BERTH_TRY(mount_dev());
+    BERTH_TRY(mount_dev(spec.shm_size));
     BERTH_TRY(mount_sys(host_sys.get(), unified_host));
+    for (const auto& t : spec.tmpfs) BERTH_TRY(mount_tmpfs(t));
+    for (const auto& [key, value] : spec.sysctls) BERTH_TRY(write_sysctl(key, value));
     for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p));
     for (const auto& p : spec.readonly_paths) BERTH_TRY(make_readonly(p));
     if (spec.new_network) BERTH_TRY(bring_up_loopback());
+    if (spec.readonly_rootfs) BERTH_TRY(make_root_readonly(spec.cwd));
     return ok();
 }
 

@@ -158,6 +158,40 @@ status get_rlimits(const json::object& o, std::vector<rlimit_spec>& out) {
     return ok();
 }
 
+status get_tmpfs(const json::object& o, std::vector<tmpfs_mount>& out) {
+    const json::value* v = o.if_contains("tmpfs");
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error("tmpfs", "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        if (!e.is_object()) return field_error("tmpfs", "an array of objects");
+        const auto& t = e.get_object();
+        tmpfs_mount m;
+        std::uint64_t flags = 0;
+        BERTH_TRY(get_string(t, "target", m.target));
+        BERTH_TRY(get_string(t, "data", m.data));
+        const json::value* f = t.if_contains("flags");
+        if (!f || !get_u64(*f, flags)) return field_error("tmpfs.flags", "an unsigned integer");
+        m.flags = static_cast<unsigned long>(flags);
+        out.push_back(std::move(m));
+    }
+    return ok();
+}
+
+status get_sysctls(const json::object& o, std::vector<std::pair<std::string, std::string>>& out) {
+    const json::value* v = o.if_contains("sysctls");
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error("sysctls", "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        const json::array* kv = e.if_array();
+        if (!kv || kv->size() != 2 || !(*kv)[0].is_string() || !(*kv)[1].is_string())
+            return field_error("sysctls", "an array of [key, value] pairs");
+        out.emplace_back(std::string((*kv)[0].get_string()), std::string((*kv)[1].get_string()));
+    }
+    return ok();
+}
+
 }  // namespace
 
 std::string to_json(const launch_spec& spec) {
@@ -174,6 +208,15 @@ std::string to_json(const launch_spec& spec) {
     o["masked_paths"] = to_array(spec.masked_paths);
     o["readonly_paths"] = to_array(spec.readonly_paths);
     o["init_binary"] = spec.init_binary;
+    o["readonly_rootfs"] = spec.readonly_rootfs;
+    json::array tmpfs;
+    for (const auto& t : spec.tmpfs)
+        tmpfs.emplace_back(json::object{{"target", t.target}, {"flags", std::uint64_t(t.flags)}, {"data", t.data}});
+    o["tmpfs"] = std::move(tmpfs);
+    o["shm_size"] = spec.shm_size;
+    json::array sysctls;
+    for (const auto& [k, v] : spec.sysctls) sysctls.emplace_back(json::array{json::string(k), json::string(v)});
+    o["sysctls"] = std::move(sysctls);
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["hostname"] = spec.hostname;
@@ -183,6 +226,7 @@ std::string to_json(const launch_spec& spec) {
     o["user"] = spec.user;
     o["capabilities"] = to_array(spec.capabilities);
     o["no_new_privs"] = spec.no_new_privs;
+    o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
     return json::serialize(o);
 }
@@ -203,6 +247,11 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_strings(o, "masked_paths", s.masked_paths));
     BERTH_TRY(get_strings(o, "readonly_paths", s.readonly_paths));
     BERTH_TRY(get_string(o, "init_binary", s.init_binary));
+    BERTH_TRY(get_bool(o, "readonly_rootfs", s.readonly_rootfs));
+    BERTH_TRY(get_tmpfs(o, s.tmpfs));
+    if (const json::value* shm = o.if_contains("shm_size"); shm && !shm->is_null() && !get_u64(*shm, s.shm_size))
+        return field_error("shm_size", "an unsigned integer");
+    BERTH_TRY(get_sysctls(o, s.sysctls));
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));
@@ -212,6 +261,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "user", s.user));
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
+    BERTH_TRY(get_strings(o, "group_add", s.group_add));
     BERTH_TRY(get_rlimits(o, s.rlimits));
     return s;
 }

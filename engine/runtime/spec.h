@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -22,6 +23,12 @@ namespace berth::runtime {
 struct rlimit_spec {
     int resource = 0;
     std::uint64_t soft = 0, hard = 0;
+};
+
+struct tmpfs_mount {
+    std::string target;        // absolute, inside the container
+    unsigned long flags = 0;   // MS_*
+    std::string data;          // "size=64m,mode=1777"
 };
 
 struct launch_spec {
@@ -37,6 +44,10 @@ struct launch_spec {
     // --init: a static init on the host, bind-mounted read-only at
     // /sbin/docker-init (args then start with it).
     std::string init_binary;
+    bool readonly_rootfs = false;           // --read-only: the overlay's root mount read-only
+    std::vector<tmpfs_mount> tmpfs;         // --tmpfs, mounted after pivot_root
+    std::uint64_t shm_size = 64ull << 20;   // /dev/shm size in bytes (--shm-size)
+    std::vector<std::pair<std::string, std::string>> sysctls;  // checked keys (runtime/confinement.h)
 
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none
@@ -50,6 +61,7 @@ struct launch_spec {
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
     std::vector<std::string> capabilities;  // "CAP_CHOWN", …: bounding, permitted and effective
     bool no_new_privs = false;
+    std::vector<std::string> group_add;  // --group-add: names (the image's /etc/group) or gids
     std::vector<rlimit_spec> rlimits;
 };
 

@@ -140,4 +140,27 @@ result<exec_user> resolve_user(std::string_view spec, const std::optional<std::s
     return out;
 }
 
+result<std::vector<gid_t>> resolve_additional_groups(const std::vector<std::string>& names,
+                                                     const std::optional<std::string>& group) {
+    std::vector<group_entry> groups;
+    if (group) groups = parse_group(*group);
+    std::vector<gid_t> out;
+    for (const auto& raw : names) {
+        std::string name = trim(raw);
+        auto gid_arg = parse_id(name);
+        std::optional<unsigned long> gid;
+        for (const auto& e : groups)
+            if (e.name == name || (gid_arg && e.gid == *gid_arg)) {
+                gid = e.gid;
+                break;
+            }
+        if (!gid) gid = gid_arg;
+        if (!gid)
+            return make_error(errc::invalid_argument,
+                              "Unable to find group " + name + ": no matching entries in group file");
+        out.push_back(static_cast<gid_t>(*gid));
+    }
+    return out;
+}
+
 }  // namespace berth::runtime

@@ -28,4 +28,9 @@ struct exec_user {
 result<exec_user> resolve_user(std::string_view spec, const std::optional<std::string>& passwd,
                                const std::optional<std::string>& group);
 
+// --group-add: each a group name from the image's group file or a gid
+// (taken as it is when the file lacks it), as runc's GetAdditionalGroups.
+result<std::vector<gid_t>> resolve_additional_groups(const std::vector<std::string>& names,
+                                                     const std::optional<std::string>& group);
+
 }  // namespace berth::runtime

@@ -7,10 +7,11 @@ log file kept open beyond the open-log cache."""
 import json
 import os
 import signal
+import subprocess
 import tempfile
 import time
 
-from conftest import Daemon, make_busybox_tar
+from conftest import BERTH, Daemon, make_busybox_tar
 
 
 def proc_stat(pid):
@@ -165,6 +166,10 @@ def test_idle_container_costs_the_monitor_two_descriptors():
         d.start()
         assert d.cli("import", make_busybox_tar(os.path.join(base, "b.tar")), "busybox").returncode == 0
         first = d.cli("run", "-d", "busybox", "sh", "-c", "echo first; exec sleep 300").stdout.strip()
+        # A rotating log (an entry is about 80 bytes: a rotation every two).
+        rot = d.cli("run", "-d", "--log-opt", "max-size=150", "--log-opt", "max-file=20", "busybox", "sh", "-c",
+                    "for i in 1 2 3 4 5; do echo line-$i; done; exec sleep 300").stdout.strip()
+        wait_for(lambda: d.cli("logs", rot).stdout.endswith("line-5\n"), "the rotating log")
         monitor = d.monitor_pid()
         before = fds(monitor)
         n = 24
@@ -181,13 +186,29 @@ def test_idle_container_costs_the_monitor_two_descriptors():
         logs = [f for f in after if f.endswith("-json.log")]
         assert pipes == 2 * n, (before, after)  # stdout and stderr of each
         assert len(logs) <= 4, logs  # the open-log cache, no more
-        assert grown <= 2 * n + 4 - 1, (before, after)  # the first container's log was already open
+        assert grown <= 2 * n + 4 - 2, (before, after)  # two logs were open before
         assert not [f for f in after if "pidfd" in f], after  # no pidfd kept per container
+        rot_log = json.loads(d.cli("inspect", rot).stdout)[0]["LogPath"]
+        assert rot_log not in after and first + "-json.log" not in "".join(after)  # closed by the cache
+        assert os.path.exists(rot_log + ".1")  # it has rotated
         # A log closed by the cache is reopened where it ended: output of the
         # first container, written now, follows its first line.
         r = d.cli("exec", first, "sh", "-c", "echo later > /proc/1/fd/1")
         assert r.returncode == 0, r.stderr
         wait_for(lambda: d.cli("logs", first).stdout == "first\nlater\n", "the first container's second line")
+        # Reopened after rotations, the rotating log goes on with its offsets:
+        # every line once, in order, and the daemon's follow sees the new ones.
+        follow = subprocess.Popen([BERTH, "-H", d.host, "--data-root", d.root, "--no-autostart", "logs", "-f", rot],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            r = d.cli("exec", rot, "sh", "-c", "for i in 6 7 8 9 10; do echo line-$i > /proc/1/fd/1; done")
+            assert r.returncode == 0, r.stderr
+            want = "".join("line-%d\n" % i for i in range(1, 11))
+            wait_for(lambda: d.cli("logs", rot).stdout == want, "the rotating log's new lines")
+        finally:
+            assert d.cli("stop", "-t", "1", rot).returncode == 0
+            out, _ = follow.communicate(timeout=20)
+        assert out == want, out
         assert len([f for f in fds(monitor) if f.endswith("-json.log")]) <= 4
     finally:
         d.teardown()
