@@ -333,6 +333,8 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         co_await _workers.run(offload_reason::filesystem, std::move(job1));
         co_return made.err().wrap("create container");
     }
+    // A generated name another create took meanwhile: pick another one.
+    while (name.empty() && _names.count(c->name)) c->name = generate_name();
     if (auto it = _names.find(c->name); it != _names.end()) {
         // Another create took the name while the directories were made.
         auto undo = [dir] { return remove_all(dir); };
