@@ -442,11 +442,15 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // Limits were checked (and those this host lacks dropped) at create.
     auto lim = limits_of(c->host_config);
     if (!lim) co_return lim.err();
-    // The OOM eventfd (v1) is armed with the cgroup, before any process runs.
+    // The OOM eventfd (v1) is armed with the cgroup, before any process
+    // runs, for a container with a memory limit: only a limit makes its
+    // memory cgroup run out (berth's parents have none). The rest costs the
+    // daemon no descriptor; their exits still read the oom_kill counter.
     unique_fd oom_efd;
-    auto job3 = [this, id = c->id, l = *lim, &oom_efd] {
+    bool arm_oom = lim->memory > 0;
+    auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom] {
         auto made = _cgroups->create(id, l);
-        if (made) {
+        if (made && arm_oom) {
             auto armed = _cgroups->oom_eventfd(id);
             if (armed) oom_efd = std::move(*armed);
             else log::warn("container {}: OOM notification: {}", id.substr(0, 12), armed.err().message);
@@ -537,7 +541,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     status outcome = sent ? _starts[c->id].outcome : sent;
     _starts.erase(c->id);
     if (outcome) {
-        watch_oom(c, std::move(oom_efd));
+        if (oom_efd || _cgroups->kind() == cgroup::layout::unified) watch_oom(c, std::move(oom_efd));
         emit(*c, "start");
         co_return ok();
     }
@@ -681,7 +685,8 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             c->status = "running";
             c->pid = it->second;
             if (!was_running || !c->health) start_health_checks(c);
-            if (!was_running || !_booted) watch_oom(c, {});
+            auto lim = limits_of(c->host_config);
+            if ((!was_running || !_booted) && lim && lim->memory > 0) watch_oom(c, {});
         } else if (c->running() && (!judged || judged->count(id))) {
             // Not running under the monitor and (so far) no exit record: the
             // exit record, if the monitor has one, follows and corrects this.

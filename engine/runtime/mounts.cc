@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/fd.h"
@@ -178,20 +179,79 @@ status make_readonly(const std::string& path) {
     return ok();
 }
 
-// After pivot_root: the target is created and opened inside the container's
-// root (RESOLVE_IN_ROOT), so a symlink in the image cannot send the mount
-// outside it, and the tmpfs goes on that very directory (its /proc/self/fd
-// link) rather than on a path resolved again.
-status mount_tmpfs(const tmpfs_mount& t) {
-    BERTH_TRY(make_dirs_in_root(t.target, 0755));
+// After pivot_root: a mount target is created and opened inside the
+// container's root (RESOLVE_IN_ROOT), so a symlink in the image cannot send
+// the mount outside it, and the mount goes on that very inode (its fd)
+// rather than on a path resolved again. A file target is created empty.
+result<unique_fd> open_target_in_root(const std::string& target, bool directory, const std::string& what) {
+    const std::uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) return sys_error("open /");
-    unique_fd dir(sys::openat2(root.get(), t.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
-                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-    if (!dir) return sys_error("open tmpfs target " + t.target);
+    if (directory) {
+        BERTH_TRY(make_dirs_in_root(target, 0755));
+        unique_fd dir(sys::openat2(root.get(), target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, resolve));
+        if (!dir) return sys_error("open " + what + " " + target);
+        return dir;
+    }
+    unique_fd file(sys::openat2(root.get(), target.c_str(), O_PATH | O_CLOEXEC, resolve));
+    if (file || errno != ENOENT) {
+        if (!file) return sys_error("open " + what + " " + target);
+        return file;
+    }
+    const auto slash = target.find_last_of('/');
+    const std::string parent = target.substr(0, slash), base = target.substr(slash + 1);
+    BERTH_TRY(make_dirs_in_root(parent.empty() ? "/" : parent, 0755));
+    unique_fd dir(sys::openat2(root.get(), parent.empty() ? "/" : parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                               resolve));
+    if (!dir) return sys_error("open " + what + " " + target);
+    unique_fd made(::openat(dir.get(), base.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!made && errno != EEXIST && errno != ELOOP) return sys_error("create " + what + " " + target);
+    file.reset(sys::openat2(root.get(), target.c_str(), O_PATH | O_CLOEXEC, resolve));
+    if (!file) return sys_error("open " + what + " " + target);
+    return file;
+}
+
+status mount_tmpfs(const tmpfs_mount& t) {
+    BERTH_ASSIGN(unique_fd dir, open_target_in_root(t.target, true, "tmpfs target"));
     const std::string at = "/proc/self/fd/" + std::to_string(dir.get());
     if (::mount("tmpfs", at.c_str(), "tmpfs", t.flags, t.data.empty() ? nullptr : t.data.c_str()) != 0)
         return sys_error("mount tmpfs on " + t.target);
+    return ok();
+}
+
+// Before pivot_root, while the host's tree is visible: a detached recursive
+// copy of the source (rbind, as Docker's default), read-only when asked.
+// The mount namespace's tree was made private first, so the copy is private.
+result<unique_fd> clone_bind_source(const bind_mount& b) {
+    if (b.create_source) {
+        struct stat st;
+        if (::stat(b.source.c_str(), &st) != 0 && errno == ENOENT) BERTH_TRY(make_dirs(b.source, 0755));
+    }
+    unique_fd tree(sys::open_tree(AT_FDCWD, b.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (!tree) return sys_error("bind source " + b.source);
+    if (b.readonly) {
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY;
+        if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &ro) != 0)
+            return sys_error("make bind of " + b.source + " read-only");
+    }
+    return tree;
+}
+
+// After pivot_root: attaches the clone on the target made inside the root,
+// then sets its propagation (the fd still names the attached mount).
+status attach_bind(int tree, const bind_mount& b) {
+    struct stat st;
+    if (::fstat(tree, &st) != 0) return sys_error("stat bind source " + b.source);
+    BERTH_ASSIGN(unique_fd point, open_target_in_root(b.target, S_ISDIR(st.st_mode), "bind target"));
+    if (sys::move_mount(tree, "", point.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        return sys_error("bind " + b.source + " on " + b.target);
+    const bool recursive = b.propagation.empty() || b.propagation[0] == 'r';
+    const std::string kind = recursive && !b.propagation.empty() ? b.propagation.substr(1) : b.propagation;
+    mount_attr prop{};
+    prop.propagation = kind == "shared" ? MS_SHARED : kind == "slave" ? MS_SLAVE : MS_PRIVATE;
+    if (sys::mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &prop) != 0)
+        return sys_error("set propagation " + b.propagation + " on " + b.target);
     return ok();
 }
 
@@ -279,6 +339,12 @@ status setup_sandbox(const launch_spec& spec) {
             return sys_error("make the init read-only");
     }
 
+    std::vector<unique_fd> bind_trees;
+    for (const auto& b : spec.binds) {
+        BERTH_ASSIGN(unique_fd tree, clone_bind_source(b));
+        bind_trees.push_back(std::move(tree));
+    }
+
     BERTH_TRY(pivot_into(spec.rootfs_dir));
     if (init_tree) {
         // Resolved inside the container's root now: a /sbin symlink stays inside.
@@ -293,7 +359,21 @@ status setup_sandbox(const launch_spec& spec) {
     BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
     BERTH_TRY(mount_dev(spec.shm_size));
     BERTH_TRY(mount_sys(host_sys.get(), unified_host));
-    for (const auto& t : spec.tmpfs) BERTH_TRY(mount_tmpfs(t));
+    // Binds and tmpfs mounts together, parents before children (moby sorts
+    // mounts by the depth of their target); stable, so binds go first.
+    struct pending {
+        std::size_t depth;
+        const bind_mount* bind;
+        int tree;
+        const tmpfs_mount* tmpfs;
+    };
+    std::vector<pending> order;
+    auto depth = [](const std::string& p) { return static_cast<std::size_t>(std::count(p.begin(), p.end(), '/')); };
+    for (std::size_t i = 0; i < spec.binds.size(); ++i)
+        order.push_back({depth(spec.binds[i].target), &spec.binds[i], bind_trees[i].get(), nullptr});
+    for (const auto& t : spec.tmpfs) order.push_back({depth(t.target), nullptr, -1, &t});
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.depth < b.depth; });
+    for (const auto& m : order) BERTH_TRY(m.bind ? attach_bind(m.tree, *m.bind) : mount_tmpfs(*m.tmpfs));
     for (const auto& [key, value] : spec.sysctls) BERTH_TRY(write_sysctl(key, value));
     for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p));
     for (const auto& p : spec.readonly_paths) BERTH_TRY(make_readonly(p));

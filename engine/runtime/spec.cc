@@ -178,6 +178,25 @@ status get_tmpfs(const json::object& o, std::vector<tmpfs_mount>& out) {
     return ok();
 }
 
+status get_binds(const json::object& o, std::vector<bind_mount>& out) {
+    const json::value* v = o.if_contains("binds");
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error("binds", "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        if (!e.is_object()) return field_error("binds", "an array of objects");
+        const auto& b = e.get_object();
+        bind_mount m;
+        BERTH_TRY(get_string(b, "source", m.source));
+        BERTH_TRY(get_string(b, "target", m.target));
+        BERTH_TRY(get_bool(b, "readonly", m.readonly));
+        BERTH_TRY(get_bool(b, "create_source", m.create_source));
+        BERTH_TRY(get_string(b, "propagation", m.propagation));
+        out.push_back(std::move(m));
+    }
+    return ok();
+}
+
 status get_sysctls(const json::object& o, std::vector<std::pair<std::string, std::string>>& out) {
     const json::value* v = o.if_contains("sysctls");
     if (!v || v->is_null()) return ok();
@@ -213,6 +232,14 @@ std::string to_json(const launch_spec& spec) {
     for (const auto& t : spec.tmpfs)
         tmpfs.emplace_back(json::object{{"target", t.target}, {"flags", std::uint64_t(t.flags)}, {"data", t.data}});
     o["tmpfs"] = std::move(tmpfs);
+    json::array binds;
+    for (const auto& b : spec.binds)
+        binds.emplace_back(json::object{{"source", b.source},
+                                        {"target", b.target},
+                                        {"readonly", b.readonly},
+                                        {"create_source", b.create_source},
+                                        {"propagation", b.propagation}});
+    o["binds"] = std::move(binds);
     o["shm_size"] = spec.shm_size;
     json::array sysctls;
     for (const auto& [k, v] : spec.sysctls) sysctls.emplace_back(json::array{json::string(k), json::string(v)});
@@ -249,6 +276,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "init_binary", s.init_binary));
     BERTH_TRY(get_bool(o, "readonly_rootfs", s.readonly_rootfs));
     BERTH_TRY(get_tmpfs(o, s.tmpfs));
+    BERTH_TRY(get_binds(o, s.binds));
     if (const json::value* shm = o.if_contains("shm_size"); shm && !shm->is_null() && !get_u64(*shm, s.shm_size))
         return field_error("shm_size", "an unsigned integer");
     BERTH_TRY(get_sysctls(o, s.sysctls));

@@ -31,6 +31,16 @@ struct tmpfs_mount {
     std::string data;          // "size=64m,mode=1777"
 };
 
+// A bind of a host path (-v, --mount type=bind): cloned from the host
+// before pivot_root, attached at target inside the container's root after.
+struct bind_mount {
+    std::string source;            // absolute host path
+    std::string target;            // absolute, inside the container
+    bool readonly = false;
+    bool create_source = false;    // -v: a missing host directory is made (Docker does)
+    std::string propagation = "rprivate";  // [r]private, [r]shared, [r]slave
+};
+
 struct launch_spec {
     std::string id;  // container id (64 hex)
 
@@ -46,6 +56,7 @@ struct launch_spec {
     std::string init_binary;
     bool readonly_rootfs = false;           // --read-only: the overlay's root mount read-only
     std::vector<tmpfs_mount> tmpfs;         // --tmpfs, mounted after pivot_root
+    std::vector<bind_mount> binds;          // -v, --mount type=bind, mounted after pivot_root
     std::uint64_t shm_size = 64ull << 20;   // /dev/shm size in bytes (--shm-size)
     std::vector<std::pair<std::string, std::string>> sysctls;  // checked keys (runtime/confinement.h)
 
