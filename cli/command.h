@@ -88,6 +88,7 @@ command info_command();
 command cp_command();
 command diff_command();
 command export_command();
+command volume_command();
 
 struct create_options;
 // The container flags `run` and `create` share (cli/create.cc).

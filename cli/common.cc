@@ -21,6 +21,7 @@
 #include "cli/api.h"
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/mount_flag.h"
 
 namespace berth::cli {
 
@@ -627,6 +628,14 @@ result<json::object> build_create_body(const create_options& o) {
         {"ReadonlyRootfs", o.read_only},
         {"SecurityOpt", string_array_or_null(o.security_opt)},
     };
+    if (!o.mounts.empty()) {
+        json::array mounts;
+        for (const auto& m : o.mounts) {
+            BERTH_ASSIGN(auto parsed, parse_mount_flag(m));
+            mounts.emplace_back(std::move(parsed));
+        }
+        host["Mounts"] = std::move(mounts);
+    }
     if (!o.tmpfs.empty()) {
         json::object tmpfs;
         for (const auto& t : o.tmpfs) {

@@ -111,6 +111,7 @@ struct create_options {
     std::vector<std::string> cap_drop;
     std::vector<std::string> volumes;  // -v src:dst[:opts] -> Binds
     std::vector<std::string> tmpfs;    // --tmpfs /run[:opts]
+    std::vector<std::string> mounts;   // --mount type=bind,source=…,target=… -> Mounts
     std::vector<std::string> security_opt;
     std::vector<std::string> ulimits;    // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> sysctls;    // --sysctl KEY=VALUE

@@ -41,6 +41,8 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("--network,--net", o.network, "Connect a container to a network (none|host; default none)");
     sub.add_option("-l,--label", o.labels, "Set meta data on a container")->allow_extra_args(false);
     sub.add_option("-v,--volume", o.volumes, "Bind mount a volume (SRC:DST[:ro])")->allow_extra_args(false);
+    sub.add_option("--mount", o.mounts, "Attach a filesystem mount to the container (type=bind,source=,target=)")
+        ->allow_extra_args(false);
     sub.add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])")->allow_extra_args(false);
     sub.add_option("--security-opt", o.security_opt, "Security Options")->allow_extra_args(false);
     sub.add_option("--ulimit", o.ulimits, "Ulimit options (NAME=SOFT[:HARD])")->allow_extra_args(false);

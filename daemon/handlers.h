@@ -37,6 +37,9 @@ awaitable<void> copy_client_input(socket_t& s, engine& eng, client_input* in);
 awaitable<bool> exec_create(socket_t& s, request& req, engine& eng, const std::string& container_ref);
 awaitable<bool> exec_route(socket_t& s, request& req, engine& eng);
 
+// api_volumes.cc: everything under /volumes (local driver).
+awaitable<bool> volumes_route(socket_t& s, request& req, engine& eng);
+
 // api_list.cc: GET /containers/json with Docker's filters, limit, size, before, since.
 awaitable<bool> containers_list(socket_t& s, request& req, engine& eng);
 

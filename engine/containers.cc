@@ -16,6 +16,8 @@
 #include "engine/cgroup/manager.h"
 #include "engine/config_util.h"
 #include "engine/confinement_config.h"
+#include "engine/mount_config.h"
+#include "engine/volumes.h"
 #include "engine/engine.h"
 #include "engine/host_config.h"
 #include "engine/monitor/json_log.h"
@@ -151,12 +153,13 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     host_config["NetworkMode"] = net;
     // Settings berth does not implement yet are refused, never ignored: a
     // silently dropped --read-only or -m would be a lie to the user.
-    for (const char* k : {"Binds", "Mounts", "PortBindings", "Devices", "VolumesFrom", "DeviceCgroupRules",
-                          "ExtraHosts"}) {
+    for (const char* k : {"PortBindings", "Devices", "VolumesFrom", "DeviceCgroupRules", "ExtraHosts"}) {
         auto* v = host_config.if_contains(k);
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
+    if (auto* v = body.if_contains("Volumes"); v && v->is_object() && !v->as_object().empty())
+        co_return make_error(errc::invalid_argument, "anonymous volumes (Config.Volumes) are not supported yet");
     for (const char* k : {"Privileged", "PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
@@ -177,6 +180,18 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // Read-only root, tmpfs, /dev/shm, ulimits, sysctls, groups, security opts.
     if (auto conf = confinement_of(host_config); !conf) co_return conf.err();
     set_confinement_defaults(host_config);
+    // Binds and Mounts: named volumes are created on first use; --mount's
+    // host sources must exist now.
+    {
+        auto binds = bind_mounts_of(host_config, _opts.data_root);
+        if (!binds) co_return binds.err();
+        auto check = [b = std::move(*binds), names = volume_names_of(host_config), root = _opts.data_root]() -> status {
+            for (const auto& n : names) BERTH_TRY(volumes::create(root, n, {}));
+            return check_bind_sources(b);
+        };
+        auto checked = co_await _workers.run(offload_reason::filesystem, std::move(check));
+        if (!checked) co_return checked.err();
+    }
     // Limits are checked and adjusted as Docker does; the ones this host
     // cannot apply are dropped with Docker's warning.
     auto lim = limits_of(host_config);
@@ -498,6 +513,8 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         spec.shm_size = conf->shm_size;
         spec.sysctls = std::move(conf->sysctls);
     }
+    if (auto binds = bind_mounts_of(c->host_config, _opts.data_root); !binds) co_return binds.err();
+    else spec.binds = std::move(*binds);
     if (!init_binary.empty()) {
         spec.init_binary = init_binary;
         spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
@@ -574,6 +591,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
         return;
     }
     c.status = "running";
+    c.restarting = false;
     c.started_ns = now_ns();
     c.finished_ns = 0;
     c.exit_code = 0;
@@ -994,10 +1012,13 @@ awaitable<void> engine::restart_after_backoff(container_ptr c) {
     co_await t.async_wait(use_awaitable);
     // A stop, rm or user start during the back-off cancels this restart.
     if (!c->restarting || c->manual_stop || c->removed || c->status != "exited") co_return;
-    c->restarting = false;
     c->restart_count++;
     persist(*c);
+    // Still "restarting" while the start is in flight (as Docker): no
+    // client sees the old exit with the new count.
     auto s = co_await start_container(c->id, true);
+    c->restarting = false;
+    c->changed->notify();
     if (!s) log::warn("restart policy: start {}: {}", c->id.substr(0, 12), s.err().message);
 }
 

@@ -8,6 +8,7 @@
 #include "engine/cgroup/manager.h"
 #include "engine/container_filter.h"
 #include "engine/engine.h"
+#include "engine/mount_config.h"
 #include "engine/runtime/spec.h"
 
 namespace berth {
@@ -169,7 +170,7 @@ json::object engine::inspect_json(const container& c) const {
                                                 {"MergedDir", dir + "/merged"},
                                                 {"UpperDir", dir + "/upper"},
                                                 {"WorkDir", dir + "/work"}}}}},
-            {"Mounts", json::array{}},
+            {"Mounts", mount_points_json(c.host_config, _opts.data_root)},
             {"Config", c.config},
             {"NetworkSettings", json::object{{"Bridge", ""},
                                              {"SandboxID", ""},

@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "engine/runtime/confinement.h"
 #include "engine/runtime/overlay.h"
+#include "engine/runtime/populate.h"
 
 namespace berth::runtime {
 namespace {
@@ -220,8 +221,8 @@ status mount_tmpfs(const tmpfs_mount& t) {
 }
 
 // Before pivot_root, while the host's tree is visible: a detached recursive
-// copy of the source (rbind, as Docker's default), read-only when asked.
-// The mount namespace's tree was made private first, so the copy is private.
+// copy of the source (rbind, as Docker's default). The mount namespace's
+// tree was made private first, so the copy is private.
 result<unique_fd> clone_bind_source(const bind_mount& b) {
     if (b.create_source) {
         struct stat st;
@@ -229,18 +230,27 @@ result<unique_fd> clone_bind_source(const bind_mount& b) {
     }
     unique_fd tree(sys::open_tree(AT_FDCWD, b.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
     if (!tree) return sys_error("bind source " + b.source);
-    if (b.readonly) {
-        mount_attr ro{};
-        ro.attr_set = MOUNT_ATTR_RDONLY;
-        if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &ro) != 0)
-            return sys_error("make bind of " + b.source + " read-only");
-    }
     return tree;
 }
 
-// After pivot_root: attaches the clone on the target made inside the root,
-// then sets its propagation (the fd still names the attached mount).
+// After pivot_root: fills a new named volume from the container's target
+// (while empty), makes the clone read-only when asked, attaches it on the
+// target made inside the root, then sets its propagation (the fd still
+// names the attached mount).
 status attach_bind(int tree, const bind_mount& b) {
+    if (b.populate) {
+        unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) return sys_error("open /");
+        unique_fd content(sys::openat2(root.get(), b.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                       RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+        if (content) BERTH_TRY(populate_volume(content.get(), tree));
+    }
+    if (b.readonly) {
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY;
+        if (sys::mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro) != 0)
+            return sys_error("make bind of " + b.source + " read-only");
+    }
     struct stat st;
     if (::fstat(tree, &st) != 0) return sys_error("stat bind source " + b.source);
     BERTH_ASSIGN(unique_fd point, open_target_in_root(b.target, S_ISDIR(st.st_mode), "bind target"));

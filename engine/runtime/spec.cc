@@ -192,6 +192,7 @@ status get_binds(const json::object& o, std::vector<bind_mount>& out) {
         BERTH_TRY(get_bool(b, "readonly", m.readonly));
         BERTH_TRY(get_bool(b, "create_source", m.create_source));
         BERTH_TRY(get_string(b, "propagation", m.propagation));
+        BERTH_TRY(get_bool(b, "populate", m.populate));
         out.push_back(std::move(m));
     }
     return ok();
@@ -238,7 +239,8 @@ std::string to_json(const launch_spec& spec) {
                                         {"target", b.target},
                                         {"readonly", b.readonly},
                                         {"create_source", b.create_source},
-                                        {"propagation", b.propagation}});
+                                        {"propagation", b.propagation},
+                                        {"populate", b.populate}});
     o["binds"] = std::move(binds);
     o["shm_size"] = spec.shm_size;
     json::array sysctls;

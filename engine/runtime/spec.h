@@ -39,6 +39,7 @@ struct bind_mount {
     bool readonly = false;
     bool create_source = false;    // -v: a missing host directory is made (Docker does)
     std::string propagation = "rprivate";  // [r]private, [r]shared, [r]slave
+    bool populate = false;         // a named volume: filled from the image's target while empty
 };
 
 struct launch_spec {

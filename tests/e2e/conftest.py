@@ -198,3 +198,18 @@ def daemon():
         yield d
     finally:
         d.teardown()
+
+
+@pytest.fixture
+def docker(daemon, tmp_path):
+    """The real docker CLI against the daemon fixture; skips where it is not installed."""
+    exe = shutil.which("docker")
+    if not exe:
+        pytest.skip("the docker CLI is not installed on this machine")
+    env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
+    env.pop("DOCKER_CONTEXT", None)
+
+    def run_docker(*args, timeout=60, input=None):
+        return subprocess.run([exe] + list(args), capture_output=True, text=True, env=env, timeout=timeout,
+                              input=input)
+    return run_docker

@@ -130,7 +130,7 @@ def test_start_of_missing_command_is_an_error(daemon):
 
 
 def test_unsupported_settings_are_refused_not_ignored(daemon):
-    for hc in ({"CpuQuota": 50000}, {"Binds": ["/tmp:/tmp"]}, {"Privileged": True}, {"OomKillDisable": True},
+    for hc in ({"CpuQuota": 50000}, {"VolumesFrom": ["other"]}, {"Privileged": True}, {"OomKillDisable": True},
                {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rwm"}]},
                {"SecurityOpt": ["seccomp=unconfined"]}):
         st, body = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"], "HostConfig": hc})

@@ -13,7 +13,6 @@ import uuid
 import pytest
 
 from conftest import BERTH, UnixHTTPConnection
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
 def cli_bytes(daemon, *args, input=None, timeout=60):

@@ -304,16 +304,7 @@ def test_security_opt_refusals(daemon):
 
 # The docker CLI
 
-@pytest.fixture
-def docker(daemon, tmp_path):
-    if not DOCKER:
-        pytest.skip("the docker CLI is not installed on this machine")
-    env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
-    env.pop("DOCKER_CONTEXT", None)
-
-    def run_docker(*args, timeout=60):
-        return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=timeout)
-    return run_docker
+# The `docker` fixture (the real CLI against the daemon) is in conftest.py.
 
 
 def test_docker_cli_read_only_and_tmpfs(docker):

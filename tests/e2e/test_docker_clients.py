@@ -9,17 +9,7 @@ import pytest
 DOCKER = shutil.which("docker")
 
 
-@pytest.fixture
-def docker(daemon, tmp_path):
-    if not DOCKER:
-        pytest.skip("the docker CLI is not installed on this machine")
-    env = dict(os.environ, DOCKER_HOST=daemon.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
-    env.pop("DOCKER_CONTEXT", None)
-
-    def run(*args, timeout=60, input=None):
-        return subprocess.run([DOCKER] + list(args), capture_output=True, text=True, env=env, timeout=timeout,
-                              input=input)
-    return run
+# The `docker` fixture (the real CLI against the daemon) is in conftest.py.
 
 
 def test_docker_version(docker):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import BERTH, UnixHTTPConnection
 from ptyrun import PtySession
-from test_docker_clients import DOCKER, docker  # noqa: F401  (fixture)
+from test_docker_clients import DOCKER
 
 
 def inspect(daemon, ref):

@@ -5,7 +5,6 @@ import os
 import time
 
 from conftest import UnixHTTPConnection, make_busybox_tar
-from test_docker_clients import docker  # noqa: F401  (fixture)
 from test_layers import docker_save
 
 

@@ -2,7 +2,6 @@
 import json
 import time
 
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
 def test_init_is_pid1_and_exit_code_passes(daemon):

@@ -6,7 +6,6 @@ import time
 import pytest
 
 from conftest import UnixHTTPConnection
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
 def state(daemon, ref):
@@ -96,7 +95,7 @@ def test_events_live_stream(daemon):
     daemon.cli("rm", "-f", cid)
 
 
-def test_docker_cli_stop_kill_restart_events(daemon, docker):  # noqa: F811
+def test_docker_cli_stop_kill_restart_events(daemon, docker):
     cid = docker("run", "-d", "busybox", "sleep", "60").stdout.strip()
     assert docker("restart", "-t", "0", cid).returncode == 0
     assert docker("kill", cid).returncode == 0
@@ -111,7 +110,7 @@ def test_docker_cli_stop_kill_restart_events(daemon, docker):  # noqa: F811
     docker("rm", cid, cid2)
 
 
-def test_container_prune(daemon, docker):  # noqa: F811
+def test_container_prune(daemon, docker):
     running = daemon.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
     exited = daemon.cli("run", "-d", "busybox", "true").stdout.strip()
     created = daemon.cli("create", "busybox", "true").stdout.strip()

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from conftest import BERTH
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
 def log_files(daemon, cid):

@@ -4,7 +4,6 @@ import os
 import time
 
 from conftest import UnixHTTPConnection, cgroup_parents
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 TICKER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/t; sleep 0.05; done"
 
@@ -201,7 +200,7 @@ def test_rename_persists_across_restart(daemon):
     daemon.cli("rm", cid)
 
 
-def test_docker_cli_pause_unpause_rename(daemon, docker):  # noqa: F811
+def test_docker_cli_pause_unpause_rename(daemon, docker):
     cid = docker("run", "-d", "--name", "dockerpaused", "busybox", "sh", "-c", TICKER).stdout.strip()
     assert cid
     r = docker("pause", "dockerpaused")

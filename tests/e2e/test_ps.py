@@ -7,7 +7,6 @@ import urllib.parse
 import pytest
 
 from conftest import make_busybox_tar
-from test_docker_clients import docker  # noqa: F401  (fixture)
 
 
 def run_ok(daemon, *args):

@@ -71,10 +71,7 @@ def test_bad_restart_options(daemon):
     assert r.returncode == 125 and "maximum retry count" in r.stderr
 
 
-from test_docker_clients import docker  # noqa: E402,F401  (fixture)
-
-
-def test_docker_cli_restart_policy(daemon, docker):  # noqa: F811
+def test_docker_cli_restart_policy(daemon, docker):
     cid = docker("run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1").stdout.strip()
     assert wait_for(lambda: docker("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", cid).stdout.strip() == "2 exited")
     assert docker("rm", cid).returncode == 0

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from conftest import BERTH, UnixHTTPConnection
-from test_docker_clients import docker  # noqa: F401  (fixture)
 from test_limits import UNIFIED, inspect, knob
 
 MiB = 1 << 20

@@ -1,0 +1,38 @@
+// The mounts of a Docker HostConfig: Binds ("SRC:DST[:MODE]", as the docker
+// CLI sends -v) and Mounts ({Type, Source, Target, ReadOnly, BindOptions},
+// as it sends --mount), checked as Docker checks them at create and read
+// again at start into the launch spec. Engine-internal; nothing here touches
+// the filesystem except `check_bind_sources`, which stats (run it on a worker).
+//
+// Host binds and named volumes of the local driver (a bind of the volume's
+// _data) are implemented; anonymous volumes, tmpfs and other types in
+// Mounts are refused with a clear error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/error.h"
+#include "engine/runtime/spec.h"
+
+namespace berth {
+
+// Parses and checks Binds and Mounts; invalid_argument with Docker's
+// message where Docker has one (duplicate targets included).
+// Named volumes become binds of data_root/volumes/<name>/_data.
+result<std::vector<runtime::bind_mount>> bind_mounts_of(const boost::json::object& host_config,
+                                                        const std::string& data_root);
+
+// The named volumes a HostConfig uses (valid or not: for in-use checks).
+std::vector<std::string> volume_names_of(const boost::json::object& host_config);
+
+// --mount type=bind refuses a missing source (-v creates it at start).
+// Blocks (stat).
+status check_bind_sources(const std::vector<runtime::bind_mount>& binds);
+
+// Inspect's "Mounts": [{Type, Source, Destination, Mode, RW, Propagation}].
+boost::json::array mount_points_json(const boost::json::object& host_config, const std::string& data_root);
+
+}  // namespace berth

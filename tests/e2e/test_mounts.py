@@ -1,0 +1,280 @@
+"""Bind mounts (-v, --mount type=bind): rw and ro, files, missing sources,
+targets resolved inside the container's root, inspect's Mounts, the docker CLI."""
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+def host_dir():
+    d = tempfile.mkdtemp(prefix="berth-mounts-")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def run(daemon, *args):
+    return daemon.cli("run", "--rm", *args)
+
+
+def test_bind_rw_container_writes_host_sees(daemon, host_dir):
+    with open(os.path.join(host_dir, "in"), "w") as f:
+        f.write("from-host\n")
+    r = run(daemon, "-v", host_dir + ":/data", "busybox", "sh", "-c", "cat /data/in && echo from-box > /data/out")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "from-host\n"
+    with open(os.path.join(host_dir, "out")) as f:
+        assert f.read() == "from-box\n"
+
+
+def test_bind_ro_write_fails_erofs(daemon, host_dir):
+    r = run(daemon, "-v", host_dir + ":/data:ro", "busybox", "sh", "-c",
+            "touch /data/x 2>&1; echo rc=$?; grep ' /data ' /proc/mounts")
+    assert r.returncode == 0, r.stderr
+    assert "Read-only file system" in r.stdout
+    assert "rc=1" in r.stdout
+    assert " ro," in r.stdout.splitlines()[-1]
+    assert not os.path.exists(os.path.join(host_dir, "x"))
+
+
+def test_mount_flag_readonly_and_propagation(daemon, host_dir):
+    r = run(daemon, "--mount", "type=bind,source=%s,target=/m,readonly,bind-propagation=rshared" % host_dir,
+            "busybox", "sh", "-c", "touch /m/x 2>/dev/null || echo refused; grep ' /m ' /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "refused"
+    assert "shared:" in lines[1] and " ro," in lines[1]
+
+
+def test_file_bind(daemon, host_dir):
+    src = os.path.join(host_dir, "conf.txt")
+    with open(src, "w") as f:
+        f.write("hello file\n")
+    r = run(daemon, "-v", src + ":/etc/app/conf.txt:ro", "busybox", "cat", "/etc/app/conf.txt")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello file\n"
+
+
+def test_bind_missing_source_created_by_v(daemon, host_dir):
+    src = os.path.join(host_dir, "made", "here")
+    r = run(daemon, "-v", src + ":/data", "busybox", "sh", "-c", "echo x > /data/f")
+    assert r.returncode == 0, r.stderr
+    assert os.path.isfile(os.path.join(src, "f"))
+
+
+def test_mount_missing_source_refused(daemon, host_dir):
+    before = daemon.api("GET", "/containers/json?all=1")[1]
+    src = os.path.join(host_dir, "nope")
+    r = daemon.cli("run", "--name", "missing-src", "--mount", "type=bind,source=%s,target=/data" % src,
+                   "busybox", "true")
+    assert r.returncode == 125
+    assert ('invalid mount config for type "bind": bind source path does not exist: ' + src) in r.stderr
+    assert daemon.api("GET", "/containers/json?all=1")[1] == before
+    assert not os.path.exists(src)
+
+
+def test_invalid_specs_refused(daemon, host_dir):
+    for args, msg in [
+        (("-v", host_dir + ":/data:bogus"), "invalid mode: bogus"),
+        (("-v", host_dir + ":relative"), "mount path must be absolute"),
+        (("-v", host_dir + ":/d", "-v", host_dir + ":/d"), "Duplicate mount point: /d"),
+        (("--mount", "type=volume,target=/d"), "anonymous volumes are not supported yet"),
+        (("-v", "/anon"), "anonymous volumes (Config.Volumes) are not supported yet"),
+        (("--mount", "type=volume,source=vv,target=/d,volume-opt=type=nfs"), "volume-opt is not supported yet"),
+        (("--mount", "type=tmpfs,target=/d"), "type \"tmpfs\" is not supported yet"),
+        (("--volumes-from", "x"), None),
+    ]:
+        r = daemon.cli("create", *args, "busybox", "true")
+        if msg is None:
+            assert r.returncode != 0
+            continue
+        assert r.returncode == 125, (args, r.stdout)
+        assert msg in r.stderr, (args, r.stderr)
+
+
+def put_archive(daemon, cid, path, members):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, target in members:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            t.addfile(info)
+    status, body = daemon.api("PUT", "/containers/%s/archive?path=%s" % (cid, path), body=buf.getvalue(),
+                              headers={"Content-Type": "application/x-tar"})
+    assert status == 200, body
+
+
+def test_symlink_target_stays_in_container_root(daemon, host_dir):
+    with open(os.path.join(host_dir, "marker"), "w") as f:
+        f.write("inside\n")
+    sub = "berth-mnt-" + uuid.uuid4().hex[:12]
+    assert not os.path.exists("/etc/" + sub)
+    # /evil -> /etc (absolute) and /rel -> ../../etc (climbing above /) in
+    # the container: both must resolve to the container's own /etc.
+    r = daemon.cli("create", "-v", "%s:/evil/%s" % (host_dir, sub), "-v", "%s:/rel/%s-r" % (host_dir, sub),
+                   "busybox", "sh", "-c", "cat /etc/%s/marker /etc/%s-r/marker" % (sub, sub))
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        put_archive(daemon, cid, "/", [("evil", "/etc"), ("rel", "../../etc")])
+        r = daemon.cli("start", "-a", cid)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "inside\ninside\n"
+        assert not os.path.exists("/etc/" + sub) and not os.path.exists("/etc/%s-r" % sub)
+    finally:
+        daemon.cli("rm", "-f", cid)
+
+
+def test_inspect_mounts_shape(daemon, host_dir):
+    src = os.path.join(host_dir, "f")
+    with open(src, "w"):
+        pass
+    r = daemon.cli("create", "-v", host_dir + ":/data:ro", "--mount", "type=bind,source=%s,target=/f" % src,
+                   "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        status, c = daemon.api("GET", "/containers/%s/json" % cid)
+        assert status == 200
+        assert c["HostConfig"]["Binds"] == [host_dir + ":/data:ro"]
+        assert c["HostConfig"]["Mounts"] == [{"Type": "bind", "Source": src, "Target": "/f"}]
+        assert c["Mounts"] == [
+            {"Type": "bind", "Source": host_dir, "Destination": "/data", "Mode": "ro", "RW": False,
+             "Propagation": "rprivate"},
+            {"Type": "bind", "Source": src, "Destination": "/f", "Mode": "", "RW": True,
+             "Propagation": "rprivate"},
+        ]
+    finally:
+        daemon.cli("rm", "-f", cid)
+
+
+def test_read_only_root_keeps_bind_writable(daemon, host_dir):
+    r = run(daemon, "--read-only", "-v", host_dir + ":/data", "busybox", "sh", "-c",
+            "touch /x 2>/dev/null || echo root-ro; touch /data/ok && echo bind-rw")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["root-ro", "bind-rw"]
+
+
+def test_docker_cli_v_and_mount(docker, host_dir):
+    open(os.path.join(host_dir, "seen"), "w").close()
+    r = docker("run", "--rm", "-v", host_dir + ":/data", "busybox", "ls", "/data")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["seen"]
+    r = docker("run", "--rm", "--mount", "type=bind,source=%s,target=/data,readonly" % host_dir, "busybox", "sh",
+               "-c", "ls /data; touch /data/x 2>/dev/null || echo refused")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["seen", "refused"]
+    r = docker("run", "--rm", "--mount", "type=bind,source=%s/nope,target=/data" % host_dir, "busybox", "true")
+    assert r.returncode == 125
+    assert "bind source path does not exist" in r.stderr
+
+
+# Named volumes (local driver)
+
+def volume_path(daemon, name):
+    status, v = daemon.api("GET", "/volumes/" + name)
+    assert status == 200, v
+    return v["Mountpoint"]
+
+
+def test_volume_create_ls_inspect_rm(daemon):
+    r = daemon.cli("volume", "create", "--label", "k=v", "vol-a")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "vol-a"
+    r = daemon.cli("volume", "ls", "-q")
+    assert "vol-a" in r.stdout.split()
+    r = daemon.cli("volume", "ls")
+    assert r.stdout.splitlines()[0].split() == ["DRIVER", "VOLUME", "NAME"]
+    r = daemon.cli("volume", "inspect", "vol-a")
+    assert r.returncode == 0, r.stderr
+    (v,) = json.loads(r.stdout)
+    assert v["Name"] == "vol-a" and v["Driver"] == "local" and v["Scope"] == "local"
+    assert v["Labels"] == {"k": "v"}
+    assert v["Mountpoint"] == os.path.join(daemon.root, "volumes", "vol-a", "_data")
+    assert os.path.isdir(v["Mountpoint"])
+    r = daemon.cli("volume", "rm", "vol-a")
+    assert r.returncode == 0 and r.stdout.strip() == "vol-a", r.stderr
+    assert daemon.api("GET", "/volumes/vol-a")[0] == 404
+    r = daemon.cli("volume", "rm", "vol-a")
+    assert r.returncode == 1 and "no such volume" in r.stderr
+    r = daemon.cli("volume", "create", "bad/name")
+    assert r.returncode == 1 and "includes invalid characters for a local volume name" in r.stderr
+
+
+def test_volume_shared_by_two_containers_and_rm_refused(daemon):
+    r = run(daemon, "-v", "shared-vol:/data", "busybox", "sh", "-c", "echo one > /data/f")
+    assert r.returncode == 0, r.stderr
+    r = daemon.cli("create", "--mount", "type=volume,source=shared-vol,target=/x", "busybox", "cat", "/x/f")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = daemon.cli("start", "-a", cid)
+        assert r.returncode == 0 and r.stdout == "one\n", r.stderr
+        status, body = daemon.api("DELETE", "/volumes/shared-vol")
+        assert status == 409 and "volume is in use - [%s]" % cid in body["message"]
+        r = daemon.cli("volume", "rm", "shared-vol")
+        assert r.returncode == 1 and "volume is in use" in r.stderr
+        status, c = daemon.api("GET", "/containers/%s/json" % cid)
+        assert c["Mounts"] == [{"Type": "volume", "Name": "shared-vol", "Source": volume_path(daemon, "shared-vol"),
+                                "Destination": "/x", "Driver": "local", "Mode": "", "RW": True,
+                                "Propagation": ""}]
+    finally:
+        daemon.cli("rm", "-f", cid)
+    r = daemon.cli("volume", "rm", "shared-vol")
+    assert r.returncode == 0, r.stderr
+
+
+def test_volume_populated_from_image_once(daemon):
+    r = run(daemon, "-v", "pop-vol:/etc", "busybox", "sh", "-c", "echo mine > /etc/marker")
+    assert r.returncode == 0, r.stderr
+    path = volume_path(daemon, "pop-vol")
+    with open(os.path.join(path, "passwd")) as f:
+        assert f.read().startswith("root:")
+    # Not empty any more: never copied again, what the container wrote stays.
+    r = run(daemon, "-v", "pop-vol:/etc:ro", "busybox", "sh", "-c", "cat /etc/marker; touch /etc/x || true")
+    assert r.returncode == 0
+    assert r.stdout == "mine\n"
+    # nocopy: an empty volume stays empty.
+    r = run(daemon, "-v", "nocopy-vol:/etc:nocopy", "busybox", "ls", "/etc")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert os.listdir(volume_path(daemon, "nocopy-vol")) == []
+    for n in ("pop-vol", "nocopy-vol"):
+        assert daemon.cli("volume", "rm", n).returncode == 0
+
+
+def test_volume_prune(daemon):
+    for n in ("prune-unused", "prune-used"):
+        assert daemon.cli("volume", "create", n).returncode == 0
+    r = daemon.cli("create", "-v", "prune-used:/data", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        # API 1.41 (berth's): prune takes every unused volume.
+        r = daemon.cli("volume", "prune", "-f")
+        assert r.returncode == 0, r.stderr
+        assert "prune-unused" in r.stdout.split() and "prune-used" not in r.stdout.split()
+        names = daemon.cli("volume", "ls", "-q").stdout.split()
+        assert "prune-used" in names and "prune-unused" not in names
+    finally:
+        daemon.cli("rm", "-f", cid)
+    assert daemon.cli("volume", "rm", "prune-used").returncode == 0
+
+
+def test_docker_cli_volumes(docker):
+    r = docker("volume", "create", "dk-vol")
+    assert r.returncode == 0 and r.stdout.strip() == "dk-vol", r.stderr
+    assert "dk-vol" in docker("volume", "ls", "-q").stdout.split()
+    r = docker("run", "--rm", "-v", "dk-vol:/data", "busybox", "sh", "-c", "echo hi > /data/f; cat /data/f")
+    assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
+    r = docker("run", "--rm", "--mount", "source=dk-vol,target=/d", "busybox", "cat", "/d/f")
+    assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
+    r = docker("volume", "rm", "dk-vol")
+    assert r.returncode == 0, r.stderr
