@@ -116,6 +116,20 @@ class Daemon:
                         os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        # Containers left behind (a test that failed with its daemon down):
+        # processes this test started, in this data root's cgroups only.
+        for cg in cgroup_parents(self.root):
+            for sub in sorted(os.listdir(cg)) if os.path.isdir(cg) else []:
+                try:
+                    with open(os.path.join(cg, sub, "cgroup.procs")) as f:
+                        pids = [int(x) for x in f.read().split()]
+                except OSError:
+                    continue
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
         for cg in cgroup_parents(self.root):
             for sub in sorted(os.listdir(cg)) if os.path.isdir(cg) else []:
                 p = os.path.join(cg, sub)

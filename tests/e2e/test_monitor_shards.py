@@ -116,8 +116,9 @@ def test_shards_spread_survive_daemon_sigkill_and_reattach():
         for i, pid in leaver_pids.items():
             # Reaped by its monitor (not a zombie left behind).
             wait_for(lambda: proc_stat(pid) is None, "leaver %d to be reaped" % i)
-        exits = sorted(os.listdir(os.path.join(d.root, "exits")))
-        assert exits == sorted(ids[i] + ".json" for i in leavers)
+        # Reaped first, recorded (fsync, rename) right after.
+        want = sorted(ids[i] + ".json" for i in leavers)
+        wait_for(lambda: sorted(os.listdir(os.path.join(d.root, "exits"))) == want, "the exit records")
 
         d.start()
         assert d.monitor_pids() == monitors  # the same monitors, every one re-attached
