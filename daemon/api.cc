@@ -205,7 +205,7 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
         if (!found) co_return co_await reply_error(s, req, found.err());
         container_ptr c = *found;
         if (action.empty() && m == v::delete_) {
-            auto r = co_await eng.remove_container(c->id, req.flag("force"));
+            auto r = co_await eng.remove_container(c->id, req.flag("force"), req.flag("v"));
             if (!r) co_return co_await reply_error(s, req, r.err());
             co_return co_await reply(s, req, http::status::no_content, "");
         }

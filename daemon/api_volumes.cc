@@ -82,8 +82,8 @@ awaitable<bool> volumes_create(socket_t& s, request& req, engine& eng) {
 awaitable<bool> volumes_prune(socket_t& s, request& req, engine& eng) {
     auto filters = parse_filter_args(req.get("filters"));
     if (!filters) co_return co_await reply_error(s, req, filters.err());
-    // API 1.42 and later prune anonymous volumes only unless all=true; berth
-    // makes no anonymous volumes, so only all=true (or an older API) removes any.
+    // API 1.42 and later prune anonymous volumes only unless all=true (an
+    // older API prunes every unused volume).
     bool all = !req.version.empty() && std::stod(req.version) < 1.42;
     std::vector<std::string> labels;
     for (const auto& [k, vals] : *filters) {
@@ -96,13 +96,14 @@ awaitable<bool> volumes_prune(socket_t& s, request& req, engine& eng) {
         }
     }
     json::array deleted;
-    if (all) {
+    {
         auto job = [root = eng.options().data_root] { return volumes::list(root); };
         auto vols = co_await eng.workers().run(offload_reason::filesystem, std::move(job));
         if (!vols) co_return co_await reply_error(s, req, vols.err());
         std::vector<std::string> unused;
         for (const auto& v : *vols) {
             bool match = std::all_of(labels.begin(), labels.end(), [&](const auto& l) { return has_label(v, l); });
+            match = match && (all || v.labels.contains(anonymous_volume_label));
             if (match && users_of(eng, v.name).empty()) unused.push_back(v.name);
         }
         auto rm = [root = eng.options().data_root, unused]() {

@@ -76,6 +76,12 @@ status check_container_name(const std::string& name, const std::map<std::string,
     return ok();
 }
 
+// A failed create's undo: its anonymous volumes and its directory.
+status remove_created(const std::string& root, const std::vector<std::string>& anon, const std::string& dir) {
+    for (const auto& n : anon) (void)volumes::remove(root, n);
+    return remove_all(dir);
+}
+
 }  // namespace
 
 int parse_signal(const std::string& s) {
@@ -158,8 +164,15 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    if (auto* v = body.if_contains("Volumes"); v && v->is_object() && !v->as_object().empty())
-        co_return make_error(errc::invalid_argument, "anonymous volumes (Config.Volumes) are not supported yet");
+    json::object request_volumes, image_volumes;  // Config.Volumes: anonymous volumes
+    if (auto* v = body.if_contains("Volumes"); v && v->is_object()) request_volumes = v->as_object();
+    {
+        boost::system::error_code ec;
+        auto v = json::parse(img->config_json, ec);
+        const json::value* cfg = !ec && v.is_object() ? v.as_object().if_contains("config") : nullptr;
+        const json::value* vols = cfg && cfg->is_object() ? cfg->as_object().if_contains("Volumes") : nullptr;
+        if (vols && vols->is_object()) image_volumes = vols->as_object();
+    }
     for (const char* k : {"Privileged", "PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
@@ -181,12 +194,23 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (auto conf = confinement_of(host_config); !conf) co_return conf.err();
     set_confinement_defaults(host_config);
     // Binds and Mounts: named volumes are created on first use; --mount's
-    // host sources must exist now.
+    // host sources must exist now. Anonymous volumes get their names here
+    // and are made with the container's directories (job0).
+    host_config.erase(anonymous_volumes_key);
+    {
+        auto anon = assign_anonymous_volumes(host_config, request_volumes, image_volumes);
+        if (!anon) co_return anon.err();
+        if (!anon->empty()) host_config[anonymous_volumes_key] = std::move(*anon);
+    }
+    const auto anon_names = anonymous_volumes_of(host_config);
     {
         auto binds = bind_mounts_of(host_config, _opts.data_root);
         if (!binds) co_return binds.err();
-        auto check = [b = std::move(*binds), names = volume_names_of(host_config), root = _opts.data_root]() -> status {
-            for (const auto& n : names) BERTH_TRY(volumes::create(root, n, {}));
+        auto check = [b = std::move(*binds), names = volume_names_of(host_config), anon_names,
+                      root = _opts.data_root]() -> status {
+            for (const auto& n : names)
+                if (std::find(anon_names.begin(), anon_names.end(), n) == anon_names.end())
+                    BERTH_TRY(volumes::create(root, n, {}));
             return check_bind_sources(b);
         };
         auto checked = co_await _workers.run(offload_reason::filesystem, std::move(check));
@@ -324,6 +348,11 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
             co_return make_error(errc::invalid_argument, "Retries in Healthcheck cannot be negative");
         if (!hc.empty()) c->config["Healthcheck"] = std::move(hc);
     }
+    {
+        json::object vols = image_volumes;
+        for (const auto& [k, v] : request_volumes) vols[k] = v;
+        if (!vols.empty()) c->config["Volumes"] = std::move(vols);
+    }
     c->host_config = host_config;
 
     // The container's directories: upper and work for the overlay, merged
@@ -332,7 +361,9 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // and the mount points the runtime needs.
     std::string dir = container_dir(c->id);
     bool host_net = net == "host";
-    auto job0 = [dir, hostname, host_net]() -> status {
+    auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root]() -> status {
+        for (const auto& n : anon_names)
+            BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         BERTH_TRY(make_dirs(dir, 0710));
         for (auto d : {"/upper", "/work", "/merged", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
             BERTH_TRY(make_dirs(dir + d, 0755));
@@ -344,7 +375,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     };
     auto made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
     if (!made) {
-        auto job1 = [dir] { return remove_all(dir); };
+        auto job1 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
         co_await _workers.run(offload_reason::filesystem, std::move(job1));
         co_return made.err().wrap("create container");
     }
@@ -352,7 +383,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     while (name.empty() && _names.count(c->name)) c->name = generate_name();
     if (auto it = _names.find(c->name); it != _names.end()) {
         // Another create took the name while the directories were made.
-        auto undo = [dir] { return remove_all(dir); };
+        auto undo = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
         co_await _workers.run(offload_reason::filesystem, std::move(undo));
         co_return name_in_use(c->name, it->second);
     }
@@ -363,7 +394,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
-        auto job2 = [dir] { return remove_all(dir); };
+        auto job2 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
         co_await _workers.run(offload_reason::filesystem, std::move(job2));
         co_return commit_status.err();
     }
@@ -954,7 +985,7 @@ void engine::write_stdin(container& c, std::string data, bool close) {
 
 std::size_t engine::monitor_backlog() const { return _monitor->backlog(); }
 
-awaitable<status> engine::remove_container(std::string ref, bool force) {
+awaitable<status> engine::remove_container(std::string ref, bool force, bool remove_volumes) {
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;
@@ -973,7 +1004,23 @@ awaitable<status> engine::remove_container(std::string ref, bool force) {
         if (!co_await wait_exits(c, target, std::chrono::seconds(was_starting ? 30 : 60)))
             log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
-    co_return co_await destroy(c);
+    // A --rm container removes its anonymous volumes itself (as Docker does).
+    auto anon = anonymous_volumes_of(c->host_config);
+    auto s = co_await destroy(c);
+    if (s && (remove_volumes || c->auto_remove()) && !anon.empty()) co_await remove_anonymous_volumes(std::move(anon));
+    co_return s;
+}
+
+awaitable<void> engine::remove_anonymous_volumes(std::vector<std::string> names) {
+    for (const auto& [id, other] : _containers)
+        for (const auto& n : volume_names_of(other->host_config)) std::erase(names, n);
+    auto job = [root = _opts.data_root, names]() -> status {
+        for (const auto& n : names)
+            if (auto r = volumes::remove(root, n); !r && r.err().code != errc::not_found)
+                log::warn("remove anonymous volume {}: {}", n, r.err().message);
+        return ok();
+    };
+    co_await _workers.run(offload_reason::filesystem, std::move(job));
 }
 
 awaitable<status> engine::persist_durably(const container& c) {
@@ -1048,8 +1095,10 @@ void engine::emit_prune(std::size_t count) {
 
 awaitable<void> engine::finish_removal(container_ptr c) {
     if (c->removed || c->status == "removing") co_return;
+    auto anon = anonymous_volumes_of(c->host_config);
     auto s = co_await destroy(c);
     if (!s) log::warn("auto-remove {}: {}", c->id, s.err().message);
+    else if (!anon.empty()) co_await remove_anonymous_volumes(std::move(anon));
 }
 
 awaitable<status> engine::destroy(container_ptr c) {

@@ -172,7 +172,8 @@ public:
     // 10 s). Returns false when the container was not running (HTTP 304).
     awaitable<result<bool>> stop_container(std::string ref, std::optional<int> timeout_s, int signal);
     awaitable<status> restart_container(std::string ref, std::optional<int> timeout_s, int signal);
-    awaitable<status> remove_container(std::string ref, bool force);
+    // remove_volumes (rm -v): its anonymous volumes go too (never named ones).
+    awaitable<status> remove_container(std::string ref, bool force, bool remove_volumes = false);
     // POST /containers/prune: removes every container that is not running
     // (exited or created). Returns the removed ids.
     awaitable<std::vector<std::string>> prune_containers();
@@ -303,6 +304,9 @@ private:
     // worker, then the state, persisted, waiters woken.
     awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
     awaitable<status> destroy(container_ptr c);
+    // Removes these anonymous volumes of a removed container unless another
+    // container names one (failures logged).
+    awaitable<void> remove_anonymous_volumes(std::vector<std::string> names);
     std::string generate_name() const;
     // Thaws a paused container after a signal was sent to it (stop, kill,
     // rm -f), so that the signal is delivered.

@@ -72,28 +72,43 @@ result<parsed_mode> parse_mode(const std::string& mode) {
 
 error bad_volume_config(const std::string& why) { return invalid("invalid mount config for type \"volume\": " + why); }
 
-struct bind_entry;
-result<bind_entry> volume_mount(const json::object& m);
-
 struct bind_entry {
     runtime::bind_mount bind;
     std::string mode;    // inspect's Mode (Binds only)
     std::string volume;  // a named volume (bind.source is then filled by bind_mounts_of)
+    bool anonymous = false;  // volume: its name from anonymous_volumes_key (empty before create names it)
 };
 
+// The name create gave the anonymous volume at target (empty: none yet).
+std::string anonymous_name(const json::object& hc, const std::string& target) {
+    auto* m = hc.if_contains(anonymous_volumes_key);
+    if (!m || !m->is_object()) return {};
+    auto* n = m->as_object().if_contains(target);
+    return n && n->is_string() ? std::string(n->as_string()) : std::string();
+}
+
+bind_entry anonymous_entry(const json::object& hc, const std::string& target) {
+    bind_entry b;
+    b.anonymous = true;
+    b.bind.target = target;
+    b.volume = anonymous_name(hc, target);
+    b.bind.populate = true;
+    b.bind.create_source = true;  // made at create, never stat'ed as a host source
+    return b;
+}
+
 // --mount type=volume: a named volume of the local driver, without options.
-result<bind_entry> volume_mount(const json::object& m) {
+result<bind_entry> volume_mount(const json::object& hc, const json::object& m) {
     std::string source = str_field(m, "Source"), target = str_field(m, "Target");
     if (target.empty()) return bad_volume_config("field Target must not be empty");
-    if (source.empty()) return invalid("HostConfig.Mounts: anonymous volumes are not supported yet");
-    BERTH_TRY(volumes::check_name(source));
+    if (!source.empty()) BERTH_TRY(volumes::check_name(source));
     BERTH_TRY(check_target(target, source + ":" + target));
     if (auto* o = m.if_contains("BindOptions"); o && !o->is_null())
         return bad_volume_config("field BindOptions must not be specified");
     if (auto* o = m.if_contains("TmpfsOptions"); o && !o->is_null())
         return bad_volume_config("field TmpfsOptions must not be specified");
-    bind_entry b;
-    b.volume = source;
+    bind_entry b = source.empty() ? anonymous_entry(hc, clean_path(target)) : bind_entry{};
+    if (!source.empty()) b.volume = source;
     b.bind.target = clean_path(target);
     b.bind.readonly = bool_field(m, "ReadOnly");
     b.bind.populate = true;
@@ -121,6 +136,11 @@ result<std::vector<bind_entry>> entries_of(const json::object& hc) {
             if (!e.is_string()) return invalid("HostConfig.Binds must be an array of strings");
             const std::string spec(e.as_string());
             auto parts = split(spec, ':');
+            if (parts.size() == 1 && !parts[0].empty() && parts[0][0] == '/') {  // "/path": anonymous
+                BERTH_TRY(check_target(parts[0], spec));
+                out.push_back(anonymous_entry(hc, clean_path(parts[0])));
+                continue;
+            }
             if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
                 return invalid("invalid volume specification: '" + spec + "'");
             const bool named = parts[0][0] != '/';
@@ -156,7 +176,7 @@ result<std::vector<bind_entry>> entries_of(const json::object& hc) {
             std::string type = str_field(m, "Type");
             if (type.empty()) return invalid("invalid mount config: mount type must not be empty");
             if (type == "volume") {
-                BERTH_ASSIGN(bind_entry b, volume_mount(m));
+                BERTH_ASSIGN(bind_entry b, volume_mount(hc, m));
                 out.push_back(std::move(b));
                 continue;
             }
@@ -188,6 +208,13 @@ result<std::vector<bind_entry>> entries_of(const json::object& hc) {
             out.push_back(std::move(b));
         }
     }
+    // Anonymous volumes of Config.Volumes and the image's VOLUME.
+    if (auto* m = hc.if_contains(anonymous_volumes_key); m && m->is_object())
+        for (const auto& [target, name] : m->as_object()) {
+            std::string t(target);
+            bool listed = std::any_of(out.begin(), out.end(), [&](const bind_entry& e) { return e.bind.target == t; });
+            if (!listed) out.push_back(anonymous_entry(hc, t));
+        }
     for (std::size_t i = 0; i < out.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
             if (out[i].bind.target == out[j].bind.target)
@@ -201,6 +228,8 @@ result<std::vector<runtime::bind_mount>> bind_mounts_of(const json::object& hc, 
     BERTH_ASSIGN(auto entries, entries_of(hc));
     std::vector<runtime::bind_mount> out;
     for (auto& e : entries) {
+        if (e.anonymous && e.volume.empty())
+            return make_error(errc::internal, "anonymous volume at " + e.bind.target + " has no name");
         if (!e.volume.empty()) e.bind.source = volumes::data_path(data_root, e.volume);
         out.push_back(std::move(e.bind));
     }
@@ -233,6 +262,36 @@ std::vector<std::string> volume_names_of(const json::object& hc) {
             if (e.is_object() && str_field(e.as_object(), "Type") == "volume" &&
                 !str_field(e.as_object(), "Source").empty())
                 out.push_back(str_field(e.as_object(), "Source"));
+    for (auto& n : anonymous_volumes_of(hc)) out.push_back(std::move(n));
+    return out;
+}
+
+std::vector<std::string> anonymous_volumes_of(const json::object& hc) {
+    std::vector<std::string> out;
+    if (auto* m = hc.if_contains(anonymous_volumes_key); m && m->is_object())
+        for (const auto& [target, name] : m->as_object())
+            if (name.is_string()) out.emplace_back(name.as_string());
+    return out;
+}
+
+result<json::object> assign_anonymous_volumes(const json::object& hc, const json::object& request_volumes,
+                                              const json::object& image_volumes) {
+    json::object bare = hc;
+    bare.erase(anonymous_volumes_key);
+    BERTH_ASSIGN(auto entries, entries_of(bare));
+    std::vector<std::string> covered, wanted;
+    for (const auto& e : entries) (e.anonymous ? wanted : covered).push_back(e.bind.target);
+    if (const json::value* t = hc.if_contains("Tmpfs"); t && t->is_object())
+        for (const auto& [k, v] : t->as_object()) covered.push_back(clean_path(std::string(k)));
+    for (const auto* vols : {&request_volumes, &image_volumes})
+        for (const auto& [k, v] : *vols) {
+            std::string target(k);
+            BERTH_TRY(check_target(target, target));
+            wanted.push_back(clean_path(target));
+        }
+    json::object out;
+    for (const auto& t : wanted)
+        if (std::find(covered.begin(), covered.end(), t) == covered.end() && !out.contains(t)) out[t] = random_id();
     return out;
 }
 

@@ -113,6 +113,7 @@ json::object engine::inspect_json(const container& c) const {
     std::string lower = dir + "/init";
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) lower += ":" + _store->layer_dir(*it);
     json::object hc = c.host_config;
+    hc.erase(anonymous_volumes_key);
     json::value exec_id_list = nullptr;
     if (auto ids = exec_ids(c); !ids.empty()) exec_id_list = strings(ids);
     hc["MaskedPaths"] = strings(runtime::default_masked_paths());

@@ -34,11 +34,11 @@ def layer(entries):
     return buf.getvalue()
 
 
-def docker_save(path, layers, tag):
-    """Writes a `docker save` archive with the given layer tars."""
+def docker_save(path, layers, tag, config=None):
+    """Writes a `docker save` archive with the given layer tars (and image config, default {"Cmd": ["sh"]})."""
     diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
     config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-11-29T00:00:00Z",
-                         "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+                         "config": config or {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     with tarfile.open(path, "w") as out:
         def put(name, data):
             i = tarfile.TarInfo(name)

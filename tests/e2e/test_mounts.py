@@ -85,8 +85,6 @@ def test_invalid_specs_refused(daemon, host_dir):
         (("-v", host_dir + ":/data:bogus"), "invalid mode: bogus"),
         (("-v", host_dir + ":relative"), "mount path must be absolute"),
         (("-v", host_dir + ":/d", "-v", host_dir + ":/d"), "Duplicate mount point: /d"),
-        (("--mount", "type=volume,target=/d"), "anonymous volumes are not supported yet"),
-        (("-v", "/anon"), "anonymous volumes (Config.Volumes) are not supported yet"),
         (("--mount", "type=volume,source=vv,target=/d,volume-opt=type=nfs"), "volume-opt is not supported yet"),
         (("--mount", "type=tmpfs,target=/d"), "type \"tmpfs\" is not supported yet"),
         (("--volumes-from", "x"), None),
@@ -278,3 +276,153 @@ def test_docker_cli_volumes(docker):
     assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
     r = docker("volume", "rm", "dk-vol")
     assert r.returncode == 0, r.stderr
+
+
+# Anonymous volumes
+
+ANON_LABEL = "com.docker.volume.anonymous"
+
+
+def volume_names(daemon):
+    r = daemon.cli("volume", "ls", "-q")
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+def anon_mount(daemon, cid, dest):
+    status, c = daemon.api("GET", "/containers/%s/json" % cid)
+    assert status == 200, c
+    (m,) = [m for m in c["Mounts"] if m["Destination"] == dest]
+    assert m["Type"] == "volume" and m["Driver"] == "local" and m["RW"] is True
+    assert len(m["Name"]) == 64 and all(ch in "0123456789abcdef" for ch in m["Name"])
+    assert m["Source"] == volume_path(daemon, m["Name"])
+    assert "BerthAnonymousVolumes" not in c["HostConfig"]
+    return m["Name"], c
+
+
+def test_anonymous_volume_ls_inspect_restart_rm_v(daemon):
+    before = volume_names(daemon)
+    r = daemon.cli("create", "-v", "/data", "busybox", "sh", "-c",
+                   "cat /data/f 2>/dev/null; echo run >> /data/f")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        name, c = anon_mount(daemon, cid, "/data")
+        assert c["Config"]["Volumes"] == {"/data": {}}
+        assert volume_names(daemon) - before == {name}
+        status, v = daemon.api("GET", "/volumes/" + name)
+        assert status == 200 and ANON_LABEL in v["Labels"]
+        # In use: refused.
+        assert daemon.api("DELETE", "/volumes/" + name)[0] == 409
+        r = daemon.cli("start", "-a", cid)
+        assert r.returncode == 0 and r.stdout == "", r.stderr
+        r = daemon.cli("start", "-a", cid)
+        assert r.returncode == 0 and r.stdout == "run\n", r.stderr
+    finally:
+        r = daemon.cli("rm", "-v", cid)
+    assert r.returncode == 0, r.stderr
+    assert name not in volume_names(daemon)
+    assert daemon.api("GET", "/volumes/" + name)[0] == 404
+
+
+def test_anonymous_volume_rm_keeps_then_prune(daemon):
+    assert daemon.cli("volume", "create", "named-keep").returncode == 0
+    r = daemon.cli("create", "--mount", "type=volume,target=/m", "-v", "named-keep:/n", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    name, c = anon_mount(daemon, cid, "/m")
+    assert c["HostConfig"]["Mounts"] == [{"Type": "volume", "Target": "/m"}]
+    assert daemon.cli("rm", cid).returncode == 0
+    assert {name, "named-keep"} <= volume_names(daemon)
+    r = daemon.cli("volume", "ls", "-q", "--filter", "dangling=true")
+    assert name in r.stdout.split()
+    # API 1.41 (berth's): prune takes every unused volume, the dangling anonymous one too.
+    r = daemon.cli("volume", "prune", "-f")
+    assert r.returncode == 0, r.stderr
+    assert name in r.stdout.split()
+    assert name not in volume_names(daemon)
+    # rm -v never removes a named volume.
+    r = daemon.cli("create", "-v", "named-keep:/n", "-v", "/a", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    name, _ = anon_mount(daemon, cid, "/a")
+    assert daemon.cli("rm", "-v", cid).returncode == 0
+    names = volume_names(daemon)
+    assert "named-keep" in names and name not in names
+    assert daemon.cli("volume", "rm", "named-keep").returncode == 0
+
+
+def test_anonymous_volume_rm_flag_leaves_nothing(daemon):
+    before = volume_names(daemon)
+    r = run(daemon, "-v", "/x", "busybox", "sh", "-c", "echo hi > /x/f; cat /x/f")
+    assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
+    assert volume_names(daemon) == before
+
+
+def test_bind_covers_config_volume(daemon, host_dir):
+    status, body = daemon.api("POST", "/containers/create", body=json.dumps({
+        "Image": "busybox", "Cmd": ["true"], "Volumes": {"/data": {}, "/other": {}},
+        "HostConfig": {"Binds": [host_dir + ":/data"]}}).encode(), headers={"Content-Type": "application/json"})
+    assert status == 201, body
+    cid = body["Id"]
+    try:
+        status, c = daemon.api("GET", "/containers/%s/json" % cid)
+        kinds = {m["Destination"]: m["Type"] for m in c["Mounts"]}
+        assert kinds == {"/data": "bind", "/other": "volume"}
+    finally:
+        daemon.cli("rm", "-v", cid)
+
+
+@pytest.fixture(scope="module")
+def volume_image(daemon):
+    from conftest import make_busybox_tar
+    from test_layers import docker_save, layer
+    base = os.path.join(daemon.base, "volimg")
+    os.makedirs(base, exist_ok=True)
+    with open(make_busybox_tar(os.path.join(base, "bb.tar")), "rb") as f:
+        bb = f.read()
+    content = layer([("vol", "dir", {"mode": 0o755}), ("vol/seed", "file", {"data": b"from-image\n"})])
+    path = docker_save(os.path.join(base, "img.tar"), [bb, content], "withvol:1",
+                       config={"Cmd": ["sh"], "Volumes": {"/vol": {}}})
+    r = daemon.cli("load", "-i", path)
+    assert r.returncode == 0, r.stderr
+    return "withvol:1"
+
+
+def test_image_volume_populated(daemon, host_dir, volume_image):
+    r = daemon.cli("create", volume_image, "sh", "-c", "cat /vol/seed; echo more > /vol/added")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        name, c = anon_mount(daemon, cid, "/vol")
+        assert c["Config"]["Volumes"] == {"/vol": {}}
+        r = daemon.cli("start", "-a", cid)
+        assert r.returncode == 0 and r.stdout == "from-image\n", r.stderr
+        path = volume_path(daemon, name)
+        assert sorted(os.listdir(path)) == ["added", "seed"]
+    finally:
+        assert daemon.cli("rm", "-v", cid).returncode == 0
+    assert name not in volume_names(daemon)
+    # A bind over the image's VOLUME: no anonymous volume.
+    before = volume_names(daemon)
+    r = run(daemon, "-v", host_dir + ":/vol", volume_image, "ls", "/vol")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert volume_names(daemon) == before
+
+
+def test_docker_cli_anonymous_volume(docker, daemon):
+    before = volume_names(daemon)
+    r = docker("run", "--rm", "-v", "/data", "busybox", "ls", "/data")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    r = docker("run", "--rm", "-v", "/etc", "busybox", "ls", "/etc/passwd")
+    assert r.returncode == 0 and r.stdout == "/etc/passwd\n", r.stderr
+    assert volume_names(daemon) == before
+    r = docker("create", "-v", "/data", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    r = docker("inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}}{{end}}", cid)
+    assert r.returncode == 0, r.stderr
+    kind, name = r.stdout.split()
+    assert kind == "volume" and name in volume_names(daemon)
+    assert docker("rm", "-v", cid).returncode == 0
+    assert volume_names(daemon) == before

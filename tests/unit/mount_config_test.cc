@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -47,6 +48,32 @@ TEST(BindMounts, DockerMessagesForBadSpecs) {
               "invalid mount config for type \"bind\": invalid propagation mode: x");
     EXPECT_NE(msg(R"({"Mounts":[{"Type":"tmpfs","Target":"/t"}]})").find("not supported yet"), std::string::npos);
     EXPECT_NE(msg(R"({"Binds":["/a:/b/../c"]})").find("must not contain .."), std::string::npos);
+}
+
+TEST(BindMounts, AnonymousVolumes) {
+    auto h = hc(R"({"Binds":["/a:/data","/anon"],"Mounts":[{"Type":"volume","Target":"/m/"}],"Tmpfs":{"/t":""}})");
+    auto anon = assign_anonymous_volumes(h, hc(R"({"/data":{},"/req":{}})"), hc(R"({"/t":{},"/img":{},"/req":{}})"));
+    ASSERT_TRUE(anon) << anon.err().message;
+    std::vector<std::string> targets;
+    for (const auto& [k, v] : *anon) {
+        targets.emplace_back(k);
+        EXPECT_EQ(v.as_string().size(), 64u);
+    }
+    std::sort(targets.begin(), targets.end());
+    EXPECT_EQ(targets, (std::vector<std::string>{"/anon", "/img", "/m", "/req"}));
+    h[anonymous_volumes_key] = *anon;
+    auto b = bind_mounts_of(h, "/r");
+    ASSERT_TRUE(b) << b.err().message;
+    ASSERT_EQ(b->size(), 5u);
+    for (const auto& m : *b)
+        if (m.target != "/data") {
+            EXPECT_EQ(m.source, "/r/volumes/" + std::string((*anon)[m.target].as_string()) + "/_data");
+            EXPECT_TRUE(m.populate);
+        }
+    EXPECT_EQ(anonymous_volumes_of(h).size(), 4u);
+    EXPECT_EQ(volume_names_of(h).size(), 4u);
+    h.erase(anonymous_volumes_key);
+    EXPECT_FALSE(bind_mounts_of(h, "/r"));  // unnamed anonymous volume
 }
 
 TEST(BindMounts, LaunchSpecRoundTrip) {
