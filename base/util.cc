@@ -114,14 +114,7 @@ static status remove_at(int dirfd, const char* name, dev_t dev, const std::strin
         if (st.st_dev != dev) return make_error(errc::conflict, "remove " + shown + ": is a mount point");
         unique_fd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) return sys_error("open " + shown);
-        DIR* d = ::fdopendir(::dup(fd.get()));
-        if (!d) return sys_error("opendir " + shown);
-        std::vector<std::string> names;
-        while (dirent* e = ::readdir(d)) {
-            if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-            names.emplace_back(e->d_name);
-        }
-        ::closedir(d);
+        BERTH_ASSIGN(auto names, list_directory(fd.get(), shown));
         for (auto& n : names) BERTH_TRY(remove_at(fd.get(), n.c_str(), dev, shown + "/" + n));
         if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return sys_error("rmdir " + shown);
         return ok();
@@ -153,14 +146,7 @@ static status usage_at(int dirfd, const char* name, dev_t dev, const std::string
     if (st.st_dev != dev) return ok();
     unique_fd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return errno == ENOENT ? ok() : sys_error("open " + shown);
-    DIR* d = ::fdopendir(::dup(fd.get()));
-    if (!d) return sys_error("opendir " + shown);
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-        names.emplace_back(e->d_name);
-    }
-    ::closedir(d);
+    BERTH_ASSIGN(auto names, list_directory(fd.get(), shown));
     for (auto& n : names) BERTH_TRY(usage_at(fd.get(), n.c_str(), dev, shown + "/" + n, seen, total));
     return ok();
 }

@@ -185,13 +185,13 @@ std::string short_id(std::string_view id) {
     return std::string(id.substr(0, 12));
 }
 
-std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+std::string format_table(const std::vector<std::vector<std::string>>& rows, std::size_t min_width) {
     std::vector<std::size_t> widths;
     for (const auto& row : rows) {
         if (row.size() > widths.size() + 1) widths.resize(row.size() - 1, 0);
         for (std::size_t c = 0; c + 1 < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
     }
-    for (auto& w : widths) w = std::max<std::size_t>(w + 3, 10);
+    for (auto& w : widths) w = std::max<std::size_t>(w + 3, min_width);
     std::string out;
     for (const auto& row : rows) {
         for (std::size_t c = 0; c < row.size(); ++c) {

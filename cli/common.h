@@ -47,7 +47,8 @@ std::string go_quote(std::string_view s);
 std::string short_id(std::string_view id);
 // Docker's table layout (tabwriter minwidth 10, padding 3): every column but
 // the last padded to its widest cell plus 3 spaces; one line per row.
-std::string format_table(const std::vector<std::vector<std::string>>& rows);
+// min_width: the tabwriter's minwidth (10 for docker's tables, 20 for top).
+std::string format_table(const std::vector<std::vector<std::string>>& rows, std::size_t min_width = 10);
 
 // Escapes a path segment the way Go's url.PathEscape leaves docker's image
 // references readable: "/", ":" and "@" stay, spaces and "%" do not.

@@ -26,25 +26,6 @@ std::vector<std::string> strings_of(const json::value* v) {
     return out;
 }
 
-// The docker CLI's top writer: tabwriter with minwidth 20, padding 3.
-std::string top_table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths;
-    for (const auto& row : rows) {
-        if (row.size() > widths.size() + 1) widths.resize(row.size() - 1, 0);
-        for (std::size_t c = 0; c + 1 < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
-    }
-    for (auto& w : widths) w = std::max<std::size_t>(w + 3, 20);
-    std::string out;
-    for (const auto& row : rows) {
-        for (std::size_t c = 0; c < row.size(); ++c) {
-            out += row[c];
-            if (c + 1 < row.size()) out.append(widths[c] - display_width(row[c]), ' ');
-        }
-        out += '\n';
-    }
-    return out;
-}
-
 int top(context& ctx, const options& o) {
     std::string target = "/containers/" + escape_path(o.container) + "/top";
     std::string args;
@@ -57,7 +38,7 @@ int top(context& ctx, const options& o) {
     rows.push_back(strings_of(obj ? obj->if_contains("Titles") : nullptr));
     if (const auto* procs = obj ? obj->if_contains("Processes") : nullptr; procs && procs->is_array())
         for (const auto& p : procs->as_array()) rows.push_back(strings_of(&p));
-    std::fputs(top_table(rows).c_str(), stdout);
+    std::fputs(format_table(rows, 20).c_str(), stdout);  // docker top: tabwriter minwidth 20
     return 0;
 }
 
