@@ -94,9 +94,9 @@ def snapshot(d, started):
         except OSError:
             continue
         rows.append({"process": name, "pid": pid, "containers": boxes, "fds": fds, "nofile_soft": soft,
-                     "nofile_hard": hard, "pss_kib": pss})
+                     "nofile_hard": hard, "within_nofile": fds <= soft, "pss_kib": pss})
     return {"containers": started, "processes": rows, "pss_sum_kib": sum(r["pss_kib"] for r in rows),
-            "mem_available_kib": mem_available()}
+            "all_within_nofile": all(r["within_nofile"] for r in rows), "mem_available_kib": mem_available()}
 
 
 def mem_available():
@@ -117,30 +117,20 @@ def show(snap):
     sys.stdout.flush()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=10000)
-    ap.add_argument("-j", type=int, default=4, help="client threads creating and starting containers")
-    ap.add_argument("--every", type=int, default=0)
-    ap.add_argument("--out")
-    ap.add_argument("--berth")
-    args = ap.parse_args()
-    if args.berth:
-        os.environ["BERTH_BINARY"] = os.path.abspath(args.berth)
-    from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
-
-    base = tempfile.mkdtemp(prefix="berth-bench-idle-")
-    d = Daemon(base)
+def run_idle(d, n, j=4, every=0):
+    """Starts n idle `sleep 3600` containers (network none) on the running
+    daemon d (busybox:latest imported) from j client threads, takes the
+    snapshot of the berth processes, then removes the containers. Returns
+    {"n", "created", "running", "wall_s", "failures", "snapshots"}; the last
+    snapshot is the one with every container started. bench/startup.py
+    --idle uses it too."""
     ids, failures, snaps = [], [], []
     result = None
     lock = threading.Lock()
     try:
-        d.start()
-        r = d.cli("import", make_busybox_tar(os.path.join(base, "busybox.tar")), "busybox:latest")
-        if r.returncode != 0:
-            raise RuntimeError("import: " + r.stderr)
         body = {"Image": "busybox", "Cmd": ["sleep", "3600"], "HostConfig": {"NetworkMode": "none"}}
-        next_report = [args.every or 0]
+        next_report = [every or 0]
+        run_id = "%x" % (time.monotonic_ns() & 0xffffffff)
 
         def worker(first, count):
             for i in range(first, first + count):
@@ -148,7 +138,7 @@ def main():
                     return
                 try:
                     # Named: concurrent creates may draw the same generated name.
-                    st, c = d.api("POST", "/containers/create?name=idle-%d" % i, body=body)
+                    st, c = d.api("POST", "/containers/create?name=idle-%s-%d" % (run_id, i), body=body)
                     if st != 201:
                         raise RuntimeError("create: %s %s" % (st, c))
                     with lock:
@@ -162,17 +152,17 @@ def main():
                     return
 
         t0 = time.perf_counter()
-        per = [args.n // args.j + (1 if i < args.n % args.j else 0) for i in range(args.j)]
+        per = [n // j + (1 if i < n % j else 0) for i in range(j)]
         threads = [threading.Thread(target=worker, args=(sum(per[:i]), k)) for i, k in enumerate(per)]
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
-            time.sleep(1)
-            n = len(ids)
-            if args.every and n >= next_report[0]:
-                next_report[0] += args.every
-                print("%.0f s: %d created" % (time.perf_counter() - t0, n))
-                snaps.append(snapshot(d, n))
+            time.sleep(0.2)
+            created = len(ids)
+            if every and created >= next_report[0]:
+                next_report[0] += every
+                print("%.0f s: %d created" % (time.perf_counter() - t0, created))
+                snaps.append(snapshot(d, created))
                 show(snaps[-1])
         wall = time.perf_counter() - t0
         if failures:
@@ -181,17 +171,17 @@ def main():
         running = len(listed) if st == 200 else -1
         print("%d containers created, %d running, in %.1f s (%.1f/s)" % (len(ids), running, wall,
                                                                           len(ids) / wall if wall else 0))
-        time.sleep(2)  # let output and exec-status pipes settle
+        time.sleep(min(2.0, 0.5 + n / 1000.0))  # let output and exec-status pipes settle
         final = snapshot(d, running)
         snaps.append(final)
         show(final)
-        result = {"n": args.n, "created": len(ids), "running": running, "wall_s": wall, "failures": failures[:5],
+        result = {"n": n, "created": len(ids), "running": running, "wall_s": wall, "failures": failures[:5],
                   "snapshots": snaps}
     finally:
         t0 = time.perf_counter()
         if d.proc and d.proc.poll() is None:
             removers = []
-            chunks = [ids[i::max(1, args.j)] for i in range(max(1, args.j))]
+            chunks = [ids[i::max(1, j)] for i in range(max(1, j))]
 
             removed = []
 
@@ -209,11 +199,36 @@ def main():
             for t in removers:
                 t.join()
             print("removed %d of %d containers in %.1f s" % (len(removed), len(ids), time.perf_counter() - t0))
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("-j", type=int, default=4, help="client threads creating and starting containers")
+    ap.add_argument("--every", type=int, default=0)
+    ap.add_argument("--out")
+    ap.add_argument("--berth")
+    args = ap.parse_args()
+    if args.berth:
+        os.environ["BERTH_BINARY"] = os.path.abspath(args.berth)
+    from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
+
+    base = tempfile.mkdtemp(prefix="berth-bench-idle-")
+    d = Daemon(base)
+    result = None
+    try:
+        d.start()
+        r = d.cli("import", make_busybox_tar(os.path.join(base, "busybox.tar")), "busybox:latest")
+        if r.returncode != 0:
+            raise RuntimeError("import: " + r.stderr)
+        result = run_idle(d, args.n, args.j, args.every)
+    finally:
         d.teardown()
     if args.out and result:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
-    return 1 if failures else 0
+    return 1 if result is None or result["failures"] or not result["snapshots"][-1]["all_within_nofile"] else 0
 
 
 if __name__ == "__main__":

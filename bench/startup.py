@@ -1,28 +1,56 @@
 #!/usr/bin/env python3
-"""Startup baseline: N containers running `true` (network none), one after
-another, through berth and through crun on the same busybox rootfs, in one
-run. Prints containers/s and p50/p99 per runner and berth's ratio to crun,
-and writes the figures as JSON.
+"""Startup benchmark: containers running `true` with network none, on one
+busybox image, in one run, for each runner at each concurrency:
 
-    bench/startup.py [-n N] [--out FILE] [--berth PATH]
+  berth batch   `berth run --count N` where this berth has it ("not
+                available" otherwise)
+  berth API     create -> start -> wait -> delete from persistent (keep-alive)
+                API clients, one per concurrent worker
+  berth CLI     `berth run --rm`, one process per container
+  kernel probe  bench/kernel_probe.c: only the syscalls of berth's start and
+                teardown (berth's cgroups, namespaces, mounts, confinement);
+                the ceiling berth is measured against
+  crun, runc    `crun run` / `runc run` on an OCI bundle of the same rootfs
+  podman        `podman run --rm` (if installed; --install-peers: apt-get)
 
-crun 1.8 refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode
-not supported", because hugetlb is bound to cgroup2), so crun runs in a
-private mount namespace in which a tmpfs covers /sys/fs/cgroup/unified and
-it sees plain v1."""
+Each run lasts until N containers are done and at least --min-seconds have
+passed (so the kernel's deferred network namespace cleanup falls inside the
+window); its window ends after the last teardown. Figures per run:
+containers/s; p50/p99 start latency (berth API and the probe: create request
+-> running, i.e. the execve observed; CLI and peers: the `run` process's whole
+life, an upper bound); CPU per container = the whole machine's busy CPU time
+(/proc/stat, so kernel workers count) over the window / containers. Ratios
+to crun and to the kernel probe at the same concurrency. Then the memory of
+idle containers (--idle 1000,10000): PSS summed over the daemon and the
+monitors, each process's descriptors against its RLIMIT_NOFILE
+(bench/idle_containers.py's measurement).
+
+    bench/startup.py [-n N] [-c 1,2,16] [--min-seconds S] [--runners LIST]
+                     [--idle 1000,10000] [--json FILE] [--png FILE]
+                     [--install-peers] [--berth PATH] [--smoke] [--probe-check]
+
+Output: a table, a JSON file (every sample included) and, where matplotlib
+is importable, a PNG of the latency distributions.
+
+Peers run inside a mount and network namespace the bench creates: crun 1.8
+refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode not
+supported", hugetlb is bound to cgroup2), so a tmpfs covers
+/sys/fs/cgroup/unified there and it sees plain v1; runc works as is. Their
+containers get a network namespace with only lo (network none)."""
 import argparse
+import http.client
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../tests/e2e"))
-from conftest import Daemon, make_busybox_tar  # noqa: E402
+sys.path.insert(0, HERE)
 
 
 def pct(samples, p):
@@ -33,113 +61,581 @@ def pct(samples, p):
     return s[k]
 
 
-def summarize(name, samples, wall):
-    return {"runner": name, "n": len(samples), "containers_per_s": len(samples) / wall if wall else 0,
-            "p50_ms": pct(samples, 50) * 1e3, "p99_ms": pct(samples, 99) * 1e3, "wall_s": wall}
+BUILD = os.path.join(HERE, "../build")
+PROBE = os.environ.get("BERTH_KERNEL_PROBE", os.path.join(BUILD, "bench/berth_kernel_probe"))
+STUB = os.environ.get("BERTH_SECCOMP_STUB", os.path.join(BUILD, "bench/berth_seccomp_stub"))
+BUSYBOX = "busybox:latest"
+# Root here lacks CAP_SYS_RESOURCE and has a hard nofile limit of 20000.
+PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 
 
-def bench_berth_cli(d, n):
-    samples = []
+def machine_busy_s():
+    """The whole machine's busy CPU time so far (/proc/stat: all but idle and iowait), seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None):
+    n = len(samples)
+    row = {"runner": runner, "concurrency": conc, "available": True, "n": n,
+           "containers_per_s": n / wall if wall else 0.0, "p50_ms": pct(samples, 50) * 1e3,
+           "p99_ms": pct(samples, 99) * 1e3, "cpu_ms_per_container": cpu_s * 1e3 / n if n else float("nan"),
+           "wall_s": wall, "machine_busy_cpu_s": cpu_s, "latency": latency, "error": error,
+           "samples_ms": [round(x * 1e3, 4) for x in samples]}
+    row.update(extra or {})
+    return row
+
+
+def unavailable(runner, conc, why):
+    return {"runner": runner, "concurrency": conc, "available": False, "reason": why}
+
+
+def drive(conc, n, min_seconds, one, setup=None):
+    """conc threads; each runs one(ctx) (-> seconds of latency) until n runs
+    are claimed and min_seconds have passed. The window (wall and machine
+    CPU) ends when every thread is done, teardown included. Stops at the
+    first failure. Returns (samples, wall, cpu_s, error)."""
+    lock = threading.Lock()
+    claimed = [0]
+    samples, errors = [], []
     t0 = time.perf_counter()
-    for _ in range(n):
+    c0 = machine_busy_s()
+
+    def worker():
+        ctx = setup() if setup else None
+        try:
+            while not errors:
+                with lock:
+                    if claimed[0] >= n and time.perf_counter() - t0 >= min_seconds:
+                        return
+                    claimed[0] += 1
+                s = one(ctx)
+                with lock:
+                    samples.append(s)
+        except Exception as e:  # the first failure stops everyone
+            with lock:
+                errors.append("%s" % e)
+        finally:
+            if ctx is not None and hasattr(ctx, "close"):
+                ctx.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return samples, time.perf_counter() - t0, machine_busy_s() - c0, (errors[0] if errors else None)
+
+
+class Client:
+    """One persistent (keep-alive) connection to the daemon's API."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.conn = None
+        self.connects = 0
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+
+    def call(self, method, path, body=None, timeout=120):
+        from conftest import UnixHTTPConnection
+        for attempt in (0, 1):
+            fresh = self.conn is None
+            if fresh:
+                self.conn = UnixHTTPConnection(self.sock, timeout=timeout)
+                self.connects += 1
+            data = json.dumps(body) if body is not None else None
+            try:
+                self.conn.request(method, "/v1.41" + path, body=data,
+                                  headers={"Content-Type": "application/json"} if data else {})
+                resp = self.conn.getresponse()
+                raw = resp.read()
+            except (http.client.HTTPException, OSError):
+                self.close()
+                if fresh or attempt:  # only a stale kept-alive connection is retried
+                    raise
+                continue
+            if resp.will_close:
+                self.close()
+            return resp.status, (json.loads(raw) if raw else None)
+
+
+def bench_berth_api(d, conc, n, min_seconds):
+    """create -> start -> wait -> delete from persistent clients, one per
+    thread; the sample is create request -> start returned (the monitor has
+    seen the execve succeed)."""
+    seq = [0]
+    lock = threading.Lock()
+    clients = []
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}}
+
+    def setup():
+        c = Client(d.sock)
+        clients.append(c)
+        return c
+
+    def one(cl):
+        with lock:
+            seq[0] += 1
+            name = "bench-%d-%d-%d" % (os.getpid(), conc, seq[0])
+        s = time.perf_counter()
+        st, c = cl.call("POST", "/containers/create?name=" + name, body)
+        if st != 201:
+            raise RuntimeError("create: %s %s" % (st, c))
+        st, out = cl.call("POST", "/containers/%s/start" % c["Id"])
+        if st != 204:
+            raise RuntimeError("start: %s %s" % (st, out))
+        sample = time.perf_counter() - s
+        st, out = cl.call("POST", "/containers/%s/wait" % c["Id"])
+        if st != 200 or out.get("StatusCode") != 0:
+            raise RuntimeError("wait: %s %s" % (st, out))
+        st, out = cl.call("DELETE", "/containers/" + c["Id"])
+        if st != 204:
+            raise RuntimeError("delete: %s %s" % (st, out))
+        return sample
+
+    samples, wall, cpu, err = drive(conc, n, min_seconds, one, setup)
+    return make_row("berth API", conc, samples, wall, cpu, "create request -> start returned (running)", err,
+                    {"connections": sum(c.connects for c in clients)})
+
+
+def bench_berth_cli(d, conc, n, min_seconds):
+    def one(_):
         s = time.perf_counter()
         r = d.cli("run", "--rm", "--network", "none", "busybox", "true")
         if r.returncode != 0:
             raise RuntimeError("berth run failed: " + r.stderr)
-        samples.append(time.perf_counter() - s)
-    return summarize("berth run --rm (CLI)", samples, time.perf_counter() - t0)
+        return time.perf_counter() - s
+
+    samples, wall, cpu, err = drive(conc, n, min_seconds, one)
+    return make_row("berth CLI run --rm", conc, samples, wall, cpu, "CLI process start -> exit (create, start, "
+                    "wait, remove)", err)
 
 
-def bench_berth_api(d, n):
-    """create -> start -> wait -> delete from one persistent client; the
-    sample is create request -> start returned (execve observed)."""
-    samples = []
-    t0 = time.perf_counter()
-    for _ in range(n):
+def berth_batch_available(d):
+    r = d.cli("run", "--help")
+    return "--count" in (r.stdout + r.stderr)
+
+
+def bench_berth_batch(d, conc, n, min_seconds):
+    """berth run --count N: the daemon's batch mode; throughput only (its
+    per-container latencies are not reported by the CLI)."""
+    per = max(1, n // conc)
+
+    def one(_):
         s = time.perf_counter()
-        st, c = d.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"],
-                                                          "HostConfig": {"NetworkMode": "none"}})
-        assert st == 201, c
-        st, _ = d.api("POST", "/containers/%s/start" % c["Id"])
-        assert st == 204
-        samples.append(time.perf_counter() - s)
-        d.api("POST", "/containers/%s/wait" % c["Id"])
-        d.api("DELETE", "/containers/" + c["Id"])
-    return summarize("berth API create+start", samples, time.perf_counter() - t0)
-
-
-def crun_inner(bundle, n):
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", "/sys/fs/cgroup/unified"], check=True)
-    samples = []
-    t0 = time.perf_counter()
-    for i in range(n):
-        s = time.perf_counter()
-        r = subprocess.run(["crun", "run", "--bundle", bundle, "bench-%d-%d" % (os.getpid(), i)],
-                           capture_output=True, stdin=subprocess.DEVNULL)
+        r = d.cli("run", "--count", str(per), "--rm", "--network", "none", "busybox", "true", timeout=600)
         if r.returncode != 0:
-            raise RuntimeError("crun failed: " + r.stderr.decode())
-        samples.append(time.perf_counter() - s)
-    print(json.dumps({"samples": samples, "wall": time.perf_counter() - t0}))
+            raise RuntimeError("berth run --count failed: " + r.stderr)
+        return time.perf_counter() - s
+
+    samples, wall, cpu, err = drive(conc, conc, min_seconds, one)
+    count = per * len(samples)
+    row = make_row("berth batch (run --count)", conc, [], wall, cpu, "not measured (throughput only)", err)
+    row.update({"n": count, "containers_per_s": count / wall if wall else 0.0,
+                "cpu_ms_per_container": cpu * 1e3 / count if count else float("nan"),
+                "p50_ms": float("nan"), "p99_ms": float("nan")})
+    return row
 
 
-def bench_crun(base, tar, n):
-    if not shutil.which("crun"):
-        return None
+def container_lowerdirs(d):
+    """The overlay lower directories berth gives a busybox container (its
+    init layer and the image's layers), from inspect's GraphDriver; the
+    container is left created (the caller removes it)."""
+    st, c = d.api("POST", "/containers/create?name=bench-probe-layers",
+                  body={"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}})
+    if st != 201:
+        raise RuntimeError("create: %s %s" % (st, c))
+    st, info = d.api("GET", "/containers/%s/json" % c["Id"])
+    if st != 200:
+        raise RuntimeError("inspect: %s %s" % (st, info))
+    return c["Id"], info["GraphDriver"]["Data"]["LowerDir"].split(":")
+
+
+def berth_seccomp_filter(d):
+    """The compiled filter berth's containers load (<data-root>/seccomp/<key>.bpf), if the daemon writes one."""
+    dirname = os.path.join(d.root, "seccomp")
+    files = sorted((os.path.join(dirname, f) for f in os.listdir(dirname) if f.endswith(".bpf")),
+                   key=os.path.getmtime) if os.path.isdir(dirname) else []
+    return files[-1] if files else None
+
+
+def run_probe(lowers, scratch, conc, n, min_seconds, seccomp=None, nnp=False, extra=()):
+    args = [PROBE, "--scratch", scratch, "-n", str(n), "-w", str(conc), "--min-seconds", str(min_seconds),
+            "--net", "--json", "-"]
+    if seccomp:
+        args += ["--seccomp", seccomp]
+    if nnp:
+        args.append("--no-new-privs")
+    r = subprocess.run(args + list(extra) + list(lowers), capture_output=True, text=True)
+    try:
+        res = json.loads(r.stdout)
+    except ValueError:
+        raise RuntimeError("kernel probe failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    res["returncode"] = r.returncode
+    return res
+
+
+def bench_probe(lowers, scratch, conc, n, min_seconds, seccomp):
+    if not os.access(PROBE, os.X_OK):
+        return unavailable("kernel probe", conc, "%s not built" % PROBE)
+    try:
+        res = run_probe(lowers, scratch, conc, n, min_seconds, seccomp)
+    except RuntimeError as e:
+        if "not supported yet" in str(e):  # a cgroup2-only host
+            return unavailable("kernel probe", conc, "not available: %s" % str(e).split(": ", 1)[-1])
+        raise
+    samples = [x / 1e3 for x in res["samples_ms"]]
+    return make_row("kernel probe", conc, samples, res["wall_s"], res["machine_busy_cpu_s"],
+                    "cgroups + clone3 -> exec-status EOF (running)", res["error"],
+                    {"seccomp_insns": res["seccomp_insns"], "teardown_ms": res["teardown_ms"]})
+
+
+# ---- peers: crun, runc, podman, each in a mount and network namespace of
+# the bench's own (unshare --mount --net): crun 1.8 sees plain cgroup v1
+# there (a tmpfs over /sys/fs/cgroup/unified), and their networking is
+# confined to that namespace (the containers themselves get none: a netns
+# with only lo).
+
+def make_bundle(base, tar):
     bundle = os.path.join(base, "bundle")
     os.makedirs(os.path.join(bundle, "rootfs"))
     subprocess.run(["tar", "-C", os.path.join(bundle, "rootfs"), "-xf", tar], check=True)
-    subprocess.run(["crun", "spec"], cwd=bundle, check=True)
+    subprocess.run(["crun", "spec"] if shutil.which("crun") else ["runc", "spec"], cwd=bundle, check=True)
     with open(os.path.join(bundle, "config.json")) as f:
         spec = json.load(f)
     spec["process"]["args"] = ["/bin/true"]
     spec["process"]["terminal"] = False
     spec["root"]["readonly"] = False
+    # As berth: a cgroup namespace too; the network namespace (network none) is in the default spec.
+    if not any(ns["type"] == "cgroup" for ns in spec["linux"]["namespaces"]):
+        spec["linux"]["namespaces"].append({"type": "cgroup"})
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, os.path.abspath(__file__),
-                        "--crun-inner", bundle, "-n", str(n)], capture_output=True, text=True)
+    return bundle
+
+
+def peer_inner(cfg):
+    """In the bench's namespaces: runs cfg["cmd"] (with a unique id) from conc threads."""
+    if cfg["cgroup_v1_only"]:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", "/sys/fs/cgroup/unified"], check=True)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
+    seq = [0]
+    lock = threading.Lock()
+
+    def one(_):
+        with lock:
+            seq[0] += 1
+            cid = "bench-%d-%d" % (os.getpid(), seq[0])
+        cmd = [a.replace("{id}", cid) for a in cfg["cmd"]]
+        s = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (cmd[0], r.stderr.decode(errors="replace").strip()[-500:]))
+        return time.perf_counter() - s
+
+    samples, wall, cpu, err = drive(cfg["conc"], cfg["n"], cfg["min_seconds"], one)
+    print(json.dumps({"samples": samples, "wall": wall, "cpu": cpu, "error": err}))
+
+
+def bench_peer(name, cmd, conc, n, min_seconds, cgroup_v1_only):
+    cfg = {"cmd": cmd, "conc": conc, "n": n, "min_seconds": min_seconds, "cgroup_v1_only": cgroup_v1_only}
+    r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", sys.executable,
+                        os.path.abspath(__file__), "--peer-inner", json.dumps(cfg)], capture_output=True, text=True)
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        raise RuntimeError("%s bench failed: %s" % (name, r.stderr.strip()[-1000:]))
+    res = json.loads(lines[-1])
+    return make_row(name, conc, res["samples"], res["wall"], res["cpu"],
+                    "`run` process start -> exit (create, start, wait, delete)", res["error"])
+
+
+def podman_setup(base, tar, install):
+    """(podman command prefix, image) or (None, reason)."""
+    if not shutil.which("podman") and install:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "podman"], env=env,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, "apt-get install podman failed: " + r.stderr.strip()[-300:]
+    if not shutil.which("podman"):
+        return None, "not available (podman is not installed; --install-peers installs it with apt-get)"
+    prefix = ["podman", "--root", os.path.join(base, "podman/root"), "--runroot", os.path.join(base, "podman/run"),
+              "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    r = subprocess.run(prefix + ["import", tar, "localhost/berth-bench-busybox"], capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError("crun bench failed: " + r.stderr)
-    res = json.loads(r.stdout.strip().splitlines()[-1])
-    return summarize("crun run", res["samples"], res["wall"])
+        return None, "podman import failed: " + r.stderr.strip()[-300:]
+    return prefix, "localhost/berth-bench-busybox"
+
+
+def podman_cleanup(prefix):
+    if prefix:
+        subprocess.run(prefix + ["system", "reset", "--force"], capture_output=True)
+
+
+# ---- report ----
+
+def ratios(rows):
+    out = []
+    for r in rows:
+        if not r.get("available") or not r["n"]:
+            continue
+        same = {x["runner"]: x for x in rows if x["concurrency"] == r["concurrency"] and x.get("available")
+                and x["n"]}
+        for ref in ("crun run", "kernel probe"):
+            b = same.get(ref)
+            if b is None or b is r:
+                continue
+            out.append({"runner": r["runner"], "concurrency": r["concurrency"], "vs": ref,
+                        "containers_per_s": r["containers_per_s"] / b["containers_per_s"]
+                        if b["containers_per_s"] else float("nan"),
+                        "p50": r["p50_ms"] / b["p50_ms"] if b["p50_ms"] else float("nan"),
+                        "cpu_per_container": r["cpu_ms_per_container"] / b["cpu_ms_per_container"]
+                        if b["cpu_ms_per_container"] else float("nan")})
+    return out
+
+
+def print_table(rows, rat, idle, min_p99_samples):
+    print()
+    print("%-26s %4s %6s %12s %9s %10s %10s %9s %9s" % ("runner", "conc", "n", "containers/s", "p50 ms", "p99 ms",
+                                                        "CPU ms/ctr", "x crun", "x probe"))
+    for r in rows:
+        if not r.get("available"):
+            print("%-26s %4d  %s" % (r["runner"], r["concurrency"], r["reason"]))
+            continue
+        rel = {x["vs"]: x["containers_per_s"] for x in rat
+               if x["runner"] == r["runner"] and x["concurrency"] == r["concurrency"]}
+        p99 = "%9.2f" % r["p99_ms"] + ("*" if r["n"] < min_p99_samples else " ")
+        print("%-26s %4d %6d %12.1f %9.2f %s %10.2f %9s %9s%s" % (
+            r["runner"], r["concurrency"], r["n"], r["containers_per_s"], r["p50_ms"], p99,
+            r["cpu_ms_per_container"],
+            "%.2f" % rel["crun run"] if "crun run" in rel else "-",
+            "%.2f" % rel["kernel probe"] if "kernel probe" in rel else "-",
+            "  ERROR: " + r["error"] if r.get("error") else ""))
+    print("x crun, x probe: containers/s relative to crun run / the kernel probe at the same concurrency.")
+    print("* p99 from fewer than %d samples." % min_p99_samples)
+    for r in rows:
+        if r.get("available") and r["concurrency"] == rows[0]["concurrency"]:
+            print("  latency of %-27s %s" % (r["runner"] + ":", r["latency"]))
+    for m in idle:
+        snap = m["snapshots"][-1] if m and m.get("snapshots") else None
+        if snap:
+            base = m["baseline"]["pss_sum_kib"] if m.get("baseline") else 0
+            print("idle: %d `sleep 3600` containers running: PSS summed over berth's %d processes %.1f MiB "
+                  "(%.1f KiB per container above the %.1f MiB with none); every process within its "
+                  "RLIMIT_NOFILE: %s (most fds: %d)" % (
+                      snap["containers"], len(snap["processes"]), snap["pss_sum_kib"] / 1024,
+                      (snap["pss_sum_kib"] - base) / max(1, snap["containers"]), base / 1024,
+                      snap["all_within_nofile"], max(p["fds"] for p in snap["processes"])))
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not importable (apt package python3-matplotlib): no plot"
+    concs = sorted({r["concurrency"] for r in rows})
+    fig, axes = plt.subplots(1, len(concs), figsize=(6 * len(concs), 4.5), squeeze=False)
+    for ax, c in zip(axes[0], concs):
+        for r in rows:
+            if r["concurrency"] != c or not r.get("available") or not r.get("samples_ms"):
+                continue
+            s = sorted(r["samples_ms"])
+            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=r["runner"])
+        ax.set_xscale("log")
+        ax.set_xlabel("start latency, ms (log)")
+        ax.set_ylabel("fraction of containers")
+        ax.set_title("concurrency %d" % c)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return None
+
+
+# ---- the probe's own check (CI) ----
+
+def probe_check():
+    """Runs the kernel probe with each of its options on a busybox rootfs and
+    checks its figures and that it leaves no directory or cgroup behind."""
+    from conftest import make_busybox_tar
+    base = tempfile.mkdtemp(prefix="berth-probe-check-")
+    failures = []
+    try:
+        tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
+        rootfs = os.path.join(base, "rootfs")
+        os.makedirs(rootfs)
+        subprocess.run(["tar", "-C", rootfs, "-xf", tar], check=True)
+        filt = os.path.join(base, "filter.bpf")
+        subprocess.run([STUB, filt], check=True, capture_output=True)
+        scratch = os.path.join(base, "scratch")
+        cases = [("cgroups, netns", {}), ("seccomp", {"seccomp": filt}),
+                 ("seccomp + no_new_privs", {"seccomp": filt, "nnp": True}),
+                 ("no cgroups", {"extra": ["--cgroup", "none"]})]
+        for name, kw in cases:
+            res = run_probe([rootfs], scratch, 2, 4, 0, **kw)
+            ok = (res["returncode"] == 0 and res["error"] is None and res["n"] == 4
+                  and len(res["samples_ms"]) == 4 and all(x > 0 for x in res["samples_ms"])
+                  and res["containers_per_s"] > 0
+                  and res["seccomp_insns"] == (os.path.getsize(filt) // 8 if "seccomp" in kw else 0)
+                  and (res["hierarchies"] == 0) == ("extra" in kw) and os.listdir(scratch) == [])
+            print("%-24s %s: %.1f containers/s, p50 %.2f ms" % (name, "ok" if ok else "FAILED",
+                                                               res["containers_per_s"], res["p50_ms"]))
+            if not ok:
+                failures.append("%s: %s" % (name, {k: v for k, v in res.items() if k != "samples_ms"}))
+        # A failing execve is reported, not counted.
+        res = run_probe([rootfs], scratch, 1, 2, 0, extra=["--exec", "/nonexistent"])
+        if res["returncode"] != 1 or not res["error"] or "execve: ENOENT" not in res["error"] or res["n"] != 0:
+            failures.append("missing program: %s" % res)
+        # Nothing left in any cgroup hierarchy.
+        left = []
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split(" - ")[0].split()[4] for line in f if " - cgroup" in line]
+        for m in mounts:
+            for dirpath, dirnames, _ in os.walk(m):
+                left += [os.path.join(dirpath, x) for x in dirnames if x.startswith("berth-probe-")]
+                if dirpath.count("/") > m.count("/") + 3:
+                    dirnames[:] = []
+        if left:
+            failures.append("cgroups left behind: %s" % left[:5])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    for f in failures:
+        print("FAILED " + f)
+    return 1 if failures else 0
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=200)
-    ap.add_argument("--out", default="bench-startup.json")
-    ap.add_argument("--crun-inner")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=300, help="containers per runner and concurrency (at least)")
+    ap.add_argument("-c", "--concurrency", default="1,2,16")
+    ap.add_argument("--min-seconds", type=float, default=10.0,
+                    help="each run lasts at least this long (deferred namespace cleanup is counted)")
+    ap.add_argument("--runners", default="batch,api,cli,probe,crun,runc,podman")
+    ap.add_argument("--idle", default="100", help="idle container counts for the memory figures, e.g. 1000,10000")
+    ap.add_argument("--idle-clients", type=int, default=4)
+    ap.add_argument("--json", "--out", dest="json", default="bench-startup.json")
+    ap.add_argument("--png", help="latency CDF plot (default: next to --json)")
+    ap.add_argument("--install-peers", action="store_true", help="apt-get install podman if missing")
+    ap.add_argument("--berth")
+    ap.add_argument("--smoke", action="store_true", help="CI: -n 3 -c 1,2 --min-seconds 0 --idle 3")
+    ap.add_argument("--probe-check", action="store_true", help="CI: check the kernel probe alone")
+    ap.add_argument("--peer-inner")
     args = ap.parse_args()
-    if args.crun_inner:
-        crun_inner(args.crun_inner, args.n)
-        return
+    if args.berth:
+        os.environ["BERTH_BINARY"] = os.path.abspath(args.berth)
+    if args.peer_inner:
+        peer_inner(json.loads(args.peer_inner))
+        return 0
+    if args.probe_check:
+        return probe_check()
+    if args.smoke:
+        args.n, args.concurrency, args.min_seconds, args.idle = 3, "1,2", 0.0, "3"
+    from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
+
+    concs = [int(x) for x in args.concurrency.split(",") if x]
+    runners = args.runners.split(",")
+    idle_counts = [int(x) for x in args.idle.split(",") if x]
     base = tempfile.mkdtemp(prefix="berth-bench-")
     d = Daemon(base)
+    rows, idle, notes = [], [], []
+    podman = (None, "")
     try:
         d.start()
         tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
-        r = d.cli("import", tar, "busybox:latest")
+        r = d.cli("import", tar, BUSYBOX)
         assert r.returncode == 0, r.stderr
-        d.cli("run", "--rm", "busybox", "true")  # warm up
-        rows = [bench_berth_api(d, args.n), bench_berth_cli(d, args.n)]
-        c = bench_crun(base, tar, args.n)
-        if c:
-            rows.append(c)
+        r = d.cli("run", "--rm", "--network", "none", "busybox", "true")  # warm up
+        assert r.returncode == 0, r.stderr
+        layers_id, lowers = container_lowerdirs(d)
+        seccomp = berth_seccomp_filter(d)
+        notes.append("kernel probe seccomp: %s" % (seccomp or "none (berth loaded no filter)"))
+        batch = berth_batch_available(d)
+        bundle = make_bundle(base, tar) if {"crun", "runc"} & set(runners) else None
+        if "podman" in runners:
+            podman = podman_setup(base, tar, args.install_peers)
+        for conc in concs:
+            print("concurrency %d" % conc, flush=True)
+            for name in runners:
+                t = time.perf_counter()
+                if name == "batch":
+                    rows.append(bench_berth_batch(d, conc, args.n, args.min_seconds) if batch else
+                                unavailable("berth batch (run --count)", conc,
+                                            "not available (this berth has no `run --count`)"))
+                elif name == "api":
+                    rows.append(bench_berth_api(d, conc, args.n, args.min_seconds))
+                elif name == "cli":
+                    rows.append(bench_berth_cli(d, conc, args.n, args.min_seconds))
+                elif name == "probe":
+                    rows.append(bench_probe(lowers, os.path.join(base, "probe"), conc, args.n, args.min_seconds,
+                                            seccomp))
+                elif name == "crun":
+                    rows.append(bench_peer("crun run", ["crun", "run", "--bundle", bundle, "{id}"], conc, args.n,
+                                           args.min_seconds, True) if shutil.which("crun") else
+                                unavailable("crun run", conc, "not available (crun is not installed)"))
+                elif name == "runc":
+                    rows.append(bench_peer("runc run", ["runc", "--root", os.path.join(base, "runc"), "run",
+                                                        "--bundle", bundle, "{id}"], conc, args.n, args.min_seconds,
+                                           False) if shutil.which("runc") else
+                                unavailable("runc run", conc, "not available (runc is not installed)"))
+                elif name == "podman":
+                    prefix, image = podman
+                    rows.append(bench_peer("podman run --rm", prefix + ["run", "--rm", "--network", "none"] +
+                                           PODMAN_ULIMITS + [image, "true"], conc, args.n, args.min_seconds, True)
+                                if prefix else unavailable("podman run --rm", conc, image))
+                else:
+                    raise SystemExit("unknown runner %r" % name)
+                last = rows[-1]
+                if last.get("available"):
+                    print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
+                        last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
+                        last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
+        st, _ = d.api("DELETE", "/containers/" + layers_id)
+        assert st == 204, st
+        if idle_counts:
+            import idle_containers
+            for k in idle_counts:
+                # The same processes with no container: the baseline of the per-container figure.
+                time.sleep(1)
+                base_snap = idle_containers.snapshot(d, 0)
+                print("idle: %d containers (berth's PSS with none: %.1f MiB)" % (
+                    k, base_snap["pss_sum_kib"] / 1024), flush=True)
+                m = idle_containers.run_idle(d, k, args.idle_clients)
+                if m:
+                    m["baseline"] = base_snap
+                idle.append(m)
     finally:
+        podman_cleanup(podman[0])
         d.teardown()
-    print("%-28s %6s %12s %9s %9s" % ("runner", "n", "containers/s", "p50 ms", "p99 ms"))
-    for r in rows:
-        print("%-28s %6d %12.1f %9.2f %9.2f" % (r["runner"], r["n"], r["containers_per_s"], r["p50_ms"], r["p99_ms"]))
-    crun = next((r for r in rows if r["runner"] == "crun run"), None)
-    ratios = {}
-    if crun:
-        for r in rows:
-            if r is not crun:
-                ratios[r["runner"]] = r["containers_per_s"] / crun["containers_per_s"]
-                print("ratio %-22s / crun: %.2fx containers/s" % (r["runner"], ratios[r["runner"]]))
-    with open(args.out, "w") as f:
-        json.dump({"rows": rows, "ratios_vs_crun": ratios}, f, indent=2)
+        shutil.rmtree(base, ignore_errors=True)
+
+    rat = ratios(rows)
+    print_table(rows, rat, idle, 2000)
+    for n in notes:
+        print(n)
+    png = args.png or (os.path.splitext(args.json)[0] + ".png" if args.json else None)
+    if png:
+        why = plot(rows, png)
+        print(why or "plot: " + png)
+    result = {"machine": {"kernel": os.uname().release, "cpus": os.cpu_count(),
+                          "note": "shared machine: other builds and tests run meanwhile; figures are noisy"},
+              "config": {"n": args.n, "concurrency": concs, "min_seconds": args.min_seconds, "network": "none",
+                         "image": "busybox (static), `true`", "idle": idle_counts},
+              "rows": rows, "ratios": rat, "idle": idle, "notes": notes}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    failed = [r for r in rows if r.get("error")] + [m for m in idle if not m or m["failures"]]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
+
+

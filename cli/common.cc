@@ -524,6 +524,41 @@ result<json::array> ulimits_body(const std::vector<std::string>& values) {
     return out;
 }
 
+// --time-offset CLOCK=SECONDS[,CLOCK=SECONDS] (a berth extension), repeatable:
+// seconds as a decimal with an optional sign, up to 9 fractional digits and
+// an optional "s". HostConfig.BerthTimeOffsets {"monotonic": 86400, …}: an
+// integer, or a number with a fraction. The daemon checks the clock names
+// and the range against the kernel's.
+result<json::object> time_offsets_body(const std::vector<std::string>& values) {
+    json::object out;
+    for (const auto& value : values) {
+        for (const auto& item : split(value, ',')) {
+            auto bad = [&item](const std::string& why) {
+                return make_error(errc::invalid_argument,
+                                  "invalid argument \"" + item + "\" for \"--time-offset\" flag: " + why);
+            };
+            auto eq = item.find('=');
+            if (eq == std::string::npos || eq == 0) return bad("expected CLOCK=SECONDS (monotonic=86400,boottime=-60)");
+            std::string clock = item.substr(0, eq), number = item.substr(eq + 1);
+            if (out.contains(clock)) return bad("the " + clock + " clock is given twice");
+            if (!number.empty() && number.back() == 's') number.pop_back();
+            std::size_t i = (!number.empty() && (number[0] == '-' || number[0] == '+')) ? 1 : 0;
+            std::size_t int_digits = 0, frac_digits = 0;
+            while (i < number.size() && std::isdigit(static_cast<unsigned char>(number[i]))) ++i, ++int_digits;
+            bool dot = i < number.size() && number[i] == '.';
+            if (dot)
+                for (++i; i < number.size() && std::isdigit(static_cast<unsigned char>(number[i]));) ++i, ++frac_digits;
+            if (i != number.size() || int_digits == 0 || (dot && frac_digits == 0))
+                return bad("\"" + item.substr(eq + 1) + "\" is not a number of seconds");
+            if (frac_digits > 9) return bad("at most 9 fractional digits (nanoseconds)");
+            if (int_digits > 12) return bad("offset out of range");
+            if (dot) out[clock] = std::strtod(number.c_str(), nullptr);
+            else out[clock] = static_cast<std::int64_t>(std::strtoll(number.c_str(), nullptr, 10));
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 json::object restart_policy(const std::string& spec) {
@@ -557,8 +592,126 @@ result<json::object> resources_body(const create_options& o) {
                         {"PidsLimit", o.pids_limit}};
 }
 
+// As the docker CLI: "seccomp=FILE" travels as the file's content (compact
+// JSON); "unconfined" and "builtin" stay names.
+result<std::vector<std::string>> resolve_security_opts(const std::vector<std::string>& opts) {
+    std::vector<std::string> out;
+    for (const auto& opt : opts) {
+        auto sep = opt.find('=');
+        if (sep == std::string::npos) sep = opt.find(':');
+        if (sep == std::string::npos || opt.substr(0, sep) != "seccomp") {
+            out.push_back(opt);
+            continue;
+        }
+        std::string value = opt.substr(sep + 1);
+        if (value == "unconfined" || value == "builtin") {
+            out.push_back("seccomp=" + value);
+            continue;
+        }
+        auto text = read_file(value);
+        if (!text)
+            return make_error(errc::invalid_argument,
+                              "opening seccomp profile (" + value + ") failed: " + text.err().message);
+        boost::system::error_code ec;
+        auto doc = json::parse(*text, ec);
+        if (ec) return make_error(errc::invalid_argument, "compacting json for seccomp profile (" + value +
+                                                             ") failed: " + ec.message());
+        out.push_back("seccomp=" + json::serialize(doc));
+    }
+    return out;
+}
+
+namespace {
+
+// docker's validDeviceMode: r, w and m, each at most once, at least one.
+bool valid_device_mode(std::string_view mode) {
+    if (mode.empty()) return false;
+    std::string seen;
+    for (char c : mode) {
+        if ((c != 'r' && c != 'w' && c != 'm') || seen.find(c) != std::string::npos) return false;
+        seen += c;
+    }
+    return true;
+}
+
+// Go's path.Clean for the paths docker's validateLinuxPath cleans.
+std::string clean_path(std::string_view p) {
+    if (p.empty()) return ".";
+    std::vector<std::string> parts;
+    for (auto& part : split(p, '/')) {
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            if (!parts.empty() && parts.back() != "..") parts.pop_back();
+            else if (p[0] != '/') parts.push_back(part);
+            continue;
+        }
+        parts.push_back(part);
+    }
+    std::string out = p[0] == '/' ? "/" : "";
+    for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
+    return out.empty() ? "." : out;
+}
+
+}  // namespace
+
+result<json::object> parse_device_flag(std::string_view spec) {
+    auto bad = [](std::string m) { return make_error(errc::invalid_argument, std::move(m)); };
+    // validateLinuxPath(val, validDeviceMode), which cleans some paths...
+    std::string val(spec);
+    if (std::count(val.begin(), val.end(), ':') > 2) return bad("bad format for path: " + val);
+    auto parts = split(val, ':');
+    if (parts[0].empty()) return bad("bad format for path: " + val);
+    std::string container_path;
+    if (parts.size() == 1) {
+        container_path = parts[0];
+        val = clean_path(container_path);
+    } else if (parts.size() == 2) {
+        if (valid_device_mode(parts[1])) {
+            container_path = parts[0];
+            val = clean_path(container_path) + ":" + parts[1];
+        } else {
+            container_path = parts[1];
+            val = parts[0] + ":" + clean_path(container_path);
+        }
+    } else {
+        container_path = parts[1];
+        if (!valid_device_mode(parts[2])) return bad("bad mode specified: " + parts[2]);
+    }
+    if (container_path.empty() || container_path[0] != '/') return bad(container_path + " is not an absolute path");
+    // ...then parseLinuxDevice on what it returned.
+    auto arr = split(val, ':');
+    std::string src = arr[0], dst, permissions = "rwm";
+    if (arr.size() == 3) permissions = arr[2];
+    if (arr.size() >= 2) {
+        if (valid_device_mode(arr[1])) permissions = arr[1];
+        else dst = arr[1];
+    }
+    if (dst.empty()) dst = src;
+    return json::object{{"PathOnHost", src}, {"PathInContainer", dst}, {"CgroupPermissions", permissions}};
+}
+
+status check_device_cgroup_rule(std::string_view rule) {
+    // docker's ^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$
+    auto fail = [&] {
+        return make_error(errc::invalid_argument, "invalid device cgroup format '" + std::string(rule) + "'");
+    };
+    auto number = [](std::string_view s) {
+        return s == "*" || (!s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos);
+    };
+    auto parts = split(rule, ' ');
+    if (parts.size() != 3 || parts[0].size() != 1 || std::string_view("acb").find(parts[0][0]) == std::string_view::npos)
+        return fail();
+    auto colon = parts[1].find(':');
+    if (colon == std::string::npos || !number(std::string_view(parts[1]).substr(0, colon)) ||
+        !number(std::string_view(parts[1]).substr(colon + 1)))
+        return fail();
+    if (parts[2].empty() || parts[2].size() > 3 || parts[2].find_first_not_of("rwm") != std::string::npos) return fail();
+    return ok();
+}
+
 result<json::object> build_create_body(const create_options& o) {
     BERTH_ASSIGN(auto env, resolve_env(o.env_files, o.env));
+    BERTH_ASSIGN(auto security_opt, resolve_security_opts(o.security_opt));
 
     json::object labels;
     for (const auto& l : o.labels) {
@@ -608,7 +761,7 @@ result<json::object> build_create_body(const create_options& o) {
         {"RestartPolicy", restart_policy(o.restart)},
         {"AutoRemove", o.auto_remove},
         {"VolumeDriver", ""},
-        {"VolumesFrom", nullptr},
+        {"VolumesFrom", string_array_or_null(o.volumes_from)},
         {"ConsoleSize", json::array{o.console_height, o.console_width}},
         {"CapAdd", string_array_or_null(cap_add)},
         {"CapDrop", string_array_or_null(cap_drop)},
@@ -626,7 +779,7 @@ result<json::object> build_create_body(const create_options& o) {
         {"Privileged", o.privileged},
         {"PublishAllPorts", false},
         {"ReadonlyRootfs", o.read_only},
-        {"SecurityOpt", string_array_or_null(o.security_opt)},
+        {"SecurityOpt", string_array_or_null(security_opt)},
     };
     if (!o.mounts.empty()) {
         json::array mounts;
@@ -656,7 +809,11 @@ result<json::object> build_create_body(const create_options& o) {
         host["Sysctls"] = std::move(sysctls);
     }
     host["GroupAdd"] = string_array_or_null(o.group_add);
-    for (const char* k : {"UTSMode", "UsernsMode"}) host[k] = "";
+    if (!o.time_offsets.empty()) {
+        BERTH_ASSIGN(host["BerthTimeOffsets"], time_offsets_body(o.time_offsets));
+    }
+    host["UTSMode"] = "";
+    host["UsernsMode"] = o.userns;
     std::int64_t shm_size = 0;
     if (!o.shm_size.empty()) {
         BERTH_ASSIGN(shm_size, parse_ram_bytes(o.shm_size));
@@ -674,8 +831,20 @@ result<json::object> build_create_body(const create_options& o) {
     for (const char* k : {"CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime"}) host[k] = 0;
     host["CpusetCpus"] = o.cpuset_cpus;
     host["CpusetMems"] = o.cpuset_mems;
-    host["Devices"] = json::array{};
-    host["DeviceCgroupRules"] = nullptr;
+    json::array devices;
+    for (const auto& d : o.devices) {
+        auto parsed = parse_device_flag(d);
+        if (!parsed)
+            return make_error(errc::invalid_argument,
+                              "invalid argument \"" + d + "\" for \"--device\" flag: " + parsed.err().message);
+        devices.emplace_back(std::move(*parsed));
+    }
+    host["Devices"] = std::move(devices);
+    for (const auto& r : o.device_cgroup_rules)
+        if (auto s = check_device_cgroup_rule(r); !s)
+            return make_error(errc::invalid_argument,
+                              "invalid argument \"" + r + "\" for \"--device-cgroup-rule\" flag: " + s.err().message);
+    host["DeviceCgroupRules"] = string_array_or_null(o.device_cgroup_rules);
     host["DeviceRequests"] = nullptr;
     host["MemoryReservation"] = memory_reservation;
     host["MemorySwap"] = memory_swap;

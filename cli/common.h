@@ -97,6 +97,7 @@ struct create_options {
     std::string user;
     std::string hostname;
     std::string network;  // empty means "none": berth has no default bridge
+    std::string userns;   // --userns: "" (the daemon's remapping, if any) or "host"
     std::string stop_signal;
     std::string restart = "no";  // --restart no|always|unless-stopped|on-failure[:N]
     std::optional<int> stop_timeout;
@@ -113,10 +114,14 @@ struct create_options {
     std::vector<std::string> volumes;  // -v src:dst[:opts] -> Binds
     std::vector<std::string> tmpfs;    // --tmpfs /run[:opts]
     std::vector<std::string> mounts;   // --mount type=bind,source=…,target=… -> Mounts
+    std::vector<std::string> volumes_from;  // --volumes-from CONTAINER[:ro|rw] -> VolumesFrom
     std::vector<std::string> security_opt;
     std::vector<std::string> ulimits;    // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> sysctls;    // --sysctl KEY=VALUE
     std::vector<std::string> group_add;  // --group-add GROUP
+    std::vector<std::string> devices;    // --device HOST[:CONTAINER][:PERMS]
+    std::vector<std::string> device_cgroup_rules;  // --device-cgroup-rule "c 1:3 mr"
+    std::vector<std::string> time_offsets;  // --time-offset monotonic=S,boottime=S (berth extension)
     std::string shm_size;                // --shm-size "64m"
     std::string log_driver;              // --log-driver ("" = the daemon's default)
     std::vector<std::string> log_opts;   // --log-opt KEY=VALUE
@@ -145,6 +150,14 @@ std::string normalize_capability(std::string_view cap);
 // The POST /containers/create body: Config plus HostConfig plus
 // NetworkingConfig, shaped like the docker CLI's.
 result<boost::json::object> build_create_body(const create_options& o);
+// --device as the docker CLI checks it (validateLinuxPath with
+// validDeviceMode: "bad format for path: X", "bad mode specified: M",
+// "X is not an absolute path") and parses it (parseLinuxDevice) into
+// {PathOnHost, PathInContainer, CgroupPermissions}; "rwm" by default.
+result<boost::json::object> parse_device_flag(std::string_view spec);
+// --device-cgroup-rule as the docker CLI checks it: "invalid device cgroup
+// format 'X'" unless "TYPE MAJOR:MINOR ACCESS" (a|b|c, number or *, [rwm]{1,3}).
+status check_device_cgroup_rule(std::string_view rule);
 // The HostConfig resource fields of add_resource_flags(), parsed as docker
 // does (RAMInBytes, --cpus as NanoCpus, "-1" as unlimited swap): Memory,
 // MemorySwap, MemoryReservation, NanoCpus, CpuShares, CpusetCpus,

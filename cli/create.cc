@@ -39,15 +39,26 @@ void add_container_flags(CLI::App& sub, create_options& o) {
     sub.add_option("--cap-add", o.cap_add, "Add Linux capabilities")->allow_extra_args(false);
     sub.add_option("--cap-drop", o.cap_drop, "Drop Linux capabilities")->allow_extra_args(false);
     sub.add_option("--network,--net", o.network, "Connect a container to a network (none|host; default none)");
+    sub.add_option("--userns", o.userns, "User namespace to use (host: opt out of the daemon's --userns-remap)");
     sub.add_option("-l,--label", o.labels, "Set meta data on a container")->allow_extra_args(false);
     sub.add_option("-v,--volume", o.volumes, "Bind mount a volume (SRC:DST[:ro])")->allow_extra_args(false);
     sub.add_option("--mount", o.mounts, "Attach a filesystem mount to the container (type=bind,source=,target=)")
+        ->allow_extra_args(false);
+    sub.add_option("--volumes-from", o.volumes_from, "Mount volumes from the specified container(s)")
         ->allow_extra_args(false);
     sub.add_option("--tmpfs", o.tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])")->allow_extra_args(false);
     sub.add_option("--security-opt", o.security_opt, "Security Options")->allow_extra_args(false);
     sub.add_option("--ulimit", o.ulimits, "Ulimit options (NAME=SOFT[:HARD])")->allow_extra_args(false);
     sub.add_option("--sysctl", o.sysctls, "Sysctl options (KEY=VALUE)")->allow_extra_args(false);
     sub.add_option("--group-add", o.group_add, "Add additional groups to join")->allow_extra_args(false);
+    sub.add_option("--device", o.devices, "Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])")
+        ->allow_extra_args(false);
+    sub.add_option("--device-cgroup-rule", o.device_cgroup_rules, "Add a rule to the cgroup allowed devices list")
+        ->allow_extra_args(false);
+    sub.add_option("--time-offset", o.time_offsets,
+                   "Offsets of the container's own time namespace in seconds (monotonic=S,boottime=S; "
+                   "berth extension, Linux 6.1+)")
+        ->allow_extra_args(false);
     sub.add_option("--shm-size", o.shm_size, "Size of /dev/shm");
     sub.add_option("--log-driver", o.log_driver, "Logging driver for the container (json-file, none)");
     sub.add_option("--log-opt", o.log_opts, "Log driver options (max-size=10m, max-file=3)")->allow_extra_args(false);

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 
 #include "base/util.h"
+#include "cli/common.h"
 
 namespace berth::cli {
 
@@ -85,15 +89,31 @@ result<json::object> parse_mount_flag(const std::string& value) {
                     eq2 == std::string::npos ? std::string() : val.substr(eq2 + 1);
             }
         } else if (key == "tmpfs-size") {
-            tmpfs_opts["SizeBytes"] = val;
+            // docker's RAMInBytes: the API takes bytes.
+            auto bytes = parse_ram_bytes(val);
+            if (!bytes) return invalid(value, "invalid value for " + key + ": " + val);
+            tmpfs_opts["SizeBytes"] = *bytes;
         } else if (key == "tmpfs-mode") {
-            tmpfs_opts["Mode"] = val;
+            // Octal, as docker reads it (strconv.ParseUint(val, 8, 32)).
+            char* end = nullptr;
+            errno = 0;
+            unsigned long mode = val.empty() ? 0 : std::strtoul(val.c_str(), &end, 8);
+            if (val.empty() || errno != 0 || *end != '\0' || val[0] == '-' || val[0] == '+' || mode > 0xffffffffUL)
+                return invalid(value, "invalid value for " + key + ": " + val);
+            tmpfs_opts["Mode"] = static_cast<std::uint64_t>(mode);
         } else {
             return invalid(value, "unexpected key '" + key + "' in '" + field + "'");
         }
     }
     if (m["Type"].as_string().empty()) return invalid(value, "type is required");
     if (!m.contains("Target")) return invalid(value, "target is required");
+    const std::string type(m["Type"].as_string());
+    if (!volume_opts.empty() && type != "volume")
+        return invalid(value, "cannot mix 'volume-*' options with mount type '" + type + "'");
+    if (!bind_opts.empty() && type != "bind")
+        return invalid(value, "cannot mix 'bind-*' options with mount type '" + type + "'");
+    if (!tmpfs_opts.empty() && type != "tmpfs")
+        return invalid(value, "cannot mix 'tmpfs-*' options with mount type '" + type + "'");
     if (!bind_opts.empty()) m["BindOptions"] = std::move(bind_opts);
     if (!volume_opts.empty()) m["VolumeOptions"] = std::move(volume_opts);
     if (!tmpfs_opts.empty()) m["TmpfsOptions"] = std::move(tmpfs_opts);

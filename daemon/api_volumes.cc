@@ -66,13 +66,11 @@ awaitable<bool> volumes_create(socket_t& s, request& req, engine& eng) {
     std::string driver = str_field(*body, "Driver");
     if (!driver.empty() && driver != "local")
         co_return co_await reply_error(s, req, http::status::not_found, "plugin \"" + driver + "\" not found");
-    if (auto* o = body->if_contains("DriverOpts"); o && o->is_object() && !o->as_object().empty())
-        co_return co_await reply_error(s, req, http::status::bad_request,
-                                       "create " + name + ": volume options of the local driver are not supported yet");
-    json::object labels;
+    json::object labels, options;
+    if (auto* o = body->if_contains("DriverOpts"); o && o->is_object()) options = o->as_object();
     if (auto* l = body->if_contains("Labels"); l && l->is_object()) labels = l->as_object();
-    auto job = [root = eng.options().data_root, name, labels = std::move(labels)]() mutable {
-        return volumes::create(root, name, std::move(labels));
+    auto job = [root = eng.options().data_root, name, labels = std::move(labels), options = std::move(options)]() mutable {
+        return volumes::create(root, name, std::move(labels), std::move(options));
     };
     auto made = co_await eng.workers().run(offload_reason::filesystem, std::move(job));
     if (!made) co_return co_await reply_error(s, req, made.err());

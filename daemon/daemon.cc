@@ -12,6 +12,8 @@
 #include "daemon/api.h"
 #include "daemon/main.h"
 #include "engine/engine.h"
+#include "engine/runtime/userns.h"
+#include "engine/userns_remap.h"
 
 namespace berth {
 
@@ -24,6 +26,9 @@ void usage() {
                  "      --data-root DIR       root of persistent state (default /var/lib/berth, env BERTH_DATA_ROOT)\n"
                  "      --pidfile FILE        pid file (default DATA_ROOT/berth.pid)\n"
                  "      --cgroup-parent NAME  parent cgroup name for containers (default berth-<hash of data root>)\n"
+                 "      --userns-remap default|USER[:GROUP]\n"
+                 "                            run containers in user namespaces mapped onto the subordinate ids\n"
+                 "                            of USER (/etc/subuid) and GROUP (/etc/subgid); default: the berth user\n"
                  "  -D, --debug               debug logging\n";
 }
 
@@ -33,7 +38,7 @@ int daemon_main(int argc, char** argv) {
     std::string host = ::getenv("BERTH_HOST") ? ::getenv("BERTH_HOST") : "unix:///run/berth/berth.sock";
     engine_options opts;
     if (const char* r = ::getenv("BERTH_DATA_ROOT")) opts.data_root = r;
-    std::string pidfile;
+    std::string pidfile, userns_remap;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&](const std::string& name) -> std::optional<std::string> {
@@ -57,6 +62,7 @@ int daemon_main(int argc, char** argv) {
         else if (auto v3 = value("--data-root")) opts.data_root = *v3;
         else if (auto v4 = value("--pidfile")) pidfile = *v4;
         else if (auto v5 = value("--cgroup-parent")) opts.cgroup_parent = *v5;
+        else if (auto v6 = value("--userns-remap")) userns_remap = *v6;
         else {
             std::cerr << "berth daemon: unknown flag: " << a << "\n";
             usage();
@@ -87,6 +93,22 @@ int daemon_main(int argc, char** argv) {
         return 1;
     }
     if (pidfile.empty()) pidfile = opts.data_root + "/berth.pid";
+    // Still single-threaded: resolving may run useradd, probing forks.
+    if (!userns_remap.empty()) {
+        auto remap = resolve_userns_remap(userns_remap);
+        status probed = remap ? make_dirs(opts.data_root + "/tmp", 0700) : status(remap.err());
+        if (probed)
+            probed = runtime::probe_remapped_overlay(opts.data_root + "/tmp/userns-probe-" + std::to_string(::getpid()),
+                                                     remap->uid_map, remap->gid_map);
+        if (!probed) {
+            std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << probed.err().message << "\n";
+            return 1;
+        }
+        opts.userns_remap = remap->user + ":" + remap->group;
+        opts.uid_map = std::move(remap->uid_map);
+        opts.gid_map = std::move(remap->gid_map);
+        log::info("userns-remap: container root is {}:{} on the host", opts.uid_map[0].outside, opts.gid_map[0].outside);
+    }
     (void)write_file(pidfile, std::to_string(::getpid()) + "\n");
 
     ::signal(SIGPIPE, SIG_IGN);

@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 #include "engine/config_util.h"
 #include "engine/host_config.h"
 #include "engine/runtime/confinement.h"
+#include "engine/seccomp.h"
+#include "engine/runtime/timens.h"
 
 namespace berth {
 
@@ -73,6 +76,44 @@ result<std::vector<runtime::rlimit_spec>> ulimits_of(const json::object& hc) {
     return out;
 }
 
+// HostConfig.BerthTimeOffsets: {"monotonic": S, "boottime": S}, seconds as
+// a JSON integer or number, to nanoseconds. The range the kernel accepts
+// depends on the host's clocks: check_time_offsets_on_host, at create.
+result<std::optional<runtime::time_offset_spec>> time_offsets_of(const json::object& hc) {
+    static_assert(std::string_view(k_time_offsets_key) == "BerthTimeOffsets");
+    const std::string field = "HostConfig.BerthTimeOffsets";
+    const json::value* v = hc.if_contains(k_time_offsets_key);
+    if (!v || v->is_null()) return std::optional<runtime::time_offset_spec>();
+    if (!v->is_object()) return invalid(field + " must be an object of clock: seconds (monotonic, boottime)");
+    if (v->as_object().empty()) return std::optional<runtime::time_offset_spec>();
+    runtime::time_offset_spec out;
+    for (const auto& [key, seconds] : v->as_object()) {
+        std::int64_t* ns = key == "monotonic" ? &out.monotonic_ns : key == "boottime" ? &out.boottime_ns : nullptr;
+        if (!ns)
+            return invalid("time offset: unknown clock \"" + std::string(key) +
+                           "\": a time namespace offsets only monotonic and boottime");
+        const std::string what = "time offset " + std::string(key);
+        if (seconds.is_int64() || seconds.is_uint64()) {
+            // |S| <= KTIME_SEC_MAX: more is refused by the kernel whatever the clock reads.
+            bool in_range = seconds.is_int64() && seconds.as_int64() >= -runtime::k_ktime_sec_max &&
+                            seconds.as_int64() <= runtime::k_ktime_sec_max;
+            if (!in_range)
+                return invalid(what + "=" + json::serialize(seconds) + ": out of range (at most ±" +
+                               std::to_string(runtime::k_ktime_sec_max) + " s)");
+            *ns = seconds.as_int64() * 1'000'000'000;
+        } else if (seconds.is_double()) {
+            double d = seconds.as_double();
+            if (!(d >= -double(runtime::k_ktime_sec_max) && d <= double(runtime::k_ktime_sec_max)))
+                return invalid(what + "=" + json::serialize(seconds) + ": out of range (at most ±" +
+                               std::to_string(runtime::k_ktime_sec_max) + " s)");
+            *ns = std::llround(d * 1e9);
+        } else {
+            return invalid(field + "." + std::string(key) + " must be a number of seconds");
+        }
+    }
+    return std::optional<runtime::time_offset_spec>(out);
+}
+
 }  // namespace
 
 void set_confinement_defaults(json::object& hc) {
@@ -124,11 +165,30 @@ result<confinement> confinement_of(const json::object& hc) {
         }
     }
 
+    c.seccomp = std::string(default_seccomp_profile());
     if (const json::value* o = hc.if_contains("SecurityOpt"); o && !o->is_null()) {
         if (!o->is_array()) return invalid("HostConfig.SecurityOpt must be an array of strings");
-        BERTH_ASSIGN(c.no_new_privs, runtime::parse_security_opts(string_list(o)));
+        BERTH_ASSIGN(auto sec, runtime::parse_security_opts(string_list(o)));
+        c.no_new_privs = sec.no_new_privs;
+        if (sec.seccomp == "unconfined") {
+            c.seccomp.reset();
+        } else if (sec.seccomp && *sec.seccomp != "builtin") {
+            BERTH_TRY(check_seccomp_profile(*sec.seccomp));
+            c.seccomp = std::move(*sec.seccomp);
+        }
     }
+    if (bool_field(hc, "Privileged")) c.seccomp.reset();
+
+    BERTH_ASSIGN(c.time_offsets, time_offsets_of(hc));
     return c;
+}
+
+status check_time_offsets_on_host(const confinement& c) {
+    if (!c.time_offsets) return ok();
+    BERTH_TRY(runtime::check_time_namespace_support());
+    BERTH_TRY(runtime::check_time_offset("monotonic", c.time_offsets->monotonic_ns));
+    BERTH_TRY(runtime::check_time_offset("boottime", c.time_offsets->boottime_ns));
+    return ok();
 }
 
 }  // namespace berth

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,22 @@ struct confinement {
     std::vector<runtime::rlimit_spec> ulimits;  // never above this process's hard limits without CAP_SYS_RESOURCE
     std::vector<std::string> group_add;
     bool no_new_privs = false;
+    // The seccomp profile (Docker's JSON format): the builtin default unless
+    // SecurityOpt names another; nullopt: unconfined (seccomp=unconfined,
+    // or --privileged, which Docker runs without seccomp).
+    std::optional<std::string> seccomp;
+    // HostConfig.BerthTimeOffsets (--time-offset, a berth extension):
+    // {"monotonic": S, "boottime": S} in seconds (integer or fractional);
+    // absent, null or {}: no time namespace.
+    std::optional<runtime::time_offset_spec> time_offsets;
 };
+
+constexpr const char* k_time_offsets_key = "BerthTimeOffsets";
+
+// At create only: whether this host can apply the time offsets now (Linux
+// 6.1+, time namespaces built in, each clock plus its offset within what
+// the kernel accepts). No work without offsets.
+status check_time_offsets_on_host(const confinement& c);
 
 // Reads and checks them; an invalid_argument with Docker's message where
 // Docker has one. Calls getrlimit(2) and capget(2) only.

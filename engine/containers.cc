@@ -16,9 +16,12 @@
 #include "engine/cgroup/manager.h"
 #include "engine/config_util.h"
 #include "engine/confinement_config.h"
+#include "engine/device_config.h"
 #include "engine/mount_config.h"
+#include "engine/runtime/userns.h"
 #include "engine/volumes.h"
 #include "engine/engine.h"
+#include "engine/seccomp.h"
 #include "engine/host_config.h"
 #include "engine/monitor/json_log.h"
 #include "engine/monitor_client.h"
@@ -157,9 +160,18 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (net.empty() || net == "default") net = "none";  // no bridge network yet
     if (net != "none" && net != "host") co_return make_error(errc::not_found, "network " + net + " not found");
     host_config["NetworkMode"] = net;
+    // --userns: "host" opts out of the daemon's --userns-remap (moby's checks and words).
+    const std::string userns_mode = str_field(host_config, "UsernsMode");
+    if (!userns_mode.empty() && userns_mode != "host")
+        co_return make_error(errc::invalid_argument, "invalid USER mode: " + userns_mode);
+    const bool remapped = !_opts.uid_map.empty() && userns_mode != "host";
+    if (remapped && bool_field(host_config, "Privileged"))
+        co_return make_error(errc::invalid_argument,
+                             "privileged mode is incompatible with user namespaces.  You must run the container in "
+                             "the host namespace when running privileged mode");
     // Settings berth does not implement yet are refused, never ignored: a
     // silently dropped --read-only or -m would be a lie to the user.
-    for (const char* k : {"PortBindings", "Devices", "VolumesFrom", "DeviceCgroupRules", "ExtraHosts"}) {
+    for (const char* k : {"PortBindings", "ExtraHosts", "DeviceRequests"}) {
         auto* v = host_config.if_contains(k);
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
@@ -173,7 +185,15 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         const json::value* vols = cfg && cfg->is_object() ? cfg->as_object().if_contains("Volumes") : nullptr;
         if (vols && vols->is_object()) image_volumes = vols->as_object();
     }
-    for (const char* k : {"Privileged", "PublishAllPorts", "OomKillDisable"}) {
+    // Privileged, Devices, DeviceCgroupRules: checked now, gathered at start.
+    if (auto devices = device_config_of(host_config); !devices) {
+        co_return devices.err();
+    } else if (remapped && !devices->devices.empty()) {
+        // A user namespace cannot mknod devices (runc bind-mounts them instead).
+        co_return make_error(errc::invalid_argument,
+                             "HostConfig.Devices in a user namespace (--userns-remap) is not supported yet");
+    }
+    for (const char* k : {"PublishAllPorts", "OomKillDisable"}) {
         auto* v = host_config.if_contains(k);
         if (v && v->is_bool() && v->as_bool())
             co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
@@ -192,11 +212,38 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     }
     // Read-only root, tmpfs, /dev/shm, ulimits, sysctls, groups, security opts.
     if (auto conf = confinement_of(host_config); !conf) co_return conf.err();
+    else if (auto timens = check_time_offsets_on_host(*conf); !timens) co_return timens.err();
     set_confinement_defaults(host_config);
     // Binds and Mounts: named volumes are created on first use; --mount's
     // host sources must exist now. Anonymous volumes get their names here
     // and are made with the container's directories (job0).
     host_config.erase(anonymous_volumes_key);
+    host_config.erase(volumes_from_key);
+    // --volumes-from: the source containers' mounts are copied now (moby
+    // does so at create); the container's own mounts cover them.
+    if (auto* vf = host_config.if_contains("VolumesFrom"); vf && vf->is_array() && !vf->as_array().empty()) {
+        json::array inherited;
+        for (const auto& spec : vf->as_array()) {
+            if (!spec.is_string())
+                co_return make_error(errc::invalid_argument, "HostConfig.VolumesFrom must be an array of strings");
+            auto parsed = parse_volumes_from(std::string(spec.as_string()));
+            if (!parsed) co_return parsed.err();
+            auto source = find_container(parsed->first);
+            if (!source) co_return source.err();
+            auto mounts = inherited_mounts((*source)->host_config, parsed->second);
+            if (!mounts) co_return mounts.err();
+            for (auto& m : *mounts) {
+                // A later source wins at the same target (moby's map).
+                const json::value dest = m.as_object().at("Destination");
+                json::array kept;
+                for (auto& o : inherited)
+                    if (o.as_object().at("Destination") != dest) kept.push_back(std::move(o));
+                kept.push_back(std::move(m));
+                inherited = std::move(kept);
+            }
+        }
+        if (!inherited.empty()) host_config[volumes_from_key] = std::move(inherited);
+    }
     {
         auto anon = assign_anonymous_volumes(host_config, request_volumes, image_volumes);
         if (!anon) co_return anon.err();
@@ -206,11 +253,14 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     {
         auto binds = bind_mounts_of(host_config, _opts.data_root);
         if (!binds) co_return binds.err();
-        auto check = [b = std::move(*binds), names = volume_names_of(host_config), anon_names,
+        if (auto tmpfs = tmpfs_mounts_of(host_config); !tmpfs) co_return tmpfs.err();
+        // Named volumes are made on first use (with the labels and driver
+        // options --mount gives).
+        auto check = [b = std::move(*binds), requests = volume_requests_of(host_config), anon_names,
                       root = _opts.data_root]() -> status {
-            for (const auto& n : names)
-                if (std::find(anon_names.begin(), anon_names.end(), n) == anon_names.end())
-                    BERTH_TRY(volumes::create(root, n, {}));
+            for (auto r : requests)
+                if (std::find(anon_names.begin(), anon_names.end(), r.name) == anon_names.end())
+                    BERTH_TRY(volumes::create(root, r.name, std::move(r.labels), std::move(r.options)));
             return check_bind_sources(b);
         };
         auto checked = co_await _workers.run(offload_reason::filesystem, std::move(check));
@@ -361,7 +411,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // and the mount points the runtime needs.
     std::string dir = container_dir(c->id);
     bool host_net = net == "host";
-    auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root]() -> status {
+    // --userns-remap: the upper and work directories belong to the
+    // container's root (the lower ones, the init layer too, are idmapped).
+    long long remapped_uid = remapped ? runtime::map_to_host(_opts.uid_map, 0) : -1;
+    long long remapped_gid = remapped ? runtime::map_to_host(_opts.gid_map, 0) : -1;
+    auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid,
+                 remapped_gid]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         BERTH_TRY(make_dirs(dir, 0710));
@@ -371,6 +426,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
         BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
         BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
+        if (remapped_uid >= 0)
+            for (auto d : {"/upper", "/work"})
+                if (::chown((dir + d).c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
+                    return sys_error("chown " + dir + d);
         return ok();
     };
     auto made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
@@ -425,7 +484,8 @@ result<std::string> find_init_binary() {
 
 }  // namespace
 
-result<runtime::launch_spec> engine::process_half(const container& c) const {
+result<runtime::launch_spec> engine::process_half(const container& c,
+                                                   std::optional<std::string>* seccomp_profile) const {
     runtime::launch_spec spec;
     spec.id = c.id;
     spec.hostname = str_field(c.config, "Hostname");
@@ -441,6 +501,8 @@ result<runtime::launch_spec> engine::process_half(const container& c) const {
                                                 string_list(c.host_config.if_contains("CapDrop")));
     if (!caps) return caps.err();
     spec.capabilities = *caps;
+    // --privileged: every capability, CapDrop ignored (moby's TweakCapabilities).
+    if (bool_field(c.host_config, "Privileged")) spec.capabilities = runtime::privileged_capabilities();
     // Never ask for more than the daemon's own hard limit (root here may
     // lack CAP_SYS_RESOURCE).
     rlimit rl{};
@@ -458,7 +520,30 @@ result<runtime::launch_spec> engine::process_half(const container& c) const {
     }
     spec.group_add = std::move(conf->group_add);
     spec.no_new_privs = conf->no_new_privs;
+    if (seccomp_profile) *seccomp_profile = std::move(conf->seccomp);
+    spec.time_offsets = conf->time_offsets;  // an exec joins the container's time namespace
+    // --userns-remap, unless the container opted out: an exec joins its user namespace.
+    if (!_opts.uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
+        spec.uid_map = _opts.uid_map;
+        spec.gid_map = _opts.gid_map;
+    }
     return spec;
+}
+
+awaitable<status> engine::add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec) {
+    if (!profile) co_return ok();
+    auto key = seccomp_cache::key_of(*profile, spec.capabilities);
+    auto program = _seccomp->find(key);
+    if (!program) {
+        auto job = [this, key, profile = *profile, caps = spec.capabilities] {
+            return _seccomp->load(key, profile, caps);
+        };
+        auto loaded = co_await _workers.run(offload_reason::seccomp, std::move(job));
+        if (!loaded) co_return loaded.err();
+        program = std::move(*loaded);
+    }
+    spec.seccomp_program = *program;
+    co_return ok();
 }
 
 awaitable<status> engine::start_container(std::string ref, bool by_policy) {
@@ -485,6 +570,29 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         init_binary = *init;
     }
 
+    // Binds, volumes and --mount tmpfs. Named volumes (their driver
+    // options) and shared or slave binds (Docker's check of the host mount)
+    // need a look at files: on a worker, before the cgroup is made.
+    std::vector<runtime::bind_mount> binds;
+    std::vector<runtime::tmpfs_mount> tmpfs_mounts;
+    {
+        auto b = bind_mounts_of(c->host_config, _opts.data_root);
+        if (!b) co_return b.err();
+        binds = std::move(*b);
+        auto t = tmpfs_mounts_of(c->host_config);
+        if (!t) co_return t.err();
+        tmpfs_mounts = std::move(*t);
+    }
+    if (binds_need_preparing(binds)) {
+        auto prep = [b = std::move(binds), root = _opts.data_root]() mutable -> result<std::vector<runtime::bind_mount>> {
+            BERTH_TRY(prepare_binds(b, root));
+            return std::move(b);
+        };
+        auto prepared = co_await _workers.run(offload_reason::filesystem, std::move(prep));
+        if (!prepared) co_return prepared.err();
+        binds = std::move(*prepared);
+    }
+
     // Limits were checked (and those this host lacks dropped) at create.
     auto lim = limits_of(c->host_config);
     if (!lim) co_return lim.err();
@@ -494,8 +602,24 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // daemon no descriptor; their exits still read the oom_kill counter.
     unique_fd oom_efd;
     bool arm_oom = lim->memory > 0;
-    auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom] {
-        auto made = _cgroups->create(id, l);
+    // Devices (--privileged, --device, --device-cgroup-rule) are gathered
+    // from the host in the same job, before the cgroup takes their rules;
+    // a container without any gathers nothing.
+    auto device_cfg = device_config_of(c->host_config);
+    if (!device_cfg) co_return device_cfg.err();
+    gathered_devices devices;
+    status gathered;
+    auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
+                 &gathered]() -> result<cgroup::container_cgroup> {
+        if (cfg.any()) {
+            auto g = gather_devices(cfg);
+            if (!g) {
+                gathered = g.err();
+                return g.err();
+            }
+            devices = std::move(*g);
+        }
+        auto made = _cgroups->create(id, l, devices.access);
         if (made && arm_oom) {
             auto armed = _cgroups->oom_eventfd(id);
             if (armed) oom_efd = std::move(*armed);
@@ -504,6 +628,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         return made;
     };
     auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
+    if (!gathered) co_return gathered.err();
     if (!cg) co_return cg.err().wrap("create cgroup");
     if (c->removed || c->status == "removing") {
         // Removed (rm -f) while the cgroup was being made: do not start.
@@ -521,11 +646,19 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.work_dir = std::move(layout.work_dir);
     spec.rootfs_dir = container_dir(c->id) + "/merged";
     spec.new_network = str_field(c->host_config, "NetworkMode") != "host";
-    spec.masked_paths = runtime::default_masked_paths();
-    spec.readonly_paths = runtime::default_readonly_paths();
+    // --privileged: no masked or read-only paths, /sys writable, every host
+    // device (moby's WithDevices and WithMounts).
+    const bool privileged = bool_field(c->host_config, "Privileged");
+    if (!privileged) {
+        spec.masked_paths = runtime::default_masked_paths();
+        spec.readonly_paths = runtime::default_readonly_paths();
+    }
+    spec.writable_sys = privileged;
+    spec.devices = std::move(devices.nodes);
     spec.cgroup2_dir = cg->v2_dir;
     spec.cgroup_v1_procs = cg->v1_procs();
-    auto process = process_half(*c);
+    std::optional<std::string> seccomp_profile;
+    auto process = process_half(*c, &seccomp_profile);
     if (!process) co_return process.err();
     spec.hostname = process->hostname;
     spec.args = std::move(process->args);
@@ -536,6 +669,9 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.rlimits = std::move(process->rlimits);
     spec.group_add = std::move(process->group_add);
     spec.no_new_privs = process->no_new_privs;
+    spec.uid_map = std::move(process->uid_map);
+    spec.gid_map = std::move(process->gid_map);
+    spec.time_offsets = process->time_offsets;
     if (auto conf = confinement_of(c->host_config); !conf) {
         co_return conf.err();
     } else {
@@ -544,12 +680,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         spec.shm_size = conf->shm_size;
         spec.sysctls = std::move(conf->sysctls);
     }
-    if (auto binds = bind_mounts_of(c->host_config, _opts.data_root); !binds) co_return binds.err();
-    else spec.binds = std::move(*binds);
+    spec.binds = std::move(binds);
+    for (auto& t : tmpfs_mounts) spec.tmpfs.push_back(std::move(t));
     if (!init_binary.empty()) {
         spec.init_binary = init_binary;
         spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
     }
+    if (auto sc = co_await add_seccomp(seccomp_profile, spec); !sc) co_return sc.err();
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];
@@ -1005,7 +1142,7 @@ awaitable<status> engine::remove_container(std::string ref, bool force, bool rem
             log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
     // A --rm container removes its anonymous volumes itself (as Docker does).
-    auto anon = anonymous_volumes_of(c->host_config);
+    auto anon = removable_volumes_of(c->host_config);
     auto s = co_await destroy(c);
     if (s && (remove_volumes || c->auto_remove()) && !anon.empty()) co_await remove_anonymous_volumes(std::move(anon));
     co_return s;
@@ -1095,7 +1232,7 @@ void engine::emit_prune(std::size_t count) {
 
 awaitable<void> engine::finish_removal(container_ptr c) {
     if (c->removed || c->status == "removing") co_return;
-    auto anon = anonymous_volumes_of(c->host_config);
+    auto anon = removable_volumes_of(c->host_config);
     auto s = co_await destroy(c);
     if (!s) log::warn("auto-remove {}: {}", c->id, s.err().message);
     else if (!anon.empty()) co_await remove_anonymous_volumes(std::move(anon));

@@ -1,6 +1,7 @@
 // Engine start-up, persistence and images. Containers are in containers.cc,
 // the JSON shapes Docker clients read in render.cc.
 #include "engine/engine.h"
+#include "engine/seccomp.h"
 
 #include <sys/stat.h>
 
@@ -37,6 +38,7 @@ status engine::init() {
     for (auto d : {"", "/containers", "/exits"}) BERTH_TRY(make_dirs(_opts.data_root + d, 0711));
     BERTH_ASSIGN(_db, storage::metadata_db::open(_opts.data_root + "/metadata.db"));
     _store = std::make_unique<storage::image_store>(_opts.data_root);
+    _seccomp = std::make_unique<seccomp_cache>(_opts.data_root + "/seccomp");
     BERTH_TRY(_store->init());
     BERTH_ASSIGN(_cgroups, cgroup::manager::detect(_opts.data_root, _opts.cgroup_parent));
 

@@ -35,6 +35,7 @@ namespace berth::cgroup { class manager; }
 namespace berth {
 
 class monitor_client;
+class seccomp_cache;
 
 // "KILL", "SIGKILL", "9" -> 9; "" -> SIGKILL; unknown -> -1.
 int parse_signal(const std::string& s);
@@ -43,6 +44,10 @@ struct engine_options {
     std::string data_root = "/var/lib/berth";
     std::string cgroup_parent;  // "" = berth-<hash of data root> under the daemon's cgroup
     std::size_t workers = 4;
+    // --userns-remap (engine/userns_remap.h): the maps of every container
+    // that does not opt out (HostConfig.UsernsMode "host"); empty: none.
+    std::string userns_remap;  // "user:group" as resolved
+    std::vector<runtime::id_range> uid_map, gid_map;
 };
 
 struct log_entry {
@@ -264,7 +269,14 @@ public:
 private:
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.
-    result<runtime::launch_spec> process_half(const container& c) const;
+    // seccomp_profile (if given): the profile its process gets (nullopt:
+    // unconfined), for add_seccomp once the capabilities are final.
+    result<runtime::launch_spec> process_half(const container& c,
+                                              std::optional<std::string>* seccomp_profile = nullptr) const;
+    // Puts the compiled program of this profile, for spec's capabilities,
+    // into spec: from the cache, or compiled once on a worker.
+    awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
+    std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);

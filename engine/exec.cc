@@ -109,14 +109,17 @@ awaitable<status> engine::start_exec(exec_ptr e, unsigned short rows, unsigned s
     container_ptr c = *found;
     if (auto s = check_exec_target(*c); !s) co_return never_ran(s.err());
 
-    auto spec = process_half(*c);
+    std::optional<std::string> seccomp_profile;
+    auto spec = process_half(*c, &seccomp_profile);
     if (!spec) co_return never_ran(spec.err());
     spec->hostname.clear();
     spec->args = string_list(e->config.if_contains("Cmd"));
     spec->env = merge_env(std::move(spec->env), string_list(e->config.if_contains("Env")));
     if (auto u = str_field(e->config, "User"); !u.empty()) spec->user = u;
     if (auto w = str_field(e->config, "WorkingDir"); !w.empty()) spec->cwd = w;
-    if (bool_field(e->config, "Privileged")) spec->capabilities = runtime::all_capabilities();
+    if (bool_field(e->config, "Privileged")) spec->capabilities = runtime::privileged_capabilities();
+    // The container's profile, for the capabilities this process gets.
+    if (auto sc = co_await add_seccomp(seccomp_profile, *spec); !sc) co_return never_ran(sc.err());
     auto cg = _cgroups->paths(c->id);
     spec->cgroup2_dir = cg.v2_dir;
     spec->cgroup_v1_procs = cg.v1_procs();

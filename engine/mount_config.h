@@ -5,14 +5,16 @@
 // the filesystem except `check_bind_sources`, which stats (run it on a worker).
 //
 // Host binds, named volumes of the local driver (a bind of the volume's
-// _data) and anonymous volumes are implemented; tmpfs and other types in
-// Mounts are refused with a clear error. Anonymous volumes (Config.Volumes,
+// _data, or the volume's own filesystem when it has driver options),
+// anonymous volumes, tmpfs mounts (--mount type=tmpfs) and --volumes-from
+// are implemented; other types in Mounts are refused with a clear error. Anonymous volumes (Config.Volumes,
 // a Binds entry without a host part, --mount type=volume without source,
 // the image's VOLUME entries) are named at create: HostConfig keeps the
 // target -> name map under `anonymous_volumes_key` (hidden from inspect).
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -23,6 +25,10 @@
 namespace berth {
 
 inline constexpr const char* anonymous_volumes_key = "BerthAnonymousVolumes";
+// --volumes-from: the source containers' mounts, copied at create (hidden
+// from inspect): [{Type bind|volume, Destination, RW, Source, Propagation |
+// Name, Anonymous}]. A bind or mount of the container at the same target wins.
+inline constexpr const char* volumes_from_key = "BerthVolumesFrom";
 // Docker's label on the volumes it makes anonymous.
 inline constexpr const char* anonymous_volume_label = "com.docker.volume.anonymous";
 
@@ -44,6 +50,40 @@ result<std::vector<runtime::bind_mount>> bind_mounts_of(const boost::json::objec
 
 // The volumes (named and anonymous) a HostConfig uses (valid or not: for in-use checks).
 std::vector<std::string> volume_names_of(const boost::json::object& host_config);
+
+// "CONTAINER[:MODE]" (moby's ParseVolumesFrom): the container and the mode
+// ("rw" when none; ro|rw with z|Z and a consistency; no propagation, no nocopy).
+result<std::pair<std::string, std::string>> parse_volumes_from(const std::string& spec);
+// The mounts (binds and volumes, never tmpfs) a container gets from a
+// source container's HostConfig: each keeps its own mode, and "ro" in mode
+// makes them all read-only (moby: RW = source RW && mode's rw).
+result<boost::json::array> inherited_mounts(const boost::json::object& source_hc, const std::string& mode);
+
+// --mount type=tmpfs entries of Mounts, as runtime tmpfs mounts (Docker's
+// default flags noexec, nosuid, nodev; size and mode from TmpfsOptions).
+result<std::vector<runtime::tmpfs_mount>> tmpfs_mounts_of(const boost::json::object& host_config);
+
+// The volumes rm -v (and AutoRemove) may remove: the anonymous ones,
+// the container's own and those it got by --volumes-from (moby removes
+// those too unless another container still uses them).
+std::vector<std::string> removable_volumes_of(const boost::json::object& host_config);
+
+// The named volumes the container's Binds and Mounts name, with the labels
+// and driver options --mount asks for when it creates one.
+struct volume_request {
+    std::string name;
+    boost::json::object labels, options;
+};
+std::vector<volume_request> volume_requests_of(const boost::json::object& host_config);
+
+// At start, on a worker (it reads files), for containers whose binds
+// need it (binds_need_preparing: a named volume, a shared or slave bind):
+// the named volumes' driver options go into their binds, and the source of
+// a [r]shared ([r]slave) bind must sit on a shared (shared or slave) mount
+// of the host, with Docker's message otherwise ("path X is mounted on Y
+// but it is not a shared mount").
+bool binds_need_preparing(const std::vector<runtime::bind_mount>& binds);
+status prepare_binds(std::vector<runtime::bind_mount>& binds, const std::string& data_root);
 
 // --mount type=bind refuses a missing source (-v creates it at start).
 // Blocks (stat).

@@ -6,6 +6,7 @@
 
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
+#include "engine/config_util.h"
 #include "engine/container_filter.h"
 #include "engine/engine.h"
 #include "engine/mount_config.h"
@@ -114,10 +115,13 @@ json::object engine::inspect_json(const container& c) const {
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) lower += ":" + _store->layer_dir(*it);
     json::object hc = c.host_config;
     hc.erase(anonymous_volumes_key);
+    hc.erase(volumes_from_key);
     json::value exec_id_list = nullptr;
     if (auto ids = exec_ids(c); !ids.empty()) exec_id_list = strings(ids);
-    hc["MaskedPaths"] = strings(runtime::default_masked_paths());
-    hc["ReadonlyPaths"] = strings(runtime::default_readonly_paths());
+    // Docker leaves both unset (null) for a privileged container.
+    const bool privileged = bool_field(c.host_config, "Privileged");
+    hc["MaskedPaths"] = privileged ? json::value(nullptr) : json::value(strings(runtime::default_masked_paths()));
+    hc["ReadonlyPaths"] = privileged ? json::value(nullptr) : json::value(strings(runtime::default_readonly_paths()));
     if (!hc.contains("RestartPolicy")) hc["RestartPolicy"] = json::object{{"Name", "no"}, {"MaximumRetryCount", 0}};
     if (!hc.contains("AutoRemove")) hc["AutoRemove"] = false;
     for (const char* k : {"CapAdd", "CapDrop", "Binds"})
@@ -306,7 +310,8 @@ json::object engine::info_json() const {
             {"LiveRestoreEnabled", true},
             {"Isolation", ""},
             {"InitBinary", ""},
-            {"SecurityOptions", json::array{"name=cgroupns"}},
+            {"SecurityOptions", _opts.uid_map.empty() ? json::array{"name=cgroupns"}
+                                                      : json::array{"name=userns", "name=cgroupns"}},
             {"BerthOffloads", offloads},
             {"Warnings", json::array{}}};
 }

@@ -35,7 +35,31 @@ result<volume> read_volume(const std::string& data_root, const std::string& name
     if (auto* c = v.as_object().if_contains("CreatedAt"); c && c->is_string())
         out.created_ns = parse_rfc3339(c->as_string()).value_or(0);
     if (auto* l = v.as_object().if_contains("Labels"); l && l->is_object()) out.labels = l->as_object();
+    if (auto* o = v.as_object().if_contains("Options"); o && o->is_object()) out.options = o->as_object();
     return out;
+}
+
+// go-units RAMInBytes: "10", "10k", "1.5m", "2 GiB" (binary multipliers).
+result<std::int64_t> parse_ram_bytes(const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    double num = 0;
+    try {
+        num = i ? std::stod(s.substr(0, i)) : -1;
+    } catch (...) {
+        num = -1;
+    }
+    std::string unit = s.substr(i);
+    if (!unit.empty() && unit[0] == ' ') unit.erase(0, 1);
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    static const std::pair<const char*, double> units[] = {{"", 1}, {"b", 1}, {"k", 1024.0}, {"m", 1048576.0},
+                                                          {"g", 1073741824.0}, {"t", 1099511627776.0},
+                                                          {"p", 1125899906842624.0}};
+    for (const auto& [u, mult] : units)
+        for (const char* suffix : {"", "b", "i", "ib"})
+            if (num >= 0 && unit == std::string(u) + (std::string(u).empty() ? "" : suffix))
+                return static_cast<std::int64_t>(num * mult);
+    return make_error(errc::invalid_argument, "invalid size: '" + s + "'");
 }
 
 }  // namespace
@@ -52,19 +76,42 @@ status check_name(const std::string& name) {
     return ok();
 }
 
+status check_options(const std::string& name, const json::object& options) {
+    auto bad = [&](const std::string& why) { return make_error(errc::invalid_argument, "create " + name + ": " + why); };
+    for (const auto& [k, v] : options) {
+        if (k != "type" && k != "device" && k != "o" && k != "size") return bad("invalid option: \"" + std::string(k) + "\"");
+        if (!v.is_string()) return bad("option " + std::string(k) + " must be a string");
+    }
+    if (auto* size = options.if_contains("size")) {
+        auto bytes = parse_ram_bytes(std::string(size->as_string()));
+        if (!bytes) return bad(bytes.err().message);
+        if (*bytes > 0) return bad("quota size requested but no quota support");
+    }
+    static const std::pair<const char*, std::vector<const char*>> mandatory[] = {
+        {"device", {"type"}}, {"o", {"device", "type"}}, {"type", {"device"}}};
+    for (const auto& [opt, needs] : mandatory)
+        if (options.contains(opt))
+            for (const char* need : needs)
+                if (!options.contains(need)) return bad("missing required option: \"" + std::string(need) + "\"");
+    return ok();
+}
+
 std::string data_path(const std::string& data_root, const std::string& name) {
     return root_of(data_root) + "/" + name + "/_data";
 }
 
-result<volume> create(const std::string& data_root, const std::string& name, json::object labels) {
+result<volume> create(const std::string& data_root, const std::string& name, json::object labels,
+                      json::object options) {
     BERTH_TRY(check_name(name));
+    BERTH_TRY(check_options(name, options));
     if (auto existing = read_volume(data_root, name); existing || existing.err().code != errc::not_found)
         return existing;
     const std::string root = root_of(data_root);
     const std::string stage = root + "/.stage-" + random_id().substr(0, 16);
     BERTH_TRY(make_dirs(stage + "/_data", 0755));
-    volume v{name, now_ns(), std::move(labels)};
+    volume v{name, now_ns(), std::move(labels), std::move(options)};
     json::object meta{{"Name", name}, {"CreatedAt", format_rfc3339_nano(v.created_ns)}, {"Labels", v.labels}};
+    if (!v.options.empty()) meta["Options"] = v.options;
     if (auto w = write_file_atomic(stage + "/volume.json", json::serialize(meta)); !w) {
         (void)remove_all(stage);
         return w.err();
@@ -109,7 +156,7 @@ json::object to_json(const std::string& data_root, const volume& v) {
                         {"Labels", v.labels},
                         {"Mountpoint", data_path(data_root, v.name)},
                         {"Name", v.name},
-                        {"Options", json::object{}},
+                        {"Options", v.options},
                         {"Scope", "local"}};
 }
 

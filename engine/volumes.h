@@ -20,7 +20,16 @@ struct volume {
     std::string name;
     std::int64_t created_ns = 0;
     boost::json::object labels;
+    // The local driver's options (type, device, o): a volume with options
+    // is a filesystem each container using it mounts in its own mount
+    // namespace (runtime/mounts.cc), never on the host; _data stays empty.
+    boost::json::object options;
 };
+
+// moby's local driver checks of driver options: keys type, device, o (size
+// needs quota support, which berth lacks); device and type go together, o
+// needs both. invalid_argument "create NAME: invalid option: \"k\"", …
+status check_options(const std::string& name, const boost::json::object& options);
 
 // moby's local driver rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (Docker's message).
 status check_name(const std::string& name);
@@ -28,7 +37,8 @@ status check_name(const std::string& name);
 std::string data_path(const std::string& data_root, const std::string& name);
 
 // Creates the volume, or returns the existing one of that name (Docker does).
-result<volume> create(const std::string& data_root, const std::string& name, boost::json::object labels);
+result<volume> create(const std::string& data_root, const std::string& name, boost::json::object labels,
+                      boost::json::object options = {});
 // not_found "get NAME: no such volume".
 result<volume> get(const std::string& data_root, const std::string& name);
 result<std::vector<volume>> list(const std::string& data_root);

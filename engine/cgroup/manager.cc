@@ -554,7 +554,31 @@ std::uint64_t read_oom_kills(const std::string& file) {
     return 0;
 }
 
-result<container_cgroup> manager::create(const std::string& id, const limits& l) {
+result<std::shared_ptr<const unique_fd>> manager::device_program(const std::vector<device_rule>& extra) {
+    std::string key;
+    for (const auto& r : extra) key += device_rule_text(r) + "\n";
+    {
+        std::lock_guard lock(_programs_mu);
+        if (auto it = _programs.find(key); it != _programs.end()) return it->second;
+    }
+    // Loaded outside the lock: two first starts of one rule set may both
+    // load it; the second keeps the first's.
+    BERTH_ASSIGN(unique_fd prog, load_device_program(rules_with_defaults(extra)));
+    auto shared = std::make_shared<const unique_fd>(std::move(prog));
+    std::lock_guard lock(_programs_mu);
+    auto [it, added] = _programs.emplace(key, shared);
+    if (added) {
+        _program_order.push_back(key);
+        constexpr std::size_t k_max_programs = 64;
+        if (_program_order.size() > k_max_programs) {
+            _programs.erase(_program_order.front());
+            _program_order.pop_front();
+        }
+    }
+    return it->second;
+}
+
+result<container_cgroup> manager::create(const std::string& id, const limits& l, const device_access& devices) {
     container_cgroup c = paths(id);
     auto parents = parent_dirs();
     std::vector<std::string> made;
@@ -572,27 +596,20 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l)
         if (::mkdir(dir.c_str(), 0755) != 0) return sys_error("create cgroup " + dir);
         made.push_back(dir);
         if (cpuset) BERTH_TRY(copy_cpuset(parent, dir));
-        if (_h[i].controllers.empty() && _device_prog) {
+        if (_h[i].controllers.empty() && _device_prog && !devices.allow_all) {
+            // Docker's defaults are loaded already; another rule set is
+            // loaded on its first use and cached: a start only attaches.
+            std::shared_ptr<const unique_fd> custom;
+            if (!devices.allow.empty()) {
+                BERTH_ASSIGN(custom, device_program(devices.allow));
+            }
             unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!dfd) return sys_error("open cgroup " + dir);
-            BERTH_TRY(attach_device_program(_device_prog.get(), dfd.get()));
+            BERTH_TRY(attach_device_program(custom ? custom->get() : _device_prog.get(), dfd.get()));
         }
-        if (_h[i].controllers.find("devices") != std::string::npos && !_device_prog) {
+        if (has_controller(_h[i], "devices") && !_device_prog) {
             // Legacy hosts only: the v1 devices controller carries the allowlist.
-            BERTH_TRY(write_file(dir + "/devices.deny", "a"));
-            for (auto& r : default_device_rules()) {
-                std::string rule;
-                rule += r.type;
-                rule += ' ';
-                rule += r.major < 0 ? "*" : std::to_string(r.major);
-                rule += ':';
-                rule += r.minor < 0 ? "*" : std::to_string(r.minor);
-                rule += ' ';
-                if (r.access & 2) rule += 'r';
-                if (r.access & 4) rule += 'w';
-                if (r.access & 1) rule += 'm';
-                BERTH_TRY(write_file(dir + "/devices.allow", rule));
-            }
+            BERTH_TRY(write_v1_device_rules(dir, devices));
         }
     }
     BERTH_ASSIGN(c.warnings, apply(id, l));

@@ -36,7 +36,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +47,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "engine/cgroup/devices.h"
 
 namespace berth::cgroup {
 
@@ -182,8 +186,10 @@ public:
     // Creates the container's cgroup in every hierarchy, attaches the device
     // program (cgroup2) or writes the v1 devices allowlist, and applies the
     // limits, all before any process enters. On cgroup2 the controllers the
-    // daemon's cgroup offers are enabled for berth's parent first.
-    result<container_cgroup> create(const std::string& id, const limits& l = {});
+    // daemon's cgroup offers are enabled for berth's parent first. Device
+    // programs are loaded once per distinct rule set and cached (Docker's
+    // defaults at detect()); allow-all attaches none.
+    result<container_cgroup> create(const std::string& id, const limits& l = {}, const device_access& devices = {});
     // Writes the limits into the layout this host has; returns warnings for
     // limits whose file the kernel lacks.
     result<std::vector<std::string>> apply(const std::string& id, const limits& l);
@@ -225,7 +231,13 @@ private:
     layout _layout = layout::legacy;
     std::vector<hierarchy> _h;  // cgroup2 (if any) first
     std::string _parent_name;
-    unique_fd _device_prog;
+    unique_fd _device_prog;  // Docker's defaults; set when cgroup2 is mounted
+    // Programs for other rule sets, by their rules' text; the oldest is
+    // closed past a bound (an attached program stays in the kernel).
+    result<std::shared_ptr<const unique_fd>> device_program(const std::vector<device_rule>& extra);
+    std::mutex _programs_mu;
+    std::map<std::string, std::shared_ptr<const unique_fd>> _programs;
+    std::deque<std::string> _program_order;
     features _features;
     std::string _cpus, _mems;
 };

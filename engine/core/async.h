@@ -23,9 +23,9 @@ using awaitable = asio::awaitable<T>;
 using asio::use_awaitable;
 
 // Why a piece of work left the loop; counted, shown in /info and the log.
-enum class offload_reason { unpack, fsync, cgroup, filesystem, metadata, count_ };
+enum class offload_reason { unpack, fsync, cgroup, filesystem, metadata, seccomp, count_ };
 constexpr const char* offload_reason_name(offload_reason r) {
-    constexpr const char* names[] = {"unpack", "fsync", "cgroup", "filesystem", "metadata"};
+    constexpr const char* names[] = {"unpack", "fsync", "cgroup", "filesystem", "metadata", "seccomp"};
     return names[static_cast<int>(r)];
 }
 

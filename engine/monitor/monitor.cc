@@ -776,12 +776,14 @@ int monitor_main(int argc, char** argv) {
     ::signal(SIGHUP, SIG_IGN);
     ::signal(SIGINT, SIG_IGN);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    // A private mount namespace holding no per-container mounts: containers
-    // mount their rootfs in their own namespace, cloned from this one.
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        log::error("monitor: private mount namespace: {}", std::strerror(errno));
-        return 1;
-    }
+    // No mount namespace of its own: the monitor and its zygote mount
+    // nothing, and each container's namespace is cloned from the daemon's
+    // (the host's) as it is at the container's start, so a host mount made
+    // after the monitor started is seen (a frozen private copy would show
+    // the directory under it), and a [r]shared bind of a shared host mount
+    // stays in that mount's peer group: what the container mounts under
+    // it reaches the host, as with Docker. The container makes its own
+    // tree private first thing (runtime/mounts.cc).
     // Every container costs the monitor a few fds (two pipes when idle; the
     // daemon puts no more containers on a shard than this limit allows,
     // engine/monitor_client.h): use the whole hard limit.

@@ -75,6 +75,17 @@ status drop_bounding_set(std::uint64_t keep) {
     return ok();
 }
 
+status raise_effective_capabilities() {
+    __user_cap_header_struct header{};
+    header.version = _LINUX_CAPABILITY_VERSION_3;
+    header.pid = 0;
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) return sys_error("capget");
+    for (auto& d : data) d.effective = d.permitted;
+    if (::syscall(SYS_capset, &header, data) != 0) return sys_error("capset");
+    return ok();
+}
+
 status set_capabilities(std::uint64_t caps) {
     __user_cap_header_struct header{};
     header.version = _LINUX_CAPABILITY_VERSION_3;

@@ -27,6 +27,10 @@ result<std::uint64_t> capability_mask(const std::vector<std::string>& names);
 // Removes from the bounding set every capability not in keep. Needs CAP_SETPCAP.
 status drop_bounding_set(std::uint64_t keep);
 
+// Makes the effective set the permitted one (after a setresuid() with
+// PR_SET_KEEPCAPS cleared it).
+status raise_effective_capabilities();
+
 // capset(2), version 3: effective = permitted = caps, inheritable = none;
 // then clears the ambient set.
 status set_capabilities(std::uint64_t caps);

@@ -1,6 +1,8 @@
 #include "engine/runtime/child.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <grp.h>
 #include <signal.h>
 #include <sched.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,7 +25,9 @@
 #include "base/util.h"
 #include "engine/runtime/caps.h"
 #include "engine/runtime/mounts.h"
+#include "engine/runtime/timens.h"
 #include "engine/runtime/user.h"
+#include "engine/runtime/userns.h"
 
 namespace berth::runtime {
 namespace {
@@ -156,6 +161,17 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
     return out;
 }
 
+status load_seccomp(const std::string& program) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(program.size() / sizeof(sock_filter));
+    // The bytes came through JSON and base64: copy them to aligned storage.
+    std::vector<sock_filter> filter(prog.len);
+    std::memcpy(filter.data(), program.data(), prog.len * sizeof(sock_filter));
+    prog.filter = filter.data();
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return sys_error("load the seccomp filter");
+    return ok();
+}
+
 // The process half: everything that depends on the command, the user and the
 // environment. Returns only on failure.
 error run_process(const launch_spec& spec, const child_stdio& stdio) {
@@ -225,9 +241,6 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
         return as_internal(sys_error("setresgid " + std::to_string(user->gid)));
     if (::setresuid(user->uid, user->uid, user->uid) != 0)
         return as_internal(sys_error("setresuid " + std::to_string(user->uid)));
-    if (auto s = set_capabilities(*caps); !s) return as_internal(s.err());
-    if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return as_internal(sys_error("set no_new_privs"));
     ::umask(022);
 
     // Everything the zygote left open closes at execve, the exec-status pipe
@@ -239,6 +252,23 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     std::vector<std::string> args = spec.args;
     auto argv = c_strings(args);
     auto envp = c_strings(env);
+
+    // Seccomp last, so that the filter sees as few of the runtime's own
+    // syscalls as possible: without no_new_privs loading it needs
+    // CAP_SYS_ADMIN, which setresuid() took out of the effective set (the
+    // permitted set still has it), so it goes before the final capset;
+    // with no_new_privs it goes after it.
+    const bool filter = !spec.seccomp_program.empty();
+    if (filter && !spec.no_new_privs) {
+        if (auto s = raise_effective_capabilities(); !s) return as_internal(s.err());
+        if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+    }
+    if (auto s = set_capabilities(*caps); !s) return as_internal(s.err());
+    if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return as_internal(sys_error("set no_new_privs"));
+    if (filter && spec.no_new_privs) {
+        if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+    }
     ::execve(exe->c_str(), argv.data(), envp.data());
     return exec_error(spec.args[0], *exe, errno);
 }
@@ -307,7 +337,15 @@ template <class Body>
 void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd, int status_fd) {
     run_released(sync_fd, status_fd, "set up container", [&]() -> error {
         auto s = setup_sandbox(spec);
-        return s ? run_process(spec, stdio) : as_internal(s.err());
+        if (!s) return as_internal(s.err());
+        // Nothing has forked since the clone, and nothing will before the
+        // command's execve, which enters the namespace (/proc/self is the
+        // container's own /proc by now).
+        if (spec.time_offsets) {
+            if (auto t = unshare_time_namespace(*spec.time_offsets); !t)
+                return t.err().code == errc::invalid_argument ? t.err() : as_internal(t.err());
+        }
+        return run_process(spec, stdio);
     });
 }
 
@@ -318,11 +356,19 @@ void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int targe
         // namespace after the cgroup (as the container's own init did). The
         // mount namespace sets root and cwd to the container's root.
         int ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+        // The container's time namespace (this child is single-threaded, as
+        // joining one requires; it applies to the caller at once).
+        if (spec.time_offsets) ns |= CLONE_NEWTIME;
+        if (!spec.uid_map.empty()) ns |= CLONE_NEWUSER;  // --userns-remap: the container's user namespace
         if (::setns(target_pidfd, ns) != 0) {
             if (errno == ESRCH) return make_error(errc::conflict, "the container is not running");
             return as_internal(sys_error("join the container's namespaces"));
         }
         ::close(target_pidfd);
+        // Joined with the others (setns takes the user namespace first):
+        // still the host's root by id until this.
+        if (!spec.uid_map.empty())
+            if (auto u = become_namespace_root(); !u) return as_internal(u.err());
         launch_spec process = spec;
         process.hostname.clear();  // the container's, already set
         return run_process(process, stdio);

@@ -135,11 +135,11 @@ std::string sysctl_path(std::string_view key) {
     return out;
 }
 
-result<bool> parse_security_opts(const std::vector<std::string>& opts) {
-    bool no_new_privs = false;
+result<security_opts> parse_security_opts(const std::vector<std::string>& opts) {
+    security_opts out;
     for (const auto& opt : opts) {
         if (opt == "no-new-privileges") {
-            no_new_privs = true;
+            out.no_new_privs = true;
             continue;
         }
         auto sep = opt.find('=');
@@ -150,15 +150,18 @@ result<bool> parse_security_opts(const std::vector<std::string>& opts) {
         if (key == "no-new-privileges") {
             auto b = parse_go_bool(value);
             if (!b) return make_error(errc::invalid_argument, "invalid --security-opt 2: \"" + opt + "\"");
-            no_new_privs = *b;
-        } else if (key == "seccomp" || key == "apparmor" || key == "label") {
+            out.no_new_privs = *b;
+        } else if (key == "seccomp") {
+            if (value.empty()) return make_error(errc::invalid_argument, "invalid --security-opt 2: \"" + opt + "\"");
+            out.seccomp = value;
+        } else if (key == "apparmor" || key == "label") {
             return make_error(errc::invalid_argument,
                               "--security-opt " + key + "=…: " + key + " is not supported yet");
         } else {
             return make_error(errc::invalid_argument, "invalid --security-opt 2: \"" + opt + "\"");
         }
     }
-    return no_new_privs;
+    return out;
 }
 
 }  // namespace berth::runtime

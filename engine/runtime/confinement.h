@@ -41,10 +41,18 @@ status check_sysctl(std::string_view key, std::string_view value, bool own_netwo
 // /proc/sys/… path of a checked key ("net.ipv4.ip_forward" → "/proc/sys/net/ipv4/ip_forward").
 std::string sysctl_path(std::string_view key);
 
-// HostConfig.SecurityOpt as moby's parseSecurityOpt reads it; returns
-// no_new_privs. "no-new-privileges", "no-new-privileges=BOOL" (or ":BOOL")
-// are supported; seccomp, apparmor and label are refused until berth has
-// them; anything else is moby's "invalid --security-opt".
-result<bool> parse_security_opts(const std::vector<std::string>& opts);
+struct security_opts {
+    bool no_new_privs = false;
+    // "seccomp=…": "unconfined", "builtin" or a profile's JSON text (the
+    // docker CLI sends the file's content); nullopt: none given (the default).
+    std::optional<std::string> seccomp;
+};
+
+// HostConfig.SecurityOpt as moby's parseSecurityOpt reads it:
+// "no-new-privileges", "no-new-privileges=BOOL" (or ":BOOL") and
+// "seccomp=…" (the profile itself is checked by the engine); apparmor and
+// label are refused until berth has them; anything else is moby's
+// "invalid --security-opt".
+result<security_opts> parse_security_opts(const std::vector<std::string>& opts);
 
 }  // namespace berth::runtime

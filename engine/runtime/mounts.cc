@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "base/fd.h"
 #include "base/sys.h"
@@ -21,6 +22,7 @@
 #include "engine/runtime/confinement.h"
 #include "engine/runtime/overlay.h"
 #include "engine/runtime/populate.h"
+#include "engine/runtime/userns.h"
 
 namespace berth::runtime {
 namespace {
@@ -54,6 +56,13 @@ status mount_overlay_legacy(const launch_spec& spec, const std::string& what) {
 
 status mount_overlay(const launch_spec& spec) {
     const std::string what = "mount overlay on " + spec.rootfs_dir;
+    if (spec.rootfs_mount_fd >= 0) {
+        // --userns-remap: the zygote built it (runtime/userns.h).
+        if (sys::move_mount(spec.rootfs_mount_fd, "", AT_FDCWD, spec.rootfs_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            return sys_error(what);
+        ::close(spec.rootfs_mount_fd);
+        return ok();
+    }
     BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
     if (!mnt) return mount_overlay_legacy(spec, what);
     if (sys::move_mount(mnt.get(), "", AT_FDCWD, spec.rootfs_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
@@ -96,7 +105,7 @@ status make_dir(const char* path, mode_t mode) {
     return ok();
 }
 
-status mount_dev(std::uint64_t shm_size) {
+status mount_dev(std::uint64_t shm_size, bool bind_devices) {
     BERTH_TRY(ensure_mount_point("/dev"));
     BERTH_TRY(do_mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
     struct node {
@@ -105,7 +114,7 @@ status mount_dev(std::uint64_t shm_size) {
     };
     static constexpr node nodes[] = {{"/dev/null", 1, 3},    {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
                                      {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
-    for (const auto& n : nodes)
+    for (const auto& n : bind_devices ? std::span<const node>() : std::span<const node>(nodes))
         if (::mknod(n.path, S_IFCHR | 0666, makedev(n.major, n.minor)) != 0)
             return sys_error(std::string("mknod ") + n.path);
     static constexpr std::pair<const char*, const char*> links[] = {
@@ -129,16 +138,18 @@ status mount_dev(std::uint64_t shm_size) {
 // sysfs shows the network devices of the mounter's network namespace and may
 // be refused when that namespace is not the mounter's own; the copy is the
 // fallback, as in runc.
-status mount_sys(int host_sys, bool unified_host) {
+// writable (--privileged): /sys and the cgroup2 mount read-write, as Docker
+// clears "ro" from both for privileged containers.
+status mount_sys(int host_sys, bool unified_host, bool writable) {
     BERTH_TRY(ensure_mount_point("/sys"));
-    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    const unsigned long ro = (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     if (::mount("sysfs", "/sys", "sysfs", ro, nullptr) != 0) {
         int err = errno;
         if (host_sys < 0) return sys_error("mount sysfs on /sys", err);
         struct mount_attr attr {};
-        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        attr.attr_set = (writable ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         if (sys::mount_setattr(host_sys, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0)
-            return sys_error("make host /sys read-only");
+            return sys_error("set the attributes of host /sys");
         if (sys::move_mount(host_sys, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH) != 0)
             return sys_error("mount host /sys on /sys");
         return ok();
@@ -147,6 +158,89 @@ status mount_sys(int host_sys, bool unified_host) {
     // would tell tools in the container that v2 holds the controllers. The
     // cgroup namespace (entered before) roots it at the container's cgroup.
     if (unified_host) (void)::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", ro, nullptr);
+    return ok();
+}
+
+// One node of --device or --privileged, made inside the container's root
+// (its parents too; resolved with RESOLVE_IN_ROOT). A device node already
+// there (one of /dev's defaults) gives way, as runc lets a spec device
+// replace a default one; anything else there is kept, as runc ignores
+// EEXIST, and /dev/ptmx stays the devpts symlink.
+status make_device_node(const device_node& d) {
+    if (d.path == "/dev/ptmx") return ok();
+    const auto slash = d.path.find_last_of('/');
+    const std::string parent = slash == 0 ? std::string("/") : d.path.substr(0, slash);
+    const std::string base = d.path.substr(slash + 1);
+    if (slash == std::string::npos || base.empty() || base == "." || base == "..")
+        return make_error(errc::invalid_argument, "device " + d.path + ": not a path to a file");
+    BERTH_TRY(make_dirs_in_root(parent, 0755));
+    unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open /");
+    unique_fd dir(sys::openat2(root.get(), parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                               RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    if (!dir) return sys_error("open " + parent);
+    struct stat st;
+    if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) return ok();
+        if (::unlinkat(dir.get(), base.c_str(), 0) != 0) return sys_error("replace " + d.path);
+    }
+    const mode_t kind = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
+    const dev_t dev = d.type == 'p' ? 0 : makedev(d.major, d.minor);
+    if (::mknodat(dir.get(), base.c_str(), kind | (d.mode & 07777), dev) != 0) return sys_error("mknod " + d.path);
+    if (::fchownat(dir.get(), base.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return sys_error("chown " + d.path);
+    return ok();
+}
+
+// --userns-remap. The container's user namespace may mount proc and sysfs
+// only while a fully visible instance is in its mount namespace (the
+// kernel's mount_too_revealing): they are made detached before pivot_root
+// and attached after it. Device nodes cannot be made in a user namespace:
+// the host's are bound (taken before pivot_root as well).
+struct userns_mounts {
+    unique_fd proc, sys;  // sys: a fresh sysfs with a new network namespace; else unset (the host's is bound)
+    std::vector<std::pair<std::string, unique_fd>> devices;
+};
+
+result<unique_fd> detached_fs(const char* type, unsigned attrs) {
+    unique_fd fs(sys::fsopen(type, FSOPEN_CLOEXEC));
+    if (!fs) return sys_error(std::string("fsopen ") + type);
+    (void)sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", type, 0);  // as mount(8) shows it
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        return sys_error(std::string("create ") + type);
+    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+    if (!mnt) return sys_error(std::string("mount ") + type);
+    return mnt;
+}
+
+result<userns_mounts> take_userns_mounts(bool new_network) {
+    userns_mounts out;
+    BERTH_ASSIGN(out.proc, detached_fs("proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    constexpr unsigned sys_attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (new_network) {
+        BERTH_ASSIGN(out.sys, detached_fs("sysfs", sys_attrs));
+    }
+    for (const char* dev : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}) {
+        unique_fd tree(sys::open_tree(AT_FDCWD, dev, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        if (!tree) return sys_error(std::string("bind host ") + dev);
+        out.devices.emplace_back(dev, std::move(tree));
+    }
+    return out;
+}
+
+status attach_detached(int tree, const char* target, const char* what) {
+    BERTH_TRY(ensure_mount_point(target));
+    if (sys::move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return sys_error(std::string("mount ") + what + " on " + target);
+    return ok();
+}
+
+status attach_host_device(int tree, const std::string& path) {
+    unique_fd point(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (!point) return sys_error("create " + path);
+    point.reset();
+    if (sys::move_mount(tree, "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return sys_error("bind host " + path);
     return ok();
 }
 
@@ -223,7 +317,73 @@ status mount_tmpfs(const tmpfs_mount& t) {
 // Before pivot_root, while the host's tree is visible: a detached recursive
 // copy of the source (rbind, as Docker's default). The mount namespace's
 // tree was made private first, so the copy is private.
+// A volume with local driver options, as moby's local driver mounts it
+// (mount(device, _data, type, o)), but detached and per container: "o"
+// words that are mount flags become mount attributes, the rest go to the
+// filesystem (key=value as strings, bare words as flags); type "none" with
+// bind or rbind in o is a bind of the device path.
+result<unique_fd> mount_volume_fs(const bind_mount& b) {
+    const std::string what = "failed to mount local volume " + b.volume;
+    std::vector<std::string> opts;
+    for (const auto& o : split(b.fs_options, ','))
+        if (!o.empty()) opts.push_back(o);
+    auto has = [&](const char* w) { return std::find(opts.begin(), opts.end(), w) != opts.end(); };
+    unsigned attrs = 0;
+    bool readonly = false;
+    if (has("bind") || has("rbind")) {
+        unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (has("rbind") ? AT_RECURSIVE : 0);
+        unique_fd tree(sys::open_tree(AT_FDCWD, b.fs_device.c_str(), flags));
+        if (!tree) return sys_error(what + ": bind " + b.fs_device);
+        mount_attr attr{};
+        for (const auto& o : opts) {
+            if (o == "ro") attr.attr_set |= MOUNT_ATTR_RDONLY;
+            else if (o == "nosuid") attr.attr_set |= MOUNT_ATTR_NOSUID;
+            else if (o == "nodev") attr.attr_set |= MOUNT_ATTR_NODEV;
+            else if (o == "noexec") attr.attr_set |= MOUNT_ATTR_NOEXEC;
+        }
+        if (attr.attr_set && sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0)
+            return sys_error(what + ": set options " + b.fs_options);
+        return tree;
+    }
+    unique_fd fs(sys::fsopen(b.fs_type.c_str()));
+    if (!fs) return sys_error(what + ": filesystem type " + b.fs_type);
+    if (!b.fs_device.empty() &&
+        sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", b.fs_device.c_str(), 0) != 0)
+        return sys_error(what + ": source " + b.fs_device);
+    for (const auto& o : opts) {
+        static const std::pair<const char*, unsigned> flag_attrs[] = {
+            {"nosuid", MOUNT_ATTR_NOSUID}, {"nodev", MOUNT_ATTR_NODEV}, {"noexec", MOUNT_ATTR_NOEXEC},
+            {"noatime", MOUNT_ATTR_NOATIME}, {"nodiratime", MOUNT_ATTR_NODIRATIME},
+            {"strictatime", MOUNT_ATTR_STRICTATIME}, {"relatime", MOUNT_ATTR_RELATIME}};
+        auto f = std::find_if(std::begin(flag_attrs), std::end(flag_attrs), [&](const auto& p) { return o == p.first; });
+        if (f != std::end(flag_attrs)) {
+            attrs |= f->second;
+            continue;
+        }
+        if (o == "ro" || o == "rw") {
+            readonly = o == "ro";
+            continue;
+        }
+        if (o == "defaults" || o == "suid" || o == "dev" || o == "exec" || o == "atime" || o == "diratime") continue;
+        const auto eq = o.find('=');
+        int r = eq == std::string::npos
+                    ? sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, o.c_str(), nullptr, 0)
+                    : sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, o.substr(0, eq).c_str(), o.substr(eq + 1).c_str(), 0);
+        if (r != 0) return sys_error(what + ": option " + o);
+    }
+    if (readonly) {
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "ro", nullptr, 0) != 0) return sys_error(what + ": option ro");
+        attrs |= MOUNT_ATTR_RDONLY;
+    }
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        return sys_error(what + ": mount " + b.fs_type + " " + b.fs_device + " (" + b.fs_options + ")");
+    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+    if (!mnt) return sys_error(what);
+    return mnt;
+}
+
 result<unique_fd> clone_bind_source(const bind_mount& b) {
+    if (!b.fs_type.empty() || !b.fs_device.empty()) return mount_volume_fs(b);
     if (b.create_source) {
         struct stat st;
         if (::stat(b.source.c_str(), &st) != 0 && errno == ENOENT) BERTH_TRY(make_dirs(b.source, 0755));
@@ -328,6 +488,17 @@ status setup_sandbox(const launch_spec& spec) {
     if (::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
     // The mount namespace is a copy of the zygote's; where "/" is shared
     // (systemd makes it so) the mounts below would otherwise propagate out.
+    // A [r]shared or [r]slave bind is cloned before that, from the tree as
+    // the namespace copied it: the clone stays in the host mount's peer
+    // group (shared) or under its master (slave), so mounts made under it
+    // reach the host (or the host's reach the container). The daemon
+    // checked the host mount's propagation (Docker's rule).
+    std::vector<unique_fd> bind_trees(spec.binds.size());
+    for (std::size_t i = 0; i < spec.binds.size(); ++i) {
+        const auto& p = spec.binds[i].propagation;
+        if (p.find("shared") == std::string::npos && p.find("slave") == std::string::npos) continue;
+        BERTH_ASSIGN(bind_trees[i], clone_bind_source(spec.binds[i]));
+    }
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return sys_error("make / private");
     BERTH_TRY(mount_overlay(spec));
 
@@ -349,13 +520,20 @@ status setup_sandbox(const launch_spec& spec) {
             return sys_error("make the init read-only");
     }
 
-    std::vector<unique_fd> bind_trees;
-    for (const auto& b : spec.binds) {
-        BERTH_ASSIGN(unique_fd tree, clone_bind_source(b));
-        bind_trees.push_back(std::move(tree));
+    for (std::size_t i = 0; i < spec.binds.size(); ++i)
+        if (!bind_trees[i]) {
+            BERTH_ASSIGN(bind_trees[i], clone_bind_source(spec.binds[i]));
+        }
+
+    // --userns-remap: what a user namespace cannot mount after pivot_root.
+    userns_mounts remapped;
+    if (!spec.uid_map.empty()) {
+        BERTH_ASSIGN(remapped, take_userns_mounts(spec.new_network));
+        if (remapped.sys) host_sys = std::move(remapped.sys);
     }
 
     BERTH_TRY(pivot_into(spec.rootfs_dir));
+    if (!spec.uid_map.empty()) BERTH_TRY(become_namespace_root());
     if (init_tree) {
         // Resolved inside the container's root now: a /sbin symlink stays inside.
         BERTH_TRY(make_dirs_in_root("/sbin", 0755));
@@ -366,9 +544,12 @@ status setup_sandbox(const launch_spec& spec) {
             return sys_error("mount the init at /sbin/docker-init");
     }
     BERTH_TRY(ensure_mount_point("/proc"));
-    BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
-    BERTH_TRY(mount_dev(spec.shm_size));
-    BERTH_TRY(mount_sys(host_sys.get(), unified_host));
+    if (remapped.proc) BERTH_TRY(attach_detached(remapped.proc.get(), "/proc", "proc"));
+    else BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+    BERTH_TRY(mount_dev(spec.shm_size, !spec.uid_map.empty()));
+    for (auto& [path, tree] : remapped.devices) BERTH_TRY(attach_host_device(tree.get(), path));
+    for (const auto& d : spec.devices) BERTH_TRY(make_device_node(d));
+    BERTH_TRY(mount_sys(host_sys.get(), unified_host, spec.writable_sys));
     // Binds and tmpfs mounts together, parents before children (moby sorts
     // mounts by the depth of their target); stable, so binds go first.
     struct pending {

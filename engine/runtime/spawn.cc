@@ -14,6 +14,7 @@
 #include "base/sys.h"
 #include "base/util.h"
 #include "engine/runtime/child.h"
+#include "engine/runtime/userns.h"
 
 namespace berth::runtime {
 namespace {
@@ -107,6 +108,10 @@ result<spawned> clone_and_release(const launch_spec& spec, unsigned long long fl
         }
         return e.wrap(what);
     };
+    // A new user namespace gets its maps from here, root in the parent
+    // namespace: the child could map only its own id.
+    if (args.flags & CLONE_NEWUSER)
+        if (auto s = write_id_maps(out.pid, spec); !s) return abort(s.err());
     for (const auto& procs : spec.cgroup_v1_procs)
         if (auto s = write_pid(procs, out.pid); !s) return abort(s.err());
     const char release = 1;
@@ -129,8 +134,18 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
         return make_error(errc::invalid_argument, what + ": CLONE_NEWCGROUP is not allowed in clone3 flags");
     unsigned long long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | extra_flags;
     if (spec.new_network) flags |= CLONE_NEWNET;
-    return clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
-        run_container_child(spec, stdio, sync_fd, status_fd);
+    if (spec.uid_map.empty())
+        return clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
+            run_container_child(spec, stdio, sync_fd, status_fd);
+        });
+    // --userns-remap: the overlay is built here, with init-namespace
+    // privilege on idmapped layers; the child inherits it and attaches it.
+    auto rootfs = open_remapped_rootfs(spec);
+    if (!rootfs) return rootfs.err().wrap(what);
+    launch_spec remapped = spec;
+    remapped.rootfs_mount_fd = rootfs->get();
+    return clone_and_release(remapped, flags | CLONE_NEWUSER, what, [&](int sync_fd, int status_fd) {
+        run_container_child(remapped, stdio, sync_fd, status_fd);
     });
 }
 

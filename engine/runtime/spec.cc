@@ -1,11 +1,13 @@
 #include "engine/runtime/spec.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "base/util.h"
 #include "engine/runtime/caps.h"
 
 namespace berth::runtime {
@@ -31,6 +33,13 @@ std::vector<std::string> default_readonly_paths() {
 std::vector<std::string> all_capabilities() {
     std::vector<std::string> out;
     for (int c = 0; c <= kernel_last_cap(); ++c) out.emplace_back(capability_name(c));
+    return out;
+}
+
+std::vector<std::string> privileged_capabilities() {
+    std::vector<std::string> out;
+    for (int c = 0; c <= kernel_last_cap(); ++c)
+        if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) out.emplace_back(capability_name(c));
     return out;
 }
 
@@ -193,6 +202,10 @@ status get_binds(const json::object& o, std::vector<bind_mount>& out) {
         BERTH_TRY(get_bool(b, "create_source", m.create_source));
         BERTH_TRY(get_string(b, "propagation", m.propagation));
         BERTH_TRY(get_bool(b, "populate", m.populate));
+        BERTH_TRY(get_string(b, "volume", m.volume));
+        BERTH_TRY(get_string(b, "fs_type", m.fs_type));
+        BERTH_TRY(get_string(b, "fs_device", m.fs_device));
+        BERTH_TRY(get_string(b, "fs_options", m.fs_options));
         out.push_back(std::move(m));
     }
     return ok();
@@ -208,6 +221,73 @@ status get_sysctls(const json::object& o, std::vector<std::pair<std::string, std
         if (!kv || kv->size() != 2 || !(*kv)[0].is_string() || !(*kv)[1].is_string())
             return field_error("sysctls", "an array of [key, value] pairs");
         out.emplace_back(std::string((*kv)[0].get_string()), std::string((*kv)[1].get_string()));
+    }
+    return ok();
+}
+
+status get_time_offsets(const json::object& o, std::optional<time_offset_spec>& out) {
+    const json::value* v = o.if_contains("time_offsets");
+    if (!v || v->is_null()) return ok();
+    const json::object* t = v->if_object();
+    if (!t) return field_error("time_offsets", "an object");
+    time_offset_spec spec;
+    for (auto [key, field] : {std::pair{"monotonic_ns", &spec.monotonic_ns}, std::pair{"boottime_ns", &spec.boottime_ns}}) {
+        const json::value* n = t->if_contains(key);
+        if (!n || n->is_null()) continue;
+        if (n->is_int64()) *field = n->get_int64();
+        else return field_error(std::string("time_offsets.") + key, "an integer");
+    }
+    out = spec;
+    return ok();
+}
+
+json::array id_ranges_to_json(const std::vector<id_range>& ranges) {
+    json::array out;
+    for (const auto& r : ranges)
+        out.emplace_back(json::array{std::uint64_t(r.inside), std::uint64_t(r.outside), std::uint64_t(r.count)});
+    return out;
+}
+
+status get_id_ranges(const json::object& o, const char* key, std::vector<id_range>& out) {
+    const json::value* v = o.if_contains(key);
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error(key, "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        const json::array* t = e.if_array();
+        std::uint64_t n[3] = {};
+        bool good = t && t->size() == 3;
+        for (std::size_t i = 0; good && i < 3; ++i) good = get_u64((*t)[i], n[i]) && n[i] <= 0xffffffffull;
+        if (!good) return field_error(key, "an array of [inside, outside, count] triples");
+        out.push_back({std::uint32_t(n[0]), std::uint32_t(n[1]), std::uint32_t(n[2])});
+    }
+    return ok();
+}
+
+status get_devices(const json::object& o, std::vector<device_node>& out) {
+    const json::value* v = o.if_contains("devices");
+    if (!v || v->is_null()) return ok();
+    if (!v->is_array()) return field_error("devices", "an array");
+    out.clear();
+    for (const auto& e : v->get_array()) {
+        if (!e.is_object()) return field_error("devices", "an array of objects");
+        const auto& d = e.get_object();
+        device_node n;
+        std::string type;
+        BERTH_TRY(get_string(d, "path", n.path));
+        BERTH_TRY(get_string(d, "type", type));
+        if (type != "c" && type != "b" && type != "p") return field_error("devices.type", "\"c\", \"b\" or \"p\"");
+        n.type = type[0];
+        const std::pair<const char*, std::uint32_t*> fields[] = {
+            {"major", &n.major}, {"minor", &n.minor}, {"mode", &n.mode}, {"uid", &n.uid}, {"gid", &n.gid}};
+        for (auto [key, field] : fields) {
+            std::uint64_t u = 0;
+            const json::value* f = d.if_contains(key);
+            if (!f || !get_u64(*f, u) || u > 0xffffffffULL)
+                return field_error(std::string("devices.") + key, "a 32-bit unsigned integer");
+            *field = static_cast<std::uint32_t>(u);
+        }
+        out.push_back(std::move(n));
     }
     return ok();
 }
@@ -240,12 +320,27 @@ std::string to_json(const launch_spec& spec) {
                                         {"readonly", b.readonly},
                                         {"create_source", b.create_source},
                                         {"propagation", b.propagation},
-                                        {"populate", b.populate}});
+                                        {"populate", b.populate},
+                                        {"volume", b.volume},
+                                        {"fs_type", b.fs_type},
+                                        {"fs_device", b.fs_device},
+                                        {"fs_options", b.fs_options}});
     o["binds"] = std::move(binds);
     o["shm_size"] = spec.shm_size;
     json::array sysctls;
     for (const auto& [k, v] : spec.sysctls) sysctls.emplace_back(json::array{json::string(k), json::string(v)});
     o["sysctls"] = std::move(sysctls);
+    json::array devices;
+    for (const auto& d : spec.devices)
+        devices.emplace_back(json::object{{"path", d.path},
+                                          {"type", std::string(1, d.type)},
+                                          {"major", d.major},
+                                          {"minor", d.minor},
+                                          {"mode", d.mode},
+                                          {"uid", d.uid},
+                                          {"gid", d.gid}});
+    o["devices"] = std::move(devices);
+    o["writable_sys"] = spec.writable_sys;
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["hostname"] = spec.hostname;
@@ -255,8 +350,16 @@ std::string to_json(const launch_spec& spec) {
     o["user"] = spec.user;
     o["capabilities"] = to_array(spec.capabilities);
     o["no_new_privs"] = spec.no_new_privs;
+    if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
     o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
+    if (!spec.uid_map.empty()) {
+        o["uid_map"] = id_ranges_to_json(spec.uid_map);
+        o["gid_map"] = id_ranges_to_json(spec.gid_map);
+    }
+    if (spec.time_offsets)
+        o["time_offsets"] = json::object{{"monotonic_ns", spec.time_offsets->monotonic_ns},
+                                         {"boottime_ns", spec.time_offsets->boottime_ns}};
     return json::serialize(o);
 }
 
@@ -282,6 +385,8 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     if (const json::value* shm = o.if_contains("shm_size"); shm && !shm->is_null() && !get_u64(*shm, s.shm_size))
         return field_error("shm_size", "an unsigned integer");
     BERTH_TRY(get_sysctls(o, s.sysctls));
+    BERTH_TRY(get_devices(o, s.devices));
+    BERTH_TRY(get_bool(o, "writable_sys", s.writable_sys));
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));
@@ -291,8 +396,16 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "user", s.user));
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
+    if (const json::value* sc = o.if_contains("seccomp"); sc && !sc->is_null()) {
+        auto program = sc->is_string() ? base64_decode(sc->as_string()) : std::nullopt;
+        if (!program) return field_error("seccomp", "a base64 string");
+        s.seccomp_program = std::move(*program);
+    }
     BERTH_TRY(get_strings(o, "group_add", s.group_add));
     BERTH_TRY(get_rlimits(o, s.rlimits));
+    BERTH_TRY(get_time_offsets(o, s.time_offsets));
+    BERTH_TRY(get_id_ranges(o, "uid_map", s.uid_map));
+    BERTH_TRY(get_id_ranges(o, "gid_map", s.gid_map));
     return s;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,10 +41,52 @@ struct bind_mount {
     bool create_source = false;    // -v: a missing host directory is made (Docker does)
     std::string propagation = "rprivate";  // [r]private, [r]shared, [r]slave
     bool populate = false;         // a named volume: filled from the image's target while empty
+    std::string volume;            // the named volume's name (messages); empty for a host bind
+    // A volume with local driver options: its own filesystem, mounted per
+    // container instead of a bind of source (type "none" with o=bind|rbind:
+    // a bind of fs_device). Empty fs_type and fs_device: a plain bind.
+    std::string fs_type, fs_device, fs_options;
+};
+
+// --time-offset (a berth extension): the offsets of a new time namespace,
+// in nanoseconds. The container's init unshares it and writes them before
+// its execve enters it; an exec joins it (runtime/timens.h).
+struct time_offset_spec {
+    std::int64_t monotonic_ns = 0;
+    std::int64_t boottime_ns = 0;
+    bool operator==(const time_offset_spec&) const = default;
+};
+
+// One line of /proc/PID/uid_map or gid_map: ids inside..inside+count-1 of
+// the container's user namespace are outside..outside+count-1 on the host.
+struct id_range {
+    std::uint32_t inside = 0, outside = 0, count = 0;
+    bool operator==(const id_range&) const = default;
+};
+
+// A device node made in the container (--device, --privileged): the host
+// node's type, numbers, permission bits and owner (runc's mknod).
+struct device_node {
+    std::string path;          // absolute, inside the container
+    char type = 'c';           // 'c', 'b' or 'p' (a fifo)
+    std::uint32_t major = 0, minor = 0;
+    std::uint32_t mode = 0;    // permission bits
+    std::uint32_t uid = 0, gid = 0;
 };
 
 struct launch_spec {
     std::string id;  // container id (64 hex)
+
+    // --userns-remap (runtime/userns.h): both non-empty, the container gets
+    // a user namespace with these maps (written by the zygote before the
+    // release), its image and init layers are idmapped to it, the overlay is
+    // built by the zygote (init-ns root, so trusted.overlay.* works) and
+    // attached by the child; an exec joins the container's user namespace.
+    // Empty: no user namespace, nothing done.
+    std::vector<id_range> uid_map, gid_map;
+    // Zygote-only, never serialized: the detached overlay the zygote built
+    // for the child (inherited across the clone), -1 when none.
+    int rootfs_mount_fd = -1;
 
     // Sandbox half.
     std::vector<std::string> lower_dirs;  // overlay lowerdirs, topmost first (init layer first)
@@ -60,6 +103,10 @@ struct launch_spec {
     std::vector<bind_mount> binds;          // -v, --mount type=bind, mounted after pivot_root
     std::uint64_t shm_size = 64ull << 20;   // /dev/shm size in bytes (--shm-size)
     std::vector<std::pair<std::string, std::string>> sysctls;  // checked keys (runtime/confinement.h)
+    // Made after /dev is mounted, replacing a default node of the same path
+    // (/dev/ptmx stays the devpts symlink, as runc keeps it).
+    std::vector<device_node> devices;
+    bool writable_sys = false;              // --privileged: /sys (and a cgroup2 there) read-write
 
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none
@@ -73,8 +120,15 @@ struct launch_spec {
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
     std::vector<std::string> capabilities;  // "CAP_CHOWN", …: bounding, permitted and effective
     bool no_new_privs = false;
+    // A compiled seccomp program (struct sock_filter[]), loaded right before
+    // execve; empty: unconfined.
+    std::string seccomp_program;
     std::vector<std::string> group_add;  // --group-add: names (the image's /etc/group) or gids
     std::vector<rlimit_spec> rlimits;
+    // Set: a container's init gets a new time namespace with these offsets
+    // (unshared and written just before the process half); an exec joins
+    // the container's. Unset: the monitor's time namespace, nothing done.
+    std::optional<time_offset_spec> time_offsets;
 };
 
 // Docker's defaults (moby oci/defaults.go): capabilities, masked paths,
@@ -83,6 +137,10 @@ std::vector<std::string> default_capabilities();
 std::vector<std::string> default_masked_paths();
 std::vector<std::string> default_readonly_paths();
 std::vector<std::string> all_capabilities();  // every capability the kernel knows, "CAP_…"
+// --privileged: every capability of this process's bounding set (moby's
+// GetAllCapabilities: those available in the current environment; a root
+// without CAP_SYS_RESOURCE cannot give it).
+std::vector<std::string> privileged_capabilities();
 
 // Applies --cap-add / --cap-drop ("ALL" allowed, with or without "CAP_",
 // case-insensitive) to the defaults. Unknown names are an invalid_argument.

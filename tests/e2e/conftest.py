@@ -32,9 +32,10 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class Daemon:
-    def __init__(self, base, wrap=None, env=None):
+    def __init__(self, base, wrap=None, env=None, args=None):
         self.base = base
         self.env = env  # extra environment for the daemon (and the monitors it starts)
+        self.args = list(args or [])  # extra `berth daemon` flags
         self.root = os.path.join(base, "root")
         self.sock = os.path.join(base, "berth.sock")
         self.host = "unix://" + self.sock
@@ -44,7 +45,7 @@ class Daemon:
     def start(self):
         os.makedirs(self.root, exist_ok=True)
         self.log = open(os.path.join(self.base, "daemon.log"), "ab")
-        self.proc = subprocess.Popen(self.wrap + [BERTH, "daemon", "-H", self.host, "--data-root", self.root],
+        self.proc = subprocess.Popen(self.wrap + [BERTH, "daemon", "-H", self.host, "--data-root", self.root] + self.args,
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=dict(os.environ, **self.env) if self.env else None)
         deadline = time.time() + 20

@@ -295,7 +295,6 @@ def test_no_new_privileges_applies_to_exec(daemon):
 
 
 def test_security_opt_refusals(daemon):
-    refused(daemon, ("--security-opt", "seccomp=unconfined"), "seccomp is not supported yet")
     refused(daemon, ("--security-opt", "apparmor=unconfined"), "apparmor is not supported yet")
     refused(daemon, ("--security-opt", "label=disable"), "label is not supported yet")
     refused(daemon, ("--security-opt", "bogus"), 'invalid --security-opt 1: "bogus"')
@@ -338,6 +337,3 @@ def test_docker_cli_refusals(docker):
     r = docker("run", "--rm", "--ulimit", "nofile=100000000:100000000", "busybox", "true")
     assert r.returncode == 125
     assert "above the daemon's own" in r.stderr
-    r = docker("run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "true")
-    assert r.returncode == 125
-    assert "seccomp is not supported yet" in r.stderr

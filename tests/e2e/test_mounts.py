@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tarfile
+import subprocess
 import tempfile
 import uuid
 
@@ -18,6 +19,27 @@ def host_dir():
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def host_mount_points():
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f]
+
+
+@pytest.fixture
+def shared_dir():
+    """A tmpfs on the host made a shared mount (Docker wants one for [r]shared binds)."""
+    d = tempfile.mkdtemp(prefix="berth-shared-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "berth-shared", d], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", d], check=True)
+        yield d
+    finally:
+        # Mounts that propagated in from containers first, then the tmpfs.
+        for p in sorted((p for p in host_mount_points() if p.startswith(d + "/")), key=len, reverse=True):
+            subprocess.run(["umount", "-l", p])
+        subprocess.run(["umount", "-l", d])
+        os.rmdir(d)
 
 
 def run(daemon, *args):
@@ -44,8 +66,8 @@ def test_bind_ro_write_fails_erofs(daemon, host_dir):
     assert not os.path.exists(os.path.join(host_dir, "x"))
 
 
-def test_mount_flag_readonly_and_propagation(daemon, host_dir):
-    r = run(daemon, "--mount", "type=bind,source=%s,target=/m,readonly,bind-propagation=rshared" % host_dir,
+def test_mount_flag_readonly_and_propagation(daemon, shared_dir):
+    r = run(daemon, "--mount", "type=bind,source=%s,target=/m,readonly,bind-propagation=rshared" % shared_dir,
             "busybox", "sh", "-c", "touch /m/x 2>/dev/null || echo refused; grep ' /m ' /proc/self/mountinfo")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -85,9 +107,11 @@ def test_invalid_specs_refused(daemon, host_dir):
         (("-v", host_dir + ":/data:bogus"), "invalid mode: bogus"),
         (("-v", host_dir + ":relative"), "mount path must be absolute"),
         (("-v", host_dir + ":/d", "-v", host_dir + ":/d"), "Duplicate mount point: /d"),
-        (("--mount", "type=volume,source=vv,target=/d,volume-opt=type=nfs"), "volume-opt is not supported yet"),
-        (("--mount", "type=tmpfs,target=/d"), "type \"tmpfs\" is not supported yet"),
-        (("--volumes-from", "x"), None),
+        (("--mount", "type=volume,source=vv,target=/d,volume-opt=type=nfs"),
+         'create vv: missing required option: "device"'),
+        (("--mount", "type=tmpfs,target=/d,source=/x"),
+         'invalid mount config for type "tmpfs": field Source must not be specified'),
+        (("--volumes-from", "x"), "No such container: x"),
     ]:
         r = daemon.cli("create", *args, "busybox", "true")
         if msg is None:
@@ -426,3 +450,175 @@ def test_docker_cli_anonymous_volume(docker, daemon):
     assert kind == "volume" and name in volume_names(daemon)
     assert docker("rm", "-v", cid).returncode == 0
     assert volume_names(daemon) == before
+
+
+# --volumes-from
+
+def test_volumes_from_binds_and_volumes_not_tmpfs(daemon, host_dir):
+    with open(os.path.join(host_dir, "h"), "w") as f:
+        f.write("host\n")
+    r = daemon.cli("create", "--name", "vf-src", "-v", host_dir + ":/h", "-v", "vf-named:/n:ro", "-v", "/anon",
+                   "--tmpfs", "/t1", "--mount", "type=tmpfs,target=/t2", "busybox", "sh", "-c",
+                   "echo anon > /anon/a")
+    assert r.returncode == 0, r.stderr
+    src = r.stdout.strip()
+    consumers = []
+    try:
+        r = daemon.cli("start", "-a", src)
+        assert r.returncode == 0, r.stderr
+        src_mounts = {m["Destination"]: m for m in daemon.api("GET", "/containers/%s/json" % src)[1]["Mounts"]}
+        anon = src_mounts["/anon"]["Name"]
+        assert src_mounts["/t2"]["Type"] == "tmpfs"
+        # Every bind and volume at the same target, each with its own mode; no tmpfs.
+        r = daemon.cli("create", "--volumes-from", "vf-src", "busybox", "sh", "-c",
+                       "cat /h/h /anon/a; touch /h/w && echo h-rw; touch /n/w 2>/dev/null || echo n-ro; "
+                       "grep -c ' /t[12] ' /proc/mounts")
+        assert r.returncode == 0, r.stderr
+        cid = r.stdout.strip()
+        consumers.append(cid)
+        r = daemon.cli("start", "-a", cid)
+        assert r.stdout.split("\n")[:5] == ["host", "anon", "h-rw", "n-ro", "0"], (r.stdout, r.stderr)
+        status, c = daemon.api("GET", "/containers/%s/json" % cid)
+        assert c["HostConfig"]["VolumesFrom"] == ["vf-src"]
+        assert "BerthVolumesFrom" not in c["HostConfig"]
+        mounts = {m["Destination"]: m for m in c["Mounts"]}
+        assert set(mounts) == {"/h", "/n", "/anon"}
+        assert mounts["/h"]["Type"] == "bind" and mounts["/h"]["Source"] == host_dir and mounts["/h"]["RW"] is True
+        assert mounts["/n"] == {"Type": "volume", "Name": "vf-named", "Source": volume_path(daemon, "vf-named"),
+                                "Destination": "/n", "Driver": "local", "Mode": "", "RW": False, "Propagation": ""}
+        assert mounts["/anon"]["Name"] == anon and mounts["/anon"]["RW"] is True
+        # :ro makes them all read-only; a -v of the consumer at the same target wins.
+        other = tempfile.mkdtemp(prefix="berth-vf-", dir=host_dir)
+        r = daemon.cli("create", "--volumes-from", src[:12] + ":ro", "-v", other + ":/anon", "busybox", "sh", "-c",
+                       "touch /h/x 2>/dev/null || echo h-ro; touch /anon/x && echo anon-own")
+        assert r.returncode == 0, r.stderr
+        consumers.append(r.stdout.strip())
+        r = daemon.cli("start", "-a", consumers[-1])
+        assert r.stdout.split() == ["h-ro", "anon-own"], (r.stdout, r.stderr)
+        assert os.path.exists(os.path.join(other, "x")) and not os.path.exists(os.path.join(host_dir, "x"))
+        # The source goes; its volumes stay in use by the consumer.
+        assert daemon.cli("rm", "-v", src).returncode == 0
+        src = None
+        assert anon in volume_names(daemon)
+        for n in (anon, "vf-named"):
+            status, body = daemon.api("DELETE", "/volumes/" + n)
+            assert status == 409 and "volume is in use - [%s]" % consumers[0] in body["message"], body
+        r = daemon.cli("start", "-a", consumers[0])
+        assert r.stdout.startswith("host\nanon\n"), r.stderr
+    finally:
+        for cid in consumers:
+            daemon.cli("rm", "-v", cid)
+        if src:
+            daemon.cli("rm", "-v", src)
+    # rm -v of the last user removed the anonymous volume (moby does); the named one stays.
+    assert anon not in volume_names(daemon)
+    assert daemon.cli("volume", "rm", "vf-named").returncode == 0
+
+
+def test_volumes_from_errors(daemon):
+    r = daemon.cli("create", "--volumes-from", "no-such-box", "busybox", "true")
+    assert r.returncode == 125 and "No such container: no-such-box" in r.stderr, r.stderr
+    status, body = daemon.api("POST", "/containers/create", {"Image": "busybox",
+                                                             "HostConfig": {"VolumesFrom": ["nope:ro"]}})
+    assert status == 404 and body["message"] == "No such container: nope"
+    r = daemon.cli("create", "--name", "vf-err-src", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    try:
+        for mode in ("rshared", "nocopy", "bogus", "ro,rw"):
+            r = daemon.cli("create", "--volumes-from", "vf-err-src:" + mode, "busybox", "true")
+            assert r.returncode == 125 and "invalid mode: " + mode in r.stderr, (mode, r.stderr)
+    finally:
+        daemon.cli("rm", "vf-err-src")
+
+
+# --mount type=tmpfs and tmpfs size limits
+
+def tmpfs_line(out, target):
+    (line,) = [l for l in out.splitlines() if l.split()[1:2] == [target]]
+    return line
+
+
+def test_mount_type_tmpfs_size_mode_and_inspect(daemon):
+    r = daemon.cli("create", "--mount", "type=tmpfs,target=/x,tmpfs-size=1m,tmpfs-mode=0700", "busybox", "sh", "-c",
+                   "grep ' /x ' /proc/mounts; stat -c %a /x; "
+                   "dd if=/dev/zero of=/x/big bs=64k count=32 2>&1 | grep -o 'No space left on device'; "
+                   "du -k /x/big | cut -f1")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = daemon.cli("start", "-a", cid)
+        lines = r.stdout.splitlines()
+        fields = lines[0].split()
+        assert fields[2] == "tmpfs", lines
+        opts = fields[3].split(",")
+        assert "size=1024k" in opts and "mode=700" in opts and {"nosuid", "nodev", "noexec"} <= set(opts), opts
+        assert lines[1] == "700"
+        assert lines[2] == "No space left on device"
+        assert int(lines[3]) <= 1024
+        status, c = daemon.api("GET", "/containers/%s/json" % cid)
+        assert c["HostConfig"]["Mounts"] == [{"Type": "tmpfs", "Target": "/x",
+                                              "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}}]
+        assert c["Mounts"] == [{"Type": "tmpfs", "Source": "", "Destination": "/x", "Mode": "", "RW": True,
+                                "Propagation": ""}]
+    finally:
+        daemon.cli("rm", cid)
+
+
+def test_tmpfs_flag_size_limit_enforced(daemon):
+    r = run(daemon, "--tmpfs", "/y:size=1m", "busybox", "sh", "-c",
+            "dd if=/dev/zero of=/y/big bs=64k count=32 2>&1 | grep -o 'No space left on device'; "
+            "du -k /y/big | cut -f1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "No space left on device" and int(lines[1]) <= 1024, lines
+
+
+def test_mount_type_tmpfs_readonly_and_errors(daemon):
+    r = run(daemon, "--mount", "type=tmpfs,dst=/ro,readonly", "busybox", "sh", "-c",
+            "touch /ro/x 2>/dev/null || echo refused")
+    assert r.returncode == 0 and r.stdout == "refused\n", r.stderr
+    for args, msg in [
+        (("--mount", "type=tmpfs,target=/d,tmpfs-size=lots"), "invalid value for tmpfs-size: lots"),
+        (("--mount", "type=tmpfs,target=/d,tmpfs-mode=999"), "invalid value for tmpfs-mode: 999"),
+        (("--mount", "type=tmpfs,target=/d,bind-propagation=rshared"), "cannot mix 'bind-*' options"),
+        (("--mount", "type=tmpfs,target=relative"), "invalid mount path: 'relative' mount path must be absolute"),
+        (("--mount", "type=tmpfs,target=/d", "--tmpfs", "/d"), "Duplicate mount point: /d"),
+        (("--mount", "type=tmpfs,target=/d", "-v", "/tmp:/d"), "Duplicate mount point: /d"),
+    ]:
+        r = daemon.cli("create", *args, "busybox", "true")
+        assert r.returncode == 125, (args, r.stdout)
+        assert msg in r.stderr, (args, r.stderr)
+
+
+# -v forms (moby's ParseMountRaw)
+
+def test_v_spec_forms_and_errors(daemon, host_dir):
+    # Forms Docker accepts: consistency and label words are no-ops on Linux.
+    r = run(daemon, "-v", host_dir + ":/a:ro,z,cached", "-v", host_dir + ":/b:delegated", "busybox", "sh", "-c",
+            "touch /a/x 2>/dev/null || echo a-ro; touch /b/y && echo b-rw")
+    assert r.returncode == 0 and r.stdout.split() == ["a-ro", "b-rw"], r.stderr
+    spec = lambda s: "invalid volume specification: '%s'" % s
+    for v, msg in [
+        ("/data:ro", spec("/data:ro")),                   # a mode without a destination
+        ("/data:rw", spec("/data:rw")),
+        (":/data", spec(":/data")),                       # empty source
+        ("/a:/b:ro:x", spec("/a:/b:ro:x")),               # too many colons
+        ("/a::ro", spec("/a::ro") + ': invalid mount config for type "bind": field Target must not be empty'),
+        ("/a:rel:ro", spec("/a:rel:ro") + ": invalid mount config for type \"bind\": invalid mount path: 'rel' "
+                                          "mount path must be absolute"),
+        ("/a:/:ro", spec("/a:/:ro") + ": invalid mount config for type \"bind\": invalid specification: "
+                                      "destination can't be '/'"),
+        ("vol:rel", spec("vol:rel") + ": invalid mount config for type \"volume\": invalid mount path: 'rel' "
+                                      "mount path must be absolute"),
+        ("/a:/b:bogus", "invalid mode: bogus"),
+        ("/a:/b:ro,rw", "invalid mode: ro,rw"),
+        ("/a:/b:rshared,rslave", "invalid mode: rshared,rslave"),
+        ("/a:/b:nocopy", spec("/a:/b:nocopy") + ': invalid mount config for type "bind": '
+                                                "field VolumeOptions must not be specified"),
+        ("vol:/b:rshared", spec("vol:/b:rshared") + ': invalid mount config for type "volume": '
+                                                    "field BindOptions must not be specified"),
+        ("bad/name:/b", "includes invalid characters for a local volume name"),
+    ]:
+        r = daemon.cli("create", "-v", v, "busybox", "true")
+        assert r.returncode == 125, (v, r.stdout)
+        assert msg in r.stderr, (v, r.stderr)

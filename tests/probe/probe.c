@@ -9,6 +9,10 @@
  * The sub-commands exit 0 once they have reported an outcome, ok or not.
  *   probe exit N             exit with status N
  *   probe kill-self SIG      kill(getpid(), SIG); prints kill=survived if it returns
+ *   probe clocks             monotonic=SEC.NSEC boottime=… realtime=… (clock_gettime)
+ *   probe syscalls           what seccomp lets through, one NAME=ok|ERRNO a line:
+ *                            unshare_user, mount_tmpfs, keyctl, bpf, kexec_load,
+ *                            clone_newns, clone3, personality_bad, mkdir, nr_1000
  *
  * Only libc: it is linked -static and copied into bare rootfs directories. */
 #define _GNU_SOURCE
@@ -22,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char* errno_name(int err) {
@@ -174,6 +181,55 @@ static int write_path(const char* path) {
     return 0;
 }
 
+/* CLOCK_MONOTONIC and CLOCK_BOOTTIME in seconds (a time namespace's
+ * offsets apply to both; the vDSO reads them). */
+static int clocks(void) {
+    static const struct {
+        const char* name;
+        clockid_t id;
+    } ids[] = {{"monotonic", CLOCK_MONOTONIC}, {"boottime", CLOCK_BOOTTIME}, {"realtime", CLOCK_REALTIME}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; ++i) {
+        struct timespec ts;
+        if (clock_gettime(ids[i].id, &ts) != 0) {
+            printf("%s=%s\n", ids[i].name, errno_name(errno));
+            continue;
+        }
+        printf("%s=%lld.%09ld\n", ids[i].name, (long long)ts.tv_sec, ts.tv_nsec);
+    }
+    return 0;
+}
+
+static int syscalls_report(void) {
+    /* Each call is harmless if it succeeds: a new user namespace of this
+     * process only, a tmpfs on a fresh directory, a directory removed. */
+    mkdir("/tmp/probe-mnt", 0700);
+    long rc = syscall(SYS_mount, "none", "/tmp/probe-mnt", "tmpfs", 0, NULL);
+    printf("mount_tmpfs=%s\n", rc == 0 ? "ok" : errno_name(errno));
+    rc = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0, 0, 0);
+    printf("keyctl=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    rc = syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, NULL, 0);
+    printf("bpf=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    rc = syscall(SYS_kexec_load, 0, 0, NULL, 0);
+    printf("kexec_load=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    rc = syscall(SYS_clone, 0x00020000 /* CLONE_NEWNS */ | SIGCHLD, 0, 0, 0, 0);
+    if (rc == 0) _exit(0);
+    printf("clone_newns=%s\n", rc > 0 ? "ok" : errno_name(errno));
+    if (rc > 0) waitpid((pid_t)rc, NULL, 0);
+    rc = syscall(435 /* clone3 */, NULL, 0);
+    printf("clone3=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    rc = syscall(SYS_personality, 0x0040000 /* ADDR_COMPAT_LAYOUT */);
+    printf("personality_bad=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    rc = mkdir("/tmp/probe-dir", 0700);
+    printf("mkdir=%s\n", rc == 0 ? "ok" : errno_name(errno));
+    rmdir("/tmp/probe-dir");
+    rc = syscall(1000);
+    printf("nr_1000=%s\n", rc >= 0 ? "ok" : errno_name(errno));
+    /* Last: the process is in a user namespace of its own afterwards. */
+    rc = syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */);
+    printf("unshare_user=%s\n", rc == 0 ? "ok" : errno_name(errno));
+    return 0;
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) return facts();
@@ -182,6 +238,8 @@ int main(int argc, char** argv) {
     if (strcmp(cmd, "read") == 0 && argc == 3) return read_path(argv[2]);
     if (strcmp(cmd, "write") == 0 && argc == 3) return write_path(argv[2]);
     if (strcmp(cmd, "exit") == 0 && argc == 3) return atoi(argv[2]);
+    if (strcmp(cmd, "clocks") == 0 && argc == 2) return clocks();
+    if (strcmp(cmd, "syscalls") == 0 && argc == 2) return syscalls_report();
     if (strcmp(cmd, "kill-self") == 0 && argc == 3) {
         kill(getpid(), atoi(argv[2]));
         /* PID 1 of a pid namespace ignores signals it has no handler for,

@@ -75,21 +75,31 @@ TEST(Sysctls, OnlyNamespacedOnes) {
 }
 
 TEST(SecurityOpts, NoNewPrivilegesSpellings) {
-    EXPECT_EQ(*parse_security_opts({}), false);
-    EXPECT_EQ(*parse_security_opts({"no-new-privileges"}), true);
-    EXPECT_EQ(*parse_security_opts({"no-new-privileges=true"}), true);
-    EXPECT_EQ(*parse_security_opts({"no-new-privileges:1"}), true);
-    EXPECT_EQ(*parse_security_opts({"no-new-privileges", "no-new-privileges=false"}), false);
+    auto nnp = [](std::vector<std::string> o) { return parse_security_opts(o)->no_new_privs; };
+    EXPECT_EQ(nnp({}), false);
+    EXPECT_EQ(nnp({"no-new-privileges"}), true);
+    EXPECT_EQ(nnp({"no-new-privileges=true"}), true);
+    EXPECT_EQ(nnp({"no-new-privileges:1"}), true);
+    EXPECT_EQ(nnp({"no-new-privileges", "no-new-privileges=false"}), false);
     auto bad = parse_security_opts({"no-new-privileges=maybe"});
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.err().message, "invalid --security-opt 2: \"no-new-privileges=maybe\"");
     EXPECT_FALSE(parse_security_opts({"bogus"}));
     EXPECT_FALSE(parse_security_opts({"color=blue"}));
-    for (const char* later : {"seccomp=unconfined", "apparmor=unconfined", "label=disable"}) {
+    EXPECT_FALSE(parse_security_opts({"seccomp="}));
+    for (const char* later : {"apparmor=unconfined", "label=disable"}) {
         auto r = parse_security_opts({later});
         ASSERT_FALSE(r) << later;
         EXPECT_NE(r.err().message.find("is not supported yet"), std::string::npos) << later;
     }
+}
+
+TEST(SecurityOpts, SeccompValueKeptAsSent) {
+    EXPECT_FALSE(parse_security_opts({})->seccomp);
+    EXPECT_EQ(*parse_security_opts({"seccomp=unconfined"})->seccomp, "unconfined");
+    EXPECT_EQ(*parse_security_opts({"seccomp:builtin"})->seccomp, "builtin");
+    EXPECT_EQ(*parse_security_opts({"seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\"}"})->seccomp,
+              "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}");
 }
 
 TEST(AdditionalGroups, NamesFromTheFileNumbersAsGiven) {

@@ -1,0 +1,303 @@
+"""--userns-remap: container root is an unprivileged id on the host, layers
+stay shared and unpacked once (idmapped, never copied or chowned), owners
+and modes of the image survive, opaque directories still hide, exec joins
+the user namespace, --userns=host opts out, `default` makes its user."""
+import json
+import os
+import pwd
+import random
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from conftest import Daemon, make_busybox_tar
+from test_layers import docker_save, layer
+
+SIZE = 65536
+
+OWNERS = [
+    ("owners", "dir", {"mode": 0o755}),
+    ("owners/root", "file", {"data": b"r\n", "mode": 0o644}),
+    ("owners/user", "file", {"data": b"u\n", "mode": 0o640, "uid": 1000, "gid": 1000}),
+    ("owners/mixed", "file", {"data": b"m\n", "mode": 0o600, "uid": 33, "gid": 4242}),
+    ("owners/userdir", "dir", {"mode": 0o750, "uid": 1000, "gid": 1000}),
+    ("owners/suid", "file", {"data": b"#!/bin/sh\n", "mode": 0o4755}),
+    ("owners/sgid", "file", {"data": b"#!/bin/sh\n", "mode": 0o2755, "uid": 1000, "gid": 50}),
+    ("owners/hard", "hard", {"link": "owners/user"}),
+    ("opq", "dir", {"mode": 0o755}), ("opq/old", "file", {"data": b"old\n"}),
+    ("gone", "file", {"data": b"gone\n"}),
+]
+UPPER = [("opq/.wh..wh..opq", "file"), ("opq/new", "file", {"data": b"new\n"}), (".wh.gone", "file")]
+
+
+def _remove_line(path, line):
+    with open(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    if line in lines:
+        lines.remove(line)
+        with open(path, "w") as f:
+            f.write("".join(lines))
+
+
+@pytest.fixture(scope="module")
+def remap():
+    """A user and group made for the module, with subordinate ranges of its own; removed after."""
+    name = "bt" + uuid.uuid4().hex[:8]
+    start = random.randrange(64, 4096) * SIZE  # far above the ranges useradd hands out
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/bin/false", name],
+                   check=True)
+    line = "%s:%d:%d\n" % (name, start, SIZE)
+    added = []
+    try:
+        for path in ("/etc/subuid", "/etc/subgid"):
+            with open(path, "a") as f:
+                f.write(line)
+            added.append(path)
+        yield name, start
+    finally:
+        for path in added:
+            _remove_line(path, line)
+        subprocess.run(["userdel", name], check=False)
+        subprocess.run(["groupdel", name], check=False, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def rd(remap):
+    """A daemon with --userns-remap USER, busybox and a layered image with many owners."""
+    name, start = remap
+    base = tempfile.mkdtemp(prefix="berth-e2e-userns-")
+    d = Daemon(base, args=["--userns-remap", name])
+    try:
+        d.start()
+        d.start_id = start
+        tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
+        r = d.cli("import", tar, "busybox:latest")
+        assert r.returncode == 0, r.stderr
+        with open(tar, "rb") as f:
+            bb = f.read()
+        path = docker_save(os.path.join(base, "owners.tar"), [bb, layer(OWNERS), layer(UPPER)], "owners:1")
+        r = d.cli("load", "-i", path)
+        assert r.returncode == 0, r.stderr
+        yield d
+    finally:
+        d.teardown()
+
+
+def host_dir(tmp_path):
+    # The container's root is an unprivileged id on the host: the bind
+    # source must be reachable and writable for it (Docker's rule too).
+    d = tempfile.mkdtemp(prefix="berth-userns-bind-", dir="/tmp")
+    os.chmod(d, 0o777)
+    return d
+
+
+def test_root_inside_is_unprivileged_outside(rd, tmp_path):
+    d = host_dir(tmp_path)
+    try:
+        r = rd.cli("run", "--rm", "-v", d + ":/data", "busybox", "sh", "-c",
+                   "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; touch /data/made; mkdir /data/dir")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.split("\n")
+        assert lines[:2] == ["0", "0"]
+        assert lines[2].split() == ["0", str(rd.start_id), str(SIZE)]
+        assert lines[3].split() == ["0", str(rd.start_id), str(SIZE)]
+        for n in ("made", "dir"):
+            st = os.stat(os.path.join(d, n))
+            assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
+        # Host root's files are nobody's inside, and not writable by the container's root.
+        with open(os.path.join(d, "hostroot"), "w") as f:
+            f.write("x")
+        os.chmod(os.path.join(d, "hostroot"), 0o644)
+        r = rd.cli("run", "--rm", "-v", d + ":/data", "busybox", "sh", "-c",
+                   "stat -c %u:%g /data/hostroot; echo y >> /data/hostroot && echo wrote")
+        assert r.stdout.split("\n")[0] == "65534:65534"
+        assert "wrote" not in r.stdout
+        with open(os.path.join(d, "hostroot")) as f:
+            assert f.read() == "x"
+    finally:
+        subprocess.run(["rm", "-rf", d])
+
+
+def test_rootfs_writes_owned_by_mapped_root(rd):
+    r = rd.cli("create", "busybox", "sh", "-c", "echo hi > /written; mkdir /madedir; chown 1000:1000 /madedir")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = rd.cli("start", "-a", cid)
+        assert r.returncode == 0, r.stderr
+        data = json.loads(rd.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]
+        upper = data["UpperDir"]
+        st = os.stat(upper)
+        assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
+        st = os.stat(os.path.join(upper, "written"))
+        assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
+        st = os.stat(os.path.join(upper, "madedir"))
+        assert (st.st_uid, st.st_gid) == (rd.start_id + 1000, rd.start_id + 1000)
+    finally:
+        rd.cli("rm", "-f", cid)
+
+
+def test_image_owners_and_modes_inside(rd):
+    r = rd.cli("run", "--rm", "owners:1", "sh", "-c", "stat -c '%n %u %g %a %h %i' /owners/* /; ls /opq; cat /gone")
+    got = {}
+    for line in r.stdout.splitlines():
+        n, *rest = line.split()
+        got[n] = rest
+    assert got["/owners/root"][:3] == ["0", "0", "644"]
+    assert got["/owners/user"][:3] == ["1000", "1000", "640"]
+    assert got["/owners/mixed"][:3] == ["33", "4242", "600"]
+    assert got["/owners/userdir"][:3] == ["1000", "1000", "750"]
+    assert got["/owners/suid"][:3] == ["0", "0", "4755"]
+    assert got["/owners/sgid"][:3] == ["1000", "50", "2755"]
+    assert got["/owners/hard"][3] == "2" and got["/owners/hard"][4] == got["/owners/user"][4]
+    assert got["/"][:2] == ["0", "0"]
+    # The opaque directory of the upper layer hides the lower content
+    # (trusted.overlay.opaque read by an overlay mounted in the initial
+    # user namespace), and the whiteout hides /gone.
+    assert "new" in r.stdout.split("\n") and "old" not in r.stdout.split("\n")
+    assert "No such file" in r.stderr and "gone\n" not in r.stdout
+
+
+def test_setuid_binary_runs_as_its_owner(rd):
+    # A non-root user in the container reads a file of uid 1000 only through it: ids match inside.
+    r = rd.cli("run", "--rm", "-u", "1000:1000", "owners:1", "sh", "-c", "cat /owners/user; id -u")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "u\n1000\n"
+    r = rd.cli("run", "--rm", "-u", "1001:1001", "owners:1", "cat", "/owners/user")
+    assert r.returncode != 0 and "Permission denied" in r.stderr
+
+
+def test_layers_shared_and_unpacked_once(rd):
+    ids = []
+    for extra in ([], [], ["--userns", "host"]):
+        r = rd.cli("create", *extra, "owners:1", "true")
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip())
+    try:
+        lowers = [json.loads(rd.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":")
+                  for i in ids]
+        assert lowers[0][1:] == lowers[1][1:] == lowers[2][1:] and len(lowers[0]) == 4
+        layers_dir = os.path.join(rd.root, "layers")
+        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][1:])
+        for i in ids:
+            r = rd.cli("start", "-a", i)
+            assert r.returncode == 0, r.stderr
+        # The layers on disk keep the image's own ids: never copied nor chowned.
+        owners_layer = [p for p in lowers[0][1:] if os.path.exists(os.path.join(p, "owners"))][0]
+        st = os.stat(os.path.join(owners_layer, "owners/user"))
+        assert (st.st_uid, st.st_gid) == (1000, 1000)
+        st = os.stat(os.path.join(owners_layer, "owners/suid"))
+        assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o4755)
+        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][1:])
+    finally:
+        for i in ids:
+            rd.cli("rm", "-f", i)
+
+
+def test_userns_host_opts_out(rd, tmp_path):
+    d = host_dir(tmp_path)
+    try:
+        r = rd.cli("run", "--rm", "--userns", "host", "-v", d + ":/data", "busybox", "sh", "-c",
+                   "cat /proc/self/uid_map; touch /data/f")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["0", "0", "4294967295"]
+        st = os.stat(os.path.join(d, "f"))
+        assert (st.st_uid, st.st_gid) == (0, 0)
+    finally:
+        subprocess.run(["rm", "-rf", d])
+    r = rd.cli("run", "--rm", "--userns", "private", "busybox", "true")
+    assert r.returncode == 125 and "invalid USER mode: private" in r.stderr
+
+
+def test_exec_joins_the_user_namespace(rd, tmp_path):
+    d = host_dir(tmp_path)
+    r = rd.cli("run", "-d", "-v", d + ":/data", "busybox", "sleep", "100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = rd.cli("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /data/byexec; "
+                                            "readlink /proc/self/ns/user; readlink /proc/1/ns/user")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.split("\n")
+        assert lines[0] == "0"
+        assert lines[1].split() == ["0", str(rd.start_id), str(SIZE)]
+        assert lines[2] == lines[3] and lines[2].startswith("user:[")
+        st = os.stat(os.path.join(d, "byexec"))
+        assert st.st_uid == rd.start_id
+        r = rd.cli("exec", "-u", "1000", cid, "id", "-u")
+        assert r.returncode == 0 and r.stdout == "1000\n", r.stderr
+    finally:
+        rd.cli("rm", "-f", cid)
+        subprocess.run(["rm", "-rf", d])
+
+
+def test_devices_and_host_network(rd):
+    r = rd.cli("run", "--rm", "busybox", "sh", "-c",
+               "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c; "
+               "ls /sys/class/net")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["4", "4", "lo"]
+    # The host's network namespace is not the container's user namespace's:
+    # /sys is the host's, bound, and shows the host's devices.
+    r = rd.cli("run", "--rm", "--network", "host", "busybox", "sh", "-c", "id -u; ls /sys/class/net; "
+                                                                          "grep ' /sys ' /proc/mounts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[0] == "0"
+    assert set(os.listdir("/sys/class/net")) <= set(r.stdout.split())
+    assert " ro," in r.stdout
+
+
+def test_info_and_privileged(rd):
+    status, info = rd.api("GET", "/info")
+    assert status == 200
+    assert "name=userns" in info["SecurityOptions"]
+    status, body = rd.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
+                                                         "HostConfig": {"Privileged": True}})
+    assert status == 400 and "incompatible with user namespaces" in body["message"]
+
+
+def test_bad_remap_refused_at_start(tmp_path):
+    d = Daemon(str(tmp_path / "bad"), args=["--userns-remap", "nosuchuser" + uuid.uuid4().hex[:6]])
+    with pytest.raises(RuntimeError) as e:
+        d.start()
+    assert "no such user" in str(e.value)
+    d.teardown()
+
+
+def test_default_creates_the_berth_user(tmp_path):
+    """`default` makes the berth user and its ranges when missing; what it added is removed after."""
+    try:
+        pwd.getpwnam("berth")
+        had_user = True
+    except KeyError:
+        had_user = False
+    saved = {}
+    for path in ("/etc/subuid", "/etc/subgid"):
+        with open(path) as f:
+            saved[path] = f.read()
+    d = Daemon(str(tmp_path / "default"), args=["--userns-remap", "default"])
+    try:
+        d.start()
+        tar = make_busybox_tar(str(tmp_path / "bb.tar"))
+        assert d.cli("import", tar, "busybox:latest").returncode == 0
+        pwd.getpwnam("berth")
+        with open("/etc/subuid") as f:
+            entries = [l.split(":") for l in f.read().splitlines() if l.startswith("berth:")]
+        assert len(entries) == 1 and int(entries[0][2]) >= SIZE
+        start = int(entries[0][1])
+        r = d.cli("run", "--rm", "busybox", "cat", "/proc/self/uid_map")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["0", str(start), entries[0][2]]
+    finally:
+        d.teardown()
+        for path, text in saved.items():
+            with open(path) as f:
+                now = f.read()
+            if now != text and now.startswith(text):
+                with open(path, "w") as f:
+                    f.write(text)
+        if not had_user:
+            subprocess.run(["userdel", "berth"], check=False)
+            subprocess.run(["groupdel", "berth"], check=False, stderr=subprocess.DEVNULL)
