@@ -540,7 +540,7 @@ def main():
     from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
 
     concs = [int(x) for x in args.concurrency.split(",") if x]
-    runners = args.runners.split(",")
+    runners = [x for x in args.runners.split(",") if x]
     idle_counts = [int(x) for x in args.idle.split(",") if x]
     base = tempfile.mkdtemp(prefix="berth-bench-")
     d = Daemon(base)

@@ -183,9 +183,11 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
     if (p == "/info" && m == v::get) co_return co_await reply_json(s, req, http::status::ok, eng.info_json());
 
     if (p == "/volumes" || starts_with(p, "/volumes/")) co_return co_await volumes_route(s, req, eng);
+    if (p == "/system/df" && m == v::get) co_return co_await system_df(s, req, eng);
 
     // Containers.
     if (p == "/containers/create" && m == v::post) co_return co_await containers_create(s, req);
+    if (p == "/berth/containers/run" && m == v::post) co_return co_await containers_run_batch(s, req, eng);
     if (p == "/containers/json" && m == v::get) co_return co_await containers_list(s, req, eng);
     if (p == "/containers/prune" && m == v::post) {
         auto removed = co_await eng.prune_containers();

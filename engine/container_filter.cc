@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 #include "engine/config_util.h"
+#include "engine/mount_config.h"
 
 namespace berth {
 
@@ -68,23 +69,17 @@ std::map<std::string, std::string> labels_of(const container& c) {
 }
 
 // The sources and destinations of the container's mounts (binds and Mounts).
+// moby's "volume" filter: a mount's volume name (or a bind's source) or
+// its destination, anonymous volumes and --volumes-from mounts included.
 std::set<std::string> mount_names(const container& c) {
     std::set<std::string> out;
-    for (auto& b : string_list(c.host_config.if_contains("Binds"))) {
-        auto parts = split(b, ':');
-        if (parts.size() >= 2) {
-            out.insert(parts[0]);
-            out.insert(parts[1]);
-        } else if (!b.empty()) {
-            out.insert(b);
-        }
+    for (const auto& m : mount_points_json(c.host_config, std::string())) {
+        const auto& o = m.as_object();
+        std::string name = str_field(o, "Name");
+        out.insert(name.empty() ? str_field(o, "Source") : name);
+        out.insert(str_field(o, "Destination"));
     }
-    if (auto* m = c.host_config.if_contains("Mounts"); m && m->is_array())
-        for (auto& e : m->as_array())
-            if (e.is_object()) {
-                for (const char* k : {"Source", "Target"})
-                    if (auto s = str_field(e.as_object(), k); !s.empty()) out.insert(s);
-            }
+    out.erase(std::string());
     return out;
 }
 

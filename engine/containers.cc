@@ -415,8 +415,15 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // container's root (the lower ones, the init layer too, are idmapped).
     long long remapped_uid = remapped ? runtime::map_to_host(_opts.uid_map, 0) : -1;
     long long remapped_gid = remapped ? runtime::map_to_host(_opts.gid_map, 0) : -1;
-    auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid,
-                 remapped_gid]() -> status {
+    // Its volumes too, as Docker's are under a remapping (only a volume
+    // directory still owned by the host's root: never one a container owns).
+    std::vector<std::string> remapped_volumes;
+    if (remapped) {
+        remapped_volumes = anon_names;
+        for (const auto& r : volume_requests_of(host_config)) remapped_volumes.push_back(r.name);
+    }
+    auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid, remapped_gid,
+                 remapped_volumes]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         BERTH_TRY(make_dirs(dir, 0710));
@@ -430,6 +437,13 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
             for (auto d : {"/upper", "/work"})
                 if (::chown((dir + d).c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
                     return sys_error("chown " + dir + d);
+        for (const auto& name : remapped_volumes) {
+            const std::string data = volumes::data_path(root, name);
+            struct stat st {};
+            if (::stat(data.c_str(), &st) == 0 && st.st_uid == 0 && st.st_gid == 0 &&
+                ::chown(data.c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
+                return sys_error("chown volume " + name);
+        }
         return ok();
     };
     auto made = co_await _workers.run(offload_reason::filesystem, std::move(job0));

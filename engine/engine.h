@@ -24,6 +24,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "engine/batch.h"
 #include "engine/core/async.h"
 #include "engine/events.h"
 #include "engine/runtime/spec.h"
@@ -202,6 +203,11 @@ public:
     void write_stdin(container& c, std::string data, bool close);
     std::size_t monitor_backlog() const;
 
+    // berth run --count (engine/batch.cc): creates and starts N containers
+    // from one body, `parallel` at a time, waits for all (and removes them
+    // with opts.remove). Fails as a whole only when the first one fails.
+    awaitable<result<batch_outcome>> run_batch(boost::json::object body, batch_options opts);
+
     // Exec (engine/exec.cc). create_exec answers Docker's errors: 409 when
     // the container is not running or is paused.
     awaitable<result<std::string>> create_exec(std::string container_ref, boost::json::object body);
@@ -275,6 +281,7 @@ private:
                                               std::optional<std::string>* seccomp_profile = nullptr) const;
     // Puts the compiled program of this profile, for spec's capabilities,
     // into spec: from the cache, or compiled once on a worker.
+    awaitable<void> batch_worker(std::shared_ptr<void> state);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});

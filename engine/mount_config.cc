@@ -491,6 +491,21 @@ status check_bind_sources(const std::vector<runtime::bind_mount>& binds) {
     return ok();
 }
 
+namespace {
+
+// The inherited mounts the container's own mounts do not cover.
+std::vector<bind_entry> used_inherited(const json::object& hc) {
+    if (!hc.contains(volumes_from_key)) return {};
+    auto entries = entries_of(hc);
+    if (!entries) return inherited_entries(hc);
+    std::vector<bind_entry> out;
+    for (auto& e : *entries)
+        if (e.inherited) out.push_back(std::move(e));
+    return out;
+}
+
+}  // namespace
+
 std::vector<std::string> volume_names_of(const json::object& hc) {
     std::vector<std::string> out;
     if (const json::value* v = hc.if_contains("Binds"); v && v->is_array())
@@ -503,14 +518,14 @@ std::vector<std::string> volume_names_of(const json::object& hc) {
                 !str_field(e.as_object(), "Source").empty())
                 out.push_back(str_field(e.as_object(), "Source"));
     for (auto& n : anonymous_volumes_of(hc)) out.push_back(std::move(n));
-    for (auto& e : inherited_entries(hc))
+    for (auto& e : used_inherited(hc))
         if (!e.volume.empty()) out.push_back(std::move(e.volume));
     return out;
 }
 
 std::vector<std::string> removable_volumes_of(const json::object& hc) {
     std::vector<std::string> out = anonymous_volumes_of(hc);
-    for (auto& e : inherited_entries(hc))
+    for (auto& e : used_inherited(hc))
         if (e.anonymous && !e.volume.empty()) out.push_back(std::move(e.volume));
     return out;
 }

@@ -208,6 +208,14 @@ result<unique_fd> open_remapped_rootfs(const launch_spec& spec) {
     const std::string what = "mount overlay on " + spec.rootfs_dir;
     if (spec.lower_dirs.empty()) return make_error(errc::invalid_argument, what + ": no lower directory");
     BERTH_ASSIGN(remapping * r, remapping_for(spec));
+    // A removed layer's view would pin its blocks until replaced: drop the
+    // views of deleted directories (no links left) every 32 starts.
+    static unsigned starts = 0;
+    if (++starts % 32 == 0)
+        std::erase_if(r->views, [](const auto& kv) {
+            struct stat st {};
+            return ::fstat(kv.second.tree.get(), &st) != 0 || st.st_nlink == 0;
+        });
     // The init layer is the container's own: a fresh view, closed with the overlay's creation.
     BERTH_ASSIGN(unique_fd init_view, idmapped_view(r->userns.get(), spec.lower_dirs[0]));
     std::vector<int> lowers{init_view.get()};

@@ -502,7 +502,8 @@ def test_volumes_from_binds_and_volumes_not_tmpfs(daemon, host_dir):
         assert anon in volume_names(daemon)
         for n in (anon, "vf-named"):
             status, body = daemon.api("DELETE", "/volumes/" + n)
-            assert status == 409 and "volume is in use - [%s]" % consumers[0] in body["message"], body
+            assert status == 409 and "volume is in use - [" in body["message"], body
+            assert consumers[0] in body["message"] and (n == "vf-named") == (consumers[1] in body["message"])
         r = daemon.cli("start", "-a", consumers[0])
         assert r.stdout.startswith("host\nanon\n"), r.stderr
     finally:
@@ -622,3 +623,177 @@ def test_v_spec_forms_and_errors(daemon, host_dir):
         r = daemon.cli("create", "-v", v, "busybox", "true")
         assert r.returncode == 125, (v, r.stdout)
         assert msg in r.stderr, (v, r.stderr)
+
+
+# Volume options of the local driver, labels and filters
+
+def ls_names(daemon, *filters):
+    args = []
+    for f in filters:
+        args += ["--filter", f]
+    r = daemon.cli("volume", "ls", "-q", *args)
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+def test_volume_tmpfs_options_labels_filters(daemon):
+    r = daemon.cli("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=10m,mode=0750",
+                   "--label", "tier=fast", "--label", "team", "tmpvol")
+    assert r.returncode == 0 and r.stdout.strip() == "tmpvol", r.stderr
+    assert daemon.cli("volume", "create", "--label", "tier=slow", "plainvol").returncode == 0
+    try:
+        (v,) = json.loads(daemon.cli("volume", "inspect", "tmpvol").stdout)
+        assert v["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=10m,mode=0750"}
+        assert v["Labels"] == {"tier": "fast", "team": ""}
+        assert daemon.api("GET", "/volumes/plainvol")[1]["Options"] == {}
+        # Each container mounts the volume's own filesystem (per container: berth's choice).
+        r = run(daemon, "-v", "tmpvol:/t", "busybox", "sh", "-c",
+                "grep ' /t ' /proc/mounts; stat -c %a /t; echo x > /t/f && cat /t/f")
+        assert r.returncode == 0, r.stderr
+        line, mode, content = r.stdout.splitlines()
+        assert line.split()[2] == "tmpfs" and "size=10240k" in line.split()[3], line
+        assert mode == "750" and content == "x"
+        assert os.listdir(v["Mountpoint"]) == []  # never mounted on the host
+        assert ls_names(daemon, "label=tier=fast") & {"tmpvol", "plainvol"} == {"tmpvol"}
+        assert ls_names(daemon, "label=tier") >= {"tmpvol", "plainvol"}
+        assert ls_names(daemon, "label=team", "label=tier=fast") & {"tmpvol", "plainvol"} == {"tmpvol"}
+        assert ls_names(daemon, "name=tmpv") & {"tmpvol", "plainvol"} == {"tmpvol"}
+        r = daemon.cli("create", "-v", "tmpvol:/t", "busybox", "true")
+        assert r.returncode == 0, r.stderr
+        cid = r.stdout.strip()
+        try:
+            assert "tmpvol" not in ls_names(daemon, "dangling=true")
+            assert "tmpvol" in ls_names(daemon, "dangling=false")
+            assert "plainvol" in ls_names(daemon, "dangling=true")
+        finally:
+            daemon.cli("rm", cid)
+        assert "tmpvol" in ls_names(daemon, "dangling=true")
+    finally:
+        for n in ("tmpvol", "plainvol"):
+            daemon.cli("volume", "rm", n)
+
+
+def test_volume_bind_options_and_mount_volume_opt(daemon, host_dir):
+    r = daemon.cli("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=" + host_dir, "bindvol")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = run(daemon, "-v", "bindvol:/b", "busybox", "sh", "-c", "echo hi > /b/f")
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(host_dir, "f")) as f:
+            assert f.read() == "hi\n"
+        r = run(daemon, "-v", "bindvol:/b:ro", "busybox", "sh", "-c", "cat /b/f; touch /b/g 2>/dev/null || echo ro")
+        assert r.stdout == "hi\nro\n", r.stderr
+    finally:
+        assert daemon.cli("volume", "rm", "bindvol").returncode == 0
+    assert os.path.exists(os.path.join(host_dir, "f"))  # removing the volume leaves the device alone
+    # --mount creates the volume with its options and labels.
+    r = run(daemon, "--mount", "type=volume,source=mvol,target=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"
+            "volume-label=made=by-mount", "busybox", "sh", "-c", "grep ' /m ' /proc/mounts | cut -d' ' -f3")
+    assert r.returncode == 0 and r.stdout == "tmpfs\n", r.stderr
+    v = daemon.api("GET", "/volumes/mvol")[1]
+    assert v["Options"] == {"type": "tmpfs", "device": "tmpfs"} and v["Labels"] == {"made": "by-mount"}
+    assert daemon.cli("volume", "rm", "mvol").returncode == 0
+
+
+def test_volume_option_errors(daemon):
+    for opts, msg in [
+        (("--opt", "foo=bar"), 'create v-bad: invalid option: "foo"'),
+        (("--opt", "type=tmpfs"), 'create v-bad: missing required option: "device"'),
+        (("--opt", "device=/x"), 'create v-bad: missing required option: "type"'),
+        (("--opt", "o=size=1m", "--opt", "device=tmpfs"), 'create v-bad: missing required option: "type"'),
+        (("--opt", "size=1g"), "create v-bad: quota size requested but no quota support"),
+    ]:
+        r = daemon.cli("volume", "create", *opts, "v-bad")
+        assert r.returncode == 1, (opts, r.stdout)
+        assert msg in r.stderr, (opts, r.stderr)
+    assert daemon.api("GET", "/volumes/v-bad")[0] == 404
+    status, body = daemon.api("POST", "/volumes/create", {"Name": "v-bad", "DriverOpts": {"bogus": "1"}})
+    assert status == 400 and body["message"] == 'create v-bad: invalid option: "bogus"'
+    # A volume whose filesystem cannot be mounted fails the start, clearly.
+    assert daemon.cli("volume", "create", "-o", "type=nosuchfs", "-o", "device=x", "v-nofs").returncode == 0
+    try:
+        r = daemon.cli("run", "--rm", "-v", "v-nofs:/x", "busybox", "true")
+        assert r.returncode != 0 and "failed to mount local volume v-nofs" in r.stderr, r.stderr
+    finally:
+        daemon.cli("volume", "rm", "v-nofs")
+
+
+# ps --filter volume, system df
+
+def test_ps_filter_volume_matches_names_targets_and_anonymous(daemon, host_dir):
+    ids = []
+    try:
+        for args in (("-v", "psf-vol:/named"), ("-v", "/anon-psf"), ("-v", host_dir + ":/hostbind"),
+                     ("--mount", "type=tmpfs,target=/tmpfs-psf")):
+            r = daemon.cli("create", *args, "busybox", "true")
+            assert r.returncode == 0, r.stderr
+            ids.append(r.stdout.strip())
+        named, anon, bind, tmpfs = ids
+        anon_name = anon_mount(daemon, anon, "/anon-psf")[0]
+        r = daemon.cli("create", "--volumes-from", anon, "busybox", "true")
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip())
+        inheritor = ids[-1]
+
+        def ps(value):
+            r = daemon.cli("ps", "-a", "-q", "--no-trunc", "--filter", "volume=" + value)
+            assert r.returncode == 0, r.stderr
+            return set(r.stdout.split())
+        assert ps("psf-vol") == {named}
+        assert ps("/named") == {named}
+        assert ps(anon_name) == {anon, inheritor}
+        assert ps("/anon-psf") == {anon, inheritor}
+        assert ps(host_dir) == {bind}
+        assert ps("/hostbind") == {bind}
+        assert ps("/tmpfs-psf") == {tmpfs}
+        assert ps("no-such-volume") == set()
+    finally:
+        for cid in reversed(ids):
+            daemon.cli("rm", "-v", cid)
+        daemon.cli("volume", "rm", "psf-vol")
+
+
+def test_system_df_counts_volumes(daemon, docker):
+    # Start from no volumes (other tests clean up theirs).
+    for n in volume_names(daemon):
+        daemon.cli("volume", "rm", "-f", n)
+    assert daemon.cli("volume", "create", "df-idle").returncode == 0
+    r = run(daemon, "-v", "df-idle:/d", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /d/blob")
+    assert r.returncode == 0, r.stderr
+    r = daemon.cli("create", "--name", "df-user", "-v", "df-used:/d", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        with open(os.path.join(volume_path(daemon, "df-used"), "f"), "wb") as f:
+            f.write(b"x" * 100000)
+        status, df = daemon.api("GET", "/system/df")
+        assert status == 200
+        assert set(df) == {"LayersSize", "Images", "Containers", "Volumes", "BuildCache", "BuilderSize"}
+        vols = {v["Name"]: v for v in df["Volumes"]}
+        assert set(vols) == {"df-idle", "df-used"}
+        assert vols["df-idle"]["UsageData"]["RefCount"] == 0 and vols["df-used"]["UsageData"]["RefCount"] == 1
+        assert 300000 <= vols["df-idle"]["UsageData"]["Size"] < 320000
+        assert 100000 <= vols["df-used"]["UsageData"]["Size"] < 120000
+        assert vols["df-used"]["Driver"] == "local" and vols["df-used"]["Mountpoint"] == volume_path(daemon, "df-used")
+        (c,) = [c for c in df["Containers"] if c["Id"] == cid]
+        assert c["SizeRw"] >= 0 and c["SizeRootFs"] >= c["SizeRw"]
+        (img,) = [i for i in df["Images"] if "busybox:latest" in i["RepoTags"]]
+        assert img["Containers"] >= 1 and img["Size"] > 0 and img["SharedSize"] >= 0
+        assert df["LayersSize"] >= img["Size"]
+        assert df["BuildCache"] == [] and df["BuilderSize"] == 0
+        # berth system df and docker system df: Local Volumes 2 total, 1 active,
+        # the idle one's bytes reclaimable.
+        for out in (daemon.cli("system", "df"), docker("system", "df")):
+            assert out.returncode == 0, out.stderr
+            lines = out.stdout.splitlines()
+            assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], lines
+            (vol_line,) = [l for l in lines if l.startswith("Local Volumes")]
+            f = vol_line.split()
+            assert f[2:4] == ["2", "1"], vol_line
+            assert f[4].endswith("kB") and 400 <= float(f[4][:-2]) < 440, vol_line
+            assert f[5].endswith("kB") and 300 <= float(f[5][:-2]) < 320 and f[6].endswith("%)"), vol_line
+            assert any(l.startswith("Images") for l in lines) and any(l.startswith("Build Cache") for l in lines)
+    finally:
+        daemon.cli("rm", cid)
+        for n in ("df-idle", "df-used"):
+            daemon.cli("volume", "rm", n)

@@ -301,3 +301,22 @@ def test_default_creates_the_berth_user(tmp_path):
         if not had_user:
             subprocess.run(["userdel", "berth"], check=False)
             subprocess.run(["groupdel", "berth"], check=False, stderr=subprocess.DEVNULL)
+
+
+def test_named_volume_owned_by_mapped_root(rd):
+    vol = "uv" + uuid.uuid4().hex[:8]
+    try:
+        r = rd.cli("run", "--rm", "-v", vol + ":/owners", "owners:1", "sh", "-c",
+                   "stat -c '%n %u %g %a' /owners/user /owners/suid; touch /owners/new && echo wrote")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.split("\n")
+        assert lines[0] == "/owners/user 1000 1000 640"
+        assert lines[1] == "/owners/suid 0 0 4755"
+        assert lines[2] == "wrote"
+        data = os.path.join(rd.root, "volumes", vol, "_data")
+        st = os.stat(data)
+        assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
+        st = os.stat(os.path.join(data, "user"))
+        assert (st.st_uid, st.st_gid) == (rd.start_id + 1000, rd.start_id + 1000)
+    finally:
+        rd.cli("volume", "rm", vol)

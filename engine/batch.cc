@@ -1,0 +1,132 @@
+#include "engine/batch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "engine/core/async.h"
+#include "engine/engine.h"
+
+namespace json = boost::json;
+
+namespace berth {
+
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+json::object batch_summary(const batch_outcome& o, bool removed) {
+    std::vector<double> lat = o.start_latency_ms;
+    std::sort(lat.begin(), lat.end());
+    std::map<int, std::int64_t> codes;
+    for (int c : o.exit_codes)
+        if (c >= 0) codes[c]++;
+    json::object exit_codes;
+    for (auto& [code, n] : codes) exit_codes[std::to_string(code)] = n;
+    json::array errors, ids, latencies;
+    for (std::size_t i = 0; i < o.errors.size() && i < 10; ++i) errors.emplace_back(o.errors[i]);
+    if (!removed)
+        for (const auto& id : o.ids)
+            if (!id.empty()) ids.emplace_back(id);
+    for (double l : o.start_latency_ms) latencies.emplace_back(l);
+    const auto count = static_cast<std::int64_t>(o.ids.size());
+    const auto started = static_cast<std::int64_t>(o.start_latency_ms.size());
+    json::object out{
+        {"Count", count},
+        {"Started", started},
+        {"Failed", static_cast<std::int64_t>(o.errors.size())},
+        {"Errors", std::move(errors)},
+        {"ExitCodes", std::move(exit_codes)},
+        {"Seconds", o.seconds},
+        {"ContainersPerSecond", o.seconds > 0 ? static_cast<double>(started) / o.seconds : 0.0},
+        {"StartLatencyMs",
+         json::object{{"P50", percentile(lat, 50)}, {"P99", percentile(lat, 99)}, {"Max", lat.empty() ? 0 : lat.back()}}},
+        {"LatenciesMs", std::move(latencies)},
+    };
+    if (!removed) out["Ids"] = std::move(ids);
+    return out;
+}
+
+namespace {
+
+struct batch_state {
+    batch_options opts;
+    json::object body;
+    std::size_t next = 0;
+    std::size_t limit = 0;  // workers take indexes below it
+    int running_workers = 0;
+    batch_outcome out;
+    std::unique_ptr<async_event> done;
+};
+
+}  // namespace
+
+// One of `parallel` workers: takes the next index until none is left.
+awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque) {
+    auto st = std::static_pointer_cast<batch_state>(opaque);
+    using clock = std::chrono::steady_clock;
+    while (st->next < st->limit) {
+        const std::size_t i = st->next++;
+        const auto t0 = clock::now();
+        auto made = co_await create_container(st->body, "");
+        if (!made) {
+            st->out.errors.push_back(made.err().message);
+            continue;
+        }
+        const std::string id = made->id;
+        st->out.ids[i] = id;
+        auto started = co_await start_container(id);
+        if (!started) {
+            st->out.errors.push_back(started.err().message);
+            if (st->opts.remove) (void)co_await remove_container(id, true, true);
+            continue;
+        }
+        st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+        auto c = find_container(id);
+        if (!c) continue;
+        auto code = co_await wait_container(*c, "not-running");
+        st->out.exit_codes[i] = code ? *code : -1;
+        if (st->opts.remove) {
+            if (auto r = co_await remove_container(id, false, true); !r)
+                st->out.errors.push_back("remove " + id.substr(0, 12) + ": " + r.err().message);
+        }
+    }
+    if (--st->running_workers == 0) st->done->set();
+}
+
+awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_options opts) {
+    if (opts.count < 1) co_return make_error(errc::invalid_argument, "count must be at least 1");
+    if (opts.parallel < 1) co_return make_error(errc::invalid_argument, "parallel must be at least 1");
+    auto st = std::make_shared<batch_state>();
+    st->opts = opts;
+    st->body = std::move(body);
+    st->out.ids.resize(static_cast<std::size_t>(opts.count));
+    st->out.exit_codes.assign(static_cast<std::size_t>(opts.count), -1);
+    st->done = std::make_unique<async_event>(_loop.get_executor());
+    // The HostConfig.AutoRemove of --rm would race the wait; the workers
+    // remove each container themselves once it has exited.
+    if (auto* hc = st->body.if_contains("HostConfig"); hc && hc->is_object()) hc->as_object().erase("AutoRemove");
+
+    const auto t0 = std::chrono::steady_clock::now();
+    // The first container alone: a bad image or config fails the request
+    // once, not N times.
+    st->running_workers = 1;
+    st->limit = 1;
+    co_await batch_worker(st);
+    if (!st->out.errors.empty() && st->out.start_latency_ms.empty())
+        co_return make_error(errc::invalid_argument, st->out.errors.front());
+    const int workers = std::min(opts.parallel, opts.count - 1);
+    if (workers > 0) {
+        st->limit = static_cast<std::size_t>(opts.count);
+        st->done = std::make_unique<async_event>(_loop.get_executor());
+        st->running_workers = workers;
+        for (int w = 0; w < workers; ++w) asio::co_spawn(_loop, batch_worker(st), asio::detached);
+        co_await st->done->wait();
+    }
+    st->out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    co_return std::move(st->out);
+}
+
+}  // namespace berth

@@ -1,0 +1,97 @@
+"""berth run --count N (and POST /berth/containers/run): N full containers
+from one request, each with its own id, record, log and exit code; with
+--rm none is left; a summary with containers/s and start latencies."""
+import json
+import re
+import time
+
+from conftest import UnixHTTPConnection
+
+
+def summary(stdout):
+    m = re.search(r"(\d+) containers started in ([\d.]+) s: ([\d.]+) containers/s", stdout)
+    assert m, stdout
+    lat = re.search(r"start latency: p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms", stdout)
+    assert lat, stdout
+    codes = re.search(r"exit codes: (.*)", stdout).group(1)
+    return int(m.group(1)), float(m.group(3)), [float(x) for x in lat.groups()], codes
+
+
+def all_ids(daemon):
+    return set(daemon.cli("ps", "-a", "-q", "--no-trunc").stdout.split())
+
+
+def test_count_with_rm_leaves_nothing(daemon):
+    before = all_ids(daemon)
+    since = "%.9f" % time.time()
+    r = daemon.cli("run", "--count", "20", "--parallel", "3", "--rm", "busybox", "true", timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    started, rate, (p50, p99, mx), codes = summary(r.stdout)
+    assert started == 20 and rate > 0
+    assert 0 < p50 <= p99 <= mx
+    assert codes == "0 x20"
+    assert all_ids(daemon) == before
+    # Each was a full container: its own create, start, die and destroy.
+    conn = UnixHTTPConnection(daemon.sock)
+    conn.request("GET", "/v1.41/events?since=%s&until=%.9f" % (since, time.time() + 0.5))
+    events = [json.loads(l) for l in conn.getresponse().read().decode().splitlines() if l.strip()]
+    by_action = {}
+    for e in events:
+        by_action.setdefault(e["Action"], set()).add(e["Actor"]["ID"])
+    assert len(by_action["start"]) == 20
+    for action in ("create", "die", "destroy"):
+        assert by_action[action] == by_action["start"], action
+
+
+def test_count_without_rm_keeps_each_container_and_its_exit_code(daemon):
+    before = all_ids(daemon)
+    r = daemon.cli("run", "--count", "6", "busybox", "sh", "-c", "echo out-$HOSTNAME; exit 3", timeout=120)
+    assert r.returncode == 1, (r.stdout, r.stderr)  # not every exit code was 0
+    _, _, _, codes = summary(r.stdout)
+    assert codes == "3 x6"
+    made = all_ids(daemon) - before
+    assert len(made) == 6
+    try:
+        for cid in made:
+            c = json.loads(daemon.cli("inspect", cid).stdout)[0]
+            assert c["State"]["Status"] == "exited" and c["State"]["ExitCode"] == 3
+            logs = daemon.cli("logs", cid).stdout
+            assert logs.strip() == "out-" + c["Config"]["Hostname"], logs
+    finally:
+        daemon.cli("rm", *made)
+
+
+def test_api_batch_returns_every_latency(daemon):
+    st, body = daemon.api("POST", "/berth/containers/run?count=5&parallel=2&remove=1",
+                          {"Image": "busybox", "Cmd": ["true"]}, timeout=120)
+    assert st == 200, body
+    assert body["Count"] == 5 and body["Started"] == 5 and body["Failed"] == 0
+    assert len(body["LatenciesMs"]) == 5 and all(l > 0 for l in body["LatenciesMs"])
+    assert body["ExitCodes"] == {"0": 5}
+    assert body["StartLatencyMs"]["P99"] == max(body["LatenciesMs"])
+    assert "Ids" not in body
+    st, body = daemon.api("POST", "/berth/containers/run?count=2", {"Image": "busybox", "Cmd": ["true"]})
+    assert st == 200 and len(body["Ids"]) == 2
+    daemon.cli("rm", *body["Ids"])
+
+
+def test_batch_errors(daemon):
+    before = all_ids(daemon)
+    r = daemon.cli("run", "--count", "3", "no-such-image", "true")
+    assert r.returncode == 125 and "No such image" in r.stderr
+    r = daemon.cli("run", "--count", "3", "--name", "x", "busybox", "true")
+    assert r.returncode == 125 and "--name cannot be used with --count" in r.stderr
+    r = daemon.cli("run", "--count", "0", "busybox", "true")
+    assert r.returncode == 125
+    r = daemon.cli("run", "--parallel", "2", "busybox", "true")
+    assert r.returncode == 125 and "--parallel needs --count" in r.stderr
+    st, body = daemon.api("POST", "/berth/containers/run?count=abc", {"Image": "busybox", "Cmd": ["true"]})
+    assert st == 400 and "invalid count" in body["message"]
+    assert all_ids(daemon) == before
+    # The first container failing to start fails the batch once: the rest
+    # are never created; the failed one stays "created", as after docker run.
+    r = daemon.cli("run", "--count", "4", "busybox", "no-such-command")
+    assert r.returncode == 125 and "executable file not found" in r.stderr
+    left = all_ids(daemon) - before
+    assert len(left) == 1
+    daemon.cli("rm", "-f", *left)
