@@ -178,29 +178,40 @@ def bench_berth_api(d, conc, n, min_seconds):
         clients.append(c)
         return c
 
+    phases = {"create": [], "start": [], "wait": [], "delete": []}
+
     def one(cl):
         with lock:
             seq[0] += 1
             name = "bench-%d-%d-%d" % (os.getpid(), conc, seq[0])
-        s = time.perf_counter()
+        t = [time.perf_counter()]
         st, c = cl.call("POST", "/containers/create?name=" + name, body)
         if st != 201:
             raise RuntimeError("create: %s %s" % (st, c))
+        t.append(time.perf_counter())
         st, out = cl.call("POST", "/containers/%s/start" % c["Id"])
         if st != 204:
             raise RuntimeError("start: %s %s" % (st, out))
-        sample = time.perf_counter() - s
+        t.append(time.perf_counter())
         st, out = cl.call("POST", "/containers/%s/wait" % c["Id"])
         if st != 200 or out.get("StatusCode") != 0:
             raise RuntimeError("wait: %s %s" % (st, out))
+        t.append(time.perf_counter())
         st, out = cl.call("DELETE", "/containers/" + c["Id"])
         if st != 204:
             raise RuntimeError("delete: %s %s" % (st, out))
-        return sample
+        t.append(time.perf_counter())
+        with lock:
+            for i, k in enumerate(("create", "start", "wait", "delete")):
+                phases[k].append(t[i + 1] - t[i])
+        return t[2] - t[0]
 
     samples, wall, cpu, err = drive(conc, n, min_seconds, one, setup)
+    # Where a client's time goes: the start latency is create + start; wait
+    # and delete are the rest of each container's turn.
     return make_row("berth API", conc, samples, wall, cpu, "create request -> start returned (running)", err,
-                    {"connections": sum(c.connects for c in clients)})
+                    {"connections": sum(c.connects for c in clients),
+                     "phase_p50_ms": {k: round(pct(v, 50) * 1e3, 3) for k, v in phases.items()}})
 
 
 def bench_berth_cli(d, conc, n, min_seconds):
@@ -421,6 +432,13 @@ def print_table(rows, rat, idle, min_p99_samples):
     for r in rows:
         if r.get("available") and r["concurrency"] == rows[0]["concurrency"]:
             print("  latency of %-27s %s" % (r["runner"] + ":", r["latency"]))
+    for r in rows:
+        if r.get("phase_p50_ms"):
+            print("  %s at concurrency %d, p50 per request: %s" % (r["runner"], r["concurrency"], ", ".join(
+                "%s %.2f ms" % kv for kv in r["phase_p50_ms"].items())))
+        if r.get("teardown_ms"):
+            print("  %s at concurrency %d, teardown per container: %s" % (r["runner"], r["concurrency"], ", ".join(
+                "%s %.2f ms" % kv for kv in r["teardown_ms"].items())))
     for m in idle:
         snap = m["snapshots"][-1] if m and m.get("snapshots") else None
         if snap:

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -107,6 +108,16 @@ int daemon_main(int argc, char** argv) {
         opts.userns_remap = remap->user + ":" + remap->group;
         opts.uid_map = std::move(remap->uid_map);
         opts.gid_map = std::move(remap->gid_map);
+        // The way back, for cp and export (held for the daemon's life).
+        std::vector<runtime::id_range> back_uid, back_gid;
+        for (const auto& r : opts.uid_map) back_uid.push_back({r.outside, r.inside, r.count});
+        for (const auto& r : opts.gid_map) back_gid.push_back({r.outside, r.inside, r.count});
+        auto back = runtime::make_user_namespace(back_uid, back_gid);
+        if (!back) {
+            std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << back.err().message << "\n";
+            return 1;
+        }
+        opts.userns_view_fd = back->release();
         log::info("userns-remap: container root is {}:{} on the host", opts.uid_map[0].outside, opts.gid_map[0].outside);
     }
     (void)write_file(pidfile, std::to_string(::getpid()) + "\n");
@@ -115,7 +126,19 @@ int daemon_main(int argc, char** argv) {
     // The monitor is started by us but never waited for: no zombies.
     ::signal(SIGCHLD, SIG_IGN);
 
-    asio::io_context loop(1);
+    // Asio's io_uring backend asks the kernel for rings of 16384 entries
+    // (contiguous pages); a host short of them answers ENOMEM here.
+    std::optional<asio::io_context> loop_holder;
+    try {
+        loop_holder.emplace(1);
+    } catch (const std::exception& e) {
+        log::error("cannot create the event loop: {} (the kernel could not allocate io_uring's rings; "
+                   "free memory or compact it and retry)",
+                   e.what());
+        ::unlink(pidfile.c_str());
+        return 1;
+    }
+    asio::io_context& loop = *loop_holder;
     engine eng(loop, opts);
     if (auto s = eng.init(); !s) {
         log::error("init: {}", s.err().message);

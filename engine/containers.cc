@@ -426,7 +426,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                  remapped_volumes]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
+        // Remapped: others may pass (not list) it, for the daemon's
+        // idmapped view of upper/ and work/, where the host's root is nobody.
         BERTH_TRY(make_dirs(dir, 0710));
+        if (remapped_uid >= 0 && ::chmod(dir.c_str(), 0711) != 0) return sys_error("chmod " + dir);
         for (auto d : {"/upper", "/work", "/merged", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
             BERTH_TRY(make_dirs(dir + d, 0755));
         BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));

@@ -49,6 +49,10 @@ struct engine_options {
     // that does not opt out (HostConfig.UsernsMode "host"); empty: none.
     std::string userns_remap;  // "user:group" as resolved
     std::vector<runtime::id_range> uid_map, gid_map;
+    // A user namespace mapping those host ids back to the container's
+    // (made at daemon start, held for its life): cp and export see a
+    // remapped container's upper/ through it (engine/rootfs_view.h).
+    int userns_view_fd = -1;
 };
 
 struct log_entry {

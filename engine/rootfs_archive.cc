@@ -1,3 +1,4 @@
+#include "engine/runtime/userns.h"
 #include "engine/rootfs_archive.h"
 
 #include <fcntl.h>
@@ -264,6 +265,20 @@ status extract_into_container(const rootfs_view& v, const extract_request& r, co
         o.set_owner = true;
         o.uid = user.uid;
         o.gid = user.gid;
+    }
+    if (!v.uid_map().empty()) {
+        // A remapped container, written with the host's ids (live or writable view):
+        // the archive's (container) ids become the host's (moby's ToHost).
+        o.map_owner = [&v](uid_t& uid, gid_t& gid) -> status {
+            long long hu = runtime::map_to_host(v.uid_map(), uid), hg = runtime::map_to_host(v.gid_map(), gid);
+            if (hu < 0) return make_error(errc::invalid_argument, "Container ID " + std::to_string(uid) +
+                                                                      " cannot be mapped to a host ID");
+            if (hg < 0) return make_error(errc::invalid_argument, "Container ID " + std::to_string(gid) +
+                                                                      " cannot be mapped to a host ID");
+            uid = static_cast<uid_t>(hu);
+            gid = static_cast<gid_t>(hg);
+            return ok();
+        };
     }
     auto done = storage::extract_archive(archive_file, v.root(), o);
     if (!done) return done.err().wrap("extract archive into " + dir);

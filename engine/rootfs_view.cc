@@ -10,6 +10,7 @@
 
 #include "base/sys.h"
 #include "base/util.h"
+#include "engine/config_util.h"
 #include "engine/engine.h"
 #include "engine/runtime/overlay.h"
 
@@ -116,6 +117,11 @@ rootfs_layout container_layout(engine& eng, const container& c) {
     l.work_dir = dir + "/work";
     l.lower_dirs.push_back(dir + "/init");
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) l.lower_dirs.push_back(eng.store().layer_dir(*it));
+    if (!eng.options().uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
+        l.view_userns = eng.options().userns_view_fd;
+        l.uid_map = eng.options().uid_map;
+        l.gid_map = eng.options().gid_map;
+    }
     return l;
 }
 
@@ -130,20 +136,55 @@ int rootfs_view::in_root(const std::string& path, std::uint64_t flags) const {
     }
 }
 
-result<rootfs_view> open_snapshot(const rootfs_layout& l) {
+// --userns-remap: upper/ and work/ of the layout through one idmapped
+// mount of their parent that maps the host's ids back to the container's
+// (one mount: overlayfs wants upperdir and workdir on the same one). The
+// descriptor stays open until the overlay is made.
+result<rootfs_layout> unmapped(const rootfs_layout& l, unique_fd& held) {
+    if (l.view_userns < 0) return l;
+    const std::string parent = l.upper_dir.substr(0, l.upper_dir.rfind('/'));
+    if (l.work_dir.substr(0, l.work_dir.rfind('/')) != parent)
+        return make_error(errc::internal, "idmapped view of " + parent + ": upper and work directories apart");
+    // Through the view the host's root owns nothing: the directory must let
+    // others pass (containers made remapped are 0711 from the start).
+    struct stat st {};
+    if (::stat(parent.c_str(), &st) != 0) return sys_error("stat " + parent);
+    if (!(st.st_mode & S_IXOTH) && ::chmod(parent.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0)
+        return sys_error("chmod " + parent);
+    held.reset(sys::open_tree(AT_FDCWD, parent.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!held) return sys_error("open_tree " + parent);
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<std::uint64_t>(l.view_userns);
+    if (sys::mount_setattr(held.get(), "", AT_EMPTY_PATH, &attr) != 0) return sys_error("idmapped view of " + parent);
+    rootfs_layout out = l;
+    const std::string via = "/proc/self/fd/" + std::to_string(held.get());
+    out.upper_dir = via + l.upper_dir.substr(parent.size());
+    out.work_dir = via + l.work_dir.substr(parent.size());
+    return out;
+}
+
+result<rootfs_view> open_snapshot(const rootfs_layout& given) {
+    unique_fd held;
+    BERTH_ASSIGN(rootfs_layout l, unmapped(given, held));
     runtime::overlay_layers layers;
     layers.lower_dirs.push_back(l.upper_dir);
     layers.lower_dirs.insert(layers.lower_dirs.end(), l.lower_dirs.begin(), l.lower_dirs.end());
     rootfs_view v;
-    BERTH_ASSIGN(v._root, detached_overlay(std::move(layers), "mount a read-only view of " + l.upper_dir));
+    BERTH_ASSIGN(v._root, detached_overlay(std::move(layers), "mount a read-only view of " + given.upper_dir));
     v._kind = rootfs_view::kind::snapshot;
     return v;
 }
 
 result<rootfs_view> open_writable(const rootfs_layout& l) {
+    // Not through the idmapped view: overlayfs would have to clean work/work,
+    // which the container's own overlay made as the host's root. Written
+    // with the host's ids instead, as a live view is.
     rootfs_view v;
     BERTH_ASSIGN(v._root, detached_overlay({l.lower_dirs, l.upper_dir, l.work_dir}, "mount " + l.upper_dir));
     v._kind = rootfs_view::kind::writable;
+    v._uid_map = l.uid_map;
+    v._gid_map = l.gid_map;
     return v;
 }
 
@@ -186,6 +227,8 @@ result<rootfs_view> open_live(int pid, const rootfs_layout& l) {
         if (opt == want) mine = true;
     if (!mine || sys::pidfd_send_signal(pidfd.get(), 0) != 0)
         return make_error(errc::conflict, what + ": it is not the container's process any more");
+    v._uid_map = l.uid_map;
+    v._gid_map = l.gid_map;
     return v;
 }
 

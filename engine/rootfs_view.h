@@ -39,6 +39,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "engine/runtime/spec.h"
 
 namespace berth {
 
@@ -48,6 +49,14 @@ struct container;
 struct rootfs_layout {
     std::string upper_dir, work_dir;
     std::vector<std::string> lower_dirs;  // the init layer, then the image layers topmost first
+    // --userns-remap (a container not opted out): what its root writes in
+    // upper/ is owned by the host's mapped ids. view_userns (the daemon's,
+    // held for its life) maps them back: snapshot and writable views see
+    // upper/ through an idmapped mount of it, so they show the container's
+    // ids as the image layers do. Live and writable views write with the
+    // host's ids: uid_map and gid_map turn the container's into those.
+    int view_userns = -1;
+    std::vector<runtime::id_range> uid_map, gid_map;
 };
 
 // The layout of a container of this engine (what start_container mounts).
@@ -64,6 +73,11 @@ public:
     // The container's "/" (an O_PATH directory descriptor).
     int root() const { return _root.get(); }
     kind which() const { return _kind; }
+    // A live or writable view of a remapped container: its maps (the
+    // container's ids to the host's) for what is written through it; empty
+    // otherwise.
+    const std::vector<runtime::id_range>& uid_map() const { return _uid_map; }
+    const std::vector<runtime::id_range>& gid_map() const { return _gid_map; }
 
     // openat2(root(), path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
     // retried on EAGAIN. "" and "/" are the root. Returns -1 with errno set.
@@ -76,6 +90,7 @@ private:
     friend result<rootfs_view> open_lower_layers(const rootfs_layout& l);
     unique_fd _root;
     kind _kind = kind::snapshot;
+    std::vector<runtime::id_range> _uid_map, _gid_map;
 };
 
 result<rootfs_view> open_snapshot(const rootfs_layout& l);

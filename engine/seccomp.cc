@@ -337,6 +337,9 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
     if (!f.ctx) return make_error(errc::internal, "seccomp: cannot create a filter");
     // Exported, never loaded by libseccomp: no_new_privs is the child's choice.
     seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_NNP, 0);
+    // A binary search over syscall numbers instead of libseccomp's linear
+    // chain: fewer instructions run per syscall inside the container.
+    seccomp_attr_set(f.ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     for (std::uint32_t arch : p.arches) {
         int rc = seccomp_arch_add(f.ctx, arch);
         if (rc < 0 && rc != -EEXIST) return seccomp_error("add architecture", rc);

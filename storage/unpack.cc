@@ -340,6 +340,9 @@ status layer_writer::apply_owner(const node& n, archive_entry* e, const std::str
         uid = _extract->uid;
         gid = _extract->gid;
     }
+    if (_extract && _extract->map_owner) {
+        if (auto m = _extract->map_owner(uid, gid); !m) return m.err().wrap(entry_error_prefix(shown));
+    }
     int r = n.fd >= 0 ? ::fchown(n.fd, uid, gid) : ::fchownat(n.parent, n.leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
     if (r != 0)
         return sys_error(entry_error_prefix(shown) + ": chown " + std::to_string(uid) + ":" + std::to_string(gid));

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/error.h"
@@ -65,6 +66,10 @@ struct extract_options {
     bool set_owner = false;
     uid_t uid = 0;
     gid_t gid = 0;
+    // Applied to every owner last (set_owner's too): the container's ids to
+    // the host's for a container in a user namespace. An error (an id
+    // without a host id) fails the entry.
+    std::function<status(uid_t&, gid_t&)> map_owner;
 };
 
 // Reads the archive at archive_path (tar, possibly compressed) and writes its

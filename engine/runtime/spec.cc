@@ -79,7 +79,9 @@ result<std::vector<std::string>> effective_capabilities(const std::vector<std::s
         if (c != k_all && !contains(caps, c)) caps.push_back(c);
     };
     if (contains(adds, k_all)) {
-        for (const auto& c : known)
+        // As moby: "ALL" is what this daemon holds (its bounding set), not
+        // every capability the kernel knows (root here may lack some).
+        for (const auto& c : privileged_capabilities())
             if (!contains(drops, c)) push(c);
     } else if (contains(drops, k_all)) {
         for (const auto& c : adds) push(c);

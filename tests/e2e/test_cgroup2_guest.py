@@ -22,7 +22,7 @@ import run_guest  # noqa: E402
 
 # In the order guest_checks.sh runs them.
 CHECKS = ["only_cgroup2", "info_cgroup_version", "daemon_monitor_leaves", "cgroup_namespace", "device_program",
-          "memory_oom", "pids_limit", "cpu_cpuset_pids_knobs", "pause_unpause", "stop_timeout",
+          "device_flags", "memory_oom", "pids_limit", "cpu_cpuset_pids_knobs", "pause_unpause", "stop_timeout",
           "exec_update_stats_top", "restart_on_failure", "run_init", "cgroups_removed", "daemon_restart",
           "shared_start_cgroup"]
 

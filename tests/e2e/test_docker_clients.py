@@ -131,3 +131,100 @@ def test_docker_logs_follow(daemon, docker):
     assert [l.split(" ", 1)[1] for l in f.stdout.splitlines()] == ["out1", "out2", "out3"]
     assert [l.split(" ", 1)[1] for l in f.stderr.splitlines()] == ["err1", "err2", "err3"]
     docker("rm", cid)
+
+
+# Mounts and volumes with the real clients
+
+def test_docker_cli_mounts_and_volumes(docker, daemon, tmp_path):
+    host = str(tmp_path / "host")
+    os.mkdir(host)
+    with open(os.path.join(host, "in"), "w") as f:
+        f.write("from-host\n")
+    r = docker("run", "--rm", "-v", host + ":/data:ro", "busybox", "sh", "-c",
+               "cat /data/in; touch /data/x 2>/dev/null || echo refused")
+    assert r.returncode == 0 and r.stdout == "from-host\nrefused\n", r.stderr
+    r = docker("run", "--rm", "--mount", "type=bind,source=%s,target=/b" % host, "busybox", "sh", "-c",
+               "echo w > /b/out")
+    assert r.returncode == 0, r.stderr
+    assert open(os.path.join(host, "out")).read() == "w\n"
+    # --mount type=tmpfs with size and mode, --tmpfs, --read-only: size limits hold.
+    r = docker("run", "--rm", "--read-only", "--mount", "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=0700",
+               "--tmpfs", "/u:size=1m", "busybox", "sh", "-c",
+               "stat -c %a /t; touch /root-file 2>/dev/null || echo root-ro; "
+               "for d in /t /u; do dd if=/dev/zero of=$d/big bs=64k count=32 2>&1 | grep -c 'No space left'; done")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["700", "root-ro", "1", "1"], r.stdout
+    # docker volume create/ls/inspect/rm with options and labels, --mount type=volume.
+    r = docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs",
+               "--opt", "o=size=2m", "--label", "owner=dk", "dk-tmpvol")
+    assert r.returncode == 0 and r.stdout.strip() == "dk-tmpvol", r.stderr
+    try:
+        r = docker("volume", "ls", "--filter", "label=owner=dk", "--format", "{{.Name}} {{.Driver}}")
+        assert r.returncode == 0 and r.stdout.split("\n")[0] == "dk-tmpvol local", (r.stdout, r.stderr)
+        (v,) = json.loads(docker("volume", "inspect", "dk-tmpvol").stdout)
+        assert v["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=2m"} and v["Labels"] == {"owner": "dk"}
+        r = docker("run", "--rm", "--mount", "type=volume,source=dk-tmpvol,target=/v", "busybox", "sh", "-c",
+                   "grep ' /v ' /proc/mounts | cut -d' ' -f3,4")
+        assert r.returncode == 0 and r.stdout.startswith("tmpfs rw,") and "size=2048k" in r.stdout, r.stdout
+        r = docker("volume", "create", "--opt", "bogus=1", "dk-bad")
+        assert r.returncode == 1 and 'invalid option: "bogus"' in r.stderr, r.stderr
+    finally:
+        assert docker("volume", "rm", "dk-tmpvol").returncode == 0
+    # --volumes-from, and its missing source.
+    r = docker("create", "--name", "dk-vf-src", "-v", host + ":/h", "-v", "dk-vf:/n", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = docker("run", "--rm", "--volumes-from", "dk-vf-src:ro", "busybox", "sh", "-c",
+                   "cat /h/in; touch /n/x 2>/dev/null || echo n-ro")
+        assert r.returncode == 0 and r.stdout == "from-host\nn-ro\n", r.stderr
+        # A missing source is a 404 "No such container" (as dockerd answers), which
+        # the docker CLI takes for a missing image and tries a pull (berth has none).
+        r = docker("run", "--rm", "--volumes-from", "dk-nope", "busybox", "true")
+        assert r.returncode == 125 and "Unable to find image 'busybox:latest' locally" in r.stderr, r.stderr
+        r = docker("run", "--rm", "-v", "/data:ro", "busybox", "true")
+        assert r.returncode == 125 and "invalid volume specification: '/data:ro'" in r.stderr, r.stderr
+    finally:
+        docker("rm", "-v", "dk-vf-src")
+        docker("volume", "rm", "dk-vf")
+
+
+def test_docker_sdk_volumes(daemon, tmp_path):
+    docker_sdk = pytest.importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=daemon.host)
+    vol = client.volumes.create(name="sdk-vol", driver="local", labels={"made-by": "sdk"})
+    try:
+        assert vol.name == "sdk-vol" and vol.attrs["Labels"] == {"made-by": "sdk"}
+        assert "sdk-vol" in [v.name for v in client.volumes.list()]
+        assert [v.name for v in client.volumes.list(filters={"label": "made-by=sdk"})] == ["sdk-vol"]
+        got = client.volumes.get("sdk-vol")
+        assert got.attrs["Driver"] == "local" and got.attrs["Mountpoint"].endswith("/volumes/sdk-vol/_data")
+        host = str(tmp_path / "h")
+        os.mkdir(host)
+        out = client.containers.run(
+            "busybox", ["sh", "-c", "echo hi > /v/f; cat /v/f; touch /ro/x 2>/dev/null || echo ro"], remove=True,
+            volumes={"sdk-vol": {"bind": "/v", "mode": "rw"}, host: {"bind": "/ro", "mode": "ro"}})
+        assert out == b"hi\nro\n"
+        c = client.containers.create("busybox", "true", volumes=["sdk-vol:/v"])
+        with pytest.raises(docker_sdk.errors.APIError) as e:
+            got.remove()
+        assert e.value.status_code == 409 and "volume is in use" in str(e.value)
+        c.remove()
+        with pytest.raises(docker_sdk.errors.NotFound) as e:
+            client.containers.create("busybox", "true", volumes_from=["sdk-no-such-box"])
+        assert "No such container: sdk-no-such-box" in str(e.value)
+        src = client.containers.create("busybox", "true", volumes=["sdk-vol:/v"])
+        out = client.containers.run("busybox", ["cat", "/v/f"], remove=True, volumes_from=[src.id + ":ro"])
+        assert out == b"hi\n"
+        src.remove()
+        tmpvol = client.volumes.create(name="sdk-tmp", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+        assert tmpvol.attrs["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+        out = client.containers.run("busybox", ["sh", "-c", "grep ' /t ' /proc/mounts | cut -d' ' -f3"], remove=True,
+                                    volumes={"sdk-tmp": {"bind": "/t", "mode": "rw"}})
+        assert out == b"tmpfs\n"
+        tmpvol.remove()
+        with pytest.raises(docker_sdk.errors.APIError):
+            client.volumes.create(name="sdk-bad", driver_opts={"nope": "1"})
+    finally:
+        vol.remove(force=True)
+    with pytest.raises(docker_sdk.errors.NotFound):
+        client.volumes.get("sdk-vol")

@@ -49,6 +49,12 @@ def test_cap_add_drop(daemon):
     assert int(f["CapEff"], 16) == 1 << 12
     f = probe(daemon, flags=("--cap-drop", "chown",))
     assert int(f["CapEff"], 16) == DOCKER_CAPS & ~1
+    # ALL is what the daemon holds: its bounding set (root here lacks
+    # CAP_SYS_RESOURCE), never a capability the kernel would refuse.
+    with open("/proc/self/status") as st:
+        host_bnd = int([l.split()[1] for l in st if l.startswith("CapBnd:")][0], 16)
+    f = probe(daemon, flags=("--cap-add", "ALL", "--cap-drop", "kill"))
+    assert int(f["CapEff"], 16) == host_bnd & ~(1 << 5)
 
 
 def test_non_root_user_has_no_effective_caps(daemon):

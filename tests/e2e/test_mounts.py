@@ -797,3 +797,61 @@ def test_system_df_counts_volumes(daemon, docker):
         daemon.cli("rm", cid)
         for n in ("df-idle", "df-used"):
             daemon.cli("volume", "rm", n)
+
+
+# Mount propagation to and from the host
+
+def test_rshared_bind_mount_inside_reaches_host(daemon, shared_dir):
+    r = run(daemon, "--privileged", "-v", shared_dir + ":/c:rshared", "busybox", "sh", "-c",
+            "mkdir -p /c/sub && mount -t tmpfs -o size=1m from-box /c/sub && echo hi > /c/sub/f && "
+            "grep ' /c ' /proc/self/mountinfo")
+    assert r.returncode == 0, r.stderr
+    assert "shared:" in r.stdout
+    # The container is gone; its mount stays on the host (as with Docker).
+    sub = os.path.join(shared_dir, "sub")
+    assert sub in host_mount_points()
+    with open(os.path.join(sub, "f")) as f:
+        assert f.read() == "hi\n"
+    with open("/proc/self/mountinfo") as f:
+        (line,) = [l for l in f if l.split()[4] == sub]
+    assert " - tmpfs from-box " in line
+    # Docker's mount flag spelling too.
+    r = run(daemon, "--privileged", "--mount", "type=bind,src=%s,dst=/c,bind-propagation=shared" % shared_dir,
+            "busybox", "sh", "-c", "mkdir -p /c/two && mount -t tmpfs two /c/two")
+    assert r.returncode == 0, r.stderr
+    assert os.path.join(shared_dir, "two") in host_mount_points()
+
+
+def test_rslave_bind_sees_host_mounts_made_later(daemon, shared_dir):
+    ids = []
+    for mode in ("rslave", "rprivate"):
+        r = daemon.cli("run", "-d", "-v", "%s:/c:%s" % (shared_dir, mode), "busybox", "sleep", "60")
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip())
+    late = os.path.join(shared_dir, "late")
+    try:
+        os.mkdir(late)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "late-host", late], check=True)
+        with open(os.path.join(late, "f"), "w") as f:
+            f.write("from-host\n")
+        slave, private = ids
+        r = daemon.cli("exec", slave, "cat", "/c/late/f")
+        assert r.returncode == 0 and r.stdout == "from-host\n", r.stderr
+        # A private bind (the default) keeps the tree it got at start.
+        r = daemon.cli("exec", private, "sh", "-c", "ls /c/late; grep -c ' /c/late ' /proc/self/mountinfo")
+        assert r.stdout.split() == ["0"], r.stdout
+    finally:
+        for cid in ids:
+            daemon.cli("rm", "-f", cid)
+
+
+def test_shared_propagation_needs_shared_host_mount(daemon, host_dir):
+    # host_dir sits on a private mount here: Docker's checks and messages.
+    for mode, msg in [("rshared", "but it is not a shared mount"),
+                      ("slave", "but it is not a shared or slave mount")]:
+        r = daemon.cli("run", "--rm", "-v", "%s:/c:%s" % (host_dir, mode), "busybox", "true")
+        assert r.returncode == 125, r.stderr
+        assert ("path %s is mounted on " % host_dir) in r.stderr and msg in r.stderr, r.stderr
+        mounted_on = r.stderr.split(" is mounted on ")[1].split(" but ")[0]
+        assert mounted_on in host_mount_points()
+        assert mounted_on == "/" or host_dir.startswith(mounted_on + "/")

@@ -320,3 +320,64 @@ def test_named_volume_owned_by_mapped_root(rd):
         assert (st.st_uid, st.st_gid) == (rd.start_id + 1000, rd.start_id + 1000)
     finally:
         rd.cli("volume", "rm", vol)
+
+
+def _tar_owners(raw):
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        return {m.name.rstrip("/"): (m.uid, m.gid) for m in t.getmembers()}
+
+
+def _one_file_tar(name, data, uid=0, gid=0):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo(name)
+        info.size, info.uid, info.gid, info.mode = len(data), uid, gid, 0o644
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_cp_and_export_in_container_ids(rd):
+    """The daemon's views map the host's ids back: export and cp show the
+    container's ids, and what cp writes gets the mapped host ids."""
+    r = rd.cli("run", "-d", "owners:1", "sh", "-c", "echo hi > /made; mkdir /u; chown 1000:1000 /u; sleep 100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        upper = json.loads(rd.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
+        for _ in range(100):
+            if os.path.exists(os.path.join(upper, "u")):
+                break
+            import time
+            time.sleep(0.05)
+        status, raw = rd.api("GET", "/containers/%s/export" % cid)
+        assert status == 200
+        owners = _tar_owners(raw)
+        assert owners["made"] == (0, 0) and owners["u"] == (1000, 1000)
+        assert owners["owners/user"] == (1000, 1000) and owners["owners/mixed"] == (33, 4242)
+        assert owners["etc/hosts"] == (0, 0)
+        status, raw = rd.api("GET", "/containers/%s/archive?path=/u" % cid)
+        assert status == 200 and _tar_owners(raw)["u"] == (1000, 1000)
+        # Into the running container (its own overlay): the host's mapped ids.
+        status, _ = rd.api("PUT", "/containers/%s/archive?path=/u" % cid, _one_file_tar("live", b"l", 1000, 1000),
+                           headers={"Content-Type": "application/x-tar"})
+        assert status == 200
+        st = os.stat(os.path.join(upper, "u", "live"))
+        assert (st.st_uid, st.st_gid) == (rd.start_id + 1000, rd.start_id + 1000)
+        r = rd.cli("exec", cid, "stat", "-c", "%u:%g", "/u/live")
+        assert r.stdout == "1000:1000\n", r.stderr
+        # Into the stopped one (a writable view of its upper directory).
+        assert rd.cli("stop", "-t", "0", cid).returncode == 0
+        status, _ = rd.api("PUT", "/containers/%s/archive?path=/u" % cid, _one_file_tar("cold", b"c"),
+                           headers={"Content-Type": "application/x-tar"})
+        assert status == 200
+        st = os.stat(os.path.join(upper, "u", "cold"))
+        assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
+        status, raw = rd.api("GET", "/containers/%s/archive?path=/u" % cid)
+        assert status == 200
+        assert _tar_owners(raw) == {"u": (1000, 1000), "u/live": (1000, 1000), "u/cold": (0, 0)}
+    finally:
+        rd.cli("rm", "-f", cid)

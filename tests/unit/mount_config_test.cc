@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <sys/mount.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -41,12 +42,23 @@ TEST(BindMounts, DockerMessagesForBadSpecs) {
     };
     EXPECT_EQ(msg(R"({"Binds":["/a:/b:bogus"]})"), "invalid mode: bogus");
     EXPECT_EQ(msg(R"({"Binds":["/a:/b","/c:/b/"]})"), "Duplicate mount point: /b");
-    EXPECT_EQ(msg(R"({"Binds":["/a:/"]})"), "invalid specification: destination can't be '/' in '/a:/'");
+    EXPECT_EQ(msg(R"({"Binds":["/a:/"]})"),
+              "invalid volume specification: '/a:/': invalid mount config for type \"bind\": invalid specification: "
+              "destination can't be '/'");
+    EXPECT_EQ(msg(R"({"Binds":["/data:ro"]})"), "invalid volume specification: '/data:ro'");
+    EXPECT_EQ(msg(R"({"Binds":["/a:/b:c:d"]})"), "invalid volume specification: '/a:/b:c:d'");
+    EXPECT_EQ(msg(R"({"Binds":[":/b"]})"), "invalid volume specification: ':/b'");
+    EXPECT_EQ(msg(R"({"Binds":["/a:/b:ro,z,cached"]})"), "");
+    EXPECT_EQ(msg(R"({"Mounts":[{"Type":"volume","Target":"/t","ReadOnly":true}]})"),
+              "invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes");
     EXPECT_EQ(msg(R"({"Mounts":[{"Type":"bind","Target":"/t"}]})"),
               "invalid mount config for type \"bind\": field Source must not be empty");
     EXPECT_EQ(msg(R"({"Mounts":[{"Type":"bind","Source":"/s","Target":"/t","BindOptions":{"Propagation":"x"}}]})"),
               "invalid mount config for type \"bind\": invalid propagation mode: x");
-    EXPECT_NE(msg(R"({"Mounts":[{"Type":"tmpfs","Target":"/t"}]})").find("not supported yet"), std::string::npos);
+    EXPECT_EQ(msg(R"({"Mounts":[{"Type":"tmpfs","Target":"/t","Source":"x"}]})"),
+              "invalid mount config for type \"tmpfs\": field Source must not be specified");
+    EXPECT_EQ(msg(R"({"Mounts":[{"Type":"tmpfs","Target":"/t"},{"Type":"bind","Source":"/s","Target":"/t"}]})"),
+              "Duplicate mount point: /t");
     EXPECT_NE(msg(R"({"Binds":["/a:/b/../c"]})").find("must not contain .."), std::string::npos);
 }
 
@@ -76,6 +88,49 @@ TEST(BindMounts, AnonymousVolumes) {
     EXPECT_FALSE(bind_mounts_of(h, "/r"));  // unnamed anonymous volume
 }
 
+TEST(BindMounts, TmpfsMountsAndVolumesFrom) {
+    auto t = tmpfs_mounts_of(hc(R"({"Mounts":[{"Type":"tmpfs","Target":"/x/","ReadOnly":true,
+        "TmpfsOptions":{"SizeBytes":1048576,"Mode":448}}]})"));
+    ASSERT_TRUE(t) << t.err().message;
+    ASSERT_EQ(t->size(), 1u);
+    EXPECT_EQ((*t)[0].target, "/x");
+    EXPECT_EQ((*t)[0].data, "mode=700,size=1048576");
+    EXPECT_EQ((*t)[0].flags & (MS_RDONLY | MS_NOEXEC | MS_NOSUID | MS_NODEV), MS_RDONLY | MS_NOEXEC | MS_NOSUID | MS_NODEV);
+    EXPECT_FALSE(tmpfs_mounts_of(hc(R"({"Tmpfs":{"/x":""},"Mounts":[{"Type":"tmpfs","Target":"/x"}]})")));
+
+    auto vf = parse_volumes_from("box:ro");
+    ASSERT_TRUE(vf);
+    EXPECT_EQ(vf->first, "box");
+    EXPECT_EQ(vf->second, "ro");
+    EXPECT_EQ(parse_volumes_from("box")->second, "rw");
+    EXPECT_FALSE(parse_volumes_from("box:rshared"));
+    EXPECT_FALSE(parse_volumes_from(""));
+
+    auto src = hc(R"({"Binds":["/h:/h:ro","vol:/v"],"Mounts":[{"Type":"tmpfs","Target":"/t"}],
+        "BerthAnonymousVolumes":{"/a":"abc"}})");
+    auto m = inherited_mounts(src, "rw");
+    ASSERT_TRUE(m) << m.err().message;
+    ASSERT_EQ(m->size(), 3u);  // no tmpfs
+    auto consumer = hc(R"({"Binds":["/other:/a"]})");
+    consumer[volumes_from_key] = *m;
+    auto b = bind_mounts_of(consumer, "/r");
+    ASSERT_TRUE(b) << b.err().message;
+    ASSERT_EQ(b->size(), 3u);  // the consumer's own /a wins over the inherited one
+    for (const auto& x : *b) {
+        if (x.target == "/h") {
+            EXPECT_TRUE(x.readonly && x.source == "/h");
+        } else if (x.target == "/v") {
+            EXPECT_TRUE(!x.readonly && x.source == "/r/volumes/vol/_data" && !x.populate);
+        } else {
+            EXPECT_EQ(x.source, "/other");
+        }
+    }
+    EXPECT_EQ(volume_names_of(consumer), (std::vector<std::string>{"vol"}));
+    auto ro = inherited_mounts(src, "ro");
+    ASSERT_TRUE(ro);
+    for (const auto& x : *ro) EXPECT_FALSE(x.as_object().at("RW").as_bool());
+}
+
 TEST(BindMounts, LaunchSpecRoundTrip) {
     runtime::launch_spec s;
     s.binds.push_back({"/src", "/dst", true, true, "rshared", true});
@@ -87,6 +142,17 @@ TEST(BindMounts, LaunchSpecRoundTrip) {
     EXPECT_EQ(b.target, "/dst");
     EXPECT_TRUE(b.readonly && b.create_source && b.populate);
     EXPECT_EQ(b.propagation, "rshared");
+}
+
+TEST(MountFlag, TmpfsSizeAndModeAsDockerSendsThem) {
+    auto m = cli::parse_mount_flag("type=tmpfs,target=/x,tmpfs-size=1m,tmpfs-mode=0700");
+    ASSERT_TRUE(m) << m.err().message;
+    EXPECT_EQ(json::serialize(*m), R"({"Type":"tmpfs","Target":"/x","TmpfsOptions":{"SizeBytes":1048576,"Mode":448}})");
+    EXPECT_FALSE(cli::parse_mount_flag("type=tmpfs,target=/x,tmpfs-mode=9"));
+    EXPECT_FALSE(cli::parse_mount_flag("type=tmpfs,target=/x,tmpfs-size=big"));
+    auto mixed = cli::parse_mount_flag("type=bind,source=/a,target=/x,tmpfs-size=1m");
+    ASSERT_FALSE(mixed);
+    EXPECT_NE(mixed.err().message.find("cannot mix 'tmpfs-*' options with mount type 'bind'"), std::string::npos);
 }
 
 TEST(MountFlag, DockerCsv) {

@@ -39,12 +39,14 @@ TEST(EffectiveCapabilities, AddingADefaultDoesNotDuplicateIt) {
 }
 
 TEST(EffectiveCapabilities, AddAllThenDrop) {
+    // "ALL" is this process's bounding set (root may lack some capabilities).
+    auto held = privileged_capabilities();
+    if (!has(held, "CAP_KILL")) GTEST_SKIP() << "CAP_KILL is not in this process's bounding set";
     auto caps = effective_capabilities({"all"}, {"kill"});
     ASSERT_TRUE(caps) << caps.err().message;
-    auto all = all_capabilities();
-    EXPECT_EQ(caps->size(), all.size() - 1);
+    EXPECT_EQ(caps->size(), held.size() - 1);
     EXPECT_FALSE(has(*caps, "CAP_KILL"));
-    EXPECT_TRUE(has(*caps, "CAP_SYS_ADMIN"));
+    for (const auto& c : *caps) EXPECT_TRUE(has(held, c)) << c;
 }
 
 TEST(EffectiveCapabilities, DropAllKeepsOnlyTheAdded) {

@@ -84,6 +84,24 @@ device_program() {
     want "probe" "$(b run --rm busybox /probe mknod-block /blockdev | tr '\n' ' ')" "mknod=ok open=EPERM "
 }
 
+device_flags() {
+    local out
+    # Another rule set: its own program (loaded once, cached), the rule opens the node
+    # (ENXIO without such a disk, never EPERM).
+    out=$(b run --rm --device-cgroup-rule 'b 8:* rwm' busybox /probe mknod-block /blockdev | tr '\n' ' ')
+    echo "--device-cgroup-rule 'b 8:* rwm': $out"
+    case "$out" in "mknod=ok open=EPERM "*) return 1 ;; "mknod=ok open="*) ;; *) return 1 ;; esac
+    want "--device /dev/null:/dev/mynull" "$(b run --rm --device /dev/null:/dev/mynull busybox sh -c \
+        'stat -c %t:%T /dev/mynull && echo x > /dev/mynull && echo written' | tr '\n' ' ')" "1:3 written " || return 1
+    # --privileged: no program at all, and mount works.
+    out=$(b run --rm --privileged busybox sh -c 'mkdir -p /m && mount -t tmpfs none /m && /probe mknod-block /blockdev' \
+        | tr '\n' ' ')
+    echo "--privileged: $out"
+    case "$out" in "mknod=ok open=EPERM "*) return 1 ;; "mknod=ok open="*) ;; *) return 1 ;; esac
+    # The default rules still hold afterwards.
+    want "default" "$(b run --rm busybox /probe mknod-block /blockdev | tr '\n' ' ')" "mknod=ok open=EPERM "
+}
+
 memory_oom() {
     local rc
     b run --name oom -m 32m busybox dd if=/dev/zero of=/dev/null bs=64M count=1
@@ -257,6 +275,7 @@ check info_cgroup_version info_says_v2
 check daemon_monitor_leaves daemon_and_monitor_in_leaves
 check cgroup_namespace cgroup_namespace
 check device_program device_program
+check device_flags device_flags
 check memory_oom memory_oom
 check pids_limit pids_limit
 check cpu_cpuset_pids_knobs cpu_limits
