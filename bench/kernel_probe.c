@@ -737,10 +737,19 @@ static int one_iteration(struct worker *w, long iter) {
     return rc;
 }
 
+/* SIGINT, SIGTERM, SIGHUP: no new iteration; the ones in flight finish
+ * with their teardown, so that no cgroup or directory is left behind. */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     for (;;) {
-        if (__atomic_load_n(&g_failed, __ATOMIC_RELAXED)) break;
+        if (__atomic_load_n(&g_failed, __ATOMIC_RELAXED) || g_stop) break;
         long i = __atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED);
         if (i >= g_n && now_s() - g_t_start >= g_min_seconds) break;
         if (one_iteration(w, i) != 0) {
@@ -839,6 +848,15 @@ int main(int argc, char **argv) {
             g_last_cap = atoi(buf);
     }
     if (mkdir(g_scratch, 0755) != 0 && errno != EEXIST) die("mkdir %s: %s", g_scratch, strerror(errno));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     struct worker *ws = calloc((size_t)g_workers, sizeof *ws);
     struct cpu_times c0 = read_cpu();

@@ -479,12 +479,27 @@ def plot(rows, path):
 
 # ---- the probe's own check (CI) ----
 
+def probe_cgroup_parents():
+    """The kernel probes' cgroup parents (berth-probe-<pid>) in every hierarchy."""
+    found = set()
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split(" - ")[0].split()[4] for line in f if " - cgroup" in line]
+    for m in mounts:
+        for dirpath, dirnames, _ in os.walk(m):
+            found |= {os.path.join(dirpath, x) for x in dirnames if x.startswith("berth-probe-")}
+            if dirpath.count("/") > m.count("/") + 3:
+                dirnames[:] = []
+    return found
+
+
 def probe_check():
     """Runs the kernel probe with each of its options on a busybox rootfs and
-    checks its figures and that it leaves no directory or cgroup behind."""
+    checks its figures and that it leaves no directory or cgroup behind, also
+    when it is interrupted (SIGTERM)."""
     from conftest import make_busybox_tar
     base = tempfile.mkdtemp(prefix="berth-probe-check-")
     failures = []
+    before = probe_cgroup_parents()
     try:
         tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
         rootfs = os.path.join(base, "rootfs")
@@ -511,15 +526,22 @@ def probe_check():
         res = run_probe([rootfs], scratch, 1, 2, 0, extra=["--exec", "/nonexistent"])
         if res["returncode"] != 1 or not res["error"] or "execve: ENOENT" not in res["error"] or res["n"] != 0:
             failures.append("missing program: %s" % res)
-        # Nothing left in any cgroup hierarchy.
-        left = []
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split(" - ")[0].split()[4] for line in f if " - cgroup" in line]
-        for m in mounts:
-            for dirpath, dirnames, _ in os.walk(m):
-                left += [os.path.join(dirpath, x) for x in dirnames if x.startswith("berth-probe-")]
-                if dirpath.count("/") > m.count("/") + 3:
-                    dirnames[:] = []
+        # Interrupted: it stops starting, finishes (and tears down) what is in flight, and reports.
+        p = subprocess.Popen([PROBE, "--scratch", scratch, "-n", "100000", "-w", "2", "--net", "--json", "-", rootfs],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        p.terminate()
+        out, err = p.communicate(timeout=60)
+        try:
+            res = json.loads(out)
+        except ValueError:
+            res = None
+        if p.returncode != 0 or not res or not 0 < res["n"] < 100000 or os.listdir(scratch) != []:
+            failures.append("interrupted: rc %s, %s, %s, left %s" % (p.returncode, res and res["n"], err.strip(),
+                                                                     os.listdir(scratch)))
+        # Nothing left in any cgroup hierarchy (other probes may run meanwhile:
+        # only the parents that appeared during this check count).
+        left = sorted(probe_cgroup_parents() - before)
         if left:
             failures.append("cgroups left behind: %s" % left[:5])
     finally:

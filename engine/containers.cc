@@ -169,6 +169,11 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         co_return make_error(errc::invalid_argument,
                              "privileged mode is incompatible with user namespaces.  You must run the container in "
                              "the host namespace when running privileged mode");
+    // Nodes cannot be made in a user namespace, and the spec names a device
+    // by number, not by a host path to bind.
+    if (auto* d = host_config.if_contains("Devices"); remapped && d && d->is_array() && !d->as_array().empty())
+        co_return make_error(errc::invalid_argument,
+                             "--device is not supported with the daemon's --userns-remap yet: use --userns=host");
     // Settings berth does not implement yet are refused, never ignored: a
     // silently dropped --read-only or -m would be a lie to the user.
     for (const char* k : {"PortBindings", "ExtraHosts", "DeviceRequests"}) {

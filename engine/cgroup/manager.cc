@@ -585,17 +585,30 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
     auto undo = scope_exit([&] {
         for (auto it = made.rbegin(); it != made.rend(); ++it) ::rmdir(it->c_str());
     });
+    // berth's parents are made (and a v1 cpuset parent told to hand its
+    // cpus and mems to new children: cgroup.clone_children) by the first
+    // create; later ones only mkdir their own directory, unless a parent
+    // has gone meanwhile.
+    const bool parents_ready = _parents_ready.load(std::memory_order_acquire);
+    bool cpuset_inherits = true;
     for (size_t i = 0; i < _h.size(); ++i) {
         const std::string& parent = parents[i];
-        bool fresh = ::mkdir(parent.c_str(), 0755) == 0;
-        if (!fresh && errno != EEXIST) return sys_error("create cgroup " + parent);
-        if (fresh && _layout == layout::unified) (void)prepare_v2_parent(own_dir(_h[i]), parent);
         bool cpuset = _h[i].controllers.find("cpuset") != std::string::npos;
-        if (cpuset) BERTH_TRY(copy_cpuset(parent.substr(0, parent.rfind('/')), parent));
         std::string dir = parent + "/" + id;
-        if (::mkdir(dir.c_str(), 0755) != 0) return sys_error("create cgroup " + dir);
+        bool made_dir = parents_ready && ::mkdir(dir.c_str(), 0755) == 0;
+        if (!made_dir) {
+            if (parents_ready && errno != ENOENT) return sys_error("create cgroup " + dir);
+            bool fresh = ::mkdir(parent.c_str(), 0755) == 0;
+            if (!fresh && errno != EEXIST) return sys_error("create cgroup " + parent);
+            if (fresh && _layout == layout::unified) (void)prepare_v2_parent(own_dir(_h[i]), parent);
+            if (cpuset) {
+                BERTH_TRY(copy_cpuset(parent.substr(0, parent.rfind('/')), parent));
+                cpuset_inherits = write_file(parent + "/cgroup.clone_children", "1").has_value();
+            }
+            if (::mkdir(dir.c_str(), 0755) != 0) return sys_error("create cgroup " + dir);
+        }
         made.push_back(dir);
-        if (cpuset) BERTH_TRY(copy_cpuset(parent, dir));
+        if (cpuset && !cpuset_inherits) BERTH_TRY(copy_cpuset(parent, dir));
         if (_h[i].controllers.empty() && _device_prog && !devices.allow_all) {
             // Docker's defaults are loaded already; another rule set is
             // loaded on its first use and cached: a start only attaches.
@@ -614,6 +627,7 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
     }
     BERTH_ASSIGN(c.warnings, apply(id, l));
     undo.dismiss();
+    if (cpuset_inherits) _parents_ready.store(true, std::memory_order_release);
     return c;
 }
 

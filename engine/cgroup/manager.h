@@ -35,6 +35,7 @@
 // the worker pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -240,6 +241,8 @@ private:
     std::deque<std::string> _program_order;
     features _features;
     std::string _cpus, _mems;
+    // Set once a create found (or made) every parent; creates then skip them.
+    std::atomic<bool> _parents_ready{false};
 };
 
 }  // namespace berth::cgroup

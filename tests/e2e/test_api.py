@@ -130,8 +130,8 @@ def test_start_of_missing_command_is_an_error(daemon):
 
 
 def test_unsupported_settings_are_refused_not_ignored(daemon):
-    for hc in ({"CpuQuota": 50000}, {"VolumesFrom": ["other"]}, {"Privileged": True}, {"OomKillDisable": True},
-               {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rwm"}]}):
+    for hc in ({"CpuQuota": 50000}, {"OomKillDisable": True}, {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}},
+               {"DeviceRequests": [{"Driver": "nvidia", "Count": -1, "Capabilities": [["gpu"]]}]}):
         st, body = daemon.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"], "HostConfig": hc})
         assert st == 400 and "not supported" in body["message"], hc
     # Zero values, as the docker CLI sends them, are fine.

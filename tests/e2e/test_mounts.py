@@ -793,6 +793,12 @@ def test_system_df_counts_volumes(daemon, docker):
             assert f[4].endswith("kB") and 400 <= float(f[4][:-2]) < 440, vol_line
             assert f[5].endswith("kB") and 300 <= float(f[5][:-2]) < 320 and f[6].endswith("%)"), vol_line
             assert any(l.startswith("Images") for l in lines) and any(l.startswith("Build Cache") for l in lines)
+        # docker system df -v: one row per volume with its links (RefCount) and size.
+        out = docker("system", "df", "-v")
+        assert out.returncode == 0, out.stderr
+        rows = {l.split()[0]: l.split() for l in out.stdout.splitlines() if l.startswith("df-")}
+        assert rows["df-used"][1] == "1" and rows["df-idle"][1] == "0", out.stdout
+        assert rows["df-idle"][2].endswith("kB")
     finally:
         daemon.cli("rm", cid)
         for n in ("df-idle", "df-used"):
