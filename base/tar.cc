@@ -117,8 +117,11 @@ status tar_writer::write(const entry& src) {
     if (S_ISDIR(st.st_mode) && (name.empty() || name.back() != '/')) name += '/';
     archive_entry_set_pathname(e.get(), name.c_str());
     archive_entry_set_mode(e.get(), st.st_mode);
-    archive_entry_set_uid(e.get(), st.st_uid);
-    archive_entry_set_gid(e.get(), st.st_gid);
+    uid_t uid = st.st_uid;
+    gid_t gid = st.st_gid;
+    if (_owner_map) _owner_map(uid, gid);
+    archive_entry_set_uid(e.get(), uid);
+    archive_entry_set_gid(e.get(), gid);
     archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);
     archive_entry_set_size(e.get(), 0);
     if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e.get(), st.st_rdev);

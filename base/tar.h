@@ -14,6 +14,9 @@
 // Blocks (file I/O, and writes to the output, often a pipe).
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,6 +46,9 @@ public:
     status add_contents(int dirfd, const std::string& prefix);
     // Ends the archive (two zero blocks).
     status close();
+    // Applied to every entry's owner (a user namespace's host ids shown as
+    // the container's).
+    void set_owner_map(std::function<void(uid_t&, gid_t&)> f) { _owner_map = std::move(f); }
 
 private:
     struct entry;
@@ -56,6 +62,7 @@ private:
     std::unique_ptr<::archive, archive_free> _a;
     struct link_map;
     std::unique_ptr<link_map> _links;
+    std::function<void(uid_t&, gid_t&)> _owner_map;
 };
 
 }  // namespace berth

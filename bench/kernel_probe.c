@@ -45,6 +45,9 @@
  *     --exec PATH        the program run in the container (default /bin/true)
  *     --json FILE        the figures and every latency sample as JSON ("-": stdout)
  *
+ * SIGINT, SIGTERM and SIGHUP stop it cleanly: no new iteration, the ones in
+ * flight are torn down, the figures so far are reported.
+ *
  * Latency: from the start of the cgroup work to the exec-status EOF.
  * CPU per container: the whole machine's busy time (/proc/stat, first line:
  * everything but idle and iowait, so kernel workers count) over the run,

@@ -1,8 +1,10 @@
 // berth info
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstdio>
 
+#include "base/util.h"
 #include "cli/api.h"
 #include "cli/command.h"
 #include "cli/common.h"
@@ -50,6 +52,25 @@ int info(context& ctx) {
     field("Cgroup Driver", json_string(v, "CgroupDriver"));
     field("Cgroup Version", json_string(v, "CgroupVersion"));
     if (auto d = json_string(v, "DefaultRuntime"); !d.empty()) field("Default Runtime", d);
+    // docker's prettyPrintServerInfo: "name=userns" -> "  userns", other keys "   Key: value".
+    if (const auto* so = o ? o->if_contains("SecurityOptions") : nullptr;
+        so && so->is_array() && !so->get_array().empty()) {
+        std::printf(" Security Options:\n");
+        for (const auto& opt : so->get_array()) {
+            if (!opt.is_string()) continue;
+            for (const auto& kv : split(opt.get_string(), ',')) {
+                auto eq = kv.find('=');
+                if (eq == std::string::npos) continue;
+                std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+                if (key == "name") {
+                    std::printf("  %s\n", value.c_str());
+                } else {
+                    if (!key.empty()) key[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(key[0])));
+                    std::printf("   %s: %s\n", key.c_str(), value.c_str());
+                }
+            }
+        }
+    }
     field("Kernel Version", json_string(v, "KernelVersion"));
     field("Operating System", json_string(v, "OperatingSystem"));
     field("OSType", json_string(v, "OSType"));

@@ -97,13 +97,25 @@ int daemon_main(int argc, char** argv) {
     // Still single-threaded: resolving may run useradd, probing forks.
     if (!userns_remap.empty()) {
         auto remap = resolve_userns_remap(userns_remap);
-        status probed = remap ? make_dirs(opts.data_root + "/tmp", 0700) : status(remap.err());
-        if (probed)
-            probed = runtime::probe_remapped_overlay(opts.data_root + "/tmp/userns-probe-" + std::to_string(::getpid()),
-                                                     remap->uid_map, remap->gid_map);
-        if (!probed) {
-            std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << probed.err().message << "\n";
+        status dirs = remap ? make_dirs(opts.data_root + "/tmp", 0700) : status(remap.err());
+        if (!dirs) {
+            std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << dirs.err().message << "\n";
             return 1;
+        }
+        // Idmapped layers, or else one shifted copy of each layer per
+        // remapping (engine/userns_copy.h); BERTH_USERNS_REMAP_COPY=1 forces
+        // the copies (tests).
+        const char* force_copy = ::getenv("BERTH_USERNS_REMAP_COPY");
+        if (force_copy && std::string(force_copy) == "1") {
+            opts.userns_copy = true;
+            log::info("userns-remap: layers copied once per remapping (BERTH_USERNS_REMAP_COPY=1)");
+        } else if (auto probed = runtime::probe_remapped_overlay(
+                       opts.data_root + "/tmp/userns-probe-" + std::to_string(::getpid()), remap->uid_map,
+                       remap->gid_map);
+                   !probed) {
+            opts.userns_copy = true;
+            log::warn("userns-remap: no idmapped layers ({}); layers are copied once per remapping instead",
+                      probed.err().message);
         }
         opts.userns_remap = remap->user + ":" + remap->group;
         opts.uid_map = std::move(remap->uid_map);
@@ -112,7 +124,7 @@ int daemon_main(int argc, char** argv) {
         std::vector<runtime::id_range> back_uid, back_gid;
         for (const auto& r : opts.uid_map) back_uid.push_back({r.outside, r.inside, r.count});
         for (const auto& r : opts.gid_map) back_gid.push_back({r.outside, r.inside, r.count});
-        auto back = runtime::make_user_namespace(back_uid, back_gid);
+        auto back = opts.userns_copy ? result<unique_fd>(unique_fd()) : runtime::make_user_namespace(back_uid, back_gid);
         if (!back) {
             std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << back.err().message << "\n";
             return 1;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "base/log.h"
 #include "engine/core/async.h"
 #include "engine/engine.h"
 
@@ -54,46 +55,59 @@ namespace {
 struct batch_state {
     batch_options opts;
     json::object body;
-    std::size_t next = 0;
-    std::size_t limit = 0;  // workers take indexes below it
-    int running_workers = 0;
+    std::size_t next = 0;  // the next index to create
+    int running = 0;       // workers not finished
     batch_outcome out;
     std::unique_ptr<async_event> done;
 };
 
 }  // namespace
 
-// One of `parallel` workers: takes the next index until none is left.
-awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque) {
+// One of the batch's workers: first waits for (and removes) first_id, the
+// container run_batch started itself, if any; then creates, starts, waits
+// for and removes containers until every index is taken.
+awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string first_id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
     using clock = std::chrono::steady_clock;
-    while (st->next < st->limit) {
-        const std::size_t i = st->next++;
-        const auto t0 = clock::now();
-        auto made = co_await create_container(st->body, "");
-        if (!made) {
-            st->out.errors.push_back(made.err().message);
-            continue;
+    const auto count = static_cast<std::size_t>(st->opts.count);
+    std::size_t i = 0;
+    std::string id = std::move(first_id);
+    try {
+        for (;;) {
+            if (!id.empty()) {
+                // Running: wait for it, then remove it (with remove).
+                if (auto c = find_container(id); c) {
+                    auto code = co_await wait_container(*c, "not-running");
+                    st->out.exit_codes[i] = code ? *code : -1;
+                }
+                if (st->opts.remove) {
+                    if (auto r = co_await remove_container(id, false, true); !r)
+                        log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+                }
+            }
+            if (st->next >= count) break;
+            i = st->next++;
+            id.clear();
+            const auto t0 = clock::now();
+            auto made = co_await create_container(st->body, "");
+            if (!made) {
+                st->out.errors.push_back(made.err().message);
+                continue;
+            }
+            st->out.ids[i] = made->id;
+            auto started = co_await start_container(made->id);
+            if (!started) {
+                st->out.errors.push_back(started.err().message);
+                if (st->opts.remove) (void)co_await remove_container(made->id, true, true);
+                continue;
+            }
+            st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+            id = made->id;
         }
-        const std::string id = made->id;
-        st->out.ids[i] = id;
-        auto started = co_await start_container(id);
-        if (!started) {
-            st->out.errors.push_back(started.err().message);
-            if (st->opts.remove) (void)co_await remove_container(id, true, true);
-            continue;
-        }
-        st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-        auto c = find_container(id);
-        if (!c) continue;
-        auto code = co_await wait_container(*c, "not-running");
-        st->out.exit_codes[i] = code ? *code : -1;
-        if (st->opts.remove) {
-            if (auto r = co_await remove_container(id, false, true); !r)
-                st->out.errors.push_back("remove " + id.substr(0, 12) + ": " + r.err().message);
-        }
+    } catch (const std::exception& e) {
+        st->out.errors.push_back(std::string("batch worker: ") + e.what());
     }
-    if (--st->running_workers == 0) st->done->set();
+    if (--st->running == 0) st->done->set();
 }
 
 awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_options opts) {
@@ -110,21 +124,25 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     if (auto* hc = st->body.if_contains("HostConfig"); hc && hc->is_object()) hc->as_object().erase("AutoRemove");
 
     const auto t0 = std::chrono::steady_clock::now();
-    // The first container alone: a bad image or config fails the request
-    // once, not N times.
-    st->running_workers = 1;
-    st->limit = 1;
-    co_await batch_worker(st);
-    if (!st->out.errors.empty() && st->out.start_latency_ms.empty())
-        co_return make_error(errc::invalid_argument, st->out.errors.front());
-    const int workers = std::min(opts.parallel, opts.count - 1);
-    if (workers > 0) {
-        st->limit = static_cast<std::size_t>(opts.count);
-        st->done = std::make_unique<async_event>(_loop.get_executor());
-        st->running_workers = workers;
-        for (int w = 0; w < workers; ++w) asio::co_spawn(_loop, batch_worker(st), asio::detached);
-        co_await st->done->wait();
+    // The first container is created and started alone: a bad image or
+    // config fails the request once, with its own error (404 for a missing
+    // image), rather than N times.
+    auto made = co_await create_container(st->body, "");
+    if (!made) co_return made.err();
+    st->out.ids[0] = made->id;
+    st->next = 1;
+    if (auto started = co_await start_container(made->id); !started) {
+        if (opts.remove) (void)co_await remove_container(made->id, true, true);
+        co_return started.err();
     }
+    st->out.start_latency_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+
+    const int workers = std::clamp(opts.parallel, 1, std::min(opts.count, 1024));
+    st->running = workers;
+    for (int w = 0; w < workers; ++w)
+        asio::co_spawn(_loop, batch_worker(st, w == 0 ? made->id : std::string()), asio::detached);
+    co_await st->done->wait();
     st->out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     co_return std::move(st->out);
 }

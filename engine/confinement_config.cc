@@ -172,7 +172,7 @@ result<confinement> confinement_of(const json::object& hc) {
         c.no_new_privs = sec.no_new_privs;
         if (sec.seccomp == "unconfined") {
             c.seccomp.reset();
-        } else if (sec.seccomp && *sec.seccomp != "builtin") {
+        } else if (sec.seccomp && *sec.seccomp != "builtin" && !bool_field(hc, "Privileged")) {
             BERTH_TRY(check_seccomp_profile(*sec.seccomp));
             c.seccomp = std::move(*sec.seccomp);
         }

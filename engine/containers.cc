@@ -19,6 +19,7 @@
 #include "engine/device_config.h"
 #include "engine/mount_config.h"
 #include "engine/runtime/userns.h"
+#include "engine/userns_copy.h"
 #include "engine/volumes.h"
 #include "engine/engine.h"
 #include "engine/seccomp.h"
@@ -427,8 +428,13 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         remapped_volumes = anon_names;
         for (const auto& r : volume_requests_of(host_config)) remapped_volumes.push_back(r.name);
     }
+    // Without idmapped layers: the image's shifted copies, made once per
+    // remapping (the first container pays), and an init layer in the host's ids.
+    std::vector<std::pair<std::string, std::string>> layer_copies;
+    if (remapped && _opts.userns_copy) layer_copies = remapped_layer_copies(*c);
     auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid, remapped_gid,
-                 remapped_volumes]() -> status {
+                 remapped_volumes, layer_copies, copy = remapped && _opts.userns_copy, uid_map = _opts.uid_map,
+                 gid_map = _opts.gid_map]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         // Remapped: others may pass (not list) it, for the daemon's
@@ -445,6 +451,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
             for (auto d : {"/upper", "/work"})
                 if (::chown((dir + d).c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
                     return sys_error("chown " + dir + d);
+        if (copy) {
+            BERTH_TRY(shift_tree_owners(dir + "/init", uid_map, gid_map));
+            BERTH_TRY(ensure_remapped_copies(layer_copies, uid_map, gid_map));
+        }
         for (const auto& name : remapped_volumes) {
             const std::string data = volumes::data_path(root, name);
             struct stat st {};
@@ -568,6 +578,16 @@ awaitable<status> engine::add_seccomp(const std::optional<std::string>& profile,
     co_return ok();
 }
 
+std::vector<std::pair<std::string, std::string>> engine::remapped_layer_copies(const container& c) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    const std::string copies = remap_copy_root(_opts.data_root, _opts.uid_map, _opts.gid_map);
+    for (const auto& chain : c.chain_ids) {
+        std::string layer = _store->layer_dir(chain);
+        out.emplace_back(layer, copies + layer.substr(layer.rfind('/')));
+    }
+    return out;
+}
+
 awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     auto found = find_container(ref);
     if (!found) co_return found.err();
@@ -629,6 +649,22 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // a container without any gathers nothing.
     auto device_cfg = device_config_of(c->host_config);
     if (!device_cfg) co_return device_cfg.err();
+    // The process half and its seccomp program before the cgroup: a failure
+    // here leaves nothing to undo.
+    std::optional<std::string> seccomp_profile;
+    auto process = process_half(*c, &seccomp_profile);
+    if (!process) co_return process.err();
+    if (auto sc = co_await add_seccomp(seccomp_profile, *process); !sc) co_return sc.err();
+    // --userns-remap without idmapped layers: copies removed meanwhile (a
+    // GC racing a create) are made again, before the cgroup as well.
+    const bool remap_copy = !process->uid_map.empty() && _opts.userns_copy;
+    if (remap_copy) {
+        auto job5 = [copies = remapped_layer_copies(*c), uid_map = process->uid_map, gid_map = process->gid_map] {
+            return ensure_remapped_copies(copies, uid_map, gid_map);
+        };
+        auto copied = co_await _workers.run(offload_reason::filesystem, std::move(job5));
+        if (!copied) co_return copied.err();
+    }
     gathered_devices devices;
     status gathered;
     auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
@@ -679,9 +715,6 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.devices = std::move(devices.nodes);
     spec.cgroup2_dir = cg->v2_dir;
     spec.cgroup_v1_procs = cg->v1_procs();
-    std::optional<std::string> seccomp_profile;
-    auto process = process_half(*c, &seccomp_profile);
-    if (!process) co_return process.err();
     spec.hostname = process->hostname;
     spec.args = std::move(process->args);
     spec.env = std::move(process->env);
@@ -693,6 +726,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     spec.no_new_privs = process->no_new_privs;
     spec.uid_map = std::move(process->uid_map);
     spec.gid_map = std::move(process->gid_map);
+    spec.userns_copy = remap_copy;
     spec.time_offsets = process->time_offsets;
     if (auto conf = confinement_of(c->host_config); !conf) {
         co_return conf.err();
@@ -708,7 +742,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         spec.init_binary = init_binary;
         spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
     }
-    if (auto sc = co_await add_seccomp(seccomp_profile, spec); !sc) co_return sc.err();
+    spec.seccomp_program = std::move(process->seccomp_program);
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];
@@ -734,6 +768,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
             start_msg.header["cols"] = cs->as_array()[1].to_number<std::int64_t>();
         }
     }
+    c->start_sent_ns = now_ns();
     auto sent = _monitor->send(start_msg);
     if (sent && open_stdin) {
         // Messages to the monitor are ordered: stdin sent now reaches the box
@@ -820,7 +855,15 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
     auto it = _containers.find(id);
     // Unknown container, or an exit record resent after a reconnect that this
     // daemon had already applied (same finish time): acknowledge only.
-    if (it == _containers.end() || (!it->second->running() && it->second->finished_ns == finished_ns)) {
+    // A record older than what this daemon knows (a run that finished
+    // before the last recorded one, or before the current run started) is
+    // a resend as well: the monitor's journal may repeat records whose
+    // acknowledgement it lost.
+    // A container marked lost (State.Error) takes the record that follows.
+    const bool stale = it != _containers.end() &&
+                       ((!it->second->running() && it->second->error.empty() && finished_ns < it->second->finished_ns) ||
+                        (it->second->running() && finished_ns < it->second->start_sent_ns));
+    if (it == _containers.end() || stale || (!it->second->running() && it->second->finished_ns == finished_ns)) {
         (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
         return;
     }

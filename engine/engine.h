@@ -53,6 +53,7 @@ struct engine_options {
     // (made at daemon start, held for its life): cp and export see a
     // remapped container's upper/ through it (engine/rootfs_view.h).
     int userns_view_fd = -1;
+    bool userns_copy = false;  // no idmapped layers: shifted copies (engine/userns_copy.h)
 };
 
 struct log_entry {
@@ -85,6 +86,9 @@ struct container {
     int exit_code = 0;
     std::string error;
     std::int64_t started_ns = 0, finished_ns = 0;
+    // When this daemon last sent a start for it (not persisted): an exit
+    // record that finished before is not this run's.
+    std::int64_t start_sent_ns = 0;
     bool oom_killed = false;  // the kernel OOM-killed a process of its last run
     bool oom_reported = false;  // this run's `oom` event went out already (engine/oom.cc)
     bool paused = false;      // its cgroup is frozen (only while running)
@@ -283,9 +287,12 @@ private:
     // unconfined), for add_seccomp once the capabilities are final.
     result<runtime::launch_spec> process_half(const container& c,
                                               std::optional<std::string>* seccomp_profile = nullptr) const;
+    // --userns-remap without idmapped layers: (layer directory, its shifted
+    // copy) for each image layer of c (engine/userns_copy.h).
+    std::vector<std::pair<std::string, std::string>> remapped_layer_copies(const container& c) const;
     // Puts the compiled program of this profile, for spec's capabilities,
     // into spec: from the cache, or compiled once on a worker.
-    awaitable<void> batch_worker(std::shared_ptr<void> state);
+    awaitable<void> batch_worker(std::shared_ptr<void> state, std::string first_id);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});

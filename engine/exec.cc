@@ -117,9 +117,10 @@ awaitable<status> engine::start_exec(exec_ptr e, unsigned short rows, unsigned s
     spec->env = merge_env(std::move(spec->env), string_list(e->config.if_contains("Env")));
     if (auto u = str_field(e->config, "User"); !u.empty()) spec->user = u;
     if (auto w = str_field(e->config, "WorkingDir"); !w.empty()) spec->cwd = w;
-    if (bool_field(e->config, "Privileged")) spec->capabilities = runtime::privileged_capabilities();
-    // The container's profile, for the capabilities this process gets.
+    // The container's filter, compiled for the container's capabilities:
+    // as with Docker, --privileged widens the exec's capabilities only.
     if (auto sc = co_await add_seccomp(seccomp_profile, *spec); !sc) co_return never_ran(sc.err());
+    if (bool_field(e->config, "Privileged")) spec->capabilities = runtime::privileged_capabilities();
     auto cg = _cgroups->paths(c->id);
     spec->cgroup2_dir = cg.v2_dir;
     spec->cgroup_v1_procs = cg.v1_procs();

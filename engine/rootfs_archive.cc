@@ -211,6 +211,26 @@ result<archive_source> stat_container_path(const rootfs_view& v, const std::stri
     return src;
 }
 
+namespace {
+
+// A snapshot with the host's ids (the layers copied for a user namespace):
+// the archive shows the container's ids (moby's ToContainer), the
+// overflow id for an id the container has none for.
+void map_back(const rootfs_view& v, tar_writer& t) {
+    if (v.which() != rootfs_view::kind::snapshot || v.uid_map().empty()) return;
+    auto back = [](const std::vector<runtime::id_range>& map, std::uint32_t host) -> std::uint32_t {
+        for (const auto& r : map)
+            if (host >= r.outside && host - r.outside < r.count) return r.inside + (host - r.outside);
+        return 65534;
+    };
+    t.set_owner_map([&v, back](uid_t& uid, gid_t& gid) {
+        uid = back(v.uid_map(), uid);
+        gid = back(v.gid_map(), gid);
+    });
+}
+
+}  // namespace
+
 status write_path_archive(const rootfs_view& v, const archive_source& src, int out_fd) {
     // A directory is added as "." of itself (following the "/" or "/." the
     // path may end in), anything else as an entry of its directory.
@@ -225,6 +245,7 @@ status write_path_archive(const rootfs_view& v, const archive_source& src, int o
     unique_fd parent(v.in_root(dir ? src.resolved : path_dir(src.resolved), O_RDONLY | O_DIRECTORY));
     if (!parent) return sys_error("open " + (dir ? src.resolved : path_dir(src.resolved)));
     tar_writer t;
+    map_back(v, t);
     BERTH_TRY(t.open(out_fd));
     // A root asked for as "/" has entries "/", "/bin", … as Docker's have.
     BERTH_TRY(t.add(parent.get(), dir ? "." : path_base(src.resolved), src.top_name));
@@ -235,6 +256,7 @@ status write_rootfs_archive(const rootfs_view& v, int out_fd) {
     unique_fd root(v.in_root("/", O_RDONLY | O_DIRECTORY));
     if (!root) return sys_error("open the container's root");
     tar_writer t;
+    map_back(v, t);
     BERTH_TRY(t.open(out_fd));
     BERTH_TRY(t.add_contents(root.get(), ""));
     return t.close();

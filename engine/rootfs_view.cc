@@ -13,6 +13,7 @@
 #include "engine/config_util.h"
 #include "engine/engine.h"
 #include "engine/runtime/overlay.h"
+#include "engine/userns_copy.h"
 
 namespace berth {
 namespace {
@@ -118,6 +119,13 @@ rootfs_layout container_layout(engine& eng, const container& c) {
     l.lower_dirs.push_back(dir + "/init");
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) l.lower_dirs.push_back(eng.store().layer_dir(*it));
     if (!eng.options().uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
+        if (eng.options().userns_copy) {
+            // The image layers' shifted copies (the init layer is chowned).
+            const std::string copies = remap_copy_root(eng.options().data_root, eng.options().uid_map,
+                                                       eng.options().gid_map);
+            for (std::size_t i = 1; i < l.lower_dirs.size(); ++i)
+                l.lower_dirs[i] = copies + l.lower_dirs[i].substr(l.lower_dirs[i].rfind('/'));
+        }
         l.view_userns = eng.options().userns_view_fd;
         l.uid_map = eng.options().uid_map;
         l.gid_map = eng.options().gid_map;
@@ -173,6 +181,11 @@ result<rootfs_view> open_snapshot(const rootfs_layout& given) {
     rootfs_view v;
     BERTH_ASSIGN(v._root, detached_overlay(std::move(layers), "mount a read-only view of " + given.upper_dir));
     v._kind = rootfs_view::kind::snapshot;
+    if (given.view_userns < 0) {
+        // Copied layers (engine/userns_copy.h): all of it in the host's ids.
+        v._uid_map = given.uid_map;
+        v._gid_map = given.gid_map;
+    }
     return v;
 }
 

@@ -73,9 +73,10 @@ public:
     // The container's "/" (an O_PATH directory descriptor).
     int root() const { return _root.get(); }
     kind which() const { return _kind; }
-    // A live or writable view of a remapped container: its maps (the
-    // container's ids to the host's) for what is written through it; empty
-    // otherwise.
+    // A view of a remapped container that shows the host's ids: its maps
+    // (the container's ids to the host's). Live and writable views (what is
+    // written through them gets the host's ids) and snapshots of copied
+    // layers (engine/userns_copy.h; archives map back); empty otherwise.
     const std::vector<runtime::id_range>& uid_map() const { return _uid_map; }
     const std::vector<runtime::id_range>& gid_map() const { return _gid_map; }
 

@@ -180,23 +180,24 @@ result<profile> parse_profile(std::string_view text) {
         p.arches.push_back(token);
     }
     if (has_map) {
+        // As moby: only the native entry counts (an architecture this
+        // libseccomp does not know cannot be the native one).
         const std::uint32_t native = seccomp_arch_native();
         for (const auto& e : map->as_array()) {
             if (!e.is_object()) return bad_profile("archMap entries must be objects");
             const auto& m = e.as_object();
             if (!m.contains("architecture") || !m.at("architecture").is_string())
                 return bad_profile("archMap entry without architecture");
-            BERTH_ASSIGN(auto token, arch_of(std::string(m.at("architecture").as_string())));
+            auto token = arch_of(std::string(m.at("architecture").as_string()));
+            if (!token || *token != native) continue;
             auto subs = strings_of(m, "subArchitectures", ok);
             if (!ok) return bad_profile("subArchitectures must be an array of strings");
-            std::vector<std::uint32_t> sub_tokens;
+            p.arches.push_back(*token);
             for (const auto& s : subs) {
                 BERTH_ASSIGN(auto t, arch_of(s));
-                sub_tokens.push_back(t);
+                p.arches.push_back(t);
             }
-            if (token != native) continue;
-            p.arches.push_back(token);
-            p.arches.insert(p.arches.end(), sub_tokens.begin(), sub_tokens.end());
+            break;
         }
     }
 
@@ -348,11 +349,14 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
     compiled_seccomp out;
     std::set<std::string> skipped;
     for (const auto& rule : p.syscalls) {
+        if (!applies(rule, caps)) continue;
+        // The ENOSYS threshold counts the rules that apply (as runc does),
+        // those with the default's action too.
         for (const auto& name : rule.names) {
             int native = seccomp_syscall_resolve_name_arch(SCMP_ARCH_NATIVE, name.c_str());
             if (native >= 0) out.highest_syscall = std::max(out.highest_syscall, native);
         }
-        if (!applies(rule, caps) || rule.action == p.default_action) continue;
+        if (rule.action == p.default_action) continue;
         // libseccomp ANDs the conditions of one rule but refuses two on the
         // same argument; such conditions become rules of their own (ORed),
         // as runc does.
@@ -382,7 +386,8 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
     BERTH_ASSIGN(auto program, export_program(f.ctx));
     // Only an allowlist needs the stub: where the default lets a syscall
     // through, a newer one passes as well.
-    const bool allowlist = p.default_action != SCMP_ACT_ALLOW && p.default_action != SCMP_ACT_LOG;
+    const bool allowlist = p.default_action != SCMP_ACT_ALLOW && p.default_action != SCMP_ACT_LOG &&
+                           (p.default_action & 0xffff0000u) != SCMP_ACT_TRACE(0);
     out.program = allowlist && out.highest_syscall >= 0 ? enosys_prefix(out.highest_syscall) + program : program;
     if (out.program.size() / sizeof(sock_filter) > BPF_MAXINSNS)
         return make_error(errc::invalid_argument, "seccomp profile: the compiled program has " +
@@ -396,6 +401,9 @@ std::string seccomp_cache::key_of(std::string_view profile_json, const std::vect
     std::vector<std::string> sorted = caps;
     std::sort(sorted.begin(), sorted.end());
     sha256 h;
+    // Bumped whenever this file changes what a profile compiles to, so that
+    // programs saved by an older berth are not reused.
+    h.update("berth-seccomp-compiler 2\n");
     // The builtin profile is hashed once, not on every start.
     static const std::string builtin = sha256::of(default_seccomp_profile());
     if (profile_json == default_seccomp_profile()) h.update(builtin);
@@ -426,7 +434,14 @@ result<std::shared_ptr<const std::string>> seccomp_cache::load(const std::string
     if (auto p = find(key)) return p;
     const std::string path = _dir + "/" + key + ".bpf";
     std::shared_ptr<const std::string> program;
-    if (auto saved = read_file(path); saved && !saved->empty() && saved->size() % sizeof(sock_filter) == 0) {
+    auto sane = [](const std::string& prog) {
+        const std::size_t n = prog.size() / sizeof(sock_filter);
+        if (prog.empty() || prog.size() % sizeof(sock_filter) != 0 || n > BPF_MAXINSNS) return false;
+        sock_filter last{};
+        std::memcpy(&last, prog.data() + prog.size() - sizeof last, sizeof last);
+        return BPF_CLASS(last.code) == BPF_RET;
+    };
+    if (auto saved = read_file(path); saved && sane(*saved)) {
         program = std::make_shared<const std::string>(std::move(*saved));
     } else {
         auto t0 = std::chrono::steady_clock::now();

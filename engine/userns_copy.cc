@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -214,6 +215,54 @@ status copy_layer_remapped(const std::string& src, const std::string& dest, cons
         return sys_error("rename " + stage).wrap(what);
     }
     drop.dismiss();
+    return ok();
+}
+
+status ensure_remapped_copies(const std::vector<std::pair<std::string, std::string>>& layers,
+                              const std::vector<id_range>& uid_map, const std::vector<id_range>& gid_map) {
+    for (const auto& [src, dest] : layers) {
+        struct stat st {};
+        if (::lstat(dest.c_str(), &st) == 0) continue;
+        BERTH_TRY(copy_layer_remapped(src, dest, uid_map, gid_map));
+    }
+    return ok();
+}
+
+namespace {
+
+status shift_owners_in(int dir, const std::string& shown, const std::vector<id_range>& uid_map,
+                       const std::vector<id_range>& gid_map) {
+    BERTH_ASSIGN(auto names, list_directory(dir, shown));
+    for (const auto& n : names) {
+        const std::string rel = shown + "/" + n;
+        struct stat st {};
+        if (::fstatat(dir, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return sys_error("stat " + rel);
+        if (S_ISDIR(st.st_mode)) {
+            unique_fd sub(::openat(dir, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub) return sys_error("open " + rel);
+            BERTH_TRY(shift_owners_in(sub.get(), rel, uid_map, gid_map));
+        }
+        BERTH_ASSIGN(std::uint32_t uid, shift(uid_map, st.st_uid, rel));
+        BERTH_ASSIGN(std::uint32_t gid, shift(gid_map, st.st_gid, rel));
+        if (::fchownat(dir, n.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return sys_error("chown " + rel);
+        if (!S_ISLNK(st.st_mode) && (st.st_mode & 06000) && ::fchmodat(dir, n.c_str(), st.st_mode & 07777, 0) != 0)
+            return sys_error("chmod " + rel);
+    }
+    return ok();
+}
+
+}  // namespace
+
+status shift_tree_owners(const std::string& dir, const std::vector<id_range>& uid_map,
+                         const std::vector<id_range>& gid_map) {
+    unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d) return sys_error("open " + dir);
+    BERTH_TRY(shift_owners_in(d.get(), dir, uid_map, gid_map));
+    struct stat st {};
+    if (::fstat(d.get(), &st) != 0) return sys_error("stat " + dir);
+    BERTH_ASSIGN(std::uint32_t uid, shift(uid_map, st.st_uid, dir));
+    BERTH_ASSIGN(std::uint32_t gid, shift(gid_map, st.st_gid, dir));
+    if (::fchown(d.get(), uid, gid) != 0) return sys_error("chown " + dir);
     return ok();
 }
 

@@ -31,6 +31,16 @@ std::string remap_copy_root(const std::string& data_root, const std::vector<runt
 status copy_layer_remapped(const std::string& src, const std::string& dest, const std::vector<runtime::id_range>& uid_map,
                            const std::vector<runtime::id_range>& gid_map);
 
+// Makes the copies that do not exist yet: (layer directory, copy) pairs.
+status ensure_remapped_copies(const std::vector<std::pair<std::string, std::string>>& layers,
+                              const std::vector<runtime::id_range>& uid_map,
+                              const std::vector<runtime::id_range>& gid_map);
+
+// Shifts the owner of everything under `dir` (itself included) onto the
+// host's ids, keeping modes (a container's init layer, not idmapped here).
+status shift_tree_owners(const std::string& dir, const std::vector<runtime::id_range>& uid_map,
+                         const std::vector<runtime::id_range>& gid_map);
+
 // The value of an xattr with its ids shifted (system.posix_acl_access and
 // _default: ACL_USER and ACL_GROUP entries; security.capability: made v3
 // with rootid the host id of its root id, 0 for v2), or the value as it is for any

@@ -1115,6 +1115,25 @@ status image_store::garbage_collect(const std::vector<image_record>& keep) {
         ::closedir(d);
         for (auto& n : names) BERTH_TRY(remove_all(dir + "/" + n));
     }
+    // The layers' shifted copies for user namespaces (engine/userns_copy.h),
+    // layers-remap/<uid>.<gid>/<chain hex>: they go with their layer.
+    if (DIR* remaps = ::opendir((_root + "/layers-remap").c_str())) {
+        std::vector<std::string> dirs;
+        while (dirent* e = ::readdir(remaps))
+            if (e->d_name[0] != '.') dirs.push_back(_root + "/layers-remap/" + e->d_name);
+        ::closedir(remaps);
+        for (const auto& dir : dirs) {
+            DIR* d = ::opendir(dir.c_str());
+            if (!d) continue;
+            std::vector<std::string> names;
+            while (dirent* e = ::readdir(d)) {
+                std::string name = e->d_name;
+                if (is_digest("sha256:" + name) && !keep_layers.count(name)) names.push_back(std::move(name));
+            }
+            ::closedir(d);
+            for (auto& n : names) BERTH_TRY(remove_all(dir + "/" + n));
+        }
+    }
 
     BERTH_ASSIGN(auto blobs, _content.list());
     for (auto& b : blobs)

@@ -5,9 +5,9 @@
 // Single-threaded, epoll-driven and small on purpose: it must outlive daemon
 // restarts and crashes. It is the only reader of containers' stdout/stderr
 // (it writes the json-file logs and forwards each entry to a connected
-// daemon), and it records every exit durably (exits/<id>.json, fsync'd and
-// renamed) before reporting it, so a daemon that was away learns every exit
-// when it reconnects.
+// daemon), and it records every exit durably (exits/shard-K.journal,
+// group-committed by a writer thread: exit_journal.h) before reporting it,
+// so a daemon that was away learns every exit when it reconnects.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -39,6 +39,7 @@
 #include "base/util.h"
 #include "daemon/main.h"
 #include "engine/cgroup/manager.h"
+#include "engine/monitor/exit_journal.h"
 #include "engine/monitor/json_log.h"
 #include "engine/monitor/protocol.h"
 #include "engine/monitor/zygote.h"
@@ -105,7 +106,7 @@ public:
     int run();
 
 private:
-    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty };
+    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty, t_journal };
     // epoll data: fd in the low 32 bits, tag in the high bits; the fd finds the box.
     static std::uint64_t key(tag t, int fd) { return (std::uint64_t(t) << 32) | std::uint32_t(fd); }
 
@@ -193,6 +194,7 @@ private:
     int _shard = 0;
     unique_fd _ep, _listen, _client, _sigfd;
     monitor::zygote_handle _zygote;
+    std::unique_ptr<monitor::exit_journal> _journal;
     std::map<std::string, std::unique_ptr<box>> _boxes;
     std::map<int, box*> _by_fd;
     std::map<pid_t, box*> _by_pid;
@@ -212,6 +214,16 @@ int monitor_process::run() {
         log::error("monitor: start zygote: {}", std::strerror(errno));
         return 1;
     }
+    // Its writer thread starts now, after the zygote's fork.
+    auto journal = monitor::exit_journal::open(_root + "/exits", _shard);
+    if (!journal) {
+        log::error("monitor: exit records: {}", journal.err().message);
+        return 1;
+    }
+    _journal = std::move(*journal);
+    if (const char* c = std::getenv("BERTH_EXIT_JOURNAL_COMPACT_BYTES"); c && *c)
+        _journal->set_compact_bytes(std::strtoull(c, nullptr, 10));
+    watch(_journal->event_fd(), t_journal);
 
     std::string path = monitor::shard_file(_root, _shard, ".sock");
     ::unlink(path.c_str());
@@ -250,6 +262,10 @@ int monitor_process::run() {
                 continue;
             }
             if (t == t_signal) { on_signal(); continue; }
+            if (t == t_journal) {
+                for (auto& rec : _journal->take_durable()) send({msg::exited, std::move(rec), {}});
+                continue;
+            }
             auto it = _by_fd.find(fd);
             if (it == _by_fd.end()) continue;
             box& b = *it->second;
@@ -277,27 +293,7 @@ void monitor_process::on_accept() {
 }
 
 void monitor_process::resend_exit_records() {
-    std::string dir = _root + "/exits";
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    std::vector<std::string> files;
-    while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n.size() > 5 && n.substr(n.size() - 5) == ".json") files.push_back(n);
-    }
-    ::closedir(d);
-    for (auto& f : files) {
-        auto data = read_file(dir + "/" + f);
-        if (!data) continue;
-        boost::system::error_code ec;
-        auto v = boost::json::parse(*data, ec);
-        if (ec || !v.is_object()) continue;
-        // Only this shard's records (those without a shard are shard 0's):
-        // every shard answers the daemon's hello.
-        auto* sh = v.as_object().if_contains("shard");
-        if ((sh && sh->is_int64() ? int(sh->as_int64()) : 0) != _shard) continue;
-        send({msg::exited, v.as_object(), {}});
-    }
+    for (auto& rec : _journal->unacknowledged()) send({msg::exited, std::move(rec), {}});
 }
 
 void monitor_process::on_client() {
@@ -379,16 +375,8 @@ void monitor_process::on_message(message& msg_in) {
     case msg::ack_exit: {
         // The record is identified by its finish time too: a late ack of one
         // run must not drop the record of the next.
-        std::string f = _root + "/exits/" + id() + ".json";
         auto* fin = m->header.if_contains("finished");
-        auto data = read_file(f);
-        if (!data) break;
-        boost::system::error_code ec;
-        auto rec = boost::json::parse(*data, ec);
-        if (!ec && fin && rec.is_object() && rec.as_object().contains("finished") &&
-            rec.as_object().at("finished") != *fin)
-            break;
-        ::unlink(f.c_str());
+        if (fin && fin->is_number()) _journal->ack(id(), fin->to_number<std::int64_t>());
         break;
     }
     default: break;
@@ -726,10 +714,8 @@ void monitor_process::finish(box& b) {
     if (b.is_exec) {
         if (!b.start_failed) send({msg::exited, {{"id", id}, {"exec", true}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}}, {}});
     } else if (!b.start_failed) {
-        boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}};
-        auto s = write_file_atomic(_root + "/exits/" + id + ".json", boost::json::serialize(rec), 0600);
-        if (!s) log::error("monitor: record exit of {}: {}", id, s.err().message);
-        send({msg::exited, rec, {}});
+        // Reported once durable (the journal's eventfd).
+        _journal->append({{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}});
     }
     close_log(b);
     _boxes.erase(id);

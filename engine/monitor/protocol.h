@@ -4,8 +4,8 @@
 // A data root may have several monitors, the shards (each keeps its
 // containers within its RLIMIT_NOFILE): shard 0 serves monitor.sock, shard
 // k > 0 monitor-<k>.sock, each with its own lock, pid and log file
-// (shard_file). They share exits/: one record per container id, naming the
-// shard that wrote it. The daemon talks to every shard and routes each
+// (shard_file). Each keeps its exit records in exits/shard-<k>.journal
+// (exit_journal.h). The daemon talks to every shard and routes each
 // message to the shard holding the id (engine/monitor_client.h).
 //
 // Packet: [u8 type][u32 header length, little endian][header: JSON object][payload bytes]

@@ -359,7 +359,11 @@ void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int targe
         // The container's time namespace (this child is single-threaded, as
         // joining one requires; it applies to the caller at once).
         if (spec.time_offsets) ns |= CLONE_NEWTIME;
-        if (!spec.uid_map.empty()) ns |= CLONE_NEWUSER;  // --userns-remap: the container's user namespace
+        // --userns-remap: the container's user namespace, whatever the
+        // daemon's setting is now (it may have restarted with another).
+        auto other = in_other_user_namespace(target_pidfd);
+        const bool join_user = other ? *other : !spec.uid_map.empty();
+        if (join_user) ns |= CLONE_NEWUSER;
         if (::setns(target_pidfd, ns) != 0) {
             if (errno == ESRCH) return make_error(errc::conflict, "the container is not running");
             return as_internal(sys_error("join the container's namespaces"));
@@ -367,7 +371,7 @@ void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int targe
         ::close(target_pidfd);
         // Joined with the others (setns takes the user namespace first):
         // still the host's root by id until this.
-        if (!spec.uid_map.empty())
+        if (join_user)
             if (auto u = become_namespace_root(); !u) return as_internal(u.err());
         launch_spec process = spec;
         process.hostname.clear();  // the container's, already set

@@ -154,6 +154,8 @@ result<security_opts> parse_security_opts(const std::vector<std::string>& opts) 
         } else if (key == "seccomp") {
             if (value.empty()) return make_error(errc::invalid_argument, "invalid --security-opt 2: \"" + opt + "\"");
             out.seccomp = value;
+        } else if ((key == "apparmor" && value == "unconfined") || (key == "label" && value == "disable")) {
+            // What scripts pass to turn them off: berth applies neither.
         } else if (key == "apparmor" || key == "label") {
             return make_error(errc::invalid_argument,
                               "--security-opt " + key + "=…: " + key + " is not supported yet");

@@ -50,9 +50,10 @@ struct security_opts {
 
 // HostConfig.SecurityOpt as moby's parseSecurityOpt reads it:
 // "no-new-privileges", "no-new-privileges=BOOL" (or ":BOOL") and
-// "seccomp=…" (the profile itself is checked by the engine); apparmor and
-// label are refused until berth has them; anything else is moby's
-// "invalid --security-opt".
+// "seccomp=…" (the profile itself is checked by the engine);
+// "apparmor=unconfined" and "label=disable" are accepted (berth applies
+// neither), other apparmor and label values refused until berth has them;
+// anything else is moby's "invalid --security-opt".
 result<security_opts> parse_security_opts(const std::vector<std::string>& opts);
 
 }  // namespace berth::runtime

@@ -550,6 +550,10 @@ status setup_sandbox(const launch_spec& spec) {
     for (auto& [path, tree] : remapped.devices) BERTH_TRY(attach_host_device(tree.get(), path));
     for (const auto& d : spec.devices) BERTH_TRY(make_device_node(d));
     BERTH_TRY(mount_sys(host_sys.get(), unified_host, spec.writable_sys));
+    // --userns-remap: its fresh sysfs came in detached (mount_sys's fallback
+    // path): the cgroup2 mount mount_sys gives a mounted one, likewise.
+    if (!spec.uid_map.empty() && spec.new_network && unified_host)
+        (void)::mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     // Binds and tmpfs mounts together, parents before children (moby sorts
     // mounts by the depth of their target); stable, so binds go first.
     struct pending {

@@ -358,6 +358,7 @@ std::string to_json(const launch_spec& spec) {
     if (!spec.uid_map.empty()) {
         o["uid_map"] = id_ranges_to_json(spec.uid_map);
         o["gid_map"] = id_ranges_to_json(spec.gid_map);
+        o["userns_copy"] = spec.userns_copy;
     }
     if (spec.time_offsets)
         o["time_offsets"] = json::object{{"monotonic_ns", spec.time_offsets->monotonic_ns},
@@ -408,6 +409,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_time_offsets(o, s.time_offsets));
     BERTH_TRY(get_id_ranges(o, "uid_map", s.uid_map));
     BERTH_TRY(get_id_ranges(o, "gid_map", s.gid_map));
+    BERTH_TRY(get_bool(o, "userns_copy", s.userns_copy));
     return s;
 }
 

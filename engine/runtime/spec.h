@@ -84,6 +84,9 @@ struct launch_spec {
     // attached by the child; an exec joins the container's user namespace.
     // Empty: no user namespace, nothing done.
     std::vector<id_range> uid_map, gid_map;
+    // Without idmapped layers (engine/userns_copy.h): lower_dirs are copies
+    // already in the host's ids, overlaid as they are.
+    bool userns_copy = false;
     // Zygote-only, never serialized: the detached overlay the zygote built
     // for the child (inherited across the clone), -1 when none.
     int rootfs_mount_fd = -1;

@@ -4,15 +4,18 @@
 #include <grp.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
 #include "base/sys.h"
 #include "base/util.h"
+#include "engine/runtime/overlay.h"
 
 namespace berth::runtime {
 namespace {
@@ -150,6 +153,33 @@ result<int> layer_view(remapping& r, const std::string& dir) {
     return fd;
 }
 
+std::string escape_overlay_path(const std::string& p) {
+    std::string out;
+    for (char c : p) {
+        if (c == ':' || c == ',' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+// Copied layers (engine/userns_copy.h): a plain overlay, still made here.
+// Where the new mount API cannot say it (no "lowerdir+" before Linux 6.8),
+// mount(2) on the rootfs directory (an empty directory of the data root) in
+// the zygote's mount namespace, cloned detached and unmounted again at once.
+result<unique_fd> plain_overlay(const launch_spec& spec, const std::string& what) {
+    BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
+    if (mnt) return mnt;
+    std::string opts = "lowerdir=";
+    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) opts += (i ? ":" : "") + escape_overlay_path(spec.lower_dirs[i]);
+    opts += ",upperdir=" + escape_overlay_path(spec.upper_dir) + ",workdir=" + escape_overlay_path(spec.work_dir);
+    if (::mount("overlay", spec.rootfs_dir.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
+    unique_fd tree(sys::open_tree(AT_FDCWD, spec.rootfs_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    int err = errno;
+    (void)::umount2(spec.rootfs_dir.c_str(), MNT_DETACH);
+    if (!tree) return sys_error(what + ": open_tree", err);
+    return tree;
+}
+
 }  // namespace
 
 std::string id_map_text(const std::vector<id_range>& ranges) {
@@ -207,6 +237,7 @@ status write_id_maps(pid_t pid, const launch_spec& spec) {
 result<unique_fd> open_remapped_rootfs(const launch_spec& spec) {
     const std::string what = "mount overlay on " + spec.rootfs_dir;
     if (spec.lower_dirs.empty()) return make_error(errc::invalid_argument, what + ": no lower directory");
+    if (spec.userns_copy) return plain_overlay(spec, what);
     BERTH_ASSIGN(remapping * r, remapping_for(spec));
     // A removed layer's view would pin its blocks until replaced: drop the
     // views of deleted directories (no links left) every 32 starts.
@@ -238,6 +269,19 @@ status probe_remapped_overlay(const std::string& scratch, const std::vector<id_r
     BERTH_ASSIGN(unique_fd view, idmapped_view(ns.get(), lower));
     BERTH_ASSIGN(unique_fd mnt, overlay_of({view.get()}, upper, work, "overlay on idmapped layers in " + scratch));
     return ok();
+}
+
+result<bool> in_other_user_namespace(int pidfd) {
+    BERTH_ASSIGN(std::string info, read_file("/proc/self/fdinfo/" + std::to_string(pidfd)));
+    auto at = info.find("\nPid:");
+    if (at == std::string::npos) return make_error(errc::internal, "no pid in the pidfd's fdinfo");
+    const long pid = std::strtol(info.c_str() + at + 5, nullptr, 10);
+    if (pid <= 0) return make_error(errc::conflict, "the container is not running");
+    struct stat mine {}, theirs {};
+    const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+    if (::stat("/proc/self/ns/user", &mine) != 0) return sys_error("stat /proc/self/ns/user");
+    if (::stat(path.c_str(), &theirs) != 0) return sys_error("stat " + path);
+    return mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev;
 }
 
 status become_namespace_root() {

@@ -56,6 +56,10 @@ result<unique_fd> open_remapped_rootfs(const launch_spec& spec);
 status probe_remapped_overlay(const std::string& scratch, const std::vector<id_range>& uid_map,
                               const std::vector<id_range>& gid_map);
 
+// Whether the process behind `pidfd` is in another user namespace than the
+// caller (an exec into a remapped container joins it).
+result<bool> in_other_user_namespace(int pidfd);
+
 // The child, after the maps are written: setresgid/setgroups/setresuid to 0
 // in its user namespace (its credentials were still the host's root).
 status become_namespace_root();

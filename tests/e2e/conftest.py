@@ -194,6 +194,30 @@ def cgroup_parents(root):
     return sorted(set(out))
 
 
+def exit_records(root):
+    """The exit records the monitors of a data root hold and the daemon has
+    not acknowledged: {container id: record}, read from every shard's
+    journal (exits/shard-K.journal: record lines and {"ack": id} lines, see
+    engine/monitor/exit_journal.h)."""
+    out = {}
+    d = os.path.join(root, "exits")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if not name.endswith(".journal"):
+            continue
+        with open(os.path.join(d, name)) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line
+                if "ack" in rec:
+                    if rec["ack"] in out and out[rec["ack"]].get("finished") == rec.get("finished"):
+                        del out[rec["ack"]]
+                elif "id" in rec:
+                    out[rec["id"]] = rec
+    return out
+
+
 def make_busybox_tar(path, extra=()):
     args = [os.path.join(ROOT_DIR, "scripts/make-busybox-image.sh"), path]
     args += ["%s:%s" % (src, dst) for src, dst in extra]

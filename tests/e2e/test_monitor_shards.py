@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from conftest import BERTH, Daemon, make_busybox_tar
+from conftest import BERTH, Daemon, exit_records, make_busybox_tar
 
 
 def proc_stat(pid):
@@ -116,9 +116,9 @@ def test_shards_spread_survive_daemon_sigkill_and_reattach():
         for i, pid in leaver_pids.items():
             # Reaped by its monitor (not a zombie left behind).
             wait_for(lambda: proc_stat(pid) is None, "leaver %d to be reaped" % i)
-        # Reaped first, recorded (fsync, rename) right after.
-        want = sorted(ids[i] + ".json" for i in leavers)
-        wait_for(lambda: sorted(os.listdir(os.path.join(d.root, "exits"))) == want, "the exit records")
+        # Reaped first, recorded (the journal's group commit) right after.
+        want = sorted(ids[i] for i in leavers)
+        wait_for(lambda: sorted(exit_records(d.root)) == want, "the exit records")
 
         d.start()
         assert d.monitor_pids() == monitors  # the same monitors, every one re-attached
@@ -130,7 +130,7 @@ def test_shards_spread_survive_daemon_sigkill_and_reattach():
             assert info["Status"] == "exited" and info["ExitCode"] == code, info
             assert info["FinishedAt"] != "0001-01-01T00:00:00Z"
             assert d.cli("logs", ids[i]).stdout == "start-%d\nbye-%d\n" % (i, i)
-        wait_for(lambda: os.listdir(os.path.join(d.root, "exits")) == [], "every exit record acknowledged")
+        wait_for(lambda: exit_records(d.root) == {}, "every exit record acknowledged")
 
         # Every shard's survivors are controllable: exec, logs, stop, kill.
         for k, cids in sorted(per_shard.items()):
@@ -153,7 +153,7 @@ def test_shards_spread_survive_daemon_sigkill_and_reattach():
         for k, pid in monitors.items():
             wait_for(lambda: len(children(pid)) == 1, "shard %d to keep only its zygote" % k)
             assert [s for _, s in children(pid) if s == "Z"] == []  # no zombie
-        wait_for(lambda: os.listdir(os.path.join(d.root, "exits")) == [], "the exits dir to be empty")
+        wait_for(lambda: exit_records(d.root) == {}, "no exit record left")
     finally:
         d.teardown()
 

@@ -253,6 +253,10 @@ def test_info_and_privileged(rd):
     status, info = rd.api("GET", "/info")
     assert status == 200
     assert "name=userns" in info["SecurityOptions"]
+    # The start-up probe leaves nothing behind.
+    assert not [n for n in os.listdir(os.path.join(rd.root, "tmp")) if n.startswith("userns-probe")]
+    r = rd.cli("info")
+    assert r.returncode == 0 and " Security Options:\n  userns\n  cgroupns\n" in r.stdout, r.stdout
     status, body = rd.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
                                                          "HostConfig": {"Privileged": True}})
     assert status == 400 and "incompatible with user namespaces" in body["message"]
@@ -381,3 +385,206 @@ def test_cp_and_export_in_container_ids(rd):
         assert _tar_owners(raw) == {"u": (1000, 1000), "u/live": (1000, 1000), "u/cold": (0, 0)}
     finally:
         rd.cli("rm", "-f", cid)
+
+
+# --- Without idmapped layers: one shifted copy per remapping ---------------
+
+CAP_V2 = (0x02000000 | 1).to_bytes(4, "little") + (1 << 10).to_bytes(4, "little") + bytes(12)  # cap_net_bind_service+ep
+ACL = (2).to_bytes(4, "little") + b"".join(
+    tag.to_bytes(2, "little") + perm.to_bytes(2, "little") + ident.to_bytes(4, "little")
+    for tag, perm, ident in [(1, 6, 0xffffffff), (2, 4, 1000), (4, 4, 0xffffffff), (8, 4, 1001),
+                             (0x10, 4, 0xffffffff), (0x20, 0, 0xffffffff)])
+
+
+def _xattr_layer(entries):
+    """A layer like layer(), with pax xattrs: (name, data, mode, uid, gid, {xattr: bytes})."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data, mode, uid, gid, xattrs in entries:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid, info.mtime, info.size = mode, uid, gid, 1700000000, len(data)
+            info.pax_headers = {"SCHILY.xattr." + k: v.decode("utf-8", "surrogateescape") for k, v in xattrs.items()}
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cd(remap):
+    """A daemon forced to copy the layers (BERTH_USERNS_REMAP_COPY=1), same user."""
+    name, start = remap
+    base = tempfile.mkdtemp(prefix="berth-e2e-userns-copy-")
+    d = Daemon(base, args=["--userns-remap", name], env={"BERTH_USERNS_REMAP_COPY": "1"})
+    try:
+        d.start()
+        d.start_id = start
+        tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
+        assert d.cli("import", tar, "busybox:latest").returncode == 0
+        with open(tar, "rb") as f:
+            bb = f.read()
+        special = _xattr_layer([("capped", b"#!/bin/sh\n", 0o755, 0, 0, {"security.capability": CAP_V2}),
+                                ("acl", b"a\n", 0o640, 0, 0, {"system.posix_acl_access": ACL})])
+        path = docker_save(os.path.join(base, "owners.tar"), [bb, layer(OWNERS), layer(UPPER), special], "owners:1")
+        r = d.cli("load", "-i", path)
+        assert r.returncode == 0, r.stderr
+        d.copies = os.path.join(d.root, "layers-remap", "%d.%d" % (start, start))
+        yield d
+    finally:
+        d.teardown()
+
+
+def test_copy_mode_owners_modes_links_and_opaque(cd):
+    r = cd.cli("run", "--rm", "owners:1", "sh", "-c",
+               "id -u; stat -c '%n %u %g %a %h %i' /owners/* / /acl; ls /opq; cat /gone")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "0"
+    got = {l.split()[0]: l.split()[1:] for l in lines[1:] if l.startswith("/")}
+    assert got["/owners/user"][:3] == ["1000", "1000", "640"]
+    assert got["/owners/mixed"][:3] == ["33", "4242", "600"]
+    assert got["/owners/userdir"][:3] == ["1000", "1000", "750"]
+    assert got["/owners/suid"][:3] == ["0", "0", "4755"]
+    assert got["/owners/sgid"][:3] == ["1000", "50", "2755"]
+    assert got["/owners/hard"][3] == "2" and got["/owners/hard"][4] == got["/owners/user"][4]
+    assert got["/"][:2] == ["0", "0"] and got["/acl"][:3] == ["0", "0", "640"]
+    assert "new" in lines and "old" not in lines
+    assert "No such file" in r.stderr
+
+
+def test_copy_mode_one_copy_per_remapping(cd):
+    ids = []
+    for extra in ([], [], ["--userns", "host"]):
+        r = cd.cli("create", *extra, "owners:1", "true")
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip())
+    try:
+        lowers = [json.loads(cd.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":")
+                  for i in ids]
+        chains = sorted(os.path.basename(p) for p in lowers[0][1:])
+        assert sorted(os.listdir(os.path.join(cd.root, "layers"))) == chains
+        assert sorted(os.listdir(cd.copies)) == chains
+        inodes = {n: os.stat(os.path.join(cd.copies, n)).st_ino for n in chains}
+        for i in ids:
+            r = cd.cli("start", "-a", i)
+            assert r.returncode == 0, r.stderr
+        assert {n: os.stat(os.path.join(cd.copies, n)).st_ino for n in chains} == inodes
+        special = [n for n in chains if os.path.exists(os.path.join(cd.copies, n, "capped"))][0]
+        owners = [n for n in chains if os.path.exists(os.path.join(cd.copies, n, "owners"))][0]
+        # Shifted in the copy, untouched in the layer.
+        st = os.stat(os.path.join(cd.copies, owners, "owners/user"))
+        assert (st.st_uid, st.st_gid) == (cd.start_id + 1000, cd.start_id + 1000)
+        st = os.stat(os.path.join(cd.copies, owners, "owners/suid"))
+        assert (st.st_uid, st.st_mode & 0o7777) == (cd.start_id, 0o4755)
+        a, b = (os.stat(os.path.join(cd.copies, owners, "owners", n)) for n in ("user", "hard"))
+        assert a.st_ino == b.st_ino and a.st_nlink == 2
+        st = os.stat(os.path.join(cd.root, "layers", owners, "owners/user"))
+        assert (st.st_uid, st.st_gid) == (1000, 1000)
+        # Whiteouts and opaque markers are copied.
+        upper_layer = [n for n in chains if os.path.exists(os.path.join(cd.copies, n, "opq"))
+                       and os.path.exists(os.path.join(cd.copies, n, "opq", "new"))][0]
+        assert os.getxattr(os.path.join(cd.copies, upper_layer, "opq"), "trusted.overlay.opaque") == b"y"
+        # File capabilities: v3 with the remapped root as root id.
+        cap = os.getxattr(os.path.join(cd.copies, special, "capped"), "security.capability")
+        assert len(cap) == 24 and int.from_bytes(cap[:4], "little") >> 24 == 3
+        assert int.from_bytes(cap[4:8], "little") == 1 << 10
+        assert int.from_bytes(cap[20:24], "little") == cd.start_id
+        # ACL entries shifted.
+        acl = os.getxattr(os.path.join(cd.copies, special, "acl"), "system.posix_acl_access")
+        entries = {int.from_bytes(acl[i:i + 2], "little"): int.from_bytes(acl[i + 4:i + 8], "little")
+                   for i in range(4, len(acl), 8)}
+        assert entries[2] == cd.start_id + 1000 and entries[8] == cd.start_id + 1001
+    finally:
+        for i in ids:
+            cd.cli("rm", "-f", i)
+
+
+def test_copy_mode_export_and_gc(cd):
+    r = cd.cli("run", "-d", "owners:1", "sh", "-c", "mkdir /u; chown 1000:1000 /u; touch /made; sleep 100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        import time
+        upper = json.loads(cd.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
+        for _ in range(100):
+            if os.path.exists(os.path.join(upper, "made")):
+                break
+            time.sleep(0.05)
+        status, raw = cd.api("GET", "/containers/%s/export" % cid)
+        assert status == 200
+        owners = _tar_owners(raw)
+        assert owners["u"] == (1000, 1000) and owners["made"] == (0, 0)
+        assert owners["owners/user"] == (1000, 1000) and owners["etc/hosts"] == (0, 0)
+    finally:
+        cd.cli("rm", "-f", cid)
+    assert os.listdir(cd.copies)
+    r = cd.cli("rmi", "owners:1")
+    assert r.returncode == 0, r.stderr
+    r = cd.cli("rmi", "busybox:latest")
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(cd.copies) == []
+
+
+def test_init_read_only_tmpfs_and_refusals(rd):
+    r = rd.cli("run", "--rm", "--init", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c",
+               "cat /proc/1/cmdline | tr '\\0' ' '; echo; touch /scratch/ok && echo tmpfs-ok; "
+               "touch /nope 2>&1; stat -c %u /scratch")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0].startswith("/sbin/docker-init -- sh")
+    assert "tmpfs-ok" in lines and "Read-only file system" in r.stdout
+    assert lines[-2] == "0"
+    status, body = rd.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
+                                                         "HostConfig": {"Devices": [
+                                                             {"PathOnHost": "/dev/null", "PathInContainer": "/dev/n2",
+                                                              "CgroupPermissions": "rwm"}]}})
+    assert status == 400 and "--userns=host" in body["message"]
+
+
+def test_exec_follows_the_container_across_daemon_restarts(remap, tmp_path):
+    """An exec joins the container's own user namespace (or none), whatever
+    the restarted daemon's --userns-remap is now."""
+    name, start = remap
+    base = tempfile.mkdtemp(prefix="berth-e2e-userns-restart-")
+    d = Daemon(base)
+    try:
+        d.start()
+        assert d.cli("import", make_busybox_tar(os.path.join(base, "bb.tar")), "busybox:latest").returncode == 0
+        plain = d.cli("run", "-d", "busybox", "sleep", "100").stdout.strip()
+        d.stop()
+        d.args = ["--userns-remap", name]
+        d.start()
+        remapped = d.cli("run", "-d", "busybox", "sleep", "100").stdout.strip()
+        assert plain and remapped
+        for args in ([], ["--userns-remap", name]):
+            d.stop()
+            d.args = args
+            d.start()
+            r = d.cli("exec", plain, "cat", "/proc/self/uid_map")
+            assert r.returncode == 0 and r.stdout.split() == ["0", "0", "4294967295"], r.stderr
+            r = d.cli("exec", remapped, "sh", "-c", "id -u; cat /proc/self/uid_map")
+            assert r.returncode == 0, r.stderr
+            assert r.stdout.split() == ["0", "0", str(start), str(SIZE)]
+    finally:
+        d.teardown()
+
+
+def test_docker_cli(rd, tmp_path):
+    import shutil
+    exe = shutil.which("docker")
+    assert exe, "the docker CLI is part of the test environment"
+    env = dict(os.environ, DOCKER_HOST=rd.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
+    env.pop("DOCKER_CONTEXT", None)
+
+    def docker(*args):
+        return subprocess.run([exe] + list(args), capture_output=True, text=True, env=env, timeout=60)
+    r = docker("info", "--format", "{{json .SecurityOptions}}")
+    assert r.returncode == 0, r.stderr
+    assert "name=userns" in json.loads(r.stdout)
+    r = docker("run", "--rm", "busybox", "cat", "/proc/self/uid_map")
+    assert r.returncode == 0 and r.stdout.split() == ["0", str(rd.start_id), str(SIZE)], r.stderr
+    r = docker("run", "--rm", "--userns=host", "busybox", "cat", "/proc/self/uid_map")
+    assert r.returncode == 0 and r.stdout.split() == ["0", "0", "4294967295"], r.stderr
+    r = docker("run", "--rm", "--privileged", "busybox", "true")
+    assert r.returncode == 125 and "incompatible with user namespaces" in r.stderr
+    r = docker("run", "--rm", "--privileged", "--userns=host", "busybox", "cat", "/proc/self/uid_map")
+    assert r.returncode == 0 and r.stdout.split() == ["0", "0", "4294967295"], r.stderr

@@ -87,7 +87,8 @@ TEST(SecurityOpts, NoNewPrivilegesSpellings) {
     EXPECT_FALSE(parse_security_opts({"bogus"}));
     EXPECT_FALSE(parse_security_opts({"color=blue"}));
     EXPECT_FALSE(parse_security_opts({"seccomp="}));
-    for (const char* later : {"apparmor=unconfined", "label=disable"}) {
+    EXPECT_TRUE(parse_security_opts({"apparmor=unconfined", "label=disable", "label:disable"}));
+    for (const char* later : {"apparmor=docker-default", "label=type:svirt_apache_t"}) {
         auto r = parse_security_opts({later});
         ASSERT_FALSE(r) << later;
         EXPECT_NE(r.err().message.find("is not supported yet"), std::string::npos) << later;

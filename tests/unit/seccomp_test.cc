@@ -78,6 +78,8 @@ TEST(Seccomp, DefaultProfileRefusesWhatDockerRefuses) {
     EXPECT_EQ(errno_under(program, [] { return result_errno(::syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0)); }),
               EPERM);
     EXPECT_EQ(errno_under(program, [] { return result_errno(::syscall(435 /* clone3 */, nullptr, 0)); }), ENOSYS);
+    // io_uring: out since Docker 25 (a large kernel attack surface).
+    EXPECT_EQ(errno_under(program, [] { return result_errno(::syscall(SYS_io_uring_setup, 1, nullptr)); }), EPERM);
     // personality: only the listed values.
     EXPECT_EQ(errno_under(program, [] { return result_errno(::syscall(SYS_personality, 0xffffffff)); }), 0);
     EXPECT_EQ(errno_under(program, [] { return result_errno(::syscall(SYS_personality, 0x0040000)); }), EPERM);
@@ -135,6 +137,18 @@ TEST(Seccomp, ErrnoRetAndArgumentConditions) {
     ASSERT_TRUE(c) << c.err().message;
     EXPECT_EQ(errno_under(c->program, [] { return result_errno(::syscall(SYS_dup, 1000)); }), EINVAL);
     EXPECT_EQ(errno_under(c->program, [] { return result_errno(::syscall(SYS_dup, 0)); }), 0);
+}
+
+TEST(Seccomp, ArchMapEntriesOfUnknownArchitecturesAreNotTheNativeOne) {
+    // Docker's current default.json lists architectures this libseccomp may
+    // not know (loongarch64): only the native entry has to resolve.
+    const char* profile = R"({"defaultAction": "SCMP_ACT_ERRNO",
+        "archMap": [{"architecture": "SCMP_ARCH_LOONGARCH64", "subArchitectures": []},
+                    {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+                    {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})";
+    auto c = compile_seccomp(profile, {});
+    EXPECT_TRUE(c) << c.err().message;
 }
 
 TEST(Seccomp, BadProfilesAreRefusedWithTheReason) {

@@ -8,6 +8,7 @@
 #include "base/util.h"
 #include "engine/runtime/spec.h"
 #include "engine/runtime/userns.h"
+#include "engine/userns_copy.h"
 #include "engine/userns_remap.h"
 
 namespace berth {
@@ -118,6 +119,41 @@ TEST(launch_spec_json, id_maps_round_trip) {
     auto p = runtime::launch_spec_from_json(runtime::to_json(plain));
     ASSERT_TRUE(p);
     EXPECT_TRUE(p->uid_map.empty());
+}
+
+std::string le32(std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); }
+std::string le16(std::uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); }
+
+TEST(remap_xattr, acl_ids_shifted) {
+    const std::vector<id_range> uids{{0, 100000, 65536}}, gids{{0, 200000, 65536}};
+    std::string acl = le32(2) + le16(1) + le16(6) + le32(0xffffffff) + le16(2) + le16(4) + le32(1000) +
+                      le16(8) + le16(4) + le32(50) + le16(0x20) + le16(0) + le32(0xffffffff);
+    auto r = remap_xattr("system.posix_acl_access", acl, uids, gids);
+    ASSERT_TRUE(r) << r.err().message;
+    std::string want = le32(2) + le16(1) + le16(6) + le32(0xffffffff) + le16(2) + le16(4) + le32(101000) +
+                       le16(8) + le16(4) + le32(200050) + le16(0x20) + le16(0) + le32(0xffffffff);
+    EXPECT_EQ(*r, want);
+    EXPECT_FALSE(remap_xattr("system.posix_acl_default", acl.substr(0, 9), uids, gids));
+    // An id the remapping has no host id for.
+    std::string far = le32(2) + le16(2) + le16(4) + le32(70000);
+    EXPECT_FALSE(remap_xattr("system.posix_acl_access", far, uids, gids));
+}
+
+TEST(remap_xattr, capabilities_become_v3_with_the_remapped_root) {
+    const std::vector<id_range> uids{{0, 100000, 65536}}, gids{{0, 100000, 65536}};
+    std::string v2 = le32(0x02000001) + le32(1u << 10) + le32(0) + le32(0) + le32(0);
+    auto r = remap_xattr("security.capability", v2, uids, gids);
+    ASSERT_TRUE(r) << r.err().message;
+    EXPECT_EQ(*r, le32(0x03000001) + le32(1u << 10) + le32(0) + le32(0) + le32(0) + le32(100000));
+    std::string v3 = le32(0x03000000) + le32(1) + le32(0) + le32(0) + le32(0) + le32(5);
+    r = remap_xattr("security.capability", v3, uids, gids);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->substr(20), le32(100005));
+    EXPECT_FALSE(remap_xattr("security.capability", "abc", uids, gids));
+    // Anything else is kept as it is.
+    r = remap_xattr("trusted.overlay.opaque", "y", uids, gids);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "y");
 }
 
 }  // namespace
