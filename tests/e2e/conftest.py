@@ -225,10 +225,11 @@ def make_busybox_tar(path, extra=()):
     return path
 
 
-@pytest.fixture(scope="module")
-def daemon():
-    base = tempfile.mkdtemp(prefix="berth-e2e-")
-    d = Daemon(base)
+def daemon_with_busybox(prefix="berth-e2e-", env=None):
+    """A daemon on a data root of its own with busybox:latest (the probe at
+    /probe) imported; a generator for fixtures: torn down after the yield."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    d = Daemon(base, env=env)
     try:
         d.start()
         tar = make_busybox_tar(os.path.join(base, "busybox.tar"), [(PROBE, "/probe")])
@@ -237,6 +238,17 @@ def daemon():
         yield d
     finally:
         d.teardown()
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    yield from daemon_with_busybox()
+
+
+@pytest.fixture
+def fresh():
+    """A daemon of the test's own (restarted or killed by it)."""
+    yield from daemon_with_busybox("berth-e2e-fresh-")
 
 
 @pytest.fixture

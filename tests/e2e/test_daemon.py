@@ -9,20 +9,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, Daemon, PROBE, make_busybox_tar
-
-
-@pytest.fixture
-def fresh():
-    base = tempfile.mkdtemp(prefix="berth-e2e-daemon-")
-    d = Daemon(base)
-    try:
-        d.start()
-        tar = make_busybox_tar(os.path.join(base, "b.tar"), [(PROBE, "/probe")])
-        assert d.cli("import", tar, "busybox:latest").returncode == 0
-        yield d
-    finally:
-        d.teardown()
+from conftest import BERTH, Daemon
 
 
 def test_restart_keeps_images_containers_exit_codes_logs(fresh):

@@ -4,13 +4,6 @@ the docker CLI, which both send the file's content), execs under the
 container's profile, and the compiled program kept: one compile for many
 starts, none after a daemon restart."""
 import json
-import os
-import shutil
-import tempfile
-
-import pytest
-
-from conftest import Daemon, PROBE, make_busybox_tar
 
 
 def report(daemon, flags=(), user=None):
@@ -144,31 +137,24 @@ def compiles_logged(d):
     return d.daemon_log().count("seccomp: compiled filter")
 
 
-def test_profile_compiled_once_across_100_starts_and_kept_across_restarts():
-    base = tempfile.mkdtemp(prefix="berth-e2e-seccomp-")
-    d = Daemon(base)
-    try:
-        d.start()
-        tar = make_busybox_tar(os.path.join(base, "busybox.tar"), [(PROBE, "/probe")])
-        assert d.cli("import", tar, "busybox:latest").returncode == 0
-        for i in range(100):
-            status, body = d.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]})
-            assert status == 201, body
-            cid = body["Id"]
-            status, body = d.api("POST", "/containers/%s/start" % cid)
-            assert status == 204, body
-        assert compiles_logged(d) == 1, d.daemon_log()
-        info = d.api("GET", "/info")[1]
-        assert info["BerthOffloads"]["seccomp"] == 1, info["BerthOffloads"]
-        # Another capability set is another program.
-        r = d.cli("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "true")
-        assert r.returncode == 0, r.stderr
-        assert compiles_logged(d) == 2
-        d.stop()
-        d.start()
-        r = d.cli("run", "--rm", "busybox", "/probe", "syscalls")
-        assert r.returncode == 0, r.stderr
-        assert "keyctl=EPERM" in r.stdout.split()
-        assert compiles_logged(d) == 2, "the program is read back from the data root, not compiled again"
-    finally:
-        d.teardown()
+def test_profile_compiled_once_across_100_starts_and_kept_across_restarts(fresh):
+    d = fresh
+    for i in range(100):
+        status, body = d.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]})
+        assert status == 201, body
+        cid = body["Id"]
+        status, body = d.api("POST", "/containers/%s/start" % cid)
+        assert status == 204, body
+    assert compiles_logged(d) == 1, d.daemon_log()
+    info = d.api("GET", "/info")[1]
+    assert info["BerthOffloads"]["seccomp"] == 1, info["BerthOffloads"]
+    # Another capability set is another program.
+    r = d.cli("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    assert compiles_logged(d) == 2
+    d.stop()
+    d.start()
+    r = d.cli("run", "--rm", "busybox", "/probe", "syscalls")
+    assert r.returncode == 0, r.stderr
+    assert "keyctl=EPERM" in r.stdout.split()
+    assert compiles_logged(d) == 2, "the program is read back from the data root, not compiled again"
