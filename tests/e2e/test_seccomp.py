@@ -158,3 +158,23 @@ def test_profile_compiled_once_across_100_starts_and_kept_across_restarts(fresh)
     assert r.returncode == 0, r.stderr
     assert "keyctl=EPERM" in r.stdout.split()
     assert compiles_logged(d) == 2, "the program is read back from the data root, not compiled again"
+
+
+def test_docker_sdk_security_options(daemon):
+    docker_sdk = __import__("pytest").importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=daemon.host)
+    # docker-py passes a profile's content itself.
+    out = client.containers.run("busybox", "/probe syscalls", remove=True,
+                                security_opt=["seccomp=" + json.dumps(DENY_MKDIR)])
+    got = dict(l.split("=", 1) for l in out.decode().split())
+    assert got["mkdir"] == "EPERM" and got["keyctl"] == "ok", got
+    out = client.containers.run("busybox", "/probe syscalls", remove=True, security_opt=["seccomp=unconfined"])
+    assert "keyctl=ok" in out.decode().split()
+    # --privileged: no filter at all, a tmpfs can be mounted.
+    out = client.containers.run("busybox", "sh -c 'grep Seccomp: /proc/self/status; mkdir -p /m && mount -t tmpfs t /m && echo ok'",
+                                remove=True, privileged=True)
+    assert out.decode().split() == ["Seccomp:", "0", "ok"], out
+    # --read-only with a tmpfs: / refuses a write, /tmp takes it.
+    out = client.containers.run("busybox", "sh -c 'touch /x 2>/dev/null || echo ro; touch /tmp/y && echo tmp'",
+                                remove=True, read_only=True, tmpfs={"/tmp": "size=1m"})
+    assert out.decode().split() == ["ro", "tmp"], out
