@@ -57,6 +57,7 @@ struct batch_state {
     json::object body;
     std::size_t next = 0;  // the next index to create
     int running = 0;       // workers not finished
+    int removing = 0;      // removals in flight
     batch_outcome out;
     std::unique_ptr<async_event> done;
 };
@@ -80,9 +81,12 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
                     auto code = co_await wait_container(*c, "not-running");
                     st->out.exit_codes[i] = code ? *code : -1;
                 }
+                // Teardown off the start path: the worker goes on with the
+                // next container while this one is removed; the batch ends
+                // when the last removal has.
                 if (st->opts.remove) {
-                    if (auto r = co_await remove_container(id, false, true); !r)
-                        log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+                    st->removing++;
+                    asio::co_spawn(_loop, batch_remove(st, id), asio::detached);
                 }
             }
             if (st->next >= count) break;
@@ -107,7 +111,18 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
     } catch (const std::exception& e) {
         st->out.errors.push_back(std::string("batch worker: ") + e.what());
     }
-    if (--st->running == 0) st->done->set();
+    if (--st->running == 0 && st->removing == 0) st->done->set();
+}
+
+awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string id) {
+    auto st = std::static_pointer_cast<batch_state>(opaque);
+    try {
+        if (auto r = co_await remove_container(id, false, true); !r)
+            log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+    } catch (const std::exception& e) {
+        log::warn("batch: remove {}: {}", id.substr(0, 12), e.what());
+    }
+    if (--st->removing == 0 && st->running == 0) st->done->set();
 }
 
 awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_options opts) {

@@ -441,8 +441,9 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         // idmapped view of upper/ and work/, where the host's root is nobody.
         BERTH_TRY(make_dirs(dir, 0710));
         if (remapped_uid >= 0 && ::chmod(dir.c_str(), 0711) != 0) return sys_error("chmod " + dir);
-        for (auto d : {"/upper", "/work", "/merged", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
-            BERTH_TRY(make_dirs(dir + d, 0755));
+        // One mkdir each (make_dirs would walk every component of the path again).
+        for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
+            if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
         BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
         std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
         BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));

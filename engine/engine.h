@@ -293,6 +293,7 @@ private:
     // Puts the compiled program of this profile, for spec's capabilities,
     // into spec: from the cache, or compiled once on a worker.
     awaitable<void> batch_worker(std::shared_ptr<void> state, std::string first_id);
+    awaitable<void> batch_remove(std::shared_ptr<void> state, std::string id);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});
