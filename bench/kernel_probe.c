@@ -80,6 +80,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <stdatomic.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -362,14 +363,28 @@ struct box {
     int v2; /* index of the cgroup2 hierarchy, or -1 */
 };
 
+/* As berth's manager::create: the parents are made once (a v1 cpuset
+ * parent with cgroup.clone_children, so that its children inherit cpus and
+ * mems); later containers only mkdir their leaves. */
+static atomic_int g_parents_ready;
+static atomic_int g_cpuset_inherits = 1;
+
 static int cgroup_create(struct box *b) {
     b->v2 = -1;
+    const int ready = atomic_load(&g_parents_ready);
     for (int i = 0; i < g_nh; ++i) {
         struct hierarchy *h = &g_h[i];
-        if (mkdir(h->parent, 0755) != 0 && errno != EEXIST) return -1;
-        if (h->cpuset && copy_cpuset(h->own_dir, h->parent) != 0) return -1;
+        if (!ready) {
+            if (mkdir(h->parent, 0755) != 0 && errno != EEXIST) return -1;
+            if (h->cpuset) {
+                if (copy_cpuset(h->own_dir, h->parent) != 0) return -1;
+                char cc[1024];
+                snprintf(cc, sizeof cc, "%s/cgroup.clone_children", h->parent);
+                atomic_store(&g_cpuset_inherits, write_text(cc, "1") == 0);
+            }
+        }
         if (mkdir(b->leaf[i], 0755) != 0) return -1;
-        if (h->cpuset && copy_cpuset(h->parent, b->leaf[i]) != 0) return -1;
+        if (h->cpuset && !atomic_load(&g_cpuset_inherits) && copy_cpuset(h->parent, b->leaf[i]) != 0) return -1;
         if (!h->controllers[0]) {
             b->v2 = i;
             if (g_device_prog >= 0) {
@@ -389,6 +404,7 @@ static int cgroup_create(struct box *b) {
             }
         }
     }
+    atomic_store(&g_parents_ready, 1);
     return 0;
 }
 
