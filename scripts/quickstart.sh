@@ -12,6 +12,8 @@ trap 'rm -f "$img"' EXIT
 $berth import "$img" busybox:latest
 $berth run --rm busybox echo "hello from a berth container"
 $berth run --rm busybox sh -c 'echo "hostname: $(hostname), pid: $$, uid: $(id -u)"; cat /proc/self/cgroup | head -3'
+# 200 containers from one request (each a full container, removed after): containers/s and start latency.
+$berth run --count 200 --rm busybox true
 $berth run -d --name quickstart-sleeper busybox sleep 30 >/dev/null
 $berth ps
 $berth rm -f quickstart-sleeper >/dev/null
