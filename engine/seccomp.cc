@@ -168,6 +168,10 @@ result<profile> parse_profile(std::string_view text) {
     BERTH_ASSIGN(p.default_action, action_of(def, o.if_contains("defaultErrnoRet")));
     if (o.contains("listenerPath") && o.at("listenerPath").is_string() && !o.at("listenerPath").as_string().empty())
         return bad_profile("listenerPath is not supported");
+    // seccomp(2) flags (SPEC_ALLOW, LOG, …) would change how the filter is
+    // loaded: refused rather than ignored.
+    if (const json::value* f = o.if_contains("flags"); f && f->is_array() && !f->as_array().empty())
+        return bad_profile("flags are not supported");
 
     bool ok = true;
     auto arches = strings_of(o, "architectures", ok);

@@ -168,6 +168,7 @@ TEST(Seccomp, BadProfilesAreRefusedWithTheReason) {
          "'architectures' and 'archMap'"},
         {R"({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_VAX"]})", "unknown architecture"},
         {R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]})", "names no syscall"},
+        {R"({"defaultAction": "SCMP_ACT_ERRNO", "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]})", "flags are not supported"},
     };
     for (const auto& c : cases) {
         auto s = check_seccomp_profile(c.profile);
