@@ -420,6 +420,15 @@ status attach_bind(int tree, const bind_mount& b) {
     const std::string kind = recursive && !b.propagation.empty() ? b.propagation.substr(1) : b.propagation;
     mount_attr prop{};
     prop.propagation = kind == "shared" ? MS_SHARED : kind == "slave" ? MS_SLAVE : MS_PRIVATE;
+    if (!recursive && kind == "slave") {
+        // "slave" applies to the top mount only: the submounts the clone
+        // took from the host become slaves too (one-way, as runc's rslave
+        // root gives), never peers of the host's mounts.
+        mount_attr below{};
+        below.propagation = MS_SLAVE;
+        if (sys::mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &below) != 0)
+            return sys_error("set propagation slave below " + b.target);
+    }
     if (sys::mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &prop) != 0)
         return sys_error("set propagation " + b.propagation + " on " + b.target);
     return ok();
@@ -548,7 +557,6 @@ status setup_sandbox(const launch_spec& spec) {
     else BERTH_TRY(do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
     BERTH_TRY(mount_dev(spec.shm_size, !spec.uid_map.empty()));
     for (auto& [path, tree] : remapped.devices) BERTH_TRY(attach_host_device(tree.get(), path));
-    for (const auto& d : spec.devices) BERTH_TRY(make_device_node(d));
     BERTH_TRY(mount_sys(host_sys.get(), unified_host, spec.writable_sys));
     // --userns-remap: its fresh sysfs came in detached (mount_sys's fallback
     // path): the cgroup2 mount mount_sys gives a mounted one, likewise.
@@ -569,6 +577,9 @@ status setup_sandbox(const launch_spec& spec) {
     for (const auto& t : spec.tmpfs) order.push_back({depth(t.target), nullptr, -1, &t});
     std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.depth < b.depth; });
     for (const auto& m : order) BERTH_TRY(m.bind ? attach_bind(m.tree, *m.bind) : mount_tmpfs(*m.tmpfs));
+    // Device nodes after the mounts (as runc): a --device under a bind or
+    // tmpfs target is not hidden by it.
+    for (const auto& d : spec.devices) BERTH_TRY(make_device_node(d));
     for (const auto& [key, value] : spec.sysctls) BERTH_TRY(write_sysctl(key, value));
     for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p));
     for (const auto& p : spec.readonly_paths) BERTH_TRY(make_readonly(p));

@@ -177,6 +177,12 @@ result<unique_fd> plain_overlay(const launch_spec& spec, const std::string& what
     int err = errno;
     (void)::umount2(spec.rootfs_dir.c_str(), MNT_DETACH);
     if (!tree) return sys_error(what + ": open_tree", err);
+    // A clone of a mount made under a shared host mount is shared too:
+    // private, or pivot_root refuses it and mounts would propagate out.
+    struct mount_attr attr {};
+    attr.propagation = MS_PRIVATE;
+    if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0)
+        return sys_error(what + ": make the overlay private");
     return tree;
 }
 

@@ -136,6 +136,15 @@ def test_device_mapped_to_another_path(daemon):
     assert out.split("\n")[:2] == ["character special file 1:3", "written"]
 
 
+def test_device_under_a_tmpfs_target_is_not_hidden(daemon):
+    # Nodes are made after the binds and tmpfs mounts, as runc does (the
+    # tmpfs is nodev, as Docker's --tmpfs: the node is there, not usable).
+    r = daemon.cli("run", "--rm", "--tmpfs", "/devs", "--device", "/dev/null:/devs/mynull", "busybox", "sh", "-c",
+                   "stat -c '%F %t:%T' /devs/mynull")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "character special file 1:3", r.stdout
+
+
 def test_device_permissions_limit_access(daemon):
     # r alone: a read-only open works, a write open is refused by the device cgroup.
     script = "exec 3<%s && echo read-ok && exec 4>%s && echo write-ok" % ("/dev/lc", "/dev/lc")
