@@ -225,6 +225,8 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // and are made with the container's directories (job0).
     host_config.erase(anonymous_volumes_key);
     host_config.erase(volumes_from_key);
+    host_config[userns_record_key] =
+        remapped ? runtime::id_map_text(_opts.uid_map) + "|" + runtime::id_map_text(_opts.gid_map) : std::string();
     // --volumes-from: the source containers' mounts are copied now (moby
     // does so at create); the container's own mounts cover them.
     if (auto* vf = host_config.if_contains("VolumesFrom"); vf && vf->is_array() && !vf->as_array().empty()) {
@@ -517,6 +519,27 @@ result<std::string> find_init_binary() {
 
 }  // namespace
 
+namespace {
+
+// A container made under another remapping (or none) than this daemon's:
+// its files belong to other ids, so it is not started (an exec into a
+// running one joins its namespaces and needs no such check).
+status check_userns_record(const container& c, const std::vector<runtime::id_range>& uid_map,
+                           const std::vector<runtime::id_range>& gid_map) {
+    const auto* rec = c.host_config.if_contains(userns_record_key);
+    if (!rec || !rec->is_string()) return ok();  // made before berth recorded it
+    const bool remapped = !uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host";
+    const std::string now = remapped ? runtime::id_map_text(uid_map) + "|" + runtime::id_map_text(gid_map) : "";
+    if (rec->as_string() == now) return ok();
+    return make_error(errc::conflict, "container " + c.id.substr(0, 12) + " was created " +
+                                          (rec->as_string().empty() ? std::string("without --userns-remap")
+                                                                    : std::string("under another --userns-remap")) +
+                                          " than this daemon runs with: its files belong to other ids; start it "
+                                          "with a daemon of the same remapping");
+}
+
+}  // namespace
+
 result<runtime::launch_spec> engine::process_half(const container& c,
                                                    std::optional<std::string>* seccomp_profile) const {
     runtime::launch_spec spec;
@@ -556,7 +579,8 @@ result<runtime::launch_spec> engine::process_half(const container& c,
     if (seccomp_profile) *seccomp_profile = std::move(conf->seccomp);
     spec.time_offsets = conf->time_offsets;  // an exec joins the container's time namespace
     // --userns-remap, unless the container opted out: an exec joins its user namespace.
-    if (!_opts.uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
+    const bool remapped = !_opts.uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host";
+    if (remapped) {
         spec.uid_map = _opts.uid_map;
         spec.gid_map = _opts.gid_map;
     }
@@ -652,6 +676,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     if (!device_cfg) co_return device_cfg.err();
     // The process half and its seccomp program before the cgroup: a failure
     // here leaves nothing to undo.
+    if (auto u = check_userns_record(*c, _opts.uid_map, _opts.gid_map); !u) co_return u.err();
     std::optional<std::string> seccomp_profile;
     auto process = process_half(*c, &seccomp_profile);
     if (!process) co_return process.err();

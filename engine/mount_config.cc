@@ -162,8 +162,10 @@ result<bind_entry> volume_mount(const json::object& hc, const json::object& m) {
                 b.volume_options = opts->as_object();
             }
         }
-        if (source.empty() && !b.volume_options.empty())
-            BERTH_TRY(volumes::check_options(b.volume, b.volume_options));
+        // An anonymous volume is made without them: refused, never dropped.
+        if (source.empty() && (!b.volume_options.empty() || !b.volume_labels.empty()))
+            return invalid("HostConfig.Mounts: volume-opt and volume-label need a named volume (source=NAME); "
+                           "for an anonymous volume they are not supported yet");
     }
     return b;
 }

@@ -29,6 +29,11 @@ inline constexpr const char* anonymous_volumes_key = "BerthAnonymousVolumes";
 // from inspect): [{Type bind|volume, Destination, RW, Source, Propagation |
 // Name, Anonymous}]. A bind or mount of the container at the same target wins.
 inline constexpr const char* volumes_from_key = "BerthVolumesFrom";
+// The user-namespace remapping a container was created under (hidden from
+// inspect): "uid_map|gid_map" as the kernel's map text, "" for none. Its
+// upper layer is owned accordingly, so a start under another remapping is
+// refused (Docker keeps a data root per remapping).
+inline constexpr const char* userns_record_key = "BerthUsernsRemap";
 // Docker's label on the volumes it makes anonymous.
 inline constexpr const char* anonymous_volume_label = "com.docker.volume.anonymous";
 

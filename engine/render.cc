@@ -116,6 +116,7 @@ json::object engine::inspect_json(const container& c) const {
     json::object hc = c.host_config;
     hc.erase(anonymous_volumes_key);
     hc.erase(volumes_from_key);
+    hc.erase(userns_record_key);
     json::value exec_id_list = nullptr;
     if (auto ids = exec_ids(c); !ids.empty()) exec_id_list = strings(ids);
     // Docker leaves both unset (null) for a privileged container.

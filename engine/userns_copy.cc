@@ -196,7 +196,11 @@ status copy_layer_remapped(const std::string& src, const std::string& dest, cons
                            const std::vector<id_range>& gid_map) {
     const std::string what = "copy layer " + src + " for the user namespace";
     const std::string parent = dest.substr(0, dest.rfind('/'));
-    BERTH_TRY(make_dirs(parent, 0711));
+    // 0700: the copies hold the image's setuid files owned by the remapped
+    // ids; no host user may reach them (overlayfs opens lowers as root).
+    BERTH_TRY(make_dirs(parent, 0700));
+    for (const std::string& d : {parent.substr(0, parent.rfind('/')), parent})
+        if (::chmod(d.c_str(), 0700) != 0) return sys_error("chmod " + d).wrap(what);
     const std::string stage = parent + "/.stage-" + random_id().substr(0, 16);
     if (::mkdir(stage.c_str(), 0700) != 0) return sys_error("mkdir " + stage).wrap(what);
     scope_exit drop([&] { (void)remove_all(stage); });

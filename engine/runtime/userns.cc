@@ -58,8 +58,10 @@ result<unique_fd> idmapped_view(int userns, const std::string& dir) {
     unique_fd tree(sys::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (!tree) return sys_error("open_tree " + dir);
     struct mount_attr attr {};
-    attr.attr_set = MOUNT_ATTR_IDMAP;
+    // Read-only (overlayfs never writes a lower layer) and private.
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
     attr.userns_fd = static_cast<std::uint64_t>(userns);
+    attr.propagation = MS_PRIVATE;
     if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr) != 0) {
         int err = errno;
         if (err == EINVAL || err == EOPNOTSUPP)
@@ -144,7 +146,6 @@ result<int> layer_view(remapping& r, const std::string& dir) {
         if (it->second.dev == st.st_dev && it->second.ino == st.st_ino) return it->second.tree.get();
         r.views.erase(it);
     }
-    if (r.views.size() >= k_max_cached_views) r.views.clear();
     BERTH_ASSIGN(unique_fd tree, idmapped_view(r.userns.get(), dir));
     struct stat seen {};
     if (::fstat(tree.get(), &seen) != 0) return sys_error("stat idmapped layer " + dir);
@@ -253,6 +254,9 @@ result<unique_fd> open_remapped_rootfs(const launch_spec& spec) {
             struct stat st {};
             return ::fstat(kv.second.tree.get(), &st) != 0 || st.st_nlink == 0;
         });
+    // Room for this start's layers before any is looked up: an eviction in
+    // the middle would close views already picked for this overlay.
+    if (r->views.size() + spec.lower_dirs.size() > k_max_cached_views) r->views.clear();
     // The init layer is the container's own: a fresh view, closed with the overlay's creation.
     BERTH_ASSIGN(unique_fd init_view, idmapped_view(r->userns.get(), spec.lower_dirs[0]));
     std::vector<int> lowers{init_view.get()};

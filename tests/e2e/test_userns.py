@@ -564,6 +564,20 @@ def test_exec_follows_the_container_across_daemon_restarts(remap, tmp_path):
             r = d.cli("exec", remapped, "sh", "-c", "id -u; cat /proc/self/uid_map")
             assert r.returncode == 0, r.stderr
             assert r.stdout.split() == ["0", "0", str(start), str(SIZE)]
+        # A start, unlike an exec, needs the remapping the container was made
+        # under: its upper layer belongs to those ids.
+        for cid in (plain, remapped):
+            assert d.cli("stop", "-t", "0", cid).returncode == 0
+        r = d.cli("start", plain)
+        assert r.returncode != 0 and "was created without --userns-remap" in r.stderr, r.stderr
+        assert d.cli("start", remapped).returncode == 0
+        assert d.cli("stop", "-t", "0", remapped).returncode == 0
+        d.stop()
+        d.args = []
+        d.start()
+        r = d.cli("start", remapped)
+        assert r.returncode != 0 and "under another --userns-remap" in r.stderr, r.stderr
+        assert d.cli("start", plain).returncode == 0
     finally:
         d.teardown()
 
