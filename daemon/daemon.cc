@@ -98,6 +98,19 @@ int daemon_main(int argc, char** argv) {
     if (!userns_remap.empty()) {
         auto remap = resolve_userns_remap(userns_remap);
         status dirs = remap ? make_dirs(opts.data_root + "/tmp", 0700) : status(remap.err());
+        // The maps must never give the container's ids the host's root, and
+        // the kernel must take them (user namespaces enabled, ranges valid):
+        // found now, not at the first start.
+        if (dirs) {
+            for (const auto* ranges : {&remap->uid_map, &remap->gid_map})
+                for (const auto& r : *ranges)
+                    if (r.outside == 0)
+                        dirs = make_error(errc::invalid_argument, "a subordinate range contains the host's id 0");
+        }
+        if (dirs) {
+            if (auto ns = runtime::make_user_namespace(remap->uid_map, remap->gid_map); !ns)
+                dirs = ns.err().wrap("user namespaces are unavailable or refuse these ranges");
+        }
         if (!dirs) {
             std::cerr << "berth daemon: --userns-remap " << userns_remap << ": " << dirs.err().message << "\n";
             return 1;
