@@ -442,7 +442,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         // Remapped: others may pass (not list) it, for the daemon's
         // idmapped view of upper/ and work/, where the host's root is nobody.
         BERTH_TRY(make_dirs(dir, 0710));
-        if (remapped_uid >= 0 && ::chmod(dir.c_str(), 0711) != 0) return sys_error("chmod " + dir);
+        // Remapped: the group is the remapped root's (0710), so that the
+        // daemon's idmapped view (where that gid is 0) passes, and no other
+        // host user does.
+        if (remapped_uid >= 0 && (::chown(dir.c_str(), 0, static_cast<gid_t>(remapped_gid)) != 0 ||
+                                  ::chmod(dir.c_str(), 0710) != 0))
+            return sys_error("chown " + dir);
         // One mkdir each (make_dirs would walk every component of the path again).
         for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
             if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);

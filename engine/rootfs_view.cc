@@ -154,10 +154,12 @@ result<rootfs_layout> unmapped(const rootfs_layout& l, unique_fd& held) {
     if (l.work_dir.substr(0, l.work_dir.rfind('/')) != parent)
         return make_error(errc::internal, "idmapped view of " + parent + ": upper and work directories apart");
     // Through the view the host's root owns nothing: the directory must let
-    // others pass (containers made remapped are 0711 from the start).
+    // the view's root pass. Containers made remapped are root:<remapped
+    // gid> 0710 (that gid is 0 through the view); older ones get o+x.
     struct stat st {};
     if (::stat(parent.c_str(), &st) != 0) return sys_error("stat " + parent);
-    if (!(st.st_mode & S_IXOTH) && ::chmod(parent.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0)
+    const bool group_passes = (st.st_mode & S_IXGRP) && st.st_gid != 0;
+    if (!group_passes && !(st.st_mode & S_IXOTH) && ::chmod(parent.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0)
         return sys_error("chmod " + parent);
     held.reset(sys::open_tree(AT_FDCWD, parent.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (!held) return sys_error("open_tree " + parent);

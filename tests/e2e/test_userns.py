@@ -135,6 +135,9 @@ def test_rootfs_writes_owned_by_mapped_root(rd):
         assert (st.st_uid, st.st_gid) == (rd.start_id, rd.start_id)
         st = os.stat(os.path.join(upper, "madedir"))
         assert (st.st_uid, st.st_gid) == (rd.start_id + 1000, rd.start_id + 1000)
+        # No other host user passes into the container's directory.
+        st = os.stat(os.path.dirname(upper))
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, rd.start_id, 0o710)
     finally:
         rd.cli("rm", "-f", cid)
 
