@@ -13,6 +13,7 @@ containers/s below 1 (or of p99 or CPU above 1) is a regression.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,11 +53,14 @@ def main():
             raise SystemExit("not an executable: %s" % b)
     tmp = tempfile.mkdtemp(prefix="berth-compare-")
     results = {"before": [], "after": []}
-    for i in range(args.rounds):
-        for label, berth in (("before", args.before), ("after", args.after)):
-            print("round %d: %s" % (i + 1, label), flush=True)
-            results[label].append(one_round(berth, args.n, args.c, args.min_seconds,
-                                            os.path.join(tmp, "%s-%d.json" % (label, i))))
+    try:
+        for i in range(args.rounds):
+            for label, berth in (("before", args.before), ("after", args.after)):
+                print("round %d: %s" % (i + 1, label), flush=True)
+                results[label].append(one_round(berth, args.n, args.c, args.min_seconds,
+                                                os.path.join(tmp, "%s-%d.json" % (label, i))))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def med(label, conc, key, relative=False):
         vals = []
