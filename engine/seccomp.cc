@@ -453,8 +453,9 @@ result<std::shared_ptr<const std::string>> seccomp_cache::load(const std::string
         auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         std::string skipped;
         for (const auto& n : compiled.skipped) skipped += (skipped.empty() ? "; names this libseccomp does not know, skipped: " : ", ") + n;
-        log::info("seccomp: compiled filter {} ({} instructions, highest syscall {}, {:.1f} ms){}", key,
-                  compiled.program.size() / sizeof(sock_filter), compiled.highest_syscall, ms, skipped);
+        log::info("seccomp: compiled filter {} ({} instructions, highest syscall {}, {:.1f} ms)", key,
+                  compiled.program.size() / sizeof(sock_filter), compiled.highest_syscall, ms);
+        if (!skipped.empty()) log::warn("seccomp: filter {}{}", key, skipped);
         program = std::make_shared<const std::string>(std::move(compiled.program));
         if (auto s = make_dirs(_dir, 0700); !s) log::warn("seccomp: {}", s.err().message);
         else if (auto w = write_file_atomic(path, *program, 0600); !w) log::warn("seccomp: {}", w.err().message);
