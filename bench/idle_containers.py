@@ -55,26 +55,12 @@ def pid_ns(pid):
         return None
 
 
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if ppid == pid:
-            out.append(int(p))
-    return out
-
-
 def berth_processes(d):
     """[(name, pid, containers it parents)]: the daemon, every monitor and its zygote."""
+    from conftest import children  # noqa: E402 (conftest reads BERTH_BINARY when imported)
     procs = [("daemon", d.proc.pid, 0)]
     for k, pid in sorted(d.monitor_pids().items()):
-        kids = children(pid)
+        kids = [c for c, _ in children(pid)]
         # The zygote shares the monitor's pid namespace; a container (even
         # one still being set up, with the monitor's command line) does not.
         zygotes = [c for c in kids if cmdline(c)[1:2] == [b"monitor"] and pid_ns(c) == pid_ns(pid)]

@@ -27,29 +27,11 @@
 namespace berth::runtime {
 namespace {
 
-// Backslash-escapes what the legacy overlay option parser splits on.
-std::string escape_overlay_path(const std::string& p) {
-    std::string out;
-    for (char c : p) {
-        if (c == ':' || c == ',' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 // Kernels before 6.8 have no "lowerdir+", and fsconfig() caps every string
 // at 255 bytes, too short for a joined layer stack: fall back to mount(2),
 // whose option string may fill a page.
 status mount_overlay_legacy(const launch_spec& spec, const std::string& what) {
-    std::string opts = "lowerdir=";
-    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) {
-        if (i) opts += ':';
-        opts += escape_overlay_path(spec.lower_dirs[i]);
-    }
-    if (!spec.upper_dir.empty()) {
-        opts += ",upperdir=" + escape_overlay_path(spec.upper_dir);
-        opts += ",workdir=" + escape_overlay_path(spec.work_dir);
-    }
+    const std::string opts = overlay_mount_options({spec.lower_dirs, spec.upper_dir, spec.work_dir});
     if (::mount("overlay", spec.rootfs_dir.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
     return ok();
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <string_view>
+#include <utility>
 
 #include "base/sys.h"
 
@@ -71,6 +72,52 @@ result<unique_fd> open_overlay(const overlay_layers& layers, const std::string& 
     unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
     if (!mnt) return fs_error(fs.get(), what);
     return mnt;
+}
+
+result<unique_fd> open_overlay_from_fds(const std::vector<int>& lowers, const std::string& upper,
+                                        const std::string& work, const std::string& what) {
+    unique_fd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
+    if (!fs) return sys_error(what);
+    for (int fd : lowers) {
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, fd) == 0) continue;
+        int err = errno;
+        if (err == EINVAL) {
+            auto log = fs_context_log(fs.get());
+            return error{errc::unavailable,
+                         what + ": userns-remap needs overlayfs layers given by descriptor (Linux 6.15+)" +
+                             (log.empty() ? std::string() : " (" + log + ")"),
+                         err};
+        }
+        errno = err;
+        return fs_error(fs.get(), what + ": idmapped lower directory");
+    }
+    for (auto [key, dir] : {std::pair{"upperdir", &upper}, std::pair{"workdir", &work}}) {
+        unique_fd d(::open(dir->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!d) return sys_error(what + ": open " + *dir);
+        if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, key, nullptr, d.get()) != 0)
+            return fs_error(fs.get(), what + ": " + key + " " + *dir);
+    }
+    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fs_error(fs.get(), what);
+    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+    if (!mnt) return fs_error(fs.get(), what);
+    return mnt;
+}
+
+std::string overlay_mount_options(const overlay_layers& layers) {
+    // Backslash-escapes what the legacy option parser splits on.
+    auto escaped = [](const std::string& p) {
+        std::string out;
+        for (char c : p) {
+            if (c == ':' || c == ',' || c == '\\') out += '\\';
+            out += c;
+        }
+        return out;
+    };
+    std::string opts = "lowerdir=";
+    for (size_t i = 0; i < layers.lower_dirs.size(); ++i) opts += (i ? ":" : "") + escaped(layers.lower_dirs[i]);
+    if (!layers.upper_dir.empty())
+        opts += ",upperdir=" + escaped(layers.upper_dir) + ",workdir=" + escaped(layers.work_dir);
+    return opts;
 }
 
 }  // namespace berth::runtime

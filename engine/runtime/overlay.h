@@ -34,4 +34,16 @@ struct overlay_layers {
 // the failed call.
 result<unique_fd> open_overlay(const overlay_layers& layers, const std::string& what);
 
+// The overlay of lower layers given as descriptors (idmapped detached
+// mounts: --userns-remap) over upper and work directories, detached.
+// FSCONFIG_SET_FD with "lowerdir+" needs Linux 6.15: an unavailable error
+// says so where the kernel refuses it.
+result<unique_fd> open_overlay_from_fds(const std::vector<int>& lowers, const std::string& upper,
+                                        const std::string& work, const std::string& what);
+
+// The option string of mount(2) for `layers` ("lowerdir=a:b,upperdir=…,
+// workdir=…"), each path escaped for the legacy parser: where the new mount
+// API cannot express the overlay.
+std::string overlay_mount_options(const overlay_layers& layers);
+
 }  // namespace berth::runtime

@@ -20,28 +20,6 @@
 namespace berth::runtime {
 namespace {
 
-// A failed fsconfig() queues the kernel's reason on the fs context.
-std::string fs_context_log(int fs) {
-    std::string out;
-    char buf[512];
-    for (;;) {
-        ssize_t n = ::read(fs, buf, sizeof buf);
-        if (n <= 0) break;
-        std::string_view m(buf, static_cast<size_t>(n));
-        if (m.size() > 2 && m[1] == ' ') m.remove_prefix(2);
-        if (!out.empty()) out += "; ";
-        out += m;
-    }
-    return out;
-}
-
-error fs_error(int fs, const std::string& what) {
-    int err = errno;
-    error e = sys_error(what, err);
-    if (auto log = fs_context_log(fs); !log.empty()) e.message += " (" + log + ")";
-    return e;
-}
-
 status write_map(pid_t pid, const char* file, const std::vector<id_range>& ranges) {
     const std::string path = "/proc/" + std::to_string(pid) + "/" + file;
     const std::string text = id_map_text(ranges);
@@ -77,35 +55,6 @@ result<unique_fd> idmapped_view(int userns, const std::string& dir) {
 
 // overlayfs on layers given by descriptor, as the calling process (init
 // namespace root in the zygote: trusted.overlay.* is honoured).
-result<unique_fd> overlay_of(const std::vector<int>& lowers, const std::string& upper, const std::string& work,
-                             const std::string& what) {
-    unique_fd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
-    if (!fs) return sys_error(what);
-    for (int fd : lowers) {
-        if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, fd) == 0) continue;
-        int err = errno;
-        if (err == EINVAL) {
-            auto log = fs_context_log(fs.get());
-            return error{errc::unavailable,
-                         what + ": userns-remap needs overlayfs layers given by descriptor (Linux 6.15+)" +
-                             (log.empty() ? std::string() : " (" + log + ")"),
-                         err};
-        }
-        errno = err;
-        return fs_error(fs.get(), what + ": idmapped lower directory");
-    }
-    for (auto [key, dir] : {std::pair{"upperdir", &upper}, std::pair{"workdir", &work}}) {
-        unique_fd d(::open(dir->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!d) return sys_error(what + ": open " + *dir);
-        if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, key, nullptr, d.get()) != 0)
-            return fs_error(fs.get(), what + ": " + key + " " + *dir);
-    }
-    if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fs_error(fs.get(), what);
-    unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
-    if (!mnt) return fs_error(fs.get(), what);
-    return mnt;
-}
-
 // The zygote's state: per remapping, a user namespace with its maps and
 // the idmapped views of image layers made so far.
 struct cached_view {
@@ -154,15 +103,6 @@ result<int> layer_view(remapping& r, const std::string& dir) {
     return fd;
 }
 
-std::string escape_overlay_path(const std::string& p) {
-    std::string out;
-    for (char c : p) {
-        if (c == ':' || c == ',' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 // Copied layers (engine/userns_copy.h): a plain overlay, still made here.
 // Where the new mount API cannot say it (no "lowerdir+" before Linux 6.8),
 // mount(2) on the rootfs directory (an empty directory of the data root) in
@@ -170,9 +110,7 @@ std::string escape_overlay_path(const std::string& p) {
 result<unique_fd> plain_overlay(const launch_spec& spec, const std::string& what) {
     BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
     if (mnt) return mnt;
-    std::string opts = "lowerdir=";
-    for (size_t i = 0; i < spec.lower_dirs.size(); ++i) opts += (i ? ":" : "") + escape_overlay_path(spec.lower_dirs[i]);
-    opts += ",upperdir=" + escape_overlay_path(spec.upper_dir) + ",workdir=" + escape_overlay_path(spec.work_dir);
+    const std::string opts = overlay_mount_options({spec.lower_dirs, spec.upper_dir, spec.work_dir});
     if (::mount("overlay", spec.rootfs_dir.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
     unique_fd tree(sys::open_tree(AT_FDCWD, spec.rootfs_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     int err = errno;
@@ -264,7 +202,7 @@ result<unique_fd> open_remapped_rootfs(const launch_spec& spec) {
         BERTH_ASSIGN(int fd, layer_view(*r, spec.lower_dirs[i]));
         lowers.push_back(fd);
     }
-    return overlay_of(lowers, spec.upper_dir, spec.work_dir, what);
+    return open_overlay_from_fds(lowers, spec.upper_dir, spec.work_dir, what);
 }
 
 status probe_remapped_overlay(const std::string& scratch, const std::vector<id_range>& uid_map,
@@ -277,7 +215,7 @@ status probe_remapped_overlay(const std::string& scratch, const std::vector<id_r
         if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("mkdir " + d);
     BERTH_ASSIGN(unique_fd ns, make_user_namespace(uid_map, gid_map));
     BERTH_ASSIGN(unique_fd view, idmapped_view(ns.get(), lower));
-    BERTH_ASSIGN(unique_fd mnt, overlay_of({view.get()}, upper, work, "overlay on idmapped layers in " + scratch));
+    BERTH_ASSIGN(unique_fd mnt, open_overlay_from_fds({view.get()}, upper, work, "overlay on idmapped layers in " + scratch));
     return ok();
 }
 

@@ -194,6 +194,27 @@ def cgroup_parents(root):
     return sorted(set(out))
 
 
+def proc_stat(pid):
+    """(state, ppid) of a process, None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def children(pid):
+    """[(pid, state)] of the processes whose parent is pid."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            st = proc_stat(int(p))
+            if st and st[1] == pid:
+                out.append((int(p), st[0]))
+    return out
+
+
 def exit_records(root):
     """The exit records the monitors of a data root hold and the daemon has
     not acknowledged: {container id: record}, read from every shard's

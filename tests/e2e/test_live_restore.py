@@ -9,22 +9,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, exit_records, make_busybox_tar
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append((int(p), fields[0]))
-    return out
+from conftest import Daemon, children, exit_records, make_busybox_tar
 
 
 def test_fifty_containers_survive_daemon_sigkill():

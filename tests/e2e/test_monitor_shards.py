@@ -11,27 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from conftest import BERTH, Daemon, exit_records, make_busybox_tar
-
-
-def proc_stat(pid):
-    """(state, ppid) of a process, None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[0], int(fields[1])
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            st = proc_stat(int(p))
-            if st and st[1] == pid:
-                out.append((int(p), st[0]))
-    return out
+from conftest import BERTH, Daemon, children, exit_records, make_busybox_tar, proc_stat
 
 
 def state(d, cid):

@@ -3,6 +3,7 @@ stay shared and unpacked once (idmapped, never copied or chowned), owners
 and modes of the image survive, opaque directories still hide, exec joins
 the user namespace, --userns=host opts out, `default` makes its user."""
 import json
+import time
 import os
 import pwd
 import random
@@ -347,19 +348,25 @@ def _one_file_tar(name, data, uid=0, gid=0):
     return buf.getvalue()
 
 
+def _run_owners_writer(d):
+    """A running owners:1 container that has made /made (root) and /u
+    (1000:1000) in its upper layer; returns its id and upper directory."""
+    r = d.cli("run", "-d", "owners:1", "sh", "-c", "echo hi > /made; mkdir /u; chown 1000:1000 /u; sleep 100")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    upper = json.loads(d.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
+    for _ in range(100):
+        if os.path.exists(os.path.join(upper, "u")):
+            break
+        time.sleep(0.05)
+    return cid, upper
+
+
 def test_cp_and_export_in_container_ids(rd):
     """The daemon's views map the host's ids back: export and cp show the
     container's ids, and what cp writes gets the mapped host ids."""
-    r = rd.cli("run", "-d", "owners:1", "sh", "-c", "echo hi > /made; mkdir /u; chown 1000:1000 /u; sleep 100")
-    assert r.returncode == 0, r.stderr
-    cid = r.stdout.strip()
+    cid, upper = _run_owners_writer(rd)
     try:
-        upper = json.loads(rd.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
-        for _ in range(100):
-            if os.path.exists(os.path.join(upper, "u")):
-                break
-            import time
-            time.sleep(0.05)
         status, raw = rd.api("GET", "/containers/%s/export" % cid)
         assert status == 200
         owners = _tar_owners(raw)
@@ -502,16 +509,8 @@ def test_copy_mode_one_copy_per_remapping(cd):
 
 
 def test_copy_mode_export_and_gc(cd):
-    r = cd.cli("run", "-d", "owners:1", "sh", "-c", "mkdir /u; chown 1000:1000 /u; touch /made; sleep 100")
-    assert r.returncode == 0, r.stderr
-    cid = r.stdout.strip()
+    cid, _ = _run_owners_writer(cd)
     try:
-        import time
-        upper = json.loads(cd.cli("inspect", cid).stdout)[0]["GraphDriver"]["Data"]["UpperDir"]
-        for _ in range(100):
-            if os.path.exists(os.path.join(upper, "made")):
-                break
-            time.sleep(0.05)
         status, raw = cd.api("GET", "/containers/%s/export" % cid)
         assert status == 200
         owners = _tar_owners(raw)
