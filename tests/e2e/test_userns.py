@@ -173,15 +173,21 @@ def test_setuid_binary_runs_as_its_owner(rd):
     assert r.returncode != 0 and "Permission denied" in r.stderr
 
 
-def test_layers_shared_and_unpacked_once(rd):
+def _two_remapped_one_host(d):
+    """Two remapped containers and one with --userns host, created from
+    owners:1: their ids and overlay lower directories."""
     ids = []
     for extra in ([], [], ["--userns", "host"]):
-        r = rd.cli("create", *extra, "owners:1", "true")
+        r = d.cli("create", *extra, "owners:1", "true")
         assert r.returncode == 0, r.stderr
         ids.append(r.stdout.strip())
+    lowers = [json.loads(d.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":") for i in ids]
+    return ids, lowers
+
+
+def test_layers_shared_and_unpacked_once(rd):
+    ids, lowers = _two_remapped_one_host(rd)
     try:
-        lowers = [json.loads(rd.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":")
-                  for i in ids]
         assert lowers[0][1:] == lowers[1][1:] == lowers[2][1:] and len(lowers[0]) == 4
         layers_dir = os.path.join(rd.root, "layers")
         assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][1:])
@@ -462,14 +468,8 @@ def test_copy_mode_owners_modes_links_and_opaque(cd):
 
 
 def test_copy_mode_one_copy_per_remapping(cd):
-    ids = []
-    for extra in ([], [], ["--userns", "host"]):
-        r = cd.cli("create", *extra, "owners:1", "true")
-        assert r.returncode == 0, r.stderr
-        ids.append(r.stdout.strip())
+    ids, lowers = _two_remapped_one_host(cd)
     try:
-        lowers = [json.loads(cd.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":")
-                  for i in ids]
         chains = sorted(os.path.basename(p) for p in lowers[0][1:])
         assert sorted(os.listdir(os.path.join(cd.root, "layers"))) == chains
         assert sorted(os.listdir(cd.copies)) == chains
