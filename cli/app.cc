@@ -16,7 +16,7 @@ constexpr command (*table[])() = {
     pause_command, unpause_command, rename_command, stats_command, top_command, update_command,
     events_command, inspect_command, images_command, pull_command,
     rmi_command,  import_command, load_command,  version_command, info_command,
-    cp_command,   diff_command,   export_command, volume_command, system_command,
+    cp_command,   diff_command,   export_command, volume_command, system_command, pool_command,
 };
 
 struct entry {

@@ -89,6 +89,7 @@ command cp_command();
 command diff_command();
 command export_command();
 command volume_command();
+command pool_command();
 command system_command();
 
 struct create_options;

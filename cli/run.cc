@@ -19,7 +19,7 @@ namespace json = boost::json;
 namespace {
 
 // berth run --count N: one request, N containers; the daemon's summary.
-int run_batch(context& ctx, const create_options& o, int count, int parallel) {
+int run_batch(context& ctx, const create_options& o, int count, int parallel, double rate) {
     constexpr std::string_view prefix = "berth: ";
     if (!o.name.empty())
         return fail(make_error(errc::invalid_argument, "--name cannot be used with --count"), 125, prefix);
@@ -32,6 +32,7 @@ int run_batch(context& ctx, const create_options& o, int count, int parallel) {
     if (!api) return fail(api.err(), 125, prefix);
     std::string target = "/berth/containers/run?count=" + std::to_string(count);
     if (parallel > 0) target += "&parallel=" + std::to_string(parallel);
+    if (rate > 0) target += "&rate=" + std::to_string(rate);
     if (o.auto_remove) target += "&remove=1";
     auto r = (*api)->request("POST", target, json::serialize(*body));
     if (!r) return fail(r.err(), 125, prefix);
@@ -50,6 +51,9 @@ int run_batch(context& ctx, const create_options& o, int count, int parallel) {
                 num(s, "ContainersPerSecond"));
     std::printf("start latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", num(lat, "P50"), num(lat, "P99"),
                 num(lat, "Max"));
+    if (num(s, "FromPool") > 0)
+        std::printf("from a warm pool: %.0f (all running after %.3f s: %.1f containers/s)\n", num(s, "FromPool"),
+                    num(s, "RunningSeconds"), num(s, "RunningPerSecond"));
     std::string codes;
     bool all_zero = true;
     if (const auto* ec = s.if_contains("ExitCodes"); ec && ec->is_object()) {
@@ -113,6 +117,7 @@ int run(context& ctx, create_options o) {
 struct batch_flags {
     int count = 0;
     int parallel = 0;
+    double rate = 0;
 };
 
 action setup(CLI::App& sub) {
@@ -124,11 +129,16 @@ action setup(CLI::App& sub) {
         ->check(CLI::Range(1, 1000000));
     sub.add_option("--parallel", b->parallel, "With --count: starts in flight at once (default: 2 per core)")
         ->check(CLI::Range(1, 100000));
+    sub.add_option("--rate", b->rate,
+                   "With --count: open loop, submit RATE containers per second whatever the others are doing")
+        ->check(CLI::Range(0.001, 1000000.0));
     add_container_flags(sub, *o);
     return [o, b](context& ctx) {
-        if (b->parallel > 0 && b->count == 0)
-            return fail(make_error(errc::invalid_argument, "--parallel needs --count"), 125, "berth: ");
-        if (b->count > 0) return run_batch(ctx, *o, b->count, b->parallel);
+        if ((b->parallel > 0 || b->rate > 0) && b->count == 0)
+            return fail(make_error(errc::invalid_argument, "--parallel and --rate need --count"), 125, "berth: ");
+        if (b->parallel > 0 && b->rate > 0)
+            return fail(make_error(errc::invalid_argument, "--parallel and --rate exclude each other"), 125, "berth: ");
+        if (b->count > 0) return run_batch(ctx, *o, b->count, b->parallel, b->rate);
         return run(ctx, *o);
     };
 }

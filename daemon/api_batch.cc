@@ -1,10 +1,18 @@
-// POST /berth/containers/run?count=N&parallel=K&remove=BOOL (a berth
+// POST /berth/containers/run?count=N&parallel=K&remove=BOOL&rate=R (a berth
 // extension): the body is a /containers/create body; N containers are
 // created, started and waited for (removed with remove=1 or
-// HostConfig.AutoRemove), and the answer is the batch's summary
+// HostConfig.AutoRemove), `parallel` at a time, or open loop at `rate` per
+// second (latency counted from each one's due time), and the answer is the batch's summary
 // (engine/batch.h).
+//
+// Warm pools (engine/pool.cc), also berth extensions:
+//   GET    /berth/pools                 [{Image, ImageID, Size, Ready, Preparing, Taken, Failed, LastError}]
+//   POST   /berth/pools                 {Image, Size, Wait}: sets the image's pool (Size 0 removes it);
+//                                       with Wait, answers once it is full
+//   DELETE /berth/pools/{image}         removes the image's pool (its parked sandboxes are killed)
 #include <thread>
 
+#include "base/util.h"
 #include "daemon/handlers.h"
 
 namespace berth::api {
@@ -23,7 +31,45 @@ result<int> positive_query(const request& req, const char* key, int fallback) {
     return static_cast<int>(n);
 }
 
+json::object pool_json(const pool_info& p) {
+    return {{"Image", p.image_ref}, {"ImageID", p.image_id},         {"Size", p.size},
+            {"Ready", p.ready},     {"Preparing", p.preparing},     {"Taken", p.taken},
+            {"Failed", p.failed},   {"LastError", p.last_error}};
+}
+
 }  // namespace
+
+awaitable<bool> pools_route(socket_t& s, request& req, engine& eng) {
+    const std::string& p = req.path;
+    if (p == "/berth/pools" && req.method == http::verb::get) {
+        json::array out;
+        for (const auto& info : eng.pools()) out.push_back(pool_json(info));
+        co_return co_await reply_json(s, req, http::status::ok, out);
+    }
+    if (p == "/berth/pools" && req.method == http::verb::post) {
+        auto body = json_object_body(req);
+        if (!body) co_return co_await reply_error(s, req, body.err());
+        auto* image = body->if_contains("Image");
+        auto* size = body->if_contains("Size");
+        auto* wait = body->if_contains("Wait");
+        if (!image || !image->is_string() || image->as_string().empty())
+            co_return co_await reply_error(s, req, make_error(errc::invalid_argument, "Image is required"));
+        if (!size || !size->is_int64())
+            co_return co_await reply_error(s, req, make_error(errc::invalid_argument, "Size must be a number"));
+        auto n = size->as_int64();
+        int clamped = n < 0 ? -1 : n > 1000000 ? 1000000 : static_cast<int>(n);
+        auto out = co_await eng.set_pool(std::string(image->as_string()), clamped,
+                                         wait && wait->is_bool() && wait->as_bool());
+        if (!out) co_return co_await reply_error(s, req, out.err());
+        co_return co_await reply_json(s, req, http::status::ok, pool_json(*out));
+    }
+    if (starts_with(p, "/berth/pools/") && req.method == http::verb::delete_) {
+        auto out = co_await eng.set_pool(p.substr(13), 0, false);
+        if (!out) co_return co_await reply_error(s, req, out.err());
+        co_return co_await reply(s, req, http::status::no_content, "");
+    }
+    co_return co_await reply_error(s, req, make_error(errc::not_found, "page not found"));
+}
 
 awaitable<bool> containers_run_batch(socket_t& s, request& req, engine& eng) {
     auto body = json_object_body(req);
@@ -38,6 +84,13 @@ awaitable<bool> containers_run_batch(socket_t& s, request& req, engine& eng) {
     if (!parallel) co_return co_await reply_error(s, req, parallel.err());
     opts.count = *count;
     opts.parallel = *parallel;
+    if (std::string rate = req.get("rate"); !rate.empty()) {
+        char* end = nullptr;
+        opts.rate = std::strtod(rate.c_str(), &end);
+        if (*end != '\0' || !(opts.rate > 0) || opts.rate > 1e6)
+            co_return co_await reply_error(s, req, make_error(errc::invalid_argument,
+                                                              "invalid rate " + rate + ": containers per second, above 0"));
+    }
     std::string remove = req.get("remove");
     opts.remove = remove == "1" || remove == "true";
     if (auto* hc = body->if_contains("HostConfig"); hc && hc->is_object()) {

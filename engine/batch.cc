@@ -45,6 +45,9 @@ json::object batch_summary(const batch_outcome& o, bool removed) {
         {"StartLatencyMs",
          json::object{{"P50", percentile(lat, 50)}, {"P99", percentile(lat, 99)}, {"Max", lat.empty() ? 0 : lat.back()}}},
         {"LatenciesMs", std::move(latencies)},
+        {"FromPool", o.from_pool},
+        {"RunningSeconds", o.running_seconds},
+        {"RunningPerSecond", o.running_seconds > 0 ? static_cast<double>(started) / o.running_seconds : 0.0},
     };
     if (!removed) out["Ids"] = std::move(ids);
     return out;
@@ -60,6 +63,8 @@ struct batch_state {
     int removing = 0;      // removals in flight
     batch_outcome out;
     std::unique_ptr<async_event> done;
+    std::chrono::steady_clock::time_point t0;  // the first create
+    std::chrono::steady_clock::time_point schedule_t0;  // open loop: when container 1 is due
 };
 
 }  // namespace
@@ -99,13 +104,16 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
                 continue;
             }
             st->out.ids[i] = made->id;
+            if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
             auto started = co_await start_container(made->id);
             if (!started) {
                 st->out.errors.push_back(started.err().message);
                 if (st->opts.remove) (void)co_await remove_container(made->id, true, true);
                 continue;
             }
-            st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+            const auto now = clock::now();
+            st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - t0).count());
+            st->out.running_seconds = std::chrono::duration<double>(now - st->t0).count();
             id = made->id;
         }
     } catch (const std::exception& e) {
@@ -114,9 +122,50 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
     if (--st->running == 0 && st->removing == 0) st->done->set();
 }
 
+// Open loop: container `index` of a batch with a rate, submitted at its
+// time after the first container ran.
+awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_t index) {
+    auto st = std::static_pointer_cast<batch_state>(opaque);
+    using clock = std::chrono::steady_clock;
+    const auto at = st->schedule_t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                          1e9 * static_cast<double>(index - 1) / st->opts.rate));
+    asio::steady_timer timer(_loop, at);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+    (void)ec;
+    try {
+        auto made = co_await create_container(st->body, "");
+        if (!made) {
+            st->out.errors.push_back(made.err().message);
+        } else {
+            st->out.ids[index] = made->id;
+            if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
+            auto started = co_await start_container(made->id);
+            if (!started) {
+                st->out.errors.push_back(started.err().message);
+            } else {
+                const auto now = clock::now();
+                st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - at).count());
+                st->out.running_seconds = std::chrono::duration<double>(now - st->t0).count();
+                if (auto c = find_container(made->id); c) {
+                    auto code = co_await wait_container(*c, "not-running");
+                    st->out.exit_codes[index] = code ? *code : -1;
+                }
+            }
+            if (st->opts.remove) {
+                if (auto r = co_await remove_container(made->id, true, true); !r)
+                    log::warn("batch: remove {}: {}", made->id.substr(0, 12), r.err().message);
+            }
+        }
+    } catch (const std::exception& e) {
+        st->out.errors.push_back(std::string("batch: ") + e.what());
+    }
+    if (--st->running == 0 && st->removing == 0) st->done->set();
+}
+
 awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
     try {
+        co_await yield_to_starts(std::chrono::milliseconds(500));
         if (auto r = co_await remove_container(id, false, true); !r)
             log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
     } catch (const std::exception& e) {
@@ -128,6 +177,7 @@ awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string i
 awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_options opts) {
     if (opts.count < 1) co_return make_error(errc::invalid_argument, "count must be at least 1");
     if (opts.parallel < 1) co_return make_error(errc::invalid_argument, "parallel must be at least 1");
+    if (opts.rate < 0 || opts.rate > 1e6) co_return make_error(errc::invalid_argument, "rate must be from 0 to 1000000");
     auto st = std::make_shared<batch_state>();
     st->opts = opts;
     st->body = std::move(body);
@@ -139,12 +189,14 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     if (auto* hc = st->body.if_contains("HostConfig"); hc && hc->is_object()) hc->as_object().erase("AutoRemove");
 
     const auto t0 = std::chrono::steady_clock::now();
+    st->t0 = t0;
     // The first container is created and started alone: a bad image or
     // config fails the request once, with its own error (404 for a missing
     // image), rather than N times.
     auto made = co_await create_container(st->body, "");
     if (!made) co_return made.err();
     st->out.ids[0] = made->id;
+    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
     st->next = 1;
     if (auto started = co_await start_container(made->id); !started) {
         if (opts.remove) (void)co_await remove_container(made->id, true, true);
@@ -152,7 +204,21 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     }
     st->out.start_latency_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    st->out.running_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+    if (opts.rate > 0) {
+        // Open loop: the first one's waiter and remover, then one coroutine
+        // per container, each at its time.
+        st->schedule_t0 = std::chrono::steady_clock::now();
+        st->next = static_cast<std::size_t>(opts.count);  // the worker below takes only the first
+        st->running = opts.count;
+        asio::co_spawn(_loop, batch_worker(st, made->id), asio::detached);
+        for (int i = 1; i < opts.count; ++i)
+            asio::co_spawn(_loop, batch_scheduled(st, static_cast<std::size_t>(i)), asio::detached);
+        co_await st->done->wait();
+        st->out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        co_return std::move(st->out);
+    }
     const int workers = std::clamp(opts.parallel, 1, std::min(opts.count, 1024));
     st->running = workers;
     for (int w = 0; w < workers; ++w)

@@ -18,6 +18,11 @@ struct batch_options {
     int count = 1;
     int parallel = 1;
     bool remove = false;  // --rm: the window ends when all are removed
+    // Open loop (--rate): after the first container, container i is
+    // submitted at i/rate seconds whatever the others are doing, and its
+    // latency counts from that time (queueing included). 0: closed loop,
+    // `parallel` at a time.
+    double rate = 0;
 };
 
 struct batch_outcome {
@@ -26,11 +31,15 @@ struct batch_outcome {
     std::vector<double> start_latency_ms;  // create request -> execve observed, started ones only
     std::vector<std::string> errors;       // one per container that failed to be created or started
     double seconds = 0;                    // first create -> last exit (or removal)
+    double running_seconds = 0;            // first create -> the last start observed
+    int from_pool = 0;                     // containers that took a warm pool's sandbox
 };
 
 // The summary the API returns: Count, Started, Failed, Errors (the first
 // few), ExitCodes {"0": n, …}, Seconds, ContainersPerSecond, StartLatencyMs
-// {P50, P99, Max}, LatenciesMs (all, for benchmarks), Ids (without remove).
+// {P50, P99, Max}, LatenciesMs (all, for benchmarks), FromPool (took a warm
+// pool's sandbox), RunningSeconds and RunningPerSecond (first create -> the
+// last one running: a burst's figure), Ids (without remove).
 boost::json::object batch_summary(const batch_outcome& o, bool removed);
 
 // Nearest-rank percentile of sorted values (p in [0, 100]); 0 when empty.

@@ -27,6 +27,7 @@
 #include "engine/monitor/json_log.h"
 #include "engine/monitor_client.h"
 #include "engine/rootfs_view.h"
+#include "engine/runtime/spawn.h"
 #include "engine/runtime/spec.h"
 #include "storage/metadata.h"
 
@@ -58,6 +59,24 @@ std::string resolv_conf() {
     }
     return out;
 }
+
+}  // namespace
+
+status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net) {
+    // Remapped: others may pass (not list) it, for the daemon's
+    // idmapped view of upper/ and work/, where the host's root is nobody.
+    BERTH_TRY(make_dirs(dir, 0710));
+    // One mkdir each (make_dirs would walk every component of the path again).
+    for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
+        if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
+    BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
+    std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
+    BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
+    BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
+    return ok();
+}
+
+namespace {
 
 error name_in_use(const std::string& name, const std::string& id) {
     return make_error(errc::conflict, "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
@@ -145,6 +164,8 @@ std::vector<container_ptr> engine::containers() const {
 }
 
 awaitable<result<create_result>> engine::create_container(json::object body, std::string name) {
+    _busy++;
+    auto idle = scope_exit([&] { _busy--; });
     create_result out;
     if (!name.empty() && name[0] == '/') name.erase(0, 1);
     if (!name.empty()) {
@@ -412,6 +433,16 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         if (!vols.empty()) c->config["Volumes"] = std::move(vols);
     }
     c->host_config = host_config;
+    // A warm pool's prepared sandbox, when one of this image matches the
+    // sandbox this container would get exactly: its id (the directories,
+    // the init layer with the default hostname, the cgroup are made).
+    const std::string sandbox = anon_names.empty() ? take_sandbox(*c, body) : std::string();
+    if (!sandbox.empty()) {
+        c->id = sandbox;
+        hostname = c->id.substr(0, 12);
+        c->config["Hostname"] = hostname;
+        c->parked = true;
+    }
 
     // The container's directories: upper and work for the overlay, merged
     // (its mount point, used only inside the container's mount namespace),
@@ -439,22 +470,13 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                  gid_map = _opts.gid_map]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
-        // Remapped: others may pass (not list) it, for the daemon's
-        // idmapped view of upper/ and work/, where the host's root is nobody.
-        BERTH_TRY(make_dirs(dir, 0710));
+        BERTH_TRY(make_container_dirs(dir, hostname, host_net));
         // Remapped: the group is the remapped root's (0710), so that the
         // daemon's idmapped view (where that gid is 0) passes, and no other
         // host user does.
         if (remapped_uid >= 0 && (::chown(dir.c_str(), 0, static_cast<gid_t>(remapped_gid)) != 0 ||
                                   ::chmod(dir.c_str(), 0710) != 0))
             return sys_error("chown " + dir);
-        // One mkdir each (make_dirs would walk every component of the path again).
-        for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
-            if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
-        BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
-        std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
-        BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
-        BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
         if (remapped_uid >= 0)
             for (auto d : {"/upper", "/work"})
                 if (::chown((dir + d).c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
@@ -472,7 +494,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         }
         return ok();
     };
-    auto made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
+    status made = ok();
+    if (sandbox.empty()) {
+        made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
+    }
     if (!made) {
         auto job1 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
         co_await _workers.run(offload_reason::filesystem, std::move(job1));
@@ -482,8 +507,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     while (name.empty() && _names.count(c->name)) c->name = generate_name();
     if (auto it = _names.find(c->name); it != _names.end()) {
         // Another create took the name while the directories were made.
-        auto undo = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
-        co_await _workers.run(offload_reason::filesystem, std::move(undo));
+        if (!sandbox.empty()) {
+            discard_sandbox(sandbox, true);
+        } else {
+            auto undo = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
+            co_await _workers.run(offload_reason::filesystem, std::move(undo));
+        }
         co_return name_in_use(c->name, it->second);
     }
     _containers[c->id] = c;
@@ -493,8 +522,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
-        auto job2 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
-        co_await _workers.run(offload_reason::filesystem, std::move(job2));
+        if (!sandbox.empty()) {
+            discard_sandbox(sandbox, true);
+        } else {
+            auto job2 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
+            co_await _workers.run(offload_reason::filesystem, std::move(job2));
+        }
         co_return commit_status.err();
     }
     out.id = c->id;
@@ -618,7 +651,50 @@ std::vector<std::pair<std::string, std::string>> engine::remapped_layer_copies(c
     return out;
 }
 
+result<runtime::launch_spec> engine::sandbox_half(const container& c, const cgroup::container_cgroup& cg,
+                                                  std::vector<runtime::device_node> devices,
+                                                  std::vector<runtime::bind_mount> binds,
+                                                  std::vector<runtime::tmpfs_mount> tmpfs_mounts,
+                                                  const std::string& init_binary) {
+    runtime::launch_spec spec;
+    spec.id = c.id;
+    auto layout = container_layout(*this, c);
+    spec.lower_dirs = std::move(layout.lower_dirs);
+    spec.upper_dir = std::move(layout.upper_dir);
+    spec.work_dir = std::move(layout.work_dir);
+    spec.rootfs_dir = container_dir(c.id) + "/merged";
+    spec.new_network = str_field(c.host_config, "NetworkMode") != "host";
+    // --privileged: no masked or read-only paths, /sys writable, every host
+    // device (moby's WithDevices and WithMounts).
+    const bool privileged = bool_field(c.host_config, "Privileged");
+    if (!privileged) {
+        spec.masked_paths = runtime::default_masked_paths();
+        spec.readonly_paths = runtime::default_readonly_paths();
+    }
+    spec.writable_sys = privileged;
+    spec.devices = std::move(devices);
+    spec.cgroup2_dir = cg.v2_dir;
+    spec.cgroup_v1_procs = cg.v1_procs();
+    // --userns-remap, unless the container opted out.
+    if (!_opts.uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
+        spec.uid_map = _opts.uid_map;
+        spec.gid_map = _opts.gid_map;
+    }
+    BERTH_ASSIGN(auto conf, confinement_of(c.host_config));
+    spec.time_offsets = conf.time_offsets;
+    spec.readonly_rootfs = conf.readonly_rootfs;
+    spec.tmpfs = std::move(conf.tmpfs);
+    spec.shm_size = conf.shm_size;
+    spec.sysctls = std::move(conf.sysctls);
+    spec.binds = std::move(binds);
+    for (auto& t : tmpfs_mounts) spec.tmpfs.push_back(std::move(t));
+    spec.init_binary = init_binary;
+    return spec;
+}
+
 awaitable<status> engine::start_container(std::string ref, bool by_policy) {
+    _busy++;
+    auto idle = scope_exit([&] { _busy--; });
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;
@@ -682,10 +758,20 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // The process half and its seccomp program before the cgroup: a failure
     // here leaves nothing to undo.
     if (auto u = check_userns_record(*c, _opts.uid_map, _opts.gid_map); !u) co_return u.err();
+    // Created from a warm pool's sandbox (engine/pool.cc) and never started:
+    // its cgroup, namespaces and rootfs are ready, and its parked child
+    // takes only the process half. A later start is a cold one.
+    const bool claim = c->parked;
     std::optional<std::string> seccomp_profile;
     auto process = process_half(*c, &seccomp_profile);
     if (!process) co_return process.err();
-    if (auto sc = co_await add_seccomp(seccomp_profile, *process); !sc) co_return sc.err();
+    // A pool's sandbox has its hostname set and its seccomp program loaded
+    // already (the same, checked when the container took it).
+    if (claim) {
+        process->hostname.clear();
+    } else if (auto sc = co_await add_seccomp(seccomp_profile, *process); !sc) {
+        co_return sc.err();
+    }
     // --userns-remap without idmapped layers: copies removed meanwhile (a
     // GC racing a create) are made again, before the cgroup as well.
     const bool remap_copy = !process->uid_map.empty() && _opts.userns_copy;
@@ -696,84 +782,66 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         auto copied = co_await _workers.run(offload_reason::filesystem, std::move(job5));
         if (!copied) co_return copied.err();
     }
-    gathered_devices devices;
-    status gathered;
-    auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
-                 &gathered]() -> result<cgroup::container_cgroup> {
-        if (cfg.any()) {
-            auto g = gather_devices(cfg);
-            if (!g) {
-                gathered = g.err();
-                return g.err();
-            }
-            devices = std::move(*g);
-        }
-        auto made = _cgroups->create(id, l, devices.access);
-        if (made && arm_oom) {
-            auto armed = _cgroups->oom_eventfd(id);
-            if (armed) oom_efd = std::move(*armed);
-            else log::warn("container {}: OOM notification: {}", id.substr(0, 12), armed.err().message);
-        }
-        return made;
-    };
-    auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
-    if (!gathered) co_return gathered.err();
-    if (!cg) co_return cg.err().wrap("create cgroup");
-    if (c->removed || c->status == "removing") {
-        // Removed (rm -f) while the cgroup was being made: do not start.
-        auto undo = [this, id = c->id] { return _cgroups->remove(id); };
-        co_await _workers.run(offload_reason::cgroup, std::move(undo));
-        co_return make_error(errc::conflict, "container " + c->id + " was removed while starting");
-    }
-    for (auto& w : cg->warnings) log::warn("container {}: {}", c->id.substr(0, 12), w);
-
     runtime::launch_spec spec;
-    spec.id = c->id;
-    auto layout = container_layout(*this, *c);
-    spec.lower_dirs = std::move(layout.lower_dirs);
-    spec.upper_dir = std::move(layout.upper_dir);
-    spec.work_dir = std::move(layout.work_dir);
-    spec.rootfs_dir = container_dir(c->id) + "/merged";
-    spec.new_network = str_field(c->host_config, "NetworkMode") != "host";
-    // --privileged: no masked or read-only paths, /sys writable, every host
-    // device (moby's WithDevices and WithMounts).
-    const bool privileged = bool_field(c->host_config, "Privileged");
-    if (!privileged) {
-        spec.masked_paths = runtime::default_masked_paths();
-        spec.readonly_paths = runtime::default_readonly_paths();
-    }
-    spec.writable_sys = privileged;
-    spec.devices = std::move(devices.nodes);
-    spec.cgroup2_dir = cg->v2_dir;
-    spec.cgroup_v1_procs = cg->v1_procs();
-    spec.hostname = process->hostname;
-    spec.args = std::move(process->args);
-    spec.env = std::move(process->env);
-    spec.cwd = std::move(process->cwd);
-    spec.user = std::move(process->user);
-    spec.capabilities = std::move(process->capabilities);
-    spec.rlimits = std::move(process->rlimits);
-    spec.group_add = std::move(process->group_add);
-    spec.no_new_privs = process->no_new_privs;
-    spec.uid_map = std::move(process->uid_map);
-    spec.gid_map = std::move(process->gid_map);
-    spec.userns_copy = remap_copy;
-    spec.time_offsets = process->time_offsets;
-    if (auto conf = confinement_of(c->host_config); !conf) {
-        co_return conf.err();
+    if (claim) {
+        spec.id = c->id;
+        if (!(*lim == cgroup::limits{}) || arm_oom) {
+            auto job6 = [this, id = c->id, l = *lim, &oom_efd, arm_oom]() -> status {
+                BERTH_ASSIGN(auto warnings, _cgroups->apply(id, l));
+                for (auto& w : warnings) log::warn("container {}: {}", id.substr(0, 12), w);
+                if (arm_oom) {
+                    auto armed = _cgroups->oom_eventfd(id);
+                    if (armed) oom_efd = std::move(*armed);
+                    else log::warn("container {}: OOM notification: {}", id.substr(0, 12), armed.err().message);
+                }
+                return ok();
+            };
+            if (auto applied = co_await _workers.run(offload_reason::cgroup, std::move(job6)); !applied)
+                co_return applied.err().wrap("set the limits of the prepared sandbox");
+        }
     } else {
-        spec.readonly_rootfs = conf->readonly_rootfs;
-        spec.tmpfs = std::move(conf->tmpfs);
-        spec.shm_size = conf->shm_size;
-        spec.sysctls = std::move(conf->sysctls);
+        gathered_devices devices;
+        status gathered;
+        auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
+                     &gathered]() -> result<cgroup::container_cgroup> {
+            if (cfg.any()) {
+                auto g = gather_devices(cfg);
+                if (!g) {
+                    gathered = g.err();
+                    return g.err();
+                }
+                devices = std::move(*g);
+            }
+            auto made = _cgroups->create(id, l, devices.access);
+            if (made && arm_oom) {
+                auto armed = _cgroups->oom_eventfd(id);
+                if (armed) oom_efd = std::move(*armed);
+                else log::warn("container {}: OOM notification: {}", id.substr(0, 12), armed.err().message);
+            }
+            return made;
+        };
+        auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
+        if (!gathered) co_return gathered.err();
+        if (!cg) co_return cg.err().wrap("create cgroup");
+        if (c->removed || c->status == "removing") {
+            // Removed (rm -f) while the cgroup was being made: do not start.
+            auto undo = [this, id = c->id] { return _cgroups->remove(id); };
+            co_await _workers.run(offload_reason::cgroup, std::move(undo));
+            co_return make_error(errc::conflict, "container " + c->id + " was removed while starting");
+        }
+        for (auto& w : cg->warnings) log::warn("container {}: {}", c->id.substr(0, 12), w);
+        auto sandbox = sandbox_half(*c, *cg, std::move(devices.nodes), std::move(binds), std::move(tmpfs_mounts),
+                                    init_binary);
+        if (!sandbox) {
+            auto undo = [this, id = c->id] { return _cgroups->remove(id); };
+            co_await _workers.run(offload_reason::cgroup, std::move(undo));
+            co_return sandbox.err();
+        }
+        spec = std::move(*sandbox);
+        spec.userns_copy = remap_copy;
     }
-    spec.binds = std::move(binds);
-    for (auto& t : tmpfs_mounts) spec.tmpfs.push_back(std::move(t));
-    if (!init_binary.empty()) {
-        spec.init_binary = init_binary;
-        spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
-    }
-    spec.seccomp_program = std::move(process->seccomp_program);
+    runtime::take_process_half(spec, std::move(*process));
+    if (!init_binary.empty()) spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];
@@ -783,6 +851,17 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                                {{"id", c->id}, {"spec", runtime::to_json(spec)}, {"log_path", log_path(*c)},
                                 {"open_stdin", open_stdin}, {"tty", c->tty()}},
                                {}};
+    if (claim) {
+        // Its parked child died meanwhile (pool_start_failed).
+        if (!c->parked) {
+            _starts.erase(c->id);
+            co_return make_error(errc::unavailable,
+                                 "the prepared sandbox of container " + c->id + " is gone: start it again");
+        }
+        // Claimed or not, the sandbox is used up by this start.
+        start_msg.header["claim"] = true;
+        c->parked = false;
+    }
     // --log-driver none: no file; json-file: Docker's rotation, if asked for.
     if (auto logs = json_log::settings_of(c->host_config); !logs.enabled) {
         start_msg.header["log_path"] = "";
@@ -861,6 +940,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
 }
 
 void engine::on_monitor_start_failed(const std::string& id, error e) {
+    if (pool_start_failed(id, e)) return;
     if (auto p = _starts.find(id); p != _starts.end()) {
         p->second.outcome = std::move(e);
         p->second.done->set();
@@ -901,7 +981,17 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
     asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
 }
 
+awaitable<void> engine::yield_to_starts(std::chrono::milliseconds at_most) {
+    const auto until = std::chrono::steady_clock::now() + at_most;
+    while (_busy > 0 && std::chrono::steady_clock::now() < until) {
+        asio::steady_timer timer(_loop, std::chrono::milliseconds(2));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+        (void)ec;
+    }
+}
+
 awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
+    co_await yield_to_starts(std::chrono::milliseconds(100));
     // The cgroup's OOM counter is read before the cgroup goes, and the exit
     // becomes visible only after both: a waiter's next inspect shows
     // OOMKilled, and a restart never finds the old cgroup in its way.
@@ -944,6 +1034,7 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
 }
 
 void engine::on_monitor_lost(const std::set<std::string>* ids) {
+    pool_monitor_lost(ids);
     for (auto& [id, p] : _starts) {
         if (ids && !ids->count(id)) continue;
         p.outcome = make_error(errc::unavailable, "the berth monitor went away while starting the container");
@@ -1336,6 +1427,12 @@ awaitable<void> engine::finish_removal(container_ptr c) {
 
 awaitable<status> engine::destroy(container_ptr c) {
     c->status = "removing";
+    // Created from a pool and never started: its parked child goes first
+    // (the cgroup follows once its death is reported).
+    if (c->parked) {
+        c->parked = false;
+        discard_sandbox(c->id, false);
+    }
     std::string dir = container_dir(c->id);
     auto job6 = [this, dir, id = c->id]() -> status {
         (void)_cgroups->remove(id);

@@ -1,6 +1,9 @@
 // Engine start-up, persistence and images. Containers are in containers.cc,
 // the JSON shapes Docker clients read in render.cc.
+#include <dirent.h>
+
 #include "engine/engine.h"
+#include "engine/pool.h"
 #include "engine/seccomp.h"
 
 #include <sys/stat.h>
@@ -72,6 +75,18 @@ status engine::init() {
         if (c->status == "removing") c->status = "exited";
         _names[c->name] = c->id;
         _containers[c->id] = c;
+    }
+    // Directories without a record: a warm pool's sandboxes (never a
+    // container's until a create commits its record) and creates cut short.
+    if (DIR* d = ::opendir((_opts.data_root + "/containers").c_str())) {
+        std::vector<std::string> stale;
+        while (auto* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (name.size() == 64 && !_containers.count(name)) stale.push_back(name);
+        }
+        ::closedir(d);
+        for (const auto& id : stale)
+            if (auto r = remove_all(container_dir(id)); !r) log::warn("remove stale {}: {}", id, r.err().message);
     }
     _monitor = std::make_unique<monitor_client>(_loop, *this, _opts.data_root);
     log::info("engine: {} images, {} containers, cgroup v{} ({})", _images.size(), _containers.size(),
@@ -249,6 +264,9 @@ awaitable<result<json::array>> engine::remove_image(std::string ref, bool force)
         out.push_back(json::object{{"Untagged", *norm}});
         co_return out;
     }
+    if (_pools.count(img.id))
+        co_return make_error(errc::conflict, "conflict: unable to remove " + img.id.substr(7, 12) +
+                                                 ": a warm pool keeps sandboxes of it (berth pool rm " + ref + ")");
     if (!users.empty() && !force) {
         std::string what = by_tag ? "repository reference \"" + *norm + "\"" : img.id.substr(7, 12);
         co_return make_error(errc::conflict, "conflict: unable to remove " + what +

@@ -31,7 +31,7 @@
 #include "storage/images.h"
 
 namespace berth::storage { class metadata_db; }
-namespace berth::cgroup { class manager; }
+namespace berth::cgroup { class manager; struct container_cgroup; }
 
 namespace berth {
 
@@ -113,6 +113,10 @@ struct container {
     bool restarting = false;    // waiting out the back-off before a policy restart
     bool manual_stop = false;   // stopped or removed by the user: no policy restart
     int restart_delay_ms = 0;   // Docker's back-off: 100 ms doubling to 1 min, reset after 10 s up
+    // Created from a warm pool's sandbox (engine/pool.cc) whose parked
+    // child waits for this container's first start (not persisted: a
+    // restarted daemon's containers start cold).
+    bool parked = false;
     bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
     std::string stdin_held;
     bool stdin_close_held = false;
@@ -143,6 +147,16 @@ struct exec_instance {
     bool tty() const;
 };
 using exec_ptr = std::shared_ptr<exec_instance>;
+
+// A warm pool (engine/pool.cc): prepared sandboxes of one image.
+struct pool_info {
+    std::string image_ref, image_id;
+    int size = 0;       // sandboxes kept prepared
+    int ready = 0;      // parked now, waiting for a container
+    int preparing = 0;  // being made
+    std::uint64_t taken = 0, failed = 0;
+    std::string last_error;
+};
 
 struct create_result {
     std::string id;
@@ -216,6 +230,12 @@ public:
     // with opts.remove). Fails as a whole only when the first one fails.
     awaitable<result<batch_outcome>> run_batch(boost::json::object body, batch_options opts);
 
+    // Warm pools (engine/pool.cc). size 0 removes the image's pool; with
+    // wait, resolves once the pool holds `size` ready sandboxes (or
+    // preparing one failed).
+    awaitable<result<pool_info>> set_pool(std::string image_ref, int size, bool wait);
+    std::vector<pool_info> pools() const;
+    void on_monitor_parked(const std::string& id, int pid);
     // Exec (engine/exec.cc). create_exec answers Docker's errors: 409 when
     // the container is not running or is paused.
     awaitable<result<std::string>> create_exec(std::string container_ref, boost::json::object body);
@@ -281,6 +301,45 @@ public:
     void on_monitor_lost(const std::set<std::string>* ids = nullptr);
 
 private:
+    // The sandbox half of c's launch spec (what a warm pool prepares ahead):
+    // layers, namespaces, mounts, masked paths, devices, cgroups.
+    result<runtime::launch_spec> sandbox_half(const container& c, const cgroup::container_cgroup& cg,
+                                              std::vector<runtime::device_node> devices,
+                                              std::vector<runtime::bind_mount> binds,
+                                              std::vector<runtime::tmpfs_mount> tmpfs_mounts,
+                                              const std::string& init_binary);
+    // Warm pools (engine/pool.cc).
+    struct pool;
+    struct pool_sandbox;
+    std::map<std::string, std::unique_ptr<pool>> _pools;  // by image id
+    struct park_wait {
+        std::unique_ptr<async_event> done;
+        status outcome;
+    };
+    std::map<std::string, park_wait> _parks;  // sandboxes the monitor is preparing
+    // Sandboxes whose parked child was killed (or lost): once its death is
+    // reported, the cgroup goes, and the directory too when true.
+    std::map<std::string, bool> _dying_sandboxes;
+    // Creates and starts in flight: the pools' refills and the teardown of
+    // exited containers yield to them.
+    int _busy = 0;
+    // Teardown work (an exit's cgroup removal, a batch's removals) waits,
+    // up to `at_most`, while creates or starts are in flight: a burst of
+    // starts is not slowed by the exits of its first containers.
+    awaitable<void> yield_to_starts(std::chrono::milliseconds at_most);
+    // The id of a ready sandbox of c's image that c's sandbox half matches
+    // exactly (taken out of its pool), or "".
+    std::string take_sandbox(const container& c, const boost::json::object& body);
+    // Kills a sandbox's parked child; its cgroup (and directory) go once it is reported dead.
+    void discard_sandbox(const std::string& id, bool remove_dir);
+    awaitable<void> pool_filler(std::string image_id);
+    awaitable<status> prepare_sandbox(std::string image_id);
+    void fill_pool(const std::string& image_id);
+    // A start_failed the pools own (a sandbox's preparation or its parked
+    // child's death); false when it is a container's.
+    bool pool_start_failed(const std::string& id, const error& e);
+    void pool_monitor_lost(const std::set<std::string>* ids);
+    pool_info info_of(const pool& p) const;
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.
     // seccomp_profile (if given): the profile its process gets (nullopt:
@@ -294,6 +353,7 @@ private:
     // into spec: from the cache, or compiled once on a worker.
     awaitable<void> batch_worker(std::shared_ptr<void> state, std::string first_id);
     awaitable<void> batch_remove(std::shared_ptr<void> state, std::string id);
+    awaitable<void> batch_scheduled(std::shared_ptr<void> state, std::size_t index);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});
@@ -364,6 +424,9 @@ private:
     awaitable<void> end_image_write();
     std::unique_ptr<cgroup::manager> _cgroups;
     std::unique_ptr<monitor_client> _monitor;
+    // One thread, at the lowest CPU priority, for the warm pools' refills:
+    // preparing sandboxes takes only the CPU that starts leave (engine/pool.cc).
+    worker_pool _pool_workers{1};
     event_log _events{_loop.get_executor()};
     std::map<std::string, container_ptr> _containers;           // by id
     std::map<std::string, exec_ptr> _execs;                     // by exec id

@@ -190,8 +190,19 @@ status monitor_client::send(const monitor::message& m) {
         return v && v->is_string() ? std::string(v->as_string()) : std::string();
     };
     std::string id = field("id");
+    auto claim = m.header.if_contains("claim");
+    const bool is_claim = claim && claim->is_bool() && claim->as_bool();
     switch (m.type) {
-    case monitor::msg::start: {
+    case monitor::msg::start:
+    case monitor::msg::park: {
+        if (is_claim) {
+            // A pool's sandbox: its shard holds the parked child.
+            int k = owner_of(id);
+            auto& s = *_p->shards.at(k);
+            if (auto sent = s.conn->send(m); !sent) return sent;
+            s.starting.insert(id);
+            return ok();
+        }
         auto k = place_start(id);
         if (!k) return k.err();
         auto& s = *_p->shards.at(*k);
@@ -397,6 +408,9 @@ void monitor_client::dispatch(monitor::message& m) {
         }
         _engine.on_monitor_output(str("id"), str("stream") == "stderr", m.header["time"].to_number<int64_t>(),
                                   m.header["offset"].to_number<std::uint64_t>(), std::move(m.payload));
+        break;
+    case monitor::msg::parked:
+        _engine.on_monitor_parked(str("id"), int(m.header["pid"].to_number<int64_t>()));
         break;
     case monitor::msg::exited: {
         std::string id = str("id");

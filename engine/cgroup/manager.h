@@ -77,6 +77,7 @@ struct limits {
     std::string cpuset_cpus, cpuset_mems;  // "0-2,4"
     std::int64_t pids_limit = 0;          // <= 0 = unlimited
     std::int64_t blkio_weight = 0;        // 10..1000
+    bool operator==(const limits&) const = default;
 };
 
 // What this host lets berth limit (probed by manager::detect, as Docker's

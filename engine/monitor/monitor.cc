@@ -73,6 +73,10 @@ struct box {
     // pidfd for the time of its clone.
     pid_t pid = -1;
     unique_fd exec_status;
+    // A warm pool's sandbox (engine/pool.cc) until its claim: the sandbox
+    // half is done and the child waits on `control` for its process half.
+    bool parked = false;
+    unique_fd control;
     bool exec_reported = false, start_failed = false;
     std::string exec_error;
     stream_state out, err;
@@ -106,7 +110,7 @@ public:
     int run();
 
 private:
-    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty, t_journal };
+    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty, t_journal, t_parked };
     // epoll data: fd in the low 32 bits, tag in the high bits; the fd finds the box.
     static std::uint64_t key(tag t, int fd) { return (std::uint64_t(t) << 32) | std::uint32_t(fd); }
 
@@ -174,6 +178,10 @@ private:
     void on_output(box& b, bool is_err);
     void on_stdin_writable(box& b);
     void handle_start(message& m, bool is_exec);
+    void handle_park(message& m);
+    void on_parked(box& b);
+    // Sends one request to the zygote; returns the pid and the descriptors of its reply.
+    result<std::pair<pid_t, std::vector<unique_fd>>> ask_zygote(const message& req, const std::vector<int>& fds);
     void on_tty_master(box& b);
     void write_entry(box& b, bool is_err, std::string_view text);
     void maybe_finish(box& b);
@@ -196,6 +204,7 @@ private:
     monitor::zygote_handle _zygote;
     std::unique_ptr<monitor::exit_journal> _journal;
     std::map<std::string, std::unique_ptr<box>> _boxes;
+    std::deque<std::pair<std::int64_t, std::string>> _drains;  // (drain deadline, id) of reaped boxes
     std::map<int, box*> _by_fd;
     std::map<pid_t, box*> _by_pid;
 };
@@ -244,12 +253,13 @@ int monitor_process::run() {
     for (;;) {
         int timeout = -1;
         std::int64_t now = now_ns();
-        for (auto& [id, b] : _boxes)
-            if (b->exited && b->drain_deadline_ns) {
-                std::int64_t ms = (b->drain_deadline_ns - now) / 1000000 + 1;
-                if (ms < 0) ms = 0;
-                if (timeout < 0 || ms < timeout) timeout = int(ms);
-            }
+        // Deadlines are queued in the order they fall due (a fixed delay
+        // after each reap): the front is the next one.
+        while (!_drains.empty() && !_boxes.count(_drains.front().second)) _drains.pop_front();
+        if (!_drains.empty()) {
+            std::int64_t ms = (_drains.front().first - now) / 1000000 + 1;
+            timeout = ms < 0 ? 0 : int(ms);
+        }
         int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
         if (n < 0 && errno != EINTR) return 1;
         for (int i = 0; i < n; ++i) {
@@ -274,12 +284,14 @@ int monitor_process::run() {
             else if (t == t_exec) on_exec_status(b);
             else if (t == t_stdin) on_stdin_writable(b);
             else if (t == t_tty) on_tty_master(b);
+            else if (t == t_parked) on_parked(b);
         }
         now = now_ns();
-        std::vector<box*> due;
-        for (auto& [id, b] : _boxes)
-            if (b->exited && b->drain_deadline_ns && now >= b->drain_deadline_ns) due.push_back(b.get());
-        for (box* b : due) finish(*b);
+        while (!_drains.empty() && _drains.front().first <= now) {
+            auto it = _boxes.find(_drains.front().second);
+            _drains.pop_front();
+            if (it != _boxes.end() && it->second->exited) finish(*it->second);
+        }
     }
 }
 
@@ -322,6 +334,10 @@ void monitor_process::on_message(message& msg_in) {
     };
     switch (m->type) {
     case msg::hello: {
+        // Parked sandboxes belong to the pools of the daemon that asked for
+        // them; a new daemon has none. Their deaths come back as start_failed.
+        for (auto& [bid, b] : _boxes)
+            if (b->parked && !b->exited) ::kill(b->pid, SIGKILL);
         // In parts of at most 1,000: one seqpacket message must fit the
         // socket buffer (about 200 KiB), and thousands of containers do not.
         boost::json::array running;
@@ -339,6 +355,7 @@ void monitor_process::on_message(message& msg_in) {
     }
     case msg::start: handle_start(*m, false); break;
     case msg::exec: handle_start(*m, true); break;
+    case msg::park: handle_park(*m); break;
     case msg::resize: {
         auto it = _boxes.find(id());
         if (it == _boxes.end() || !it->second->tty_master) break;
@@ -383,6 +400,59 @@ void monitor_process::on_message(message& msg_in) {
     }
 }
 
+result<std::pair<pid_t, std::vector<unique_fd>>> monitor_process::ask_zygote(const message& req,
+                                                                            const std::vector<int>& fds) {
+    if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return sys_error("send to zygote");
+    std::vector<unique_fd> got;
+    auto pkt = monitor::recv_packet(_zygote.sock.get(), &got);
+    if (!pkt || pkt->empty()) return make_error(errc::unavailable, "zygote is gone");
+    auto rep = monitor::decode(*pkt);
+    if (!rep) return rep.err();
+    if (rep->header.contains("code"))
+        return make_error(monitor::errc_from_name(rep->header["code"].as_string()),
+                          std::string(rep->header["message"].as_string()));
+    return std::pair<pid_t, std::vector<unique_fd>>(pid_t(rep->header["pid"].as_int64()), std::move(got));
+}
+
+void monitor_process::handle_park(message& m) {
+    std::string id(m.header["id"].as_string());
+    auto fail = [&](const error& e) {
+        send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
+    };
+    if (_boxes.count(id)) return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    auto r = ask_zygote({msg::start, {{"spec", m.header["spec"]}, {"park", true}}, {}}, {});
+    if (!r) return fail(r.err());
+    if (r->second.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
+    auto b = std::make_unique<box>();
+    b->id = id;
+    b->parked = true;
+    b->out.eof = b->err.eof = true;  // no output until a claim gives it stdio
+    b->pid = r->first;
+    b->exec_status = std::move(r->second[0]);
+    b->control = std::move(r->second[1]);
+    box* p = b.get();
+    _by_fd[p->exec_status.get()] = p;
+    _by_fd[p->control.get()] = p;
+    _by_pid[p->pid] = p;
+    watch(p->exec_status.get(), t_exec);
+    watch(p->control.get(), t_parked);
+    _boxes[id] = std::move(b);
+}
+
+void monitor_process::on_parked(box& b) {
+    char byte = 0;
+    ssize_t n = ::recv(b.control.get(), &byte, 1, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    unwatch(b.control.get());
+    _by_fd.erase(b.control.get());
+    if (n == 1) {
+        send({msg::parked, {{"id", b.id}, {"pid", b.pid}}, {}});
+        return;
+    }
+    // The child died before parking: its exec-status pipe says why.
+    b.control.reset();
+}
+
 void monitor_process::handle_start(message& m, bool is_exec) {
     std::string id(m.header["id"].as_string());
     auto fail = [&](const error& e) {
@@ -390,7 +460,33 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (is_exec) f.header["exec"] = true;
         send(f);
     };
-    if (_boxes.count(id)) return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    auto flag = [&](const char* k) {
+        auto* v = m.header.if_contains(k);
+        return v && v->is_bool() && v->as_bool();
+    };
+    // A claim: the box exists, parked; the start goes to its child.
+    box* parked = nullptr;
+    if (!is_exec && flag("claim")) {
+        auto it = _boxes.find(id);
+        if (it == _boxes.end() || !it->second->parked || it->second->exited || !it->second->control)
+            return fail(make_error(errc::unavailable, "the prepared sandbox of container " + id + " is gone"));
+        parked = it->second.get();
+    } else if (_boxes.count(id)) {
+        return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    }
+    // A claim that fails consumes the sandbox: its child is killed, and its
+    // death reports nothing more (this start_failed is its only report).
+    auto fail_claim = [&](const error& e) {
+        parked->start_failed = true;
+        parked->exec_reported = true;
+        unwatch(parked->exec_status.get());
+        _by_fd.erase(parked->exec_status.get());
+        parked->exec_status.reset();
+        if (_by_fd.erase(parked->control.get())) unwatch(parked->control.get());
+        parked->control.reset();
+        ::kill(parked->pid, SIGKILL);
+        fail(e);
+    };
     box* target = nullptr;
     if (is_exec) {
         auto it = _boxes.find(std::string(m.header["container"].as_string()));
@@ -399,30 +495,32 @@ void monitor_process::handle_start(message& m, bool is_exec) {
                                                        " is not running"));
         target = it->second.get();
     }
-    auto b = std::make_unique<box>();
-    b->id = id;
-    b->is_exec = is_exec;
-    auto flag = [&](const char* k) {
-        auto* v = m.header.if_contains(k);
-        return v && v->is_bool() && v->as_bool();
-    };
-    b->tty = flag("tty");
+    std::unique_ptr<box> fresh;
+    if (!parked) {
+        fresh = std::make_unique<box>();
+        fresh->id = id;
+        fresh->is_exec = is_exec;
+    }
+    box* p = parked ? parked : fresh.get();
+    p->tty = flag("tty");
     bool open_stdin = flag("open_stdin");
-    b->open_stdin = open_stdin;
+    p->open_stdin = open_stdin;
     if (!is_exec) {
         std::string log_path(m.header["log_path"].as_string());
         json_log::rotation rot;
         if (auto* v = m.header.if_contains("max_size"); v && v->is_number()) rot.max_size = v->to_number<std::uint64_t>();
         if (auto* v = m.header.if_contains("max_file"); v && v->is_number()) rot.max_file = v->to_number<int>();
         if (!log_path.empty()) {
-            if (auto s = b->log.open(log_path, rot); !s) return fail(s.err());
-            b->log_path = log_path;
-            b->log_rot = rot;
-            b->log_offset = b->log.offset();
+            if (auto s = p->log.open(log_path, rot); !s) return parked ? fail_claim(s.err()) : fail(s.err());
+            p->log_path = log_path;
+            p->log_rot = rot;
+            p->log_offset = p->log.offset();
         }
     }
+    auto give_up = [&](const error& e) { return parked ? fail_claim(e) : fail(e); };
 
-    // Descriptors for the zygote, in order: [target pidfd] [stdin] [stdout stderr | tty socket].
+    // Descriptors for the zygote (or the parked child), in order:
+    // [target pidfd] [stdin] [stdout stderr | tty socket].
     unique_fd out_r, out_w, err_r, err_w, in_r, in_w, tty_mine, tty_child;
     std::vector<int> fds;
     unique_fd target_pidfd;
@@ -432,21 +530,22 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (!target_pidfd) return fail(sys_error("open pidfd of container " + target->id));
         fds.push_back(target_pidfd.get());
     }
-    if (b->tty) {
+    if (p->tty) {
         int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail(sys_error("create tty socket"));
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return give_up(sys_error("create tty socket"));
         tty_mine.reset(sv[0]);
         tty_child.reset(sv[1]);
         fds.push_back(tty_child.get());
     } else {
         int out[2], err[2], in[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail(sys_error("create stdio pipes"));
+        if (::pipe2(out, O_CLOEXEC) != 0) return give_up(sys_error("create stdio pipes"));
         out_r.reset(out[0]);
         out_w.reset(out[1]);
+        if (::pipe2(err, O_CLOEXEC) != 0) return give_up(sys_error("create stdio pipes"));
         err_r.reset(err[0]);
         err_w.reset(err[1]);
         if (open_stdin) {
-            if (::pipe2(in, O_CLOEXEC) != 0) return fail(sys_error("create stdin pipe"));
+            if (::pipe2(in, O_CLOEXEC) != 0) return give_up(sys_error("create stdin pipe"));
             in_r.reset(in[0]);
             in_w.reset(in[1]);
             fds.push_back(in_r.get());
@@ -454,23 +553,30 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         fds.push_back(out_w.get());
         fds.push_back(err_w.get());
     }
-    message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", b->tty}, {"exec", is_exec}}, {}};
-    for (auto k : {"rows", "cols"})
-        if (auto* v = m.header.if_contains(k)) req.header[k] = *v;
-    if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return fail(sys_error("send to zygote"));
-    std::vector<unique_fd> got;
-    auto pkt = monitor::recv_packet(_zygote.sock.get(), &got);
-    if (!pkt || pkt->empty()) return fail(make_error(errc::unavailable, "zygote is gone"));
-    auto rep = monitor::decode(*pkt);
-    if (!rep) return fail(rep.err());
-    if (rep->header.contains("code"))
-        return fail(make_error(monitor::errc_from_name(rep->header["code"].as_string()),
-                               std::string(rep->header["message"].as_string())));
-    if (got.size() != 1) return fail(make_error(errc::internal, "zygote reply without descriptors"));
-    b->pid = pid_t(rep->header["pid"].as_int64());
-    b->exec_status = std::move(got[0]);
-    box* p = b.get();
-    if (b->tty) {
+    auto number = [&](const char* k) -> unsigned short {
+        auto* v = m.header.if_contains(k);
+        return v && v->is_int64() ? static_cast<unsigned short>(v->as_int64()) : 0;
+    };
+    if (parked) {
+        auto claim = runtime::encode_claim(m.header["spec"].as_string(), open_stdin, p->tty, number("rows"),
+                                           number("cols"));
+        if (auto sent = send_with_fds(p->control.get(), claim, fds); !sent)
+            return fail_claim(sent.err().wrap("claim the prepared sandbox"));
+        if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
+        p->control.reset();
+        p->parked = false;
+        p->out.eof = p->err.eof = false;
+    } else {
+        message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", p->tty}, {"exec", is_exec}}, {}};
+        for (auto k : {"rows", "cols"})
+            if (auto* v = m.header.if_contains(k)) req.header[k] = *v;
+        auto r = ask_zygote(req, fds);
+        if (!r) return fail(r.err());
+        if (r->second.size() != 1) return fail(make_error(errc::internal, "zygote reply without descriptors"));
+        p->pid = r->first;
+        p->exec_status = std::move(r->second[0]);
+    }
+    if (p->tty) {
         // Output and stdin flow through the pty master, which the child
         // sends once it has opened it inside the container.
         p->err.eof = true;
@@ -491,10 +597,12 @@ void monitor_process::handle_start(message& m, bool is_exec) {
             p->in = std::move(in_w);
         }
     }
-    _by_fd[p->exec_status.get()] = p;
-    _by_pid[p->pid] = p;
-    watch(p->exec_status.get(), t_exec);
-    _boxes[id] = std::move(b);
+    if (fresh) {
+        _by_fd[p->exec_status.get()] = p;
+        _by_pid[p->pid] = p;
+        watch(p->exec_status.get(), t_exec);
+        _boxes[id] = std::move(fresh);
+    }
     if (p->log.is_open()) open_log(*p);  // enters the open-log cache
 }
 
@@ -566,6 +674,16 @@ void monitor_process::on_exec_status(box& b) {
     _by_fd.erase(b.exec_status.get());
     b.exec_status.reset();
     b.exec_reported = true;
+    if (b.exec_error.empty() && b.parked) {
+        // A sandbox that dies unclaimed (killed, or its control socket closed).
+        b.start_failed = true;
+        send({msg::start_failed,
+              {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)},
+               {"message", "the prepared sandbox exited before it was claimed"}},
+              {}});
+        maybe_finish(b);
+        return;
+    }
     if (b.exec_error.empty()) {
         message started{msg::started, {{"id", b.id}, {"pid", b.pid}}, {}};
         if (b.is_exec) started.header["exec"] = true;
@@ -676,6 +794,7 @@ void monitor_process::on_signal() {
         // Output still in the pipes belongs before the exit; the pid
         // namespace is gone, so EOF follows quickly. Bound the wait anyway.
         b.drain_deadline_ns = b.finished_ns + 2'000'000'000;
+        _drains.emplace_back(b.drain_deadline_ns, b.id);
         if (b.exec_status) on_exec_status(b);
         maybe_finish(b);
     }
@@ -711,6 +830,7 @@ void monitor_process::finish(box& b) {
         unwatch(b.tty_sock.get());
         _by_fd.erase(b.tty_sock.get());
     }
+    if (b.control && _by_fd.erase(b.control.get())) unwatch(b.control.get());
     if (b.is_exec) {
         if (!b.start_failed) send({msg::exited, {{"id", id}, {"exec", true}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}}, {}});
     } else if (!b.start_failed) {

@@ -27,10 +27,20 @@
 //   stdin_data  {id} + payload                      bytes for the stdin of a container or exec
 //   stdin_close {id}
 //   ack_exit    {id, finished}                      the daemon has that exit durably; drop the record
+//   park        {id, spec}                          a warm pool's sandbox (engine/pool.cc): the
+//                                                   sandbox half of spec done in a new child, which
+//                                                   then parks; answered by `parked` or `start_failed`
+//   start       {…, claim: true}                    a parked sandbox's id: its process half (spec's
+//                                                   process fields) and stdio go to the parked child,
+//                                                   which execs; then as any start. A parked child
+//                                                   that dies unclaimed (or that a new daemon's
+//                                                   `hello` kills: its pool is gone) is reported as
+//                                                   start_failed, never recorded as an exit
 // monitor -> daemon   (started, start_failed, output and exited carry "exec": true for an exec
 //                     id; exec output has no offset, is never logged, its exit never recorded)
 //   state       {running: [{id, pid}], last}      in parts of up to 1,000; last=true ends it
 //   started     {id, pid}                           execve succeeded
+//   parked      {id, pid}                           the sandbox is ready for a claim
 //   start_failed{id, code, message}                 errc name and message of the failed step
 //   output      {id, stream, time, offset} + payload  one json-file log entry; offset: bytes ever
 //                                                   written to the container's log (rotated and deleted
@@ -52,8 +62,8 @@
 namespace berth::monitor {
 
 enum class msg : std::uint8_t {
-    hello = 1, start, signal, stdin_data, stdin_close, ack_exit, exec, resize,
-    state = 64, started, start_failed, output, exited,
+    hello = 1, start, signal, stdin_data, stdin_close, ack_exit, exec, resize, park,
+    state = 64, started, start_failed, output, exited, parked,
 };
 
 struct message {

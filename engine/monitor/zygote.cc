@@ -28,6 +28,7 @@ namespace {
         message reply{msg::started, {}, {}};
         std::vector<int> out_fds;
         runtime::spawned sp;
+        unique_fd control;
         if (!m) {
             reply.header["code"] = "internal";
             reply.header["message"] = m.err().message;
@@ -41,27 +42,35 @@ namespace {
                 auto* v = m->header.if_contains(k);
                 return v && v->is_int64() ? static_cast<unsigned short>(v->as_int64()) : 0;
             };
-            // Descriptors, in order: [target pidfd (exec)] [stdin] [stdout stderr | tty socket].
-            bool is_exec = flag("exec"), tty = flag("tty"), has_stdin = flag("has_stdin") && !tty;
-            runtime::child_stdio stdio;
-            std::size_t i = 0;
+            // Descriptors, in order: [target pidfd (exec)] [stdin] [stdout stderr | tty socket];
+            // none for a pool's sandbox (park), which gets them at its claim.
+            bool is_exec = flag("exec"), park = flag("park");
+            std::vector<int> raw;
+            for (auto& fd : fds) raw.push_back(fd.get());
             int target = -1;
-            if (is_exec && fds.size() > i) target = fds[i++].get();
-            if (has_stdin && fds.size() > i) stdio.in = fds[i++].get();
-            if (tty) {
-                if (fds.size() > i) stdio.tty_socket = fds[i++].get();
-                stdio.rows = number("rows");
-                stdio.cols = number("cols");
-            } else {
-                if (fds.size() > i) stdio.out = fds[i++].get();
-                if (fds.size() > i) stdio.err = fds[i++].get();
+            if (is_exec && !raw.empty()) {
+                target = raw.front();
+                raw.erase(raw.begin());
             }
+            auto stdio = runtime::stdio_from_fds(raw, flag("has_stdin"), flag("tty"), number("rows"), number("cols"));
             if (!spec) {
                 reply.header["code"] = errc_name(spec.err().code);
                 reply.header["message"] = spec.err().message;
             } else if (is_exec && target < 0) {
                 reply.header["code"] = errc_name(errc::internal);
                 reply.header["message"] = "exec request without the container's pidfd";
+            } else if (park) {
+                // Reply: [exec status] [control].
+                auto r = runtime::spawn_parked(*spec, CLONE_PARENT);
+                if (!r) {
+                    reply.header["code"] = errc_name(r.err().code);
+                    reply.header["message"] = r.err().message;
+                } else {
+                    sp = std::move(r->sp);
+                    control = std::move(r->control);
+                    reply.header["pid"] = sp.pid;
+                    out_fds = {sp.exec_status.get(), control.get()};
+                }
             } else {
                 auto r = is_exec ? runtime::spawn_exec(*spec, target, stdio, CLONE_PARENT)
                                  : runtime::spawn_container(*spec, stdio, CLONE_PARENT);

@@ -20,6 +20,8 @@
 #include <exception>
 #include <optional>
 
+#include <boost/json.hpp>
+
 #include "base/fd.h"
 #include "base/fd_passing.h"
 #include "base/util.h"
@@ -346,6 +348,61 @@ void run_container_child(const launch_spec& spec, const child_stdio& stdio, int 
                 return t.err().code == errc::invalid_argument ? t.err() : as_internal(t.err());
         }
         return run_process(spec, stdio);
+    });
+}
+
+void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd) {
+    run_released(sync_fd, status_fd, "set up sandbox", [&]() -> error {
+        // A refill: at the lowest priority, so that it takes only the CPU
+        // that starts leave; the claim restores the normal one.
+        (void)::setpriority(PRIO_PROCESS, 0, 19);
+        if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
+        if (spec.seccomp_preloaded) {
+            // The default hostname, then the filter (which refuses sethostname without CAP_SYS_ADMIN).
+            if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+                return as_internal(sys_error("set hostname " + spec.hostname));
+            if (!spec.seccomp_program.empty())
+                if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+        }
+        const char ready = 1;
+        if (::send(control_fd, &ready, 1, MSG_NOSIGNAL) != 1) ::_exit(0);  // the pool let it go
+        // Parked: nothing runs here until the claim (or EOF) arrives. A
+        // peek learns its size.
+        ssize_t size;
+        do size = ::recv(control_fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+        while (size < 0 && errno == EINTR);
+        if (size <= 0) ::_exit(0);
+        if (static_cast<std::size_t>(size) > max_claim_size) return make_error(errc::internal, "claim: too large");
+        std::string packet(static_cast<std::size_t>(size), '\0');
+        std::vector<unique_fd> fds;
+        auto n = recv_with_fds(control_fd, packet.data(), packet.size(), &fds);
+        if (!n || *n == 0) ::_exit(0);
+        ::close(control_fd);
+        if (::setpriority(PRIO_PROCESS, 0, 0) != 0) return as_internal(sys_error("restore the priority"));
+        packet.resize(*n);
+        boost::system::error_code ec;
+        auto v = boost::json::parse(packet, ec);
+        const auto* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+        const auto* text = o ? o->if_contains("spec") : nullptr;
+        if (!text || !text->is_string()) return make_error(errc::internal, "claim: malformed message");
+        auto process = launch_spec_from_json(text->as_string());
+        if (!process) return as_internal(process.err().wrap("claim"));
+        if (spec.seccomp_preloaded && (!process->seccomp_program.empty() || !process->hostname.empty()))
+            return make_error(errc::internal, "claim: the sandbox has its hostname and seccomp program already");
+        auto flag = [&](const char* k) {
+            auto* f = o->if_contains(k);
+            return f && f->is_bool() && f->as_bool();
+        };
+        auto number = [&](const char* k) -> unsigned short {
+            auto* f = o->if_contains(k);
+            return f && f->is_int64() ? static_cast<unsigned short>(f->as_int64()) : 0;
+        };
+        std::vector<int> raw;
+        for (auto& fd : fds) raw.push_back(fd.get());
+        auto stdio = stdio_from_fds(raw, flag("has_stdin"), flag("tty"), number("rows"), number("cols"));
+        launch_spec claimed = spec;
+        take_process_half(claimed, std::move(*process));
+        return run_process(claimed, stdio);
     });
 }
 

@@ -15,6 +15,10 @@ namespace berth::runtime {
 [[noreturn]] void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd,
                                       int status_fd);
 
+// The child of spawn_parked: the sandbox half, then one byte on control_fd,
+// then the claim (encode_claim) read from it, the process half and exec.
+[[noreturn]] void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd);
+
 // The child of spawn_exec: waits for the release byte, joins the target's
 // namespaces, runs the process half and execs.
 [[noreturn]] void run_exec_child(const launch_spec& spec, const child_stdio& stdio, int target_pidfd, int sync_fd,

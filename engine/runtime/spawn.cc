@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <utility>
 
+#include <boost/json.hpp>
+
 #include "base/sys.h"
 #include "base/util.h"
 #include "engine/runtime/child.h"
@@ -29,9 +31,10 @@ struct pipe_fds {
 // Both ends above 2: the child moves its stdio onto 0-2 while it still needs
 // them. The sync channel is a socket pair so that releasing a child that has
 // died meanwhile is an EPIPE from send(MSG_NOSIGNAL), not a SIGPIPE.
-result<pipe_fds> make_pipe(std::string_view what, bool socket) {
+// socket_type: 0 for a pipe, else SOCK_STREAM or SOCK_SEQPACKET.
+result<pipe_fds> make_pipe(std::string_view what, int socket_type) {
     int p[2];
-    int rc = socket ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) : ::pipe2(p, O_CLOEXEC);
+    int rc = socket_type ? ::socketpair(AF_UNIX, socket_type | SOCK_CLOEXEC, 0, p) : ::pipe2(p, O_CLOEXEC);
     if (rc != 0) return sys_error("create " + std::string(what) + " pipe");
     pipe_fds out{unique_fd(p[0]), unique_fd(p[1])};
     for (unique_fd* fd : {&out.read, &out.write}) {
@@ -62,8 +65,8 @@ namespace {
 template <class Child>
 result<spawned> clone_and_release(const launch_spec& spec, unsigned long long flags, const std::string& what,
                                   Child&& child) {
-    BERTH_ASSIGN(auto sync, make_pipe("sync", true));
-    BERTH_ASSIGN(auto exec_status, make_pipe("exec status", false));
+    BERTH_ASSIGN(auto sync, make_pipe("sync", SOCK_STREAM));
+    BERTH_ASSIGN(auto exec_status, make_pipe("exec status", 0));
     unique_fd cgroup;
     if (!spec.cgroup2_dir.empty()) {
         cgroup.reset(::open(spec.cgroup2_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -123,9 +126,11 @@ result<spawned> clone_and_release(const launch_spec& spec, unsigned long long fl
 
 }  // namespace
 
-result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags) {
-    const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
-    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
+namespace {
+
+// The clone3() flags of a container's init; checks what both kinds of start need.
+result<unsigned long long> container_flags(const launch_spec& spec, unsigned long long extra_flags,
+                                           const std::string& what) {
     if (spec.rootfs_dir.empty()) return make_error(errc::invalid_argument, what + ": no rootfs directory");
     // The cgroup namespace is entered by the child after the parent has
     // placed it: clone3() creates namespaces before CLONE_INTO_CGROUP moves
@@ -134,6 +139,15 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
         return make_error(errc::invalid_argument, what + ": CLONE_NEWCGROUP is not allowed in clone3 flags");
     unsigned long long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | extra_flags;
     if (spec.new_network) flags |= CLONE_NEWNET;
+    return flags;
+}
+
+}  // namespace
+
+result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags) {
+    const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
+    if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
+    BERTH_ASSIGN(auto flags, container_flags(spec, extra_flags, what));
     if (spec.uid_map.empty())
         return clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
             run_container_child(spec, stdio, sync_fd, status_fd);
@@ -147,6 +161,58 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     return clone_and_release(remapped, flags | CLONE_NEWUSER, what, [&](int sync_fd, int status_fd) {
         run_container_child(remapped, stdio, sync_fd, status_fd);
     });
+}
+
+result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long extra_flags) {
+    const std::string what = spec.id.empty() ? "prepare sandbox" : "prepare sandbox " + spec.id.substr(0, 12);
+    BERTH_ASSIGN(auto flags, container_flags(spec, extra_flags, what));
+    // A remapped rootfs is built per start by the zygote, and a time
+    // namespace is entered right before the command: neither is pooled.
+    if (!spec.uid_map.empty() || spec.time_offsets)
+        return make_error(errc::invalid_argument, what + ": user and time namespaces are not pooled");
+    BERTH_ASSIGN(auto control, make_pipe("control", SOCK_SEQPACKET));
+    auto sp = clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
+        control.write.reset();
+        run_parked_child(spec, control.read.get(), sync_fd, status_fd);
+    });
+    if (!sp) return sp.err();
+    return parked_sandbox{std::move(*sp), std::move(control.write)};
+}
+
+std::string encode_claim(std::string_view spec_json, bool has_stdin, bool tty, unsigned short rows,
+                         unsigned short cols) {
+    boost::json::object o{{"spec", spec_json}, {"has_stdin", has_stdin}, {"tty", tty}, {"rows", rows},
+                          {"cols", cols}};
+    return boost::json::serialize(o);
+}
+
+void take_process_half(launch_spec& into, launch_spec&& from) {
+    into.hostname = std::move(from.hostname);
+    into.args = std::move(from.args);
+    into.env = std::move(from.env);
+    into.cwd = std::move(from.cwd);
+    into.user = std::move(from.user);
+    into.capabilities = std::move(from.capabilities);
+    into.rlimits = std::move(from.rlimits);
+    into.group_add = std::move(from.group_add);
+    into.no_new_privs = from.no_new_privs;
+    into.seccomp_program = std::move(from.seccomp_program);
+}
+
+child_stdio stdio_from_fds(const std::vector<int>& fds, bool has_stdin, bool tty, unsigned short rows,
+                           unsigned short cols) {
+    child_stdio stdio;
+    std::size_t i = 0;
+    if (has_stdin && !tty && fds.size() > i) stdio.in = fds[i++];
+    if (tty) {
+        if (fds.size() > i) stdio.tty_socket = fds[i++];
+        stdio.rows = rows;
+        stdio.cols = cols;
+    } else {
+        if (fds.size() > i) stdio.out = fds[i++];
+        if (fds.size() > i) stdio.err = fds[i++];
+    }
+    return stdio;
 }
 
 result<spawned> spawn_exec(const launch_spec& spec, int target_pidfd, const child_stdio& stdio,

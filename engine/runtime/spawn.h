@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <vector>
+
 #include "base/error.h"
 #include "base/fd.h"
 #include "engine/runtime/spec.h"
@@ -36,6 +38,33 @@ struct spawned {
 // releases the child, which runs the sandbox half and the process half and
 // execs. Returns once the child is released; never waits for its exec.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
+
+// A warm-pool sandbox (engine/pool.cc): clone3() as spawn_container does,
+// but the child runs only the sandbox half (spec's process fields are
+// ignored), then sends one byte on its end of `control` and parks, blocked
+// on it, until a claim arrives there (encode_claim: the process half and the
+// stdio descriptors), then runs the process half and execs like any
+// container's init. EOF on `control` before a claim: the child exits 0. A
+// sandbox half that fails is reported on exec_status, as for a start.
+struct parked_sandbox {
+    spawned sp;
+    unique_fd control;  // SOCK_SEQPACKET, the parent's end
+};
+result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long extra_flags);
+
+// The claim message for a parked sandbox: a launch spec as JSON (to_json)
+// whose process half (hostname, args, env, cwd, user, capabilities,
+// rlimits, groups, no_new_privs, seccomp program) the child takes, and how
+// the descriptors sent with it are laid out, as stdio_from_fds reads them.
+std::string encode_claim(std::string_view spec_json, bool has_stdin, bool tty, unsigned short rows,
+                         unsigned short cols);
+// Copies the process half of `from` into `into` (the fields encode_claim carries).
+void take_process_half(launch_spec& into, launch_spec&& from);
+// Descriptors, in order: [stdin] [stdout stderr | tty socket] (stdin only
+// when has_stdin and not tty).
+child_stdio stdio_from_fds(const std::vector<int>& fds, bool has_stdin, bool tty, unsigned short rows,
+                           unsigned short cols);
+constexpr std::size_t max_claim_size = 256 * 1024;
 
 // `exec` into a running container: a fresh child that joins the namespaces
 // of the process behind target_pidfd (mnt, uts, ipc, net, cgroup; the pid

@@ -343,6 +343,7 @@ std::string to_json(const launch_spec& spec) {
                                           {"gid", d.gid}});
     o["devices"] = std::move(devices);
     o["writable_sys"] = spec.writable_sys;
+    if (spec.seccomp_preloaded) o["seccomp_preloaded"] = true;
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["hostname"] = spec.hostname;
@@ -390,6 +391,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_sysctls(o, s.sysctls));
     BERTH_TRY(get_devices(o, s.devices));
     BERTH_TRY(get_bool(o, "writable_sys", s.writable_sys));
+    BERTH_TRY(get_bool(o, "seccomp_preloaded", s.seccomp_preloaded));
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));

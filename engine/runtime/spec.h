@@ -110,6 +110,10 @@ struct launch_spec {
     // (/dev/ptmx stays the devpts symlink, as runc keeps it).
     std::vector<device_node> devices;
     bool writable_sys = false;              // --privileged: /sys (and a cgroup2 there) read-write
+    // A warm pool's sandbox (spawn_parked): the hostname is set and the
+    // seccomp program loaded before the child parks, so that a claim pays
+    // for neither; the claim then carries neither.
+    bool seccomp_preloaded = false;
 
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none

@@ -1,0 +1,404 @@
+// Warm pools (`berth pool`, POST /berth/pools): per image, K sandboxes
+// prepared ahead of any request. A sandbox is everything of a container
+// start that does not depend on the command: a fresh container id, its
+// directories and init layer (default hostname), its cgroup in every
+// hierarchy, and a parked child of the monitor that has done the sandbox
+// half of the launch spec (namespaces with lo up, the overlay rootfs,
+// pivot_root, /proc, /dev, masked paths) and waits on a control socket.
+//
+// A create whose sandbox half would be exactly the prepared one (compared
+// as the launch spec's JSON, so nothing that shapes the sandbox can slip
+// through) takes a ready sandbox: the container gets the sandbox's id, and
+// its first start sends only the process half (argv, env, user,
+// capabilities, rlimits, seccomp program) and its stdio to the parked child,
+// which execs. Nothing from the image runs before that. A sandbox serves one
+// container once; the pool refills in the background. A later start of the
+// same container is a cold one.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/cgroup/manager.h"
+#include "engine/config_util.h"
+#include "engine/confinement_config.h"
+#include "engine/engine.h"
+#include "engine/mount_config.h"
+#include "engine/pool.h"
+#include "engine/monitor_client.h"
+#include "engine/runtime/spawn.h"
+
+namespace berth {
+
+namespace json = boost::json;
+
+status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net);
+
+namespace {
+
+// Preparations in flight per pool: one can make its directories and
+// cgroup on a worker while another is with the monitor.
+constexpr int k_fillers = 2;
+constexpr int k_max_pool = 20000;
+
+constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
+constexpr auto k_busy_refill_poll = std::chrono::milliseconds(2);
+
+// After this many failures in a row a pool stops preparing until set again.
+constexpr int k_max_failures_in_a_row = 5;
+
+// Refills run at nice 19: a burst of claims is not slowed by the pool
+// making up for it, which uses only the CPU left over.
+void lower_this_thread() {
+    static thread_local bool lowered = false;
+    if (!lowered) lowered = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19) == 0;
+}
+
+}  // namespace
+
+namespace {
+
+std::uint64_t g_pool_serial = 0;
+
+// The HostConfig a pool's sandboxes are made for: a create body's defaults.
+json::object pool_host_config() {
+    json::object hc{{"NetworkMode", "none"}};
+    set_confinement_defaults(hc);
+    return hc;
+}
+
+}  // namespace
+
+pool_info engine::info_of(const pool& p) const {
+    pool_info i;
+    i.image_ref = p.image_ref;
+    i.image_id = p.image_id;
+    i.size = p.size;
+    i.ready = static_cast<int>(p.ready.size());
+    i.preparing = p.preparing;
+    i.taken = p.taken;
+    i.failed = p.failed;
+    i.last_error = p.last_error;
+    return i;
+}
+
+std::vector<pool_info> engine::pools() const {
+    std::vector<pool_info> out;
+    for (const auto& [id, p] : _pools) out.push_back(info_of(*p));
+    return out;
+}
+
+awaitable<result<pool_info>> engine::set_pool(std::string image_ref, int size, bool wait) {
+    if (size < 0 || size > k_max_pool)
+        co_return make_error(errc::invalid_argument,
+                             "invalid pool size " + std::to_string(size) + ": from 0 to " + std::to_string(k_max_pool));
+    auto img = find_image(image_ref);
+    if (!img) co_return img.err();
+    if (!_opts.uid_map.empty())
+        co_return make_error(errc::invalid_argument, "warm pools are not available with --userns-remap yet");
+    auto it = _pools.find(img->id);
+    if (size == 0) {
+        if (it == _pools.end()) co_return make_error(errc::not_found, "no warm pool for image " + image_ref);
+        pool_info gone = info_of(*it->second);
+        for (auto& sb : it->second->ready) discard_sandbox(sb.id, true);
+        it->second->ready.clear();
+        it->second->size = 0;
+        it->second->changed->notify();
+        _pools.erase(it);
+        gone.size = gone.ready = 0;
+        co_return gone;
+    }
+    if (it == _pools.end()) {
+        auto p = std::make_unique<pool>();
+        p->image_id = img->id;
+        p->chain_ids = img->chain_ids;
+        p->changed = std::make_unique<async_signal>(_loop.get_executor());
+        p->serial = ++g_pool_serial;
+        it = _pools.emplace(img->id, std::move(p)).first;
+    }
+    pool& p = *it->second;
+    p.image_ref = image_ref;
+    p.size = size;
+    p.failures_in_a_row = 0;
+    while (static_cast<int>(p.ready.size()) > size) {
+        discard_sandbox(p.ready.back().id, true);
+        p.ready.pop_back();
+    }
+    fill_pool(img->id);
+    const std::string image_id = img->id;
+    while (wait) {
+        auto now = _pools.find(image_id);
+        if (now == _pools.end()) co_return make_error(errc::conflict, "the warm pool was removed meanwhile");
+        pool& q = *now->second;
+        if (static_cast<int>(q.ready.size()) >= q.size) break;
+        if (q.failures_in_a_row >= k_max_failures_in_a_row)
+            co_return make_error(errc::internal, "preparing a sandbox for " + image_ref + " failed: " + q.last_error);
+        co_await q.changed->wait();
+    }
+    auto now = _pools.find(image_id);
+    if (now == _pools.end()) co_return make_error(errc::conflict, "the warm pool was removed meanwhile");
+    co_return info_of(*now->second);
+}
+
+void engine::fill_pool(const std::string& image_id) {
+    auto it = _pools.find(image_id);
+    if (it == _pools.end()) return;
+    pool& p = *it->second;
+    while (p.fillers < k_fillers && static_cast<int>(p.ready.size()) + p.preparing + p.fillers < p.size &&
+           p.failures_in_a_row < k_max_failures_in_a_row) {
+        p.fillers++;
+        asio::co_spawn(_loop, pool_filler(image_id), asio::detached);
+    }
+}
+
+awaitable<void> engine::pool_filler(std::string image_id) {
+    for (;;) {
+        auto it = _pools.find(image_id);
+        if (it == _pools.end()) co_return;
+        pool& p = *it->second;
+        if (static_cast<int>(p.ready.size()) + p.preparing >= p.size ||
+            p.failures_in_a_row >= k_max_failures_in_a_row) {
+            p.fillers--;
+            p.changed->notify();
+            co_return;
+        }
+        // Creates and starts first: while any is in flight, a pool has at
+        // most one preparation going, and waits k_busy_refill_gap after
+        // each (the CPU is theirs; the stock is there to be used).
+        const auto now = std::chrono::steady_clock::now();
+        if (_busy > 0 && (p.preparing > 0 || now - p.last_prepared < k_busy_refill_gap)) {
+            asio::steady_timer timer(_loop, k_busy_refill_poll);
+            auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+            (void)ec;
+            continue;
+        }
+        p.preparing++;
+        const std::uint64_t serial = p.serial;
+        status made = co_await prepare_sandbox(image_id);
+        auto again = _pools.find(image_id);
+        // Removed meanwhile (prepare_sandbox discarded its sandbox).
+        if (again == _pools.end() || again->second->serial != serial) co_return;
+        pool& q = *again->second;
+        q.preparing--;
+        q.last_prepared = std::chrono::steady_clock::now();
+        if (made) {
+            q.failures_in_a_row = 0;
+        } else {
+            q.failed++;
+            q.failures_in_a_row++;
+            q.last_error = made.err().message;
+            log::warn("warm pool {}: {}", q.image_ref, made.err().message);
+        }
+        q.changed->notify();
+    }
+}
+
+awaitable<status> engine::prepare_sandbox(std::string image_id) {
+    std::shared_ptr<container> proto = std::make_shared<container>();
+    {
+        auto it = _pools.find(image_id);
+        if (it == _pools.end()) co_return ok();
+        proto->id = random_id();
+        proto->image_id = image_id;
+        proto->chain_ids = it->second->chain_ids;
+        proto->host_config = pool_host_config();
+    }
+    // The default process's seccomp program, loaded before the sandbox parks.
+    std::optional<std::string> profile;
+    auto process = process_half(*proto, &profile);
+    if (!process) co_return process.err();
+    if (auto sc = co_await add_seccomp(profile, *process); !sc) co_return sc.err();
+    const std::string id = proto->id;
+    const std::string dir = container_dir(id);
+    // Undoes a preparation that failed (the child, if any, is gone).
+    auto undo = [this, id, dir]() -> status {
+        (void)_cgroups->remove(id);
+        return remove_all(dir);
+    };
+    auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
+        lower_this_thread();
+        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false));
+        // The log too, so that the claim's monitor only opens it.
+        BERTH_TRY(write_file(dir + "/" + id + "-json.log", ""));
+        auto cg = _cgroups->create(id);
+        if (!cg) (void)remove_all(dir);
+        return cg;
+    };
+    auto cg = co_await _pool_workers.run(offload_reason::cgroup, std::move(job));
+    if (!cg) co_return cg.err().wrap("prepare a sandbox");
+    auto spec = sandbox_half(*proto, *cg, {}, {}, {}, "");
+    status outcome = spec ? status(ok()) : status(spec.err());
+    std::string sandbox_json;
+    if (outcome) {
+        spec->hostname = id.substr(0, 12);
+        spec->seccomp_preloaded = true;
+        sandbox_json = runtime::to_json(*spec);  // compared without the program (see take_sandbox)
+        spec->seccomp_program = process->seccomp_program;
+        auto& wait = _parks[id];
+        wait.done = std::make_unique<async_event>(_loop.get_executor());
+        wait.outcome = ok();
+        outcome = _monitor->send({monitor::msg::park, {{"id", id}, {"spec", runtime::to_json(*spec)}}, {}});
+        if (outcome) {
+            co_await _parks[id].done->wait();
+            outcome = _parks[id].outcome;
+        }
+        _parks.erase(id);
+    }
+    if (!outcome) {
+        // No child is left (start_failed was its last word): undo the rest.
+        co_await _pool_workers.run(offload_reason::cgroup, undo);
+        co_return outcome.err().wrap("prepare a sandbox");
+    }
+    auto it = _pools.find(image_id);
+    if (it == _pools.end() || static_cast<int>(it->second->ready.size()) >= it->second->size) {
+        discard_sandbox(id, true);  // the pool went or shrank meanwhile
+        co_return ok();
+    }
+    it->second->seccomp_profile = std::move(profile);
+    it->second->capabilities = std::move(process->capabilities);
+    it->second->ready.push_back({id, std::move(sandbox_json)});
+    co_return ok();
+}
+
+void engine::on_monitor_parked(const std::string& id, int) {
+    if (auto it = _parks.find(id); it != _parks.end()) {
+        it->second.outcome = ok();
+        it->second.done->set();
+        return;
+    }
+    // Not ours (a daemon before us asked for it): let it go.
+    discard_sandbox(id, !_containers.count(id));
+}
+
+std::string engine::take_sandbox(const container& c, const json::object& body) {
+    auto it = _pools.find(c.image_id);
+    if (it == _pools.end() || it->second->ready.empty()) return {};
+    pool& p = *it->second;
+    // The init layer holds the default hostname; a Hostname asked for is not
+    // the prepared one. Devices, binds and --init are gathered or looked up
+    // at start: such a container starts cold.
+    if (!str_field(body, "Hostname").empty()) return {};
+    for (const char* k : {"Binds", "Mounts", "Devices", "DeviceCgroupRules", "VolumesFrom"}) {
+        auto* v = c.host_config.if_contains(k);
+        if (v && v->is_array() && !v->as_array().empty()) return {};
+    }
+    if (bool_field(c.host_config, "Init") || bool_field(c.host_config, "Privileged")) return {};
+    // The sandbox this container would get, with the prepared sandbox's id,
+    // must be the prepared one byte for byte.
+    container candidate;
+    candidate.id = p.ready.front().id;
+    candidate.image_id = c.image_id;
+    candidate.chain_ids = c.chain_ids;
+    candidate.host_config = c.host_config;
+    auto tmpfs = tmpfs_mounts_of(c.host_config);
+    if (!tmpfs) return {};
+    auto spec = sandbox_half(candidate, _cgroups->paths(candidate.id), {}, {}, std::move(*tmpfs), "");
+    if (!spec) return {};
+    spec->hostname = candidate.id.substr(0, 12);
+    spec->seccomp_preloaded = true;
+    if (runtime::to_json(*spec) != p.ready.front().sandbox_json) return {};
+    // The preloaded program: the same profile for the same capabilities.
+    std::optional<std::string> profile;
+    auto process = process_half(c, &profile);
+    if (!process || profile != p.seccomp_profile || process->capabilities != p.capabilities) return {};
+    std::string id = std::move(p.ready.front().id);
+    p.ready.pop_front();
+    p.taken++;
+    p.changed->notify();
+    fill_pool(c.image_id);
+    return id;
+}
+
+void engine::discard_sandbox(const std::string& id, bool remove_dir) {
+    _dying_sandboxes[id] = remove_dir;
+    // SIGKILL to the parked child; its death comes back as start_failed.
+    (void)_monitor->send({monitor::msg::signal, {{"id", id}, {"signal", 9}}, {}});
+}
+
+bool engine::pool_start_failed(const std::string& id, const error& e) {
+    if (auto it = _parks.find(id); it != _parks.end()) {
+        it->second.outcome = e;
+        it->second.done->set();
+        return true;
+    }
+    bool remove_dir = false;
+    if (auto it = _dying_sandboxes.find(id); it != _dying_sandboxes.end()) {
+        remove_dir = it->second;
+        _dying_sandboxes.erase(it);
+    } else {
+        bool pooled = false;
+        for (auto& [image_id, p] : _pools) {
+            auto r = std::find_if(p->ready.begin(), p->ready.end(), [&](auto& sb) { return sb.id == id; });
+            if (r == p->ready.end()) continue;
+            // A ready sandbox died: drop it and prepare another.
+            p->ready.erase(r);
+            p->changed->notify();
+            fill_pool(image_id);
+            pooled = true;
+            break;
+        }
+        auto c = _containers.find(id);
+        if (pooled) {
+            remove_dir = true;
+        } else if (c != _containers.end() && c->second->parked) {
+            // The sandbox of a created container died before its start: the
+            // start will be a cold one.
+            c->second->parked = false;
+        } else if (c != _containers.end() || _starts.count(id)) {
+            return false;  // a container's own start
+        } else if (id.size() != 64) {
+            return false;
+        } else {
+            // A sandbox of a daemon before us (the monitor's hello killed it).
+            remove_dir = true;
+        }
+    }
+    const std::string dir = container_dir(id);
+    auto job = [this, id, dir, remove_dir]() -> status {
+        (void)_cgroups->remove(id);
+        return remove_dir ? remove_all(dir) : ok();
+    };
+    asio::co_spawn(
+        _loop,
+        [this, job = std::move(job)]() mutable -> awaitable<void> {
+            auto s = co_await _workers.run(offload_reason::cgroup, std::move(job));
+            if (!s) log::warn("warm pool: {}", s.err().message);
+        },
+        asio::detached);
+    return true;
+}
+
+void engine::pool_monitor_lost(const std::set<std::string>* ids) {
+    for (auto& [id, w] : _parks) {
+        if (ids && !ids->count(id)) continue;
+        w.outcome = make_error(errc::unavailable, "the berth monitor went away while preparing a sandbox");
+        w.done->set();
+    }
+    for (auto& [image_id, p] : _pools) {
+        bool dropped = false;
+        for (auto it = p->ready.begin(); it != p->ready.end();) {
+            if (ids && !ids->count(it->id)) {
+                ++it;
+                continue;
+            }
+            // Its monitor kills it at the next hello and reports it then.
+            _dying_sandboxes[it->id] = true;
+            it = p->ready.erase(it);
+            dropped = true;
+        }
+        if (dropped) {
+            p->changed->notify();
+            fill_pool(image_id);
+        }
+    }
+    for (auto& [id, c] : _containers)
+        if (c->parked && (!ids || ids->count(id))) {
+            c->parked = false;
+            _dying_sandboxes[id] = false;
+        }
+}
+
+}  // namespace berth

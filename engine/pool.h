@@ -1,0 +1,42 @@
+// The warm pools' state inside the engine (engine/pool.cc); included by
+// the engine's own sources only (its destructor needs the complete type).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace berth {
+
+struct engine::pool_sandbox {
+    std::string id;
+    std::string sandbox_json;  // its sandbox half, as to_json gives it
+};
+
+struct engine::pool {
+    std::string image_ref, image_id;
+    std::vector<std::string> chain_ids;
+    int size = 0;
+    std::deque<pool_sandbox> ready;
+    int preparing = 0;
+    int fillers = 0;
+    int failures_in_a_row = 0;
+    std::uint64_t taken = 0, failed = 0;
+    std::string last_error;
+    std::unique_ptr<async_signal> changed;
+    std::uint64_t serial = 0;  // tells a pool from a later one of the same image
+    std::chrono::steady_clock::time_point last_prepared;  // when a preparation last ended
+    // What the sandboxes' preloaded seccomp program was compiled from (the
+    // default profile for the default capabilities): a container gets a
+    // sandbox only with the same.
+    std::optional<std::string> seccomp_profile;
+    std::vector<std::string> capabilities;
+};
+
+}  // namespace berth
