@@ -12,6 +12,19 @@ busybox image, in one run, for each runner at each concurrency:
                 the ceiling berth is measured against
   crun, runc    `crun run` / `runc run` on an OCI bundle of the same rootfs
   podman        `podman run --rm` (if installed; --install-peers: apt-get)
+  pool-burst    berth warm pool (POST /berth/pools, Wait) of --pool-size
+                (1000) sandboxes, then one batch of as many containers all
+                in flight (count=parallel=pool size, remove=1): containers
+                running per second (RunningPerSecond; the bar: >= 2000/s),
+                once, after the concurrency loop
+  pool-open     open loop from a warm pool: --open-rate (1000/s) for
+                --open-seconds (2 s), i.e. 2000 containers, container i due
+                i/rate s after the first, latency from its due time
+                (queueing included); the pool (--open-pool) defaults to the
+                run's count, so its stock covers the run while it refills;
+                the bar: p99 <= the kernel probe's p99 at concurrency 1
+                Both are "not available" where berth has no /berth/pools, and
+                remove their pool afterwards (DELETE /berth/pools/busybox).
 
 Each run lasts until N containers are done and at least --min-seconds have
 passed (so the kernel's deferred network namespace cleanup falls inside the
@@ -26,11 +39,18 @@ monitors, each process's descriptors against its RLIMIT_NOFILE
 (bench/idle_containers.py's measurement).
 
     bench/startup.py [-n N] [-c 1,2,16] [--min-seconds S] [--runners LIST]
-                     [--idle 1000,10000] [--json FILE] [--png FILE]
-                     [--install-peers] [--berth PATH] [--smoke] [--probe-check]
+                     [--pool-size K] [--open-rate R] [--open-seconds S]
+                     [--open-pool K] [--idle 1000,10000 | --idle 0]
+                     [--json FILE] [--png FILE] [--install-peers]
+                     [--berth PATH] [--smoke] [--probe-check]
+
+A p99 wants at least 2000 samples (the table marks those from fewer): -n 2000
+for the concurrency loop; pool-open's defaults give 2000.
 
 Output: a table, a JSON file (every sample included) and, where matplotlib
-is importable, a PNG of the latency distributions.
+is importable (Debian: python3-matplotlib, in scripts/install-deps.sh; run
+with /usr/bin/python3), a PNG of the latency CDFs: a panel per concurrency
+and one for the warm pool runners.
 
 Peers run inside a mount and network namespace the bench creates: crun 1.8
 refuses this machine's hybrid cgroup layout ("cgroups in hybrid mode not
@@ -260,6 +280,135 @@ def bench_berth_batch(d, conc, n, min_seconds):
                     "create request -> execve observed, measured in the daemon", err)
 
 
+POOL_BODY = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}}
+POOL_BURST_BAR = 2000.0  # containers running per second from a warm pool
+POOL_RUNNERS = ("pool-burst", "pool-open")
+MIN_P99_SAMPLES = 2000  # fewer: the table marks the p99
+
+
+def berth_pools_available(d):
+    st, out = d.api("GET", "/berth/pools")
+    return st == 200 and isinstance(out, list)
+
+
+def set_pool(d, size):
+    """Sets busybox's warm pool to `size` sandboxes and waits until it is
+    full; returns (its GET /berth/pools entry, seconds, machine busy CPU s)."""
+    t0 = time.perf_counter()
+    c0 = machine_busy_s()
+    st, out = d.api("POST", "/berth/pools", body={"Image": "busybox", "Size": size, "Wait": True}, timeout=1800)
+    secs, cpu = time.perf_counter() - t0, machine_busy_s() - c0
+    if st != 200 or not isinstance(out, dict):
+        raise RuntimeError("POST /berth/pools (Size %d, Wait): %s %s" % (size, st, out))
+    if out.get("Ready") != size:
+        raise RuntimeError("POST /berth/pools (Size %d, Wait) answered with %s ready: %s" % (size, out.get("Ready"),
+                                                                                            out))
+    return out, secs, cpu
+
+
+def remove_pool(d):
+    """DELETE /berth/pools/busybox; then GET must not list it (later runners run cold)."""
+    st, out = d.api("DELETE", "/berth/pools/busybox", timeout=600)
+    if st != 204:
+        return "DELETE /berth/pools/busybox: %s %s" % (st, out)
+    st, out = d.api("GET", "/berth/pools")
+    left = [p for p in out or [] if p.get("Image") == "busybox" and p.get("Size")] if st == 200 else None
+    return "pool still listed after DELETE: %s %s" % (st, out) if left is None or left else None
+
+
+def pool_batch(d, pool_size, query):
+    """Sets a pool of pool_size, runs one batch request (POOL_BODY) with
+    `query`, removes the pool. Returns (summary, request wall s, request
+    machine CPU s, pool entry, preparation s, preparation CPU s, error)."""
+    err = None
+    try:
+        pool, prep_s, prep_cpu = set_pool(d, pool_size)
+        t0 = time.perf_counter()
+        c0 = machine_busy_s()
+        st, out = d.api("POST", "/berth/containers/run?" + query, body=POOL_BODY, timeout=1800)
+        wall, cpu = time.perf_counter() - t0, machine_busy_s() - c0
+        if st != 200 or not isinstance(out, dict):
+            raise RuntimeError("POST /berth/containers/run?%s: %s %s" % (query, st, out))
+        if out.get("Failed"):
+            err = "%d failed, first: %s" % (out["Failed"], (out.get("Errors") or ["?"])[0])
+        elif len(out.get("LatenciesMs") or []) != out.get("Started"):
+            err = "LatenciesMs has %d entries for %s started" % (len(out.get("LatenciesMs") or []),
+                                                                  out.get("Started"))
+    finally:
+        gone = remove_pool(d)  # also after a failure: later runners run cold
+    return out, wall, cpu, pool, prep_s, prep_cpu, err or gone
+
+
+def pool_row(runner, pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err, latency, extra):
+    """A pool runner's row: containers/s is RunningPerSecond (first create ->
+    the last one running); CPU per container is the machine's over the
+    request (the pool's background refill at nice 19 included)."""
+    samples = [x / 1e3 for x in out["LatenciesMs"]]
+    row = make_row(runner, pool_size, samples, wall, cpu, latency, err, extra)
+    started = out.get("Started") or 0
+    row.update({"containers_per_s": out.get("RunningPerSecond", 0.0), "request_containers_per_s":
+                started / wall if wall else 0.0, "cpu_ms_per_container": cpu * 1e3 / started if started
+                else float("nan"), "pool_size": pool_size, "from_pool": out.get("FromPool"), "started": started,
+                "running_seconds": out.get("RunningSeconds"), "running_per_s": out.get("RunningPerSecond"),
+                "batch_seconds": out.get("Seconds"), "daemon_p50_ms": out["StartLatencyMs"]["P50"],
+                "daemon_p99_ms": out["StartLatencyMs"]["P99"], "daemon_max_ms": out["StartLatencyMs"]["Max"],
+                "pool_prepare_s": prep_s, "pool_prepare_cpu_ms_per_sandbox": prep_cpu * 1e3 / pool_size,
+                "pool_after_set": pool})
+    return row
+
+
+def bench_pool_burst(d, pool_size):
+    """A warm pool of pool_size busybox sandboxes (set with Wait), then one
+    batch of pool_size containers, all in flight at once
+    (count=parallel=pool_size, remove=1): how many containers a full pool
+    gets running per second (the bar: POOL_BURST_BAR)."""
+    out, wall, cpu, pool, prep_s, prep_cpu, err = pool_batch(
+        d, pool_size, "count=%d&parallel=%d&remove=1" % (pool_size, pool_size))
+    row = pool_row("berth pool-burst", pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err,
+                   "create request -> execve observed, measured in the daemon (all submitted at once)", {})
+    row["bar"] = {"what": "RunningPerSecond >= %d/s" % POOL_BURST_BAR, "ratio": row["running_per_s"] / POOL_BURST_BAR,
+                  "met": row["running_per_s"] >= POOL_BURST_BAR}
+    return row
+
+
+def bench_pool_open(d, rate, seconds, pool_size):
+    """Open loop from a warm pool: rate*seconds containers, container i due
+    i/rate s after the first (POST /berth/containers/run?rate=), latency from
+    its due time (queueing included). The bar (set in pool_bars): p99 <= the
+    kernel probe's p99 at concurrency 1."""
+    count = max(1, int(round(rate * seconds)))
+    out, wall, cpu, pool, prep_s, prep_cpu, err = pool_batch(
+        d, pool_size, "count=%d&parallel=%d&remove=1&rate=%g" % (count, count, rate))
+    return pool_row("berth pool-open", pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err,
+                    "due time (i/rate after the first) -> execve observed, in the daemon (queueing included)",
+                    {"rate": rate, "seconds": seconds, "count": count})
+
+
+def pool_bars(rows):
+    """Each pool runner against its bar: pool-burst RunningPerSecond / 2000,
+    pool-open p99 / the kernel probe's p99 at concurrency 1 in this run."""
+    out = []
+    probe1 = next((r for r in rows if r["runner"] == "kernel probe" and r["concurrency"] == 1 and r.get("available")
+                   and r["n"]), None)
+    for r in rows:
+        if not r.get("available") or not r["n"]:
+            continue
+        if r["runner"] == "berth pool-burst":
+            out.append({"runner": r["runner"], "vs": "%d containers running/s" % POOL_BURST_BAR,
+                        "value": r["running_per_s"], "ratio": r["bar"]["ratio"], "met": r["bar"]["met"]})
+        elif r["runner"] == "berth pool-open":
+            b = {"runner": r["runner"], "vs": "kernel probe p99 at concurrency 1", "value": r["p99_ms"]}
+            if probe1:
+                b.update({"reference": probe1["p99_ms"], "ratio": r["p99_ms"] / probe1["p99_ms"],
+                          "met": r["p99_ms"] <= probe1["p99_ms"]})
+            else:
+                b.update({"reference": None, "ratio": None, "met": None,
+                          "note": "no kernel probe row at concurrency 1 in this run (add probe and -c 1)"})
+            r["bar"] = b
+            out.append(b)
+    return out
+
+
 def container_lowerdirs(d):
     """The overlay lower directories berth gives a busybox container (its
     init layer and the image's layers), from inspect's GraphDriver; the
@@ -400,10 +549,10 @@ def podman_cleanup(prefix):
 def ratios(rows):
     out = []
     for r in rows:
-        if not r.get("available") or not r["n"]:
+        if not r.get("available") or not r["n"] or "pool_size" in r:  # pool runners: pool_bars
             continue
         same = {x["runner"]: x for x in rows if x["concurrency"] == r["concurrency"] and x.get("available")
-                and x["n"]}
+                and x["n"] and "pool_size" not in x}
         for ref in ("crun run", "kernel probe"):
             b = same.get(ref)
             if b is None or b is r:
@@ -417,7 +566,16 @@ def ratios(rows):
     return out
 
 
-def print_table(rows, rat, idle, min_p99_samples):
+def bar_text(r):
+    b = r.get("bar")
+    if not b or b.get("ratio") is None:
+        return ""
+    if r["runner"] == "berth pool-burst":
+        return "  %.2f x %d/s%s" % (b["ratio"], POOL_BURST_BAR, "" if b["met"] else " (bar NOT met)")
+    return "  p99 %.2f x probe c=1%s" % (b["ratio"], "" if b["met"] else " (bar NOT met)")
+
+
+def print_table(rows, rat, idle, min_p99_samples, bars=()):
     print()
     print("%-26s %4s %6s %12s %9s %10s %10s %9s %9s" % ("runner", "conc", "n", "containers/s", "p50 ms", "p99 ms",
                                                         "CPU ms/ctr", "x crun", "x probe"))
@@ -433,11 +591,31 @@ def print_table(rows, rat, idle, min_p99_samples):
             r["cpu_ms_per_container"],
             "%.2f" % rel["crun run"] if "crun run" in rel else "-",
             "%.2f" % rel["kernel probe"] if "kernel probe" in rel else "-",
-            "  ERROR: " + r["error"] if r.get("error") else ""))
+            ("  ERROR: " + r["error"] if r.get("error") else "") + bar_text(r)))
     print("x crun, x probe: containers/s relative to crun run / the kernel probe at the same concurrency.")
-    print("* p99 from fewer than %d samples." % min_p99_samples)
+    print("* p99 from fewer than %d samples (-n %d; pool-open: --open-rate x --open-seconds)." % (
+        min_p99_samples, min_p99_samples))
+    if any("pool_size" in r for r in rows):
+        print("berth pool-*: conc = the warm pool's size, run once; containers/s = RunningPerSecond (first create "
+              "-> the last one running); CPU over the request (the pool's background refill included).")
+    for b in bars:
+        if b.get("ratio") is None:
+            print("  %s: %.2f ms against the %s: %s" % (b["runner"], b["value"], b["vs"], b.get("note", "-")))
+        elif b["runner"] == "berth pool-burst":
+            print("  %s: %.1f containers running/s = %.2f x the bar of %s: %s" % (
+                b["runner"], b["value"], b["ratio"], b["vs"], "met" if b["met"] else "NOT met"))
+        else:
+            print("  %s: p99 %.2f ms = %.2f x the %s (%.2f ms): %s" % (
+                b["runner"], b["value"], b["ratio"], b["vs"], b["reference"], "met" if b["met"] else "NOT met"))
     for r in rows:
-        if r.get("available") and r["concurrency"] == rows[0]["concurrency"]:
+        if "pool_size" in r and r.get("available") and r["n"]:
+            print("  %s: %d of %d started from the pool; pool of %d prepared in %.1f s (%.2f ms machine CPU per "
+                  "sandbox); p50/p99/max in the daemon %.2f/%.2f/%.2f ms" % (
+                      r["runner"], r["from_pool"] or 0, r["started"], r["pool_size"], r["pool_prepare_s"],
+                      r["pool_prepare_cpu_ms_per_sandbox"], r["daemon_p50_ms"], r["daemon_p99_ms"],
+                      r["daemon_max_ms"]))
+    for r in rows:
+        if r.get("available") and (r["concurrency"] == rows[0]["concurrency"] or "pool_size" in r):
             print("  latency of %-27s %s" % (r["runner"] + ":", r["latency"]))
     for r in rows:
         if r.get("phase_p50_ms"):
@@ -465,18 +643,32 @@ def plot(rows, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not importable (apt package python3-matplotlib): no plot"
-    concs = sorted({r["concurrency"] for r in rows})
-    fig, axes = plt.subplots(1, len(concs), figsize=(6 * len(concs), 4.5), squeeze=False)
-    for ax, c in zip(axes[0], concs):
-        for r in rows:
-            if r["concurrency"] != c or not r.get("available") or not r.get("samples_ms"):
+    # One panel per concurrency, and one for the warm pool runners (with the
+    # kernel probe at concurrency 1, pool-open's bar, dashed).
+    pooled = [r for r in rows if "pool_size" in r and r.get("available") and r.get("samples_ms")]
+    concs = sorted({r["concurrency"] for r in rows if "pool_size" not in r})
+    panels = [("concurrency %d" % c, [(r, "-") for r in rows if r["concurrency"] == c and "pool_size" not in r])
+              for c in concs]
+    if pooled:
+        probe1 = [(r, "--") for r in rows if r["runner"] == "kernel probe" and r["concurrency"] == 1]
+        panels.append(("warm pool (pool-burst: all at once; pool-open: %s/s)" % ", ".join(
+            "%g" % r["rate"] for r in pooled if "rate" in r), [(r, "-") for r in pooled] + probe1))
+    panels = [p for p in panels if any(r.get("available") and r.get("samples_ms") for r, _ in p[1])]
+    if not panels:
+        return "no samples: no plot"
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (title, members) in zip(axes[0], panels):
+        for r, style in members:
+            if not r.get("available") or not r.get("samples_ms"):
                 continue
             s = sorted(r["samples_ms"])
-            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=r["runner"])
+            label = r["runner"] + (" (pool %d)" % r["pool_size"] if "pool_size" in r else
+                                   " (c=1)" if style == "--" else "")
+            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], style, label=label)
         ax.set_xscale("log")
         ax.set_xlabel("start latency, ms (log)")
         ax.set_ylabel("fraction of containers")
-        ax.set_title("concurrency %d" % c)
+        ax.set_title(title)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -560,18 +752,29 @@ def probe_check():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=300, help="containers per runner and concurrency (at least)")
+    ap.add_argument("-n", type=int, default=300, help="containers per runner and concurrency (at least); a p99 "
+                    "is marked * below %d samples: -n %d for p99s from enough samples (pool-open: --open-rate x "
+                    "--open-seconds samples, 2000 by default)" % (MIN_P99_SAMPLES, MIN_P99_SAMPLES))
     ap.add_argument("-c", "--concurrency", default="1,2,16")
     ap.add_argument("--min-seconds", type=float, default=10.0,
                     help="each run lasts at least this long (deferred namespace cleanup is counted)")
-    ap.add_argument("--runners", default="batch,api,cli,probe,crun,runc,podman")
-    ap.add_argument("--idle", default="100", help="idle container counts for the memory figures, e.g. 1000,10000")
+    ap.add_argument("--runners", default="batch,api,cli,probe,crun,runc,podman,pool-burst,pool-open",
+                    help="pool-burst and pool-open run once, after the -c loop (default: %(default)s)")
+    ap.add_argument("--pool-size", type=int, default=1000,
+                    help="pool-burst: the warm pool's size and the burst's count and parallel")
+    ap.add_argument("--open-rate", type=float, default=1000.0, help="pool-open: containers submitted per second")
+    ap.add_argument("--open-seconds", type=float, default=2.0, help="pool-open: seconds of submissions")
+    ap.add_argument("--open-pool", type=int,
+                    help="pool-open: the warm pool's size (default: rate x seconds, the whole run's stock)")
+    ap.add_argument("--idle", default="100", help="idle container counts for the memory figures, e.g. "
+                    "1000,10000 (0: none)")
     ap.add_argument("--idle-clients", type=int, default=4)
     ap.add_argument("--json", "--out", dest="json", default="bench-startup.json")
     ap.add_argument("--png", help="latency CDF plot (default: next to --json)")
     ap.add_argument("--install-peers", action="store_true", help="apt-get install podman if missing")
     ap.add_argument("--berth")
-    ap.add_argument("--smoke", action="store_true", help="CI: -n 3 -c 1,2 --min-seconds 0 --idle 3")
+    ap.add_argument("--smoke", action="store_true", help="CI: -n 3 -c 1,2 --min-seconds 0 --idle 3 "
+                    "--pool-size 5 --open-rate 50 --open-seconds 0.2")
     ap.add_argument("--probe-check", action="store_true", help="CI: check the kernel probe alone")
     ap.add_argument("--peer-inner")
     args = ap.parse_args()
@@ -584,11 +787,14 @@ def main():
         return probe_check()
     if args.smoke:
         args.n, args.concurrency, args.min_seconds, args.idle = 3, "1,2", 0.0, "3"
+        args.pool_size, args.open_rate, args.open_seconds = 5, 50.0, 0.2
+    open_count = max(1, int(round(args.open_rate * args.open_seconds)))
+    open_pool = args.open_pool or open_count
     from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
 
     concs = [int(x) for x in args.concurrency.split(",") if x]
     runners = [x for x in args.runners.split(",") if x]
-    idle_counts = [int(x) for x in args.idle.split(",") if x]
+    idle_counts = [int(x) for x in args.idle.split(",") if x and int(x) > 0]  # --idle 0: no memory figures
     base = tempfile.mkdtemp(prefix="berth-bench-")
     d = Daemon(base)
     rows, idle, notes = [], [], []
@@ -636,6 +842,8 @@ def main():
                     rows.append(bench_peer("podman run --rm", prefix + ["run", "--rm", "--network", "none"] +
                                            PODMAN_ULIMITS + [image, "true"], conc, args.n, args.min_seconds, True)
                                 if prefix else unavailable("podman run --rm", conc, image))
+                elif name in POOL_RUNNERS:
+                    continue  # once, after this loop
                 else:
                     raise SystemExit("unknown runner %r" % name)
                 last = rows[-1]
@@ -643,6 +851,39 @@ def main():
                     print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
                         last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
                         last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
+        # The warm pool runners, once each (not part of the -c loop); each
+        # removes its pool, so nothing after them takes a pooled sandbox.
+        pools = berth_pools_available(d) if set(POOL_RUNNERS) & set(runners) else False
+        for name in runners:
+            if name not in POOL_RUNNERS:
+                continue
+            label, conc = ("berth pool-burst", args.pool_size) if name == "pool-burst" else ("berth pool-open",
+                                                                                          open_pool)
+            if not pools:
+                rows.append(unavailable(label, conc, "not available (this berth has no /berth/pools)"))
+                continue
+            if name == "pool-burst":
+                print("pool-burst: a pool of %d, then one batch of %d all in flight (count=parallel=%d)" % (
+                    args.pool_size, args.pool_size, args.pool_size), flush=True)
+            else:
+                note = "pool-open: %d containers at %g/s for %g s from a pool of %d%s" % (
+                    open_count, args.open_rate, args.open_seconds, open_pool,
+                    " (= the run's count: the stock covers the whole run while the pool refills)"
+                    if open_pool >= open_count else " (< the run's count: the run outlasts the stock unless the "
+                    "refill keeps up)")
+                print(note, flush=True)
+                notes.append(note)
+            t = time.perf_counter()
+            try:
+                rows.append(bench_pool_burst(d, args.pool_size) if name == "pool-burst" else
+                            bench_pool_open(d, args.open_rate, args.open_seconds, open_pool))
+            except RuntimeError as e:
+                rows.append(make_row(label, conc, [], 0, 0, "", str(e)))
+            last = rows[-1]
+            print("  %-26s %6d in %5.1f s: %7.1f running/s p50 %.2f ms p99 %.2f ms, %s from the pool%s" % (
+                last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"], last["p50_ms"],
+                last["p99_ms"], last.get("from_pool"), "  ERROR " + last["error"] if last.get("error") else ""),
+                flush=True)
         st, _ = d.api("DELETE", "/containers/" + layers_id)
         assert st == 204, st
         if idle_counts:
@@ -663,7 +904,8 @@ def main():
         shutil.rmtree(base, ignore_errors=True)
 
     rat = ratios(rows)
-    print_table(rows, rat, idle, 2000)
+    bars = pool_bars(rows)
+    print_table(rows, rat, idle, MIN_P99_SAMPLES, bars)
     for n in notes:
         print(n)
     png = args.png or (os.path.splitext(args.json)[0] + ".png" if args.json else None)
@@ -673,8 +915,10 @@ def main():
     result = {"machine": {"kernel": os.uname().release, "cpus": os.cpu_count(),
                           "note": "shared machine: other builds and tests run meanwhile; figures are noisy"},
               "config": {"n": args.n, "concurrency": concs, "min_seconds": args.min_seconds, "network": "none",
-                         "image": "busybox (static), `true`", "idle": idle_counts},
-              "rows": rows, "ratios": rat, "idle": idle, "notes": notes}
+                         "image": "busybox (static), `true`", "idle": idle_counts, "runners": runners,
+                         "pool_size": args.pool_size, "open_rate": args.open_rate,
+                         "open_seconds": args.open_seconds, "open_pool": open_pool},
+              "rows": rows, "ratios": rat, "pool_bars": bars, "idle": idle, "notes": notes}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

@@ -134,8 +134,10 @@ action setup(CLI::App& sub) {
         ->check(CLI::Range(0.001, 1000000.0));
     add_container_flags(sub, *o);
     return [o, b](context& ctx) {
-        if ((b->parallel > 0 || b->rate > 0) && b->count == 0)
-            return fail(make_error(errc::invalid_argument, "--parallel and --rate need --count"), 125, "berth: ");
+        if (b->parallel > 0 && b->count == 0)
+            return fail(make_error(errc::invalid_argument, "--parallel needs --count"), 125, "berth: ");
+        if (b->rate > 0 && b->count == 0)
+            return fail(make_error(errc::invalid_argument, "--rate needs --count"), 125, "berth: ");
         if (b->parallel > 0 && b->rate > 0)
             return fail(make_error(errc::invalid_argument, "--parallel and --rate exclude each other"), 125, "berth: ");
         if (b->count > 0) return run_batch(ctx, *o, b->count, b->parallel, b->rate);

@@ -1,4 +1,5 @@
 // Container lifecycle: create, start, exit, wait, kill, remove.
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -1074,7 +1075,47 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
             c->changed->notify();
         }
     }
-    if (!std::exchange(_booted, true)) restart_at_boot(lost);
+    if (!std::exchange(_booted, true)) {
+        restart_at_boot(lost);
+        sweep_stale_cgroups();
+    }
+}
+
+void engine::sweep_stale_cgroups() {
+    // Containers' cgroups are removed at their exit; what is left after a
+    // crash, and the cgroups of a previous daemon's pool sandboxes (killed
+    // while no daemon listened), are removed once nothing runs in them.
+    std::set<std::string> keep;
+    for (auto& [id, c] : _containers)
+        if (c->running() || c->starting) keep.insert(id);
+    for (auto& [id, w] : _parks) keep.insert(id);
+    for (auto& [id, c] : _dying_sandboxes) keep.insert(id);
+    auto job = [this, keep]() -> status {
+        std::set<std::string> ids;
+        for (const auto& parent : _cgroups->parent_dirs()) {
+            DIR* d = ::opendir(parent.c_str());
+            if (!d) continue;
+            while (auto* e = ::readdir(d)) {
+                std::string name = e->d_name;
+                if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                    !keep.count(name))
+                    ids.insert(name);
+            }
+            ::closedir(d);
+        }
+        for (const auto& id : ids) {
+            auto pids = _cgroups->pids(id);
+            if (pids && !pids->empty()) continue;  // a sandbox about to be reported dead
+            if (auto r = _cgroups->remove(id); !r) log::warn("remove stale cgroup: {}", r.err().message);
+        }
+        return ok();
+    };
+    asio::co_spawn(
+        _loop,
+        [this, job = std::move(job)]() mutable -> awaitable<void> {
+            co_await _workers.run(offload_reason::cgroup, std::move(job));
+        },
+        asio::detached);
 }
 
 void engine::restart_at_boot(const std::set<std::string>& lost) {

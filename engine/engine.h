@@ -371,6 +371,9 @@ private:
     // Containers that were running when the daemon went away (`lost`) are
     // left to their exit records and the usual policy path.
     void restart_at_boot(const std::set<std::string>& lost);
+    // At the daemon's start: removes the cgroups no container runs in (a
+    // crash's leftovers, a previous daemon's pool sandboxes).
+    void sweep_stale_cgroups();
     bool _booted = false;
     void emit_prune(std::size_t count);
     awaitable<void> restart_after_backoff(container_ptr c);

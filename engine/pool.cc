@@ -50,8 +50,9 @@ constexpr auto k_busy_refill_poll = std::chrono::milliseconds(2);
 // After this many failures in a row a pool stops preparing until set again.
 constexpr int k_max_failures_in_a_row = 5;
 
-// Refills run at nice 19: a burst of claims is not slowed by the pool
-// making up for it, which uses only the CPU left over.
+// The pools' worker thread runs at nice 19 behind the daemon's other
+// threads. (Niceness does not reach across cgroups: the sandboxes' own
+// setup, in their cgroups, is held back by pool_filler's pacing instead.)
 void lower_this_thread() {
     static thread_local bool lowered = false;
     if (!lowered) lowered = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19) == 0;

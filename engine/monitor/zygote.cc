@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "base/log.h"
 #include "engine/monitor/protocol.h"
 #include "engine/runtime/spawn.h"
@@ -90,7 +92,18 @@ namespace {
 
 }  // namespace
 
+void run_zygote(int sock) { zygote_loop(sock); }
+
 zygote_handle start_zygote() {
+    // Found before the fork: the child only execs.
+    std::string small;
+    char self[4096];
+    ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        std::string exe(self, static_cast<std::size_t>(len));
+        small = exe.substr(0, exe.rfind('/') + 1) + "berth-zygote";
+        if (::access(small.c_str(), X_OK) != 0) small.clear();
+    }
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return {};
     pid_t pid = ::fork();
@@ -104,6 +117,12 @@ zygote_handle start_zygote() {
         }
         ::close_range(4, ~0U, 0);
         ::close(0);
+        if (!small.empty()) {
+            ::fcntl(keep, F_SETFD, 0);  // fd 3 across the exec
+            char* argv[] = {const_cast<char*>("berth-zygote"), nullptr};
+            ::execve(small.c_str(), argv, environ);
+            ::fcntl(keep, F_SETFD, FD_CLOEXEC);
+        }
         zygote_loop(keep);
     }
     ::close(sv[1]);

@@ -12,12 +12,20 @@
 
 namespace berth::monitor {
 
-// Forks the zygote. Returns the monitor's end of the socketpair and the pid.
-// Blocks; called once at monitor start-up while single-threaded.
+// Forks the zygote, which execs the small `berth-zygote` binary next to
+// berth's own (engine/monitor/main.cc): every container child is cloned
+// from it, and its execve tears down that address space, so the smaller
+// the better (a fork of the monitor maps ~140 regions and ~3 MiB). Without
+// that binary the forked child serves as it is. Returns the monitor's end
+// of the socketpair and the pid. Blocks; called at monitor start-up while
+// single-threaded.
 struct zygote_handle {
     unique_fd sock;
     pid_t pid = -1;
 };
 zygote_handle start_zygote();
+
+// The zygote's loop on its socket (fd `sock`); returns never.
+[[noreturn]] void run_zygote(int sock);
 
 }  // namespace berth::monitor

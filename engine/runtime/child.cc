@@ -353,9 +353,6 @@ void run_container_child(const launch_spec& spec, const child_stdio& stdio, int 
 
 void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd) {
     run_released(sync_fd, status_fd, "set up sandbox", [&]() -> error {
-        // A refill: at the lowest priority, so that it takes only the CPU
-        // that starts leave; the claim restores the normal one.
-        (void)::setpriority(PRIO_PROCESS, 0, 19);
         if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
         if (spec.seccomp_preloaded) {
             // The default hostname, then the filter (which refuses sethostname without CAP_SYS_ADMIN).
@@ -378,7 +375,6 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         auto n = recv_with_fds(control_fd, packet.data(), packet.size(), &fds);
         if (!n || *n == 0) ::_exit(0);
         ::close(control_fd);
-        if (::setpriority(PRIO_PROCESS, 0, 0) != 0) return as_internal(sys_error("restore the priority"));
         packet.resize(*n);
         boost::system::error_code ec;
         auto v = boost::json::parse(packet, ec);

@@ -75,6 +75,24 @@ def test_api_batch_returns_every_latency(daemon):
     daemon.cli("rm", *body["Ids"])
 
 
+def test_open_loop_submits_on_schedule(daemon):
+    before = all_ids(daemon)
+    # 20 at 100/s: the last one is due 0.19 s after the first has run,
+    # whatever the others are doing.
+    st, body = daemon.api("POST", "/berth/containers/run?count=20&rate=100&remove=1",
+                          {"Image": "busybox", "Cmd": ["sh", "-c", "exit 4"]}, timeout=120)
+    assert st == 200, body
+    assert body["Started"] == 20 and body["Failed"] == 0
+    assert body["ExitCodes"] == {"4": 20}
+    assert len(body["LatenciesMs"]) == 20
+    assert body["RunningSeconds"] >= 0.19
+    assert body["FromPool"] == 0
+    assert all_ids(daemon) == before
+    r = daemon.cli("run", "--count", "6", "--rate", "50", "--rm", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    assert "6 containers started" in r.stdout
+
+
 def test_batch_errors(daemon):
     before = all_ids(daemon)
     r = daemon.cli("run", "--count", "3", "no-such-image", "true")
@@ -85,8 +103,14 @@ def test_batch_errors(daemon):
     assert r.returncode == 125
     r = daemon.cli("run", "--parallel", "2", "busybox", "true")
     assert r.returncode == 125 and "--parallel needs --count" in r.stderr
+    r = daemon.cli("run", "--rate", "10", "busybox", "true")
+    assert r.returncode == 125 and "--rate needs --count" in r.stderr
+    r = daemon.cli("run", "--count", "3", "--rate", "10", "--parallel", "2", "busybox", "true")
+    assert r.returncode == 125 and "--parallel and --rate exclude each other" in r.stderr
     st, body = daemon.api("POST", "/berth/containers/run?count=abc", {"Image": "busybox", "Cmd": ["true"]})
     assert st == 400 and "invalid count" in body["message"]
+    st, body = daemon.api("POST", "/berth/containers/run?count=3&rate=-1", {"Image": "busybox", "Cmd": ["true"]})
+    assert st == 400 and "invalid rate" in body["message"]
     assert all_ids(daemon) == before
     # The first container failing to start fails the batch once: the rest
     # are never created; the failed one stays "created", as after docker run.

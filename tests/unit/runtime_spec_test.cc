@@ -4,6 +4,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 
+#include "engine/runtime/spawn.h"
 #include "engine/runtime/spec.h"
 #include "engine/runtime/user.h"
 
@@ -241,4 +242,68 @@ TEST(ResolveUser, EmptyHomeFallsBackToRoot) {
 }
 
 }  // namespace
+TEST(WarmPoolClaim, ProcessHalfReplacesOnlyProcessFields) {
+    launch_spec sandbox;
+    sandbox.id = "sandbox";
+    sandbox.lower_dirs = {"/l"};
+    sandbox.upper_dir = "/u";
+    sandbox.masked_paths = {"/proc/kcore"};
+    sandbox.seccomp_preloaded = true;
+    sandbox.hostname = "abc";
+    launch_spec process;
+    process.args = {"sh", "-c", "true"};
+    process.env = {"A=1"};
+    process.cwd = "/tmp";
+    process.user = "nobody";
+    process.capabilities = {"CAP_CHOWN"};
+    process.no_new_privs = true;
+    process.rlimits = {{RLIMIT_NOFILE, 10, 20}};
+    process.group_add = {"5"};
+    process.lower_dirs = {"/ignored"};
+    take_process_half(sandbox, std::move(process));
+    EXPECT_EQ(sandbox.args, (std::vector<std::string>{"sh", "-c", "true"}));
+    EXPECT_EQ(sandbox.env, std::vector<std::string>{"A=1"});
+    EXPECT_EQ(sandbox.cwd, "/tmp");
+    EXPECT_EQ(sandbox.user, "nobody");
+    EXPECT_EQ(sandbox.capabilities, std::vector<std::string>{"CAP_CHOWN"});
+    EXPECT_TRUE(sandbox.no_new_privs);
+    ASSERT_EQ(sandbox.rlimits.size(), 1u);
+    EXPECT_EQ(sandbox.rlimits[0].hard, 20u);
+    EXPECT_EQ(sandbox.group_add, std::vector<std::string>{"5"});
+    EXPECT_EQ(sandbox.hostname, "");  // a claim of a preloaded sandbox carries none
+    EXPECT_EQ(sandbox.lower_dirs, std::vector<std::string>{"/l"});
+    EXPECT_EQ(sandbox.upper_dir, "/u");
+    EXPECT_EQ(sandbox.masked_paths, std::vector<std::string>{"/proc/kcore"});
+    EXPECT_TRUE(sandbox.seccomp_preloaded);
+}
+
+TEST(WarmPoolClaim, SeccompPreloadedSurvivesJson) {
+    launch_spec s;
+    s.seccomp_preloaded = true;
+    auto back = launch_spec_from_json(to_json(s));
+    ASSERT_TRUE(back) << back.err().message;
+    EXPECT_TRUE(back->seccomp_preloaded);
+    auto plain = launch_spec_from_json(to_json(launch_spec{}));
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->seccomp_preloaded);
+}
+
+TEST(WarmPoolClaim, StdioLayoutMatchesTheZygotes) {
+    auto piped = stdio_from_fds({7, 8, 9}, true, false, 0, 0);
+    EXPECT_EQ(piped.in, 7);
+    EXPECT_EQ(piped.out, 8);
+    EXPECT_EQ(piped.err, 9);
+    EXPECT_EQ(piped.tty_socket, -1);
+    auto no_stdin = stdio_from_fds({8, 9}, false, false, 0, 0);
+    EXPECT_EQ(no_stdin.in, -1);
+    EXPECT_EQ(no_stdin.out, 8);
+    EXPECT_EQ(no_stdin.err, 9);
+    // With a terminal, stdin flows through the pty: one socket only.
+    auto tty = stdio_from_fds({5}, true, true, 24, 80);
+    EXPECT_EQ(tty.tty_socket, 5);
+    EXPECT_EQ(tty.in, -1);
+    EXPECT_EQ(tty.rows, 24);
+    EXPECT_EQ(tty.cols, 80);
+}
+
 }  // namespace berth::runtime
