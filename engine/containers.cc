@@ -803,8 +803,10 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     } else {
         gathered_devices devices;
         status gathered;
+        // A pool sandbox's cgroup left behind goes first (its child is dead).
+        const bool stale = std::exchange(c->stale_cgroup, false);
         auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
-                     &gathered]() -> result<cgroup::container_cgroup> {
+                     &gathered, stale]() -> result<cgroup::container_cgroup> {
             if (cfg.any()) {
                 auto g = gather_devices(cfg);
                 if (!g) {
@@ -813,7 +815,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                 }
                 devices = std::move(*g);
             }
+            if (stale) (void)_cgroups->remove(id);
             auto made = _cgroups->create(id, l, devices.access);
+            if (!made && made.err().sys_errno == EEXIST) {
+                // A sandbox's, whose death has not been reported yet.
+                (void)_cgroups->remove(id);
+                made = _cgroups->create(id, l, devices.access);
+            }
             if (made && arm_oom) {
                 auto armed = _cgroups->oom_eventfd(id);
                 if (armed) oom_efd = std::move(*armed);
@@ -853,11 +861,11 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                                 {"open_stdin", open_stdin}, {"tty", c->tty()}},
                                {}};
     if (claim) {
-        // Its parked child died meanwhile (pool_start_failed).
+        // Its parked child died meanwhile (pool_start_failed): a cold start.
         if (!c->parked) {
             _starts.erase(c->id);
-            co_return make_error(errc::unavailable,
-                                 "the prepared sandbox of container " + c->id + " is gone: start it again");
+            c->starting = false;
+            co_return co_await start_container(c->id, by_policy);
         }
         // Claimed or not, the sandbox is used up by this start.
         start_msg.header["claim"] = true;
@@ -899,6 +907,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         co_return ok();
     }
 
+    if (claim && outcome.err().code == errc::unavailable && !c->removed && c->status != "removing") {
+        // The sandbox was gone before its process ran: a cold start.
+        log::info("container {}: {}; starting it cold", c->id.substr(0, 12), outcome.err().message);
+        c->stale_cgroup = true;
+        c->starting = false;
+        co_return co_await start_container(c->id, by_policy);
+    }
     auto job4 = [this, id = c->id] { return _cgroups->remove(id); };
     co_await _workers.run(offload_reason::cgroup, std::move(job4));
     // A failed start leaves the container "created" with Docker's exit codes.

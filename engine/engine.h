@@ -117,6 +117,9 @@ struct container {
     // child waits for this container's first start (not persisted: a
     // restarted daemon's containers start cold).
     bool parked = false;
+    // Its parked sandbox died (or was lost) unclaimed: the sandbox's cgroup
+    // may still be there, and the next cold start removes it first.
+    bool stale_cgroup = false;
     bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
     std::string stdin_held;
     bool stdin_close_held = false;
@@ -339,6 +342,10 @@ private:
     // child's death); false when it is a container's.
     bool pool_start_failed(const std::string& id, const error& e);
     void pool_monitor_lost(const std::set<std::string>* ids);
+    // Sandboxes whose monitor went away: if that monitor died, nothing will
+    // report their children's deaths; once their cgroups are empty, their
+    // cgroups (and directories) go.
+    awaitable<void> reap_lost_sandboxes(std::vector<std::string> ids);
     pool_info info_of(const pool& p) const;
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.

@@ -100,6 +100,19 @@ awaitable<result<pool_info>> engine::set_pool(std::string image_ref, int size, b
     if (!img) co_return img.err();
     if (!_opts.uid_map.empty())
         co_return make_error(errc::invalid_argument, "warm pools are not available with --userns-remap yet");
+    {
+        // Its containers would each get anonymous volumes, made at create:
+        // no prepared sandbox could ever match.
+        boost::system::error_code ec;
+        auto v = json::parse(img->config_json, ec);
+        const json::value* cfg = !ec && v.is_object() ? v.as_object().if_contains("config") : nullptr;
+        const json::value* vols = cfg && cfg->is_object() ? cfg->as_object().if_contains("Volumes") : nullptr;
+        if (size > 0 && vols && vols->is_object() && !vols->as_object().empty())
+            co_return make_error(errc::invalid_argument,
+                                 "image " + image_ref +
+                                     " declares VOLUMEs: its containers get anonymous volumes, which a prepared "
+                                     "sandbox cannot hold; warm pools serve images without them");
+    }
     auto it = _pools.find(img->id);
     if (size == 0) {
         if (it == _pools.end()) co_return make_error(errc::not_found, "no warm pool for image " + image_ref);
@@ -344,18 +357,27 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
         auto c = _containers.find(id);
         if (pooled) {
             remove_dir = true;
-        } else if (c != _containers.end() && c->second->parked) {
-            // The sandbox of a created container died before its start: the
-            // start will be a cold one.
+        } else if (_starts.count(id)) {
+            return false;  // a container's own start (or its claim) failed
+        } else if (c != _containers.end()) {
+            if (c->second->running() || c->second->starting) return false;
+            // The sandbox of a created container died before its start (or
+            // belonged to a daemon before us, whose pool is gone): the start
+            // will be a cold one, which removes the sandbox's cgroup first.
             c->second->parked = false;
-        } else if (c != _containers.end() || _starts.count(id)) {
-            return false;  // a container's own start
+            c->second->stale_cgroup = true;
+            return true;
         } else if (id.size() != 64) {
             return false;
         } else {
             // A sandbox of a daemon before us (the monitor's hello killed it).
             remove_dir = true;
         }
+    }
+    // A container's id: its cgroup goes with its own start or removal.
+    if (auto c = _containers.find(id); c != _containers.end()) {
+        c->second->stale_cgroup = true;
+        return true;
     }
     const std::string dir = container_dir(id);
     auto job = [this, id, dir, remove_dir]() -> status {
@@ -395,11 +417,49 @@ void engine::pool_monitor_lost(const std::set<std::string>* ids) {
             fill_pool(image_id);
         }
     }
+    std::vector<std::string> lost;
     for (auto& [id, c] : _containers)
         if (c->parked && (!ids || ids->count(id))) {
             c->parked = false;
-            _dying_sandboxes[id] = false;
+            c->stale_cgroup = true;
         }
+    for (auto& [id, remove_dir] : _dying_sandboxes)
+        if (!ids || ids->count(id)) lost.push_back(id);
+    if (!lost.empty()) asio::co_spawn(_loop, reap_lost_sandboxes(std::move(lost)), asio::detached);
+}
+
+awaitable<void> engine::reap_lost_sandboxes(std::vector<std::string> ids) {
+    // The same monitor, reconnected, kills them at its hello and reports
+    // them (pool_start_failed). A dead one's children die of their control
+    // sockets' EOF and nobody reports them: wait until their cgroups empty.
+    for (int round = 0; round < 30 && !ids.empty(); ++round) {
+        asio::steady_timer timer(_loop, std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+        (void)ec;
+        std::vector<std::pair<std::string, bool>> empty;
+        std::vector<std::string> waiting;
+        for (auto& id : ids) {
+            auto it = _dying_sandboxes.find(id);
+            if (it == _dying_sandboxes.end()) continue;  // reported meanwhile
+            auto pids = _cgroups->pids(id);
+            if (pids && !pids->empty()) {
+                waiting.push_back(id);
+                continue;
+            }
+            empty.emplace_back(id, it->second);
+            _dying_sandboxes.erase(it);
+        }
+        ids = std::move(waiting);
+        if (empty.empty()) continue;
+        auto job = [this, empty, root = _opts.data_root]() -> status {
+            for (auto& [id, remove_dir] : empty) {
+                (void)_cgroups->remove(id);
+                if (remove_dir) (void)remove_all(root + "/containers/" + id);
+            }
+            return ok();
+        };
+        co_await _workers.run(offload_reason::cgroup, std::move(job));
+    }
 }
 
 }  // namespace berth

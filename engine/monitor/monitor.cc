@@ -560,8 +560,12 @@ void monitor_process::handle_start(message& m, bool is_exec) {
     if (parked) {
         auto claim = runtime::encode_claim(m.header["spec"].as_string(), open_stdin, p->tty, number("rows"),
                                            number("cols"));
-        if (auto sent = send_with_fds(p->control.get(), claim, fds); !sent)
-            return fail_claim(sent.err().wrap("claim the prepared sandbox"));
+        if (auto sent = send_with_fds(p->control.get(), claim, fds); !sent) {
+            // Its child is gone (EPIPE): the daemon starts the container cold.
+            error e = sent.err().wrap("claim the prepared sandbox");
+            e.code = errc::unavailable;
+            return fail_claim(e);
+        }
         if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
         p->control.reset();
         p->parked = false;

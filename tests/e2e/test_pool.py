@@ -198,6 +198,11 @@ def test_set_fills_and_rm_removes(pooled):
                 assert str(pid) in f.read().split(), path
         assert os.path.isdir(os.path.join(d.root, "containers", cid))
         assert alive(pid)
+        # A clone of the zygote (berth-zygote, next to berth): nothing of
+        # the image has been exec'd yet.
+        assert os.path.basename(os.readlink("/proc/%d/exe" % pid)) == "berth-zygote"
+        with open("/proc/%d/status" % pid) as f:
+            assert "\nNSpid:\t%d\t1\n" % pid in f.read()  # pid 1 of its own pid namespace
     assert container_ids(d).isdisjoint(ready)  # no container record for a sandbox
     st, info = d.api("GET", "/info")
     assert st == 200 and info["Containers"] == len(container_ids(d)), info["Containers"]
@@ -210,6 +215,14 @@ def test_set_fills_and_rm_removes(pooled):
     for cid, pid in ready.items():
         assert_sandbox_gone(d, cid, pid)
     assert ready_ids(d) == {}
+    # Set again, then removed with a size of 0.
+    set_pool(d, 2)
+    ready = ready_ids(d)
+    r = d.cli("pool", "set", "busybox", "0")
+    assert (r.returncode, r.stdout) == (0, "busybox: 0 of 0 ready\n"), r.stderr
+    assert pools(d) == {}
+    for cid, pid in ready.items():
+        assert_sandbox_gone(d, cid, pid)
     # Set again, then removed through the API: 204.
     set_pool(d, 2)
     ready = ready_ids(d)
@@ -217,6 +230,32 @@ def test_set_fills_and_rm_removes(pooled):
     assert st == 204
     for cid, pid in ready.items():
         assert_sandbox_gone(d, cid, pid)
+
+
+def test_a_sandbox_is_no_container(pooled):
+    d = pooled
+    set_pool(d, 3)
+    ready = ready_ids(d)
+    since = "%.9f" % time.time()
+    st, listed = d.api("GET", "/containers/json?all=1")
+    assert st == 200 and set(c["Id"] for c in listed).isdisjoint(ready), listed
+    for cid in list(ready)[:2]:
+        for ref in (cid, cid[:12]):
+            assert d.api("GET", "/containers/%s/json" % ref)[0] == 404
+            r = d.cli("rm", "-f", ref)
+            assert r.returncode != 0 and "No such container" in r.stderr, r.stderr
+            for args in (("start", ref), ("kill", ref), ("exec", ref, "true"), ("logs", ref)):
+                r = d.cli(*args)
+                assert r.returncode != 0 and "No such container" in r.stderr, (args, r.stderr)
+    st, body = d.api("POST", "/containers/prune")
+    assert st == 200, body
+    st, df = d.api("GET", "/system/df")
+    assert st == 200 and set(c["Id"] for c in df.get("Containers") or []).isdisjoint(ready), df
+    # Every sandbox is still there, still parked.
+    assert ready_ids(d) == ready and pool(d)["Ready"] == 3
+    assert all(alive(pid) for pid in ready.values())
+    r = d.cli("events", "--since", since, "--until", "%.9f" % (time.time() + 0.3), timeout=20)
+    assert r.returncode == 0 and not any(cid in r.stdout for cid in ready), r.stdout
 
 
 def test_pooled_run_behaves_like_a_cold_one(pooled):
@@ -257,6 +296,11 @@ def test_pooled_run_behaves_like_a_cold_one(pooled):
     r = pooled_run(d, "--rm", "--user", "nobody", "busybox", "sh", "-c", "unshare -U true; echo rc=$?")
     assert r.returncode == 0 and "rc=0" not in r.stdout, (r.stdout, r.stderr)
 
+    # Process settings: rlimits, supplementary groups.
+    r = pooled_run(d, "--rm", "--ulimit", "nofile=100:200", "--group-add", "50", "busybox",
+                   "sh", "-c", "ulimit -n; ulimit -Hn; id -G")
+    assert (r.returncode, r.stdout) == (0, "100\n200\n0 50\n"), (r.stdout, r.stderr)
+
     # stdin.
     r = pooled_run(d, "-i", "--rm", "busybox", "cat", input="data\nmore\n")
     assert (r.returncode, r.stdout) == (0, "data\nmore\n"), r.stderr
@@ -282,8 +326,8 @@ def test_pooled_run_behaves_like_a_cold_one(pooled):
               "--format", "{{.Action}}", timeout=20)
     assert r.returncode == 0, r.stderr
     actions = r.stdout.split()
-    assert [a for a in actions if a in ("create", "start", "die", "destroy")] == ["create", "start", "die", "destroy"], \
-        actions
+    lifecycle = ["create", "start", "die", "destroy"]
+    assert [a for a in actions if a in lifecycle] == lifecycle, actions
 
     # A terminal.
     before = taken(d)
@@ -370,6 +414,21 @@ def test_limits_are_applied_to_a_pooled_sandbox(pooled):
             assert "/%s/%s" % (cgroup_name(d), cid) in f.read()
     finally:
         d.cli("rm", "-f", cid)
+    # CPU placement and quota, seen from inside; a memory limit enforced.
+    r = pooled_run(d, "--rm", "--cpuset-cpus", "0", "--cpus", "0.5", "busybox", "grep", "Cpus_allowed_list",
+                   "/proc/self/status")
+    assert r.returncode == 0 and r.stdout.split() == ["Cpus_allowed_list:", "0"], (r.stdout, r.stderr)
+    ready = set(ready_ids(d))
+    r = pooled_run(d, "-m", "16m", "--memory-swap", "16m", "busybox", "dd", "if=/dev/zero", "of=/dev/null",
+                   "bs=64M", "count=1")
+    made = container_ids(d)
+    try:
+        assert r.returncode == 137, (r.returncode, r.stderr)
+        assert len(made) == 1 and made <= ready, made
+        state = json.loads(d.cli("inspect", made.pop()).stdout)[0]["State"]
+        assert state["OOMKilled"] is True and state["ExitCode"] == 137, state
+    finally:
+        d.cli("rm", "-f", *container_ids(d))
 
 
 @pytest.mark.parametrize("flags,command,check", [
@@ -394,9 +453,10 @@ def test_limits_are_applied_to_a_pooled_sandbox(pooled):
     (["--shm-size", "8m"], ["sh", "-c", "df -k /dev/shm | tail -1 | awk '{print $2}'"], lambda out: out == "8192\n"),
     (["--sysctl", "net.ipv4.ip_forward=1"], ["cat", "/proc/sys/net/ipv4/ip_forward"], lambda out: out == "1\n"),
     (["--privileged"], ["grep", "CapEff", "/proc/self/status"], lambda out: out.split()[1] != "00000000a80425fb"),
-    (["--network", "host"], ["ls", "/sys/class/net"], lambda out: sorted(out.split()) == sorted(os.listdir("/sys/class/net"))),
-], ids=["hostname", "volume", "mount", "device", "bind", "cap-add", "cap-drop", "seccomp-unconfined", "seccomp-profile", "init", "read-only", "tmpfs", "shm-size",
-        "sysctl", "privileged", "network-host"])
+    (["--network", "host"], ["ls", "/sys/class/net"],
+     lambda out: sorted(out.split()) == sorted(os.listdir("/sys/class/net"))),
+], ids=["hostname", "volume", "mount", "device", "bind", "cap-add", "cap-drop", "seccomp-unconfined",
+        "seccomp-profile", "init", "read-only", "tmpfs", "shm-size", "sysctl", "privileged", "network-host"])
 def test_a_config_the_pool_does_not_fit_starts_cold(pooled, flags, command, check, tmp_path):
     d = pooled
     if "seccomp=@PROFILE@" in flags:
@@ -447,10 +507,17 @@ def test_pooled_container_lifecycle(pooled):
         d.cli("rm", "-f", cid)
     assert wait_until(lambda: not any(os.path.exists(p) for p in sandbox_cgroups(d, cid)))
     assert not os.path.exists(os.path.join(d.root, "containers", cid))
+    # Auto-removed by the daemon (-d --rm).
+    ready = ready_ids(d)
+    r = d.cli("run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.2")
+    cid = r.stdout.strip()
+    assert r.returncode == 0 and cid in ready, r.stderr
+    assert wait_until(lambda: cid not in container_ids(d))
+    assert_sandbox_gone(d, cid, ready[cid])
     # rm -f of a running pooled container.
     r = d.cli("run", "-d", "busybox", "sleep", "300")
     cid = r.stdout.strip()
-    assert r.returncode == 0 and taken(d) == 2, (r.stderr, pool(d))
+    assert r.returncode == 0 and taken(d) == 3, (r.stderr, pool(d))
     pid = json.loads(d.cli("inspect", cid).stdout)[0]["State"]["Pid"]
     assert d.cli("rm", "-f", cid).returncode == 0
     assert_sandbox_gone(d, cid, pid)
@@ -552,6 +619,38 @@ def test_created_but_never_started(pooled):
     assert_sandbox_gone(d, cid, pid)
     assert cid not in container_ids(d)
 
+    # Its parked child dies before the start: the start is a cold one.
+    wait_full(d, 3)
+    ready = ready_ids(d)
+    r = d.cli("create", "busybox", "sh", "-c", "echo cold-$(hostname)")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        assert cid in ready
+        os.kill(ready[cid], signal.SIGKILL)  # a child of our own daemon's monitor
+        assert wait_until(lambda: not alive(ready[cid]))
+        time.sleep(0.3)
+        r = d.cli("start", "-a", cid)
+        assert (r.returncode, r.stdout) == (0, "cold-%s\n" % cid[:12]), r.stderr
+    finally:
+        d.cli("rm", "-f", cid)
+
+    # Stop and kill of a created one, as Docker: a no-op, an error; it stays parked.
+    wait_full(d, 3)
+    ready = ready_ids(d)
+    r = d.cli("create", "busybox", "echo", "still")
+    cid = r.stdout.strip()
+    try:
+        assert r.returncode == 0 and cid in ready, r.stderr
+        assert d.cli("stop", cid).returncode == 0
+        r = d.cli("kill", cid)
+        assert r.returncode != 0 and "is not running" in r.stderr, r.stderr
+        assert alive(ready[cid])
+        r = d.cli("start", "-a", cid)
+        assert (r.returncode, r.stdout) == (0, "still\n"), r.stderr
+    finally:
+        d.cli("rm", "-f", cid)
+
     # Created with -i, started attached with stdin.
     wait_full(d, 3)
     ready = ready_ids(d)
@@ -584,6 +683,22 @@ def test_created_but_never_started(pooled):
     assert wait_until(lambda: not any(os.path.exists(p) for p in sandbox_cgroups(d, cid)))
     assert not os.path.exists(os.path.join(d.root, "containers", cid))
 
+    # The pool removed between the create and the start: the container keeps
+    # its sandbox.
+    wait_full(d, 3)
+    ready = ready_ids(d)
+    r = d.cli("create", "busybox", "echo", "kept")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        assert cid in ready
+        remove_pool(d)
+        assert alive(ready[cid])
+        r = d.cli("start", "-a", cid)
+        assert (r.returncode, r.stdout) == (0, "kept\n"), r.stderr
+    finally:
+        d.cli("rm", "-f", cid)
+
 
 def test_second_start_of_a_pooled_container_is_cold_and_works(pooled):
     d = pooled
@@ -602,15 +717,31 @@ def test_second_start_of_a_pooled_container_is_cold_and_works(pooled):
         r = d.cli("start", "-a", cid)
         assert (r.returncode, r.stdout) == (4, "run-%s\n" % cid[:12]), r.stderr
         assert d.cli("logs", cid).stdout == ("run-%s\n" % cid[:12]) * 3
-        # A restart of a running pooled container is cold too.
         r = d.cli("rm", cid)
         assert r.returncode == 0, r.stderr
     finally:
         d.cli("rm", "-f", cid)
+    # Restarted by its policy after a pooled first start.
+    ready = set(ready_ids(d))
+    r = d.cli("run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo try; exit 1")
+    cid = r.stdout.strip()
+    try:
+        assert r.returncode == 0 and cid in ready, r.stderr
+
+        def state():
+            return json.loads(d.cli("inspect", cid).stdout)[0]
+        assert wait_until(lambda: state()["RestartCount"] == 2 and state()["State"]["Status"] == "exited", 20), \
+            state()["State"]
+        assert state()["State"]["ExitCode"] == 1
+        assert d.cli("logs", cid).stdout == "try\n" * 3
+    finally:
+        d.cli("rm", "-f", cid)
+    # A restart of a running pooled container is cold too.
+    ready = set(ready_ids(d))
     r = d.cli("run", "-d", "busybox", "sleep", "30")
     cid = r.stdout.strip()
     try:
-        assert r.returncode == 0, r.stderr
+        assert r.returncode == 0 and cid in ready, r.stderr
         r = d.cli("restart", "-t", "1", cid)
         assert r.returncode == 0, r.stderr
         r = d.cli("exec", cid, "hostname")
@@ -645,6 +776,25 @@ def test_pool_refills(pooled):
     wait_full(d, 6)
 
 
+def test_concurrent_runs_share_the_pool(pooled):
+    d = pooled
+    set_pool(d, 5)
+    ready = set(ready_ids(d))
+    before = taken(d)
+    procs = [subprocess.Popen(berth_argv(d, "run", "--rm", "busybox", "sh", "-c", "hostname; exit %d" % i),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(12)]
+    outs = []
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == i, (i, p.returncode, err)
+        outs.append(out.strip())
+    assert len(set(outs)) == 12  # twelve containers, twelve hostnames
+    from_pool = [h for h in outs if any(c[:12] == h for c in ready)]
+    assert len(from_pool) == 5, (outs, ready)  # every ready one served exactly one
+    assert 5 <= taken(d) - before <= 12
+    wait_full(d, 5)
+
+
 def test_removed_while_filling(pooled):
     d = pooled
     filler = subprocess.Popen(berth_argv(d, "pool", "set", "busybox", "300", "--wait"), stdout=subprocess.PIPE,
@@ -663,10 +813,17 @@ def test_removed_while_filling(pooled):
     assert filler.returncode != 0 and "the warm pool was removed meanwhile" in err, (out, err)
     assert pools(d) == {}
     # Every sandbox, the ready ones and those in preparation, goes.
-    assert wait_until(lambda: ready_ids(d) == {} and os.listdir(os.path.join(d.root, "containers")) == [], 10), \
+    assert wait_until(lambda: ready_ids(d) == {} and
+                      set(os.listdir(os.path.join(d.root, "containers"))) <= container_ids(d), 10), \
         (ready_ids(d), os.listdir(os.path.join(d.root, "containers")))
     r = d.cli("run", "--rm", "busybox", "echo", "cold")
     assert (r.returncode, r.stdout) == (0, "cold\n"), r.stderr
+    # Set and removed in quick succession, then set for good.
+    for _ in range(5):
+        assert d.cli("pool", "set", "busybox", "5").returncode == 0
+        assert d.cli("pool", "rm", "busybox").returncode == 0
+    set_pool(d, 3)
+    assert pool(d)["Failed"] == 0, pool(d)
 
 
 def test_errors(pooled):
@@ -701,90 +858,6 @@ def test_errors(pooled):
     assert st == 409 and "berth pool rm" in body["message"], body
     assert d.api("GET", "/images/busybox/json")[0] == 200
     assert pool(d)["Ready"] == 2
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_daemon_restart_discards_the_pool(fresh, sig):
-    d = fresh
-    set_pool(d, 5)
-    monitor = d.monitor_pid()
-    # A container running from the pool, and one created from it, not started.
-    r = d.cli("run", "-d", "busybox", "sleep", "300")
-    assert r.returncode == 0, r.stderr
-    running = r.stdout.strip()
-    r = d.cli("create", "busybox", "sh", "-c", "echo created-$(hostname)")
-    assert r.returncode == 0, r.stderr
-    created = r.stdout.strip()
-    wait_full(d, 5)
-    old = ready_ids(d)
-    old_created_pid = sandbox_procs(d)[created]
-    assert running in sandbox_procs(d)
-
-    d.stop(sig)
-    d.start()
-    assert d.monitor_pid() == monitor
-    assert pools(d) == {}
-    for cid, pid in old.items():
-        assert_sandbox_gone(d, cid, pid)
-    assert wait_until(lambda: not alive(old_created_pid))
-    # Nothing in <root>/containers without a container record.
-    records = container_ids(d)
-    assert records == {running, created}
-    assert wait_until(lambda: set(os.listdir(os.path.join(d.root, "containers"))) <= records), \
-        os.listdir(os.path.join(d.root, "containers"))
-    # The monitor's children: the zygote and the running container only.
-    assert wait_until(lambda: set(sandbox_procs(d)) == {running}), sandbox_procs(d)
-
-    # Containers still run: the survivor, new ones, from a new pool too.
-    r = d.cli("exec", running, "echo", "alive")
-    assert (r.returncode, r.stdout) == (0, "alive\n"), r.stderr
-    r = d.cli("run", "--rm", "busybox", "echo", "after")
-    assert (r.returncode, r.stdout) == (0, "after\n"), r.stderr
-    set_pool(d, 2)
-    r = d.cli("run", "--rm", "busybox", "hostname")
-    assert r.returncode == 0 and pool(d)["Taken"] == 1, (r.stdout, r.stderr)
-    remove_pool(d)
-    # The one created from the old pool, whose parked child the restart
-    # killed, starts cold.
-    r = d.cli("start", "-a", created)
-    assert (r.returncode, r.stdout) == (0, "created-%s\n" % created[:12]), r.stderr
-    assert d.cli("rm", "-f", running, created).returncode == 0
-
-
-def test_monitor_lost_with_a_pool(fresh):
-    d = fresh
-    set_pool(d, 3)
-    r = d.cli("create", "busybox", "sh", "-c", "echo created-$(hostname)")
-    assert r.returncode == 0, r.stderr
-    created = r.stdout.strip()
-    wait_full(d, 3)
-    monitor = d.monitor_pid()
-    old = ready_ids(d)
-    old[created] = sandbox_procs(d)[created]
-    try:
-        os.kill(monitor, signal.SIGKILL)  # the monitor our daemon started
-        assert wait_until(lambda: d.monitor_pid() not in (None, monitor), 20), d.monitor_pid()
-        # The parked children of the lost monitor do not outlive it.
-        for cid, pid in old.items():
-            assert wait_until(lambda: not alive(pid)), (cid, pid)
-        # The pool refills under the new monitor and serves.
-        wait_full(d, 3)
-        assert set(ready_ids(d)).isdisjoint(old)
-        r = pooled_run(d, "--rm", "busybox", "echo", "after-loss")
-        assert (r.returncode, r.stdout) == (0, "after-loss\n"), r.stderr
-        # The container created from the lost sandbox starts cold.
-        r = d.cli("start", "-a", created)
-        assert (r.returncode, r.stdout) == (0, "created-%s\n" % created[:12]), r.stderr
-        assert d.cli("rm", created).returncode == 0
-        # The lost sandboxes' cgroups and directories go.
-        for cid, pid in old.items():
-            assert_sandbox_gone(d, cid, pid)
-    finally:
-        for pid in old.values():
-            try:
-                os.kill(pid, signal.SIGKILL)  # orphans of the monitor this test killed, if any
-            except OSError:
-                pass
 
 
 def test_batch_from_the_pool(pooled):
@@ -859,7 +932,7 @@ def test_docker_sdk_is_served_from_the_pool(pooled):
     assert container_ids(d) == set()
 
 
-def test_docker_cli_is_served_from_the_pool(pooled, docker):
+def test_docker_cli_is_served_from_the_pool(pooled, docker, tmp_path):
     d = pooled
     set_pool(d, 3)
     ready = set(ready_ids(d))
@@ -874,7 +947,7 @@ def test_docker_cli_is_served_from_the_pool(pooled, docker):
     assert (r.returncode, r.stdout) == (0, "h\n"), r.stderr
     assert taken(d) == before + 2, pool(d)
     # A terminal through the docker CLI.
-    env = dict(os.environ, DOCKER_HOST=d.host)
+    env = dict(os.environ, DOCKER_HOST=d.host, DOCKER_CONFIG=str(tmp_path / "docker-config"))
     env.pop("DOCKER_CONTEXT", None)
     s = PtySession([shutil.which("docker"), "run", "-it", "--rm", "busybox", "sh"], env=env)
     try:
@@ -885,3 +958,114 @@ def test_docker_cli_is_served_from_the_pool(pooled, docker):
     finally:
         s.close()
     assert taken(d) == before + 3, pool(d)
+
+
+def test_start_right_after_the_parked_child_died(pooled):
+    """The parked child of a created container dies just before its start
+    (killed, OOM): the start falls back to a cold one, whatever the daemon
+    has or has not yet heard of the death."""
+    d = pooled
+    set_pool(d, 3)
+    failures = []
+    for i in range(5):
+        wait_full(d, 3)
+        ready = ready_ids(d)
+        r = d.cli("create", "busybox", "echo", "x%d" % i)
+        assert r.returncode == 0, r.stderr
+        cid = r.stdout.strip()
+        try:
+            assert cid in ready
+            os.kill(ready[cid], signal.SIGKILL)  # a child of our own daemon's monitor
+            r = d.cli("start", "-a", cid)
+            if (r.returncode, r.stdout) != (0, "x%d\n" % i):
+                failures.append((r.returncode, r.stdout, r.stderr.strip()))
+        finally:
+            d.cli("rm", "-f", cid)
+    assert failures == [], failures
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_daemon_restart_discards_the_pool(fresh, sig):
+    d = fresh
+    set_pool(d, 5)
+    monitor = d.monitor_pid()
+    # A container running from the pool, and one created from it, not started.
+    r = d.cli("run", "-d", "busybox", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    running = r.stdout.strip()
+    r = d.cli("create", "busybox", "sh", "-c", "echo created-$(hostname)")
+    assert r.returncode == 0, r.stderr
+    created = r.stdout.strip()
+    wait_full(d, 5)
+    old = ready_ids(d)
+    old_created_pid = sandbox_procs(d)[created]
+    assert running in sandbox_procs(d)
+
+    d.stop(sig)
+    d.start()
+    assert d.monitor_pid() == monitor
+    assert pools(d) == {}
+    for cid, pid in old.items():
+        assert_sandbox_gone(d, cid, pid)
+    assert wait_until(lambda: not alive(old_created_pid))
+    # Nothing in <root>/containers without a container record.
+    records = container_ids(d)
+    assert records == {running, created}
+    assert wait_until(lambda: set(os.listdir(os.path.join(d.root, "containers"))) <= records), \
+        os.listdir(os.path.join(d.root, "containers"))
+    # Of the monitor's children, only the running container is in a container cgroup.
+    assert wait_until(lambda: set(sandbox_procs(d)) == {running}), sandbox_procs(d)
+
+    # Containers still run: the survivor, new ones, from a new pool too.
+    r = d.cli("exec", running, "echo", "alive")
+    assert (r.returncode, r.stdout) == (0, "alive\n"), r.stderr
+    r = d.cli("run", "--rm", "busybox", "echo", "after")
+    assert (r.returncode, r.stdout) == (0, "after\n"), r.stderr
+    set_pool(d, 2)
+    r = d.cli("run", "--rm", "busybox", "hostname")
+    assert r.returncode == 0 and pool(d)["Taken"] == 1, (r.stdout, r.stderr)
+    remove_pool(d)
+    assert d.cli("rm", "-f", running).returncode == 0
+    assert_no_leaks(d)
+    # The one created from the old pool, whose parked child the restart
+    # killed, starts cold.
+    r = d.cli("start", "-a", created)
+    assert (r.returncode, r.stdout) == (0, "created-%s\n" % created[:12]), r.stderr
+    assert d.cli("rm", created).returncode == 0
+    assert_no_leaks(d)
+
+
+def test_monitor_lost_with_a_pool(fresh):
+    d = fresh
+    set_pool(d, 3)
+    r = d.cli("create", "busybox", "sh", "-c", "echo created-$(hostname)")
+    assert r.returncode == 0, r.stderr
+    created = r.stdout.strip()
+    wait_full(d, 3)
+    monitor = d.monitor_pid()
+    old = ready_ids(d)
+    old[created] = sandbox_procs(d)[created]
+    try:
+        os.kill(monitor, signal.SIGKILL)  # the monitor our daemon started
+        assert wait_until(lambda: d.monitor_pid() not in (None, monitor), 20), d.monitor_pid()
+        # The parked children of the lost monitor do not outlive it.
+        for cid, pid in old.items():
+            assert wait_until(lambda: not alive(pid)), (cid, pid)
+        # The pool refills under the new monitor and serves.
+        wait_full(d, 3)
+        assert set(ready_ids(d)).isdisjoint(old)
+        r = pooled_run(d, "--rm", "busybox", "echo", "after-loss")
+        assert (r.returncode, r.stdout) == (0, "after-loss\n"), r.stderr
+        # The container created from the lost sandbox starts cold.
+        r = d.cli("start", "-a", created)
+        assert (r.returncode, r.stdout) == (0, "created-%s\n" % created[:12]), r.stderr
+        assert d.cli("rm", created).returncode == 0
+        # The lost sandboxes' cgroups and directories go.
+        for cid, pid in old.items():
+            assert_sandbox_gone(d, cid, pid)
+    finally:
+        for pid in old.values():
+            try:
+                os.kill(pid, signal.SIGKILL)  # orphans of the monitor this test killed, if any
+            except OSError:
+                pass
