@@ -997,17 +997,7 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
     asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
 }
 
-awaitable<void> engine::yield_to_starts(std::chrono::milliseconds at_most) {
-    const auto until = std::chrono::steady_clock::now() + at_most;
-    while (_busy > 0 && std::chrono::steady_clock::now() < until) {
-        asio::steady_timer timer(_loop, std::chrono::milliseconds(2));
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-        (void)ec;
-    }
-}
-
 awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
-    co_await yield_to_starts(std::chrono::milliseconds(100));
     // The cgroup's OOM counter is read before the cgroup goes, and the exit
     // becomes visible only after both: a waiter's next inspect shows
     // OOMKilled, and a restart never finds the old cgroup in its way.

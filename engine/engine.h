@@ -323,13 +323,8 @@ private:
     // Sandboxes whose parked child was killed (or lost): once its death is
     // reported, the cgroup goes, and the directory too when true.
     std::map<std::string, bool> _dying_sandboxes;
-    // Creates and starts in flight: the pools' refills and the teardown of
-    // exited containers yield to them.
+    // Creates and starts in flight: the pools' refills yield to them.
     int _busy = 0;
-    // Teardown work (an exit's cgroup removal, a batch's removals) waits,
-    // up to `at_most`, while creates or starts are in flight: a burst of
-    // starts is not slowed by the exits of its first containers.
-    awaitable<void> yield_to_starts(std::chrono::milliseconds at_most);
     // The id of a ready sandbox of c's image that c's sandbox half matches
     // exactly (taken out of its pool), or "".
     std::string take_sandbox(const container& c, const boost::json::object& body);
