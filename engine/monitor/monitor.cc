@@ -179,6 +179,17 @@ private:
     void on_stdin_writable(box& b);
     void handle_start(message& m, bool is_exec);
     void handle_park(message& m);
+    static bool holds(const box& b, tag t, int fd) {
+        switch (t) {
+        case t_out: return b.out.fd.get() == fd;
+        case t_err: return b.err.fd.get() == fd;
+        case t_exec: return b.exec_status.get() == fd;
+        case t_stdin: return b.in.get() == fd;
+        case t_tty: return b.tty_sock.get() == fd;
+        case t_parked: return b.control.get() == fd;
+        default: return false;
+        }
+    }
     void on_parked(box& b);
     // Sends one request to the zygote; returns the pid and the descriptors of its reply.
     result<std::pair<pid_t, std::vector<unique_fd>>> ask_zygote(const message& req, const std::vector<int>& fds);
@@ -279,6 +290,10 @@ int monitor_process::run() {
             auto it = _by_fd.find(fd);
             if (it == _by_fd.end()) continue;
             box& b = *it->second;
+            // An event of this batch may name an fd that an earlier one
+            // closed and a new box reused for another role: act only when
+            // the fd still is what the tag says.
+            if (!holds(b, t, fd)) continue;
             if (t == t_out) on_output(b, false);
             else if (t == t_err) on_output(b, true);
             else if (t == t_exec) on_exec_status(b);
@@ -430,6 +445,8 @@ void monitor_process::handle_park(message& m) {
     b->pid = r->first;
     b->exec_status = std::move(r->second[0]);
     b->control = std::move(r->second[1]);
+    // Never a blocking read: a parked child holds its end open until its exec.
+    ::fcntl(b->exec_status.get(), F_SETFL, O_NONBLOCK);
     box* p = b.get();
     _by_fd[p->exec_status.get()] = p;
     _by_fd[p->control.get()] = p;
@@ -579,6 +596,7 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (r->second.size() != 1) return fail(make_error(errc::internal, "zygote reply without descriptors"));
         p->pid = r->first;
         p->exec_status = std::move(r->second[0]);
+        ::fcntl(p->exec_status.get(), F_SETFL, O_NONBLOCK);
     }
     if (p->tty) {
         // Output and stdin flow through the pty master, which the child
