@@ -166,7 +166,10 @@ std::vector<container_ptr> engine::containers() const {
 
 awaitable<result<create_result>> engine::create_container(json::object body, std::string name) {
     _busy++;
-    auto idle = scope_exit([&] { _busy--; });
+    auto idle = scope_exit([&] {
+        _busy--;
+        _last_busy = std::chrono::steady_clock::now();
+    });
     create_result out;
     if (!name.empty() && name[0] == '/') name.erase(0, 1);
     if (!name.empty()) {
@@ -695,7 +698,10 @@ result<runtime::launch_spec> engine::sandbox_half(const container& c, const cgro
 
 awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     _busy++;
-    auto idle = scope_exit([&] { _busy--; });
+    auto idle = scope_exit([&] {
+        _busy--;
+        _last_busy = std::chrono::steady_clock::now();
+    });
     auto found = find_container(ref);
     if (!found) co_return found.err();
     container_ptr c = *found;

@@ -323,8 +323,10 @@ private:
     // Sandboxes whose parked child was killed (or lost): once its death is
     // reported, the cgroup goes, and the directory too when true.
     std::map<std::string, bool> _dying_sandboxes;
-    // Creates and starts in flight: the pools' refills yield to them.
+    // Creates and starts in flight, and when the last one ended: the pools'
+    // refills yield to them (engine/pool.cc).
     int _busy = 0;
+    std::chrono::steady_clock::time_point _last_busy;
     // The id of a ready sandbox of c's image that c's sandbox half matches
     // exactly (taken out of its pool), or "".
     std::string take_sandbox(const container& c, const boost::json::object& body);

@@ -44,8 +44,9 @@ namespace {
 constexpr int k_fillers = 2;
 constexpr int k_max_pool = 20000;
 
+constexpr auto k_quiet = std::chrono::milliseconds(20);
 constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
-constexpr auto k_busy_refill_poll = std::chrono::milliseconds(2);
+constexpr auto k_busy_refill_poll = std::chrono::milliseconds(5);
 
 // After this many failures in a row a pool stops preparing until set again.
 constexpr int k_max_failures_in_a_row = 5;
@@ -179,11 +180,16 @@ awaitable<void> engine::pool_filler(std::string image_id) {
             p.changed->notify();
             co_return;
         }
-        // Creates and starts first: while any is in flight, a pool has at
-        // most one preparation going, and waits k_busy_refill_gap after
-        // each (the CPU is theirs; the stock is there to be used).
+        // A pool is a stock for bursts: it is made up in the daemon's quiet
+        // time (no create or start for k_quiet), so that refilling never
+        // competes with the starts it exists for. Only a stock below a
+        // quarter of its size is refilled under load, one preparation at a
+        // time with k_busy_refill_gap between them (a cold start costs
+        // more than a preparation).
         const auto now = std::chrono::steady_clock::now();
-        if (_busy > 0 && (p.preparing > 0 || now - p.last_prepared < k_busy_refill_gap)) {
+        const bool quiet = _busy == 0 && now - _last_busy >= k_quiet;
+        const bool low = static_cast<int>(p.ready.size()) < p.size / 4;
+        if (!quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
             asio::steady_timer timer(_loop, k_busy_refill_poll);
             auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
             (void)ec;
