@@ -44,7 +44,7 @@ namespace {
 constexpr int k_fillers = 2;
 constexpr int k_max_pool = 20000;
 
-constexpr auto k_quiet = std::chrono::milliseconds(20);
+constexpr auto k_quiet = std::chrono::milliseconds(5);
 constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
 constexpr auto k_busy_refill_poll = std::chrono::milliseconds(5);
 
@@ -183,12 +183,12 @@ awaitable<void> engine::pool_filler(std::string image_id) {
         // A pool is a stock for bursts: it is made up in the daemon's quiet
         // time (no create or start for k_quiet), so that refilling never
         // competes with the starts it exists for. Only a stock below a
-        // quarter of its size is refilled under load, one preparation at a
-        // time with k_busy_refill_gap between them (a cold start costs
-        // more than a preparation).
+        // quarter of its size (or empty) is refilled under load, one
+        // preparation at a time with k_busy_refill_gap between them (a cold
+        // start costs more than a preparation).
         const auto now = std::chrono::steady_clock::now();
         const bool quiet = _busy == 0 && now - _last_busy >= k_quiet;
-        const bool low = static_cast<int>(p.ready.size()) < p.size / 4;
+        const bool low = static_cast<int>(p.ready.size()) < std::max(1, p.size / 4);
         if (!quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
             asio::steady_timer timer(_loop, k_busy_refill_poll);
             auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
@@ -208,11 +208,18 @@ awaitable<void> engine::pool_filler(std::string image_id) {
             q.failures_in_a_row = 0;
         } else {
             q.failed++;
-            q.failures_in_a_row++;
             q.last_error = made.err().message;
             log::warn("warm pool {}: {}", q.image_ref, made.err().message);
+            // No monitor (it is being restarted): wait for it, without
+            // giving up on the pool.
+            if (made.err().code != errc::unavailable) q.failures_in_a_row++;
         }
         q.changed->notify();
+        if (!made && made.err().code == errc::unavailable) {
+            asio::steady_timer timer(_loop, std::chrono::milliseconds(200));
+            auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+            (void)ec;
+        }
     }
 }
 

@@ -156,7 +156,9 @@ def pooled(daemon):
 
 
 def pooled_run(d, *args, input=None, timeout=60):
-    """`berth run ARGS`, asserting that it took one sandbox of the busybox pool."""
+    """`berth run ARGS`, asserting that it took one sandbox of the busybox pool
+    (once one is ready: the pool refills in the daemon's quiet time)."""
+    assert wait_until(lambda: pool(d)["Ready"] > 0, 10), pool(d)
     before = taken(d)
     r = d.cli("run", *args, input=input, timeout=timeout)
     assert taken(d) == before + 1, ("not served from the pool", args, pool(d))
