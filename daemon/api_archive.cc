@@ -128,6 +128,9 @@ awaitable<bool> containers_archive_put(socket_t& s, request& req, engine& eng, c
     if (c->starting || c->status == "removing")
         co_return co_await reply_error(s, req, http::status::conflict,
                                        "container " + ref + " is starting or being removed; try again");
+    // A container created from a warm pool has a parked sandbox with its
+    // overlay live on upper/: given up first (it then starts cold).
+    co_await eng.unpark(c);
     // A running container is written through its own root (its live
     // overlay); a stopped one through an overlay of our own, which a start
     // waits for.

@@ -803,8 +803,20 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                 }
                 return ok();
             };
-            if (auto applied = co_await _workers.run(offload_reason::cgroup, std::move(job6)); !applied)
-                co_return applied.err().wrap("set the limits of the prepared sandbox");
+            auto applied = co_await _workers.run(offload_reason::cgroup, std::move(job6));
+            if (!applied) {
+                // The sandbox's cgroup would not take them (v1 memory below
+                // what its child holds): give it up and start cold.
+                log::info("container {}: set the limits of the prepared sandbox: {}; starting it cold",
+                          c->id.substr(0, 12), applied.err().message);
+                if (c->parked) {
+                    c->parked = false;
+                    discard_sandbox(c->id, false);
+                }
+                c->stale_cgroup = true;
+                c->starting = false;
+                co_return co_await start_container(c->id, by_policy);
+            }
         }
     } else {
         gathered_devices devices;
@@ -1096,9 +1108,10 @@ void engine::sweep_stale_cgroups() {
     // Containers' cgroups are removed at their exit; what is left after a
     // crash, and the cgroups of a previous daemon's pool sandboxes (killed
     // while no daemon listened), are removed once nothing runs in them.
+    // Never a container's (a start may have made it just now: a leftover of
+    // a container's goes at its next start, which removes a stale one).
     std::set<std::string> keep;
-    for (auto& [id, c] : _containers)
-        if (c->running() || c->starting) keep.insert(id);
+    for (auto& [id, c] : _containers) keep.insert(id);
     for (auto& [id, w] : _parks) keep.insert(id);
     for (auto& [id, c] : _dying_sandboxes) keep.insert(id);
     auto job = [this, keep]() -> status {

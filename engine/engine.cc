@@ -64,7 +64,9 @@ status engine::init() {
         for (auto& t : img.repo_tags) _tags[t] = img.id;
     }
     BERTH_ASSIGN(auto rows, _db->load_all("container"));
+    std::set<std::string> recorded;  // readable or not: their directories stay
     for (auto& row : rows) {
+        recorded.insert(row.key);
         boost::system::error_code ec;
         auto v = json::parse(row.doc, ec);
         if (ec || !v.is_object()) {
@@ -82,7 +84,7 @@ status engine::init() {
         std::vector<std::string> stale;
         while (auto* e = ::readdir(d)) {
             std::string name = e->d_name;
-            if (name.size() == 64 && !_containers.count(name)) stale.push_back(name);
+            if (name.size() == 64 && !recorded.count(name)) stale.push_back(name);
         }
         ::closedir(d);
         for (const auto& id : stale)

@@ -332,7 +332,14 @@ private:
     std::string take_sandbox(const container& c, const boost::json::object& body);
     // Kills a sandbox's parked child; its cgroup (and directory) go once it is reported dead.
     void discard_sandbox(const std::string& id, bool remove_dir);
-    awaitable<void> pool_filler(std::string image_id);
+public:
+    // A created container's parked sandbox is given up (its child killed,
+    // waited for up to 5 s): for writes into its upper directory from
+    // outside (cp), which must not meet a live overlay. Its start is then
+    // a cold one.
+    awaitable<void> unpark(container_ptr c);
+private:
+    awaitable<void> pool_filler(std::string image_id, std::uint64_t serial);
     awaitable<status> prepare_sandbox(std::string image_id);
     void fill_pool(const std::string& image_id);
     // A start_failed the pools own (a sandbox's preparation or its parked

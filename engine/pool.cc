@@ -165,14 +165,15 @@ void engine::fill_pool(const std::string& image_id) {
     while (p.fillers < k_fillers && static_cast<int>(p.ready.size()) + p.preparing + p.fillers < p.size &&
            p.failures_in_a_row < k_max_failures_in_a_row) {
         p.fillers++;
-        asio::co_spawn(_loop, pool_filler(image_id), asio::detached);
+        asio::co_spawn(_loop, pool_filler(image_id, p.serial), asio::detached);
     }
 }
 
-awaitable<void> engine::pool_filler(std::string image_id) {
+awaitable<void> engine::pool_filler(std::string image_id, std::uint64_t serial) {
     for (;;) {
         auto it = _pools.find(image_id);
-        if (it == _pools.end()) co_return;
+        // Removed (and maybe set again: a later pool has fillers of its own).
+        if (it == _pools.end() || it->second->serial != serial) co_return;
         pool& p = *it->second;
         if (static_cast<int>(p.ready.size()) + p.preparing >= p.size ||
             p.failures_in_a_row >= k_max_failures_in_a_row) {
@@ -196,7 +197,6 @@ awaitable<void> engine::pool_filler(std::string image_id) {
             continue;
         }
         p.preparing++;
-        const std::uint64_t serial = p.serial;
         status made = co_await prepare_sandbox(image_id);
         auto again = _pools.find(image_id);
         // Removed meanwhile (prepare_sandbox discarded its sandbox).
@@ -339,6 +339,19 @@ std::string engine::take_sandbox(const container& c, const json::object& body) {
     return id;
 }
 
+awaitable<void> engine::unpark(container_ptr c) {
+    if (!c->parked) co_return;
+    c->parked = false;
+    c->stale_cgroup = true;
+    discard_sandbox(c->id, false);
+    // Its death report erases the entry (pool_start_failed).
+    for (int i = 0; i < 500 && _dying_sandboxes.count(c->id); ++i) {
+        asio::steady_timer timer(_loop, std::chrono::milliseconds(10));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+        (void)ec;
+    }
+}
+
 void engine::discard_sandbox(const std::string& id, bool remove_dir) {
     _dying_sandboxes[id] = remove_dir;
     // SIGKILL to the parked child; its death comes back as start_failed.
@@ -347,13 +360,19 @@ void engine::discard_sandbox(const std::string& id, bool remove_dir) {
 
 bool engine::pool_start_failed(const std::string& id, const error& e) {
     if (auto it = _parks.find(id); it != _parks.end()) {
-        it->second.outcome = e;
+        // The sandbox itself failed (its setup, or it died): a failure that
+        // counts, unlike a missing monitor (unavailable).
+        error failed = e;
+        if (failed.code == errc::unavailable) failed.code = errc::internal;
+        it->second.outcome = failed;
         it->second.done->set();
         return true;
     }
     bool remove_dir = false;
+    bool dying = false;
     if (auto it = _dying_sandboxes.find(id); it != _dying_sandboxes.end()) {
         remove_dir = it->second;
+        dying = true;
         _dying_sandboxes.erase(it);
     } else {
         bool pooled = false;
@@ -387,11 +406,14 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
             remove_dir = true;
         }
     }
-    // A container's id: its cgroup goes with its own start or removal.
-    if (auto c = _containers.find(id); c != _containers.end()) {
+    // A container's id that will start later: its cgroup goes at that
+    // start. One being removed (or gone) has it removed now.
+    if (auto c = _containers.find(id); c != _containers.end() && !c->second->removed &&
+                                       c->second->status != "removing") {
         c->second->stale_cgroup = true;
         return true;
     }
+    (void)dying;
     const std::string dir = container_dir(id);
     auto job = [this, id, dir, remove_dir]() -> status {
         (void)_cgroups->remove(id);

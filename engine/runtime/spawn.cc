@@ -1,6 +1,7 @@
 #include "engine/runtime/spawn.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -173,6 +174,10 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
     BERTH_ASSIGN(auto control, make_pipe("control", SOCK_SEQPACKET));
     auto sp = clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
         control.write.reset();
+        // A parked child lives long: it must hold no descriptor of the
+        // zygote's (its socket to the monitor is fd 3), or the monitor
+        // would never see the zygote's EOF. Its own three are above 3.
+        ::close_range(3, 3, 0);
         run_parked_child(spec, control.read.get(), sync_fd, status_fd);
     });
     if (!sp) return sp.err();

@@ -702,6 +702,30 @@ def test_created_but_never_started(pooled):
         d.cli("rm", "-f", cid)
 
 
+def test_cp_into_a_created_pooled_container(pooled):
+    """cp into a created container writes its upper directory from outside:
+    its parked sandbox (whose overlay is live on that directory) is given up
+    first, and the start is a cold one that sees the file."""
+    d = pooled
+    set_pool(d, 3)
+    ready = ready_ids(d)
+    r = d.cli("create", "busybox", "cat", "/copied")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    src = os.path.join(d.base, "copied-into-pooled")
+    with open(src, "w") as f:
+        f.write("payload\n")
+    try:
+        assert cid in ready
+        r = d.cli("cp", src, cid + ":/copied")
+        assert r.returncode == 0, r.stderr
+        assert wait_until(lambda: not alive(ready[cid]), 5)
+        r = d.cli("start", "-a", cid)
+        assert (r.returncode, r.stdout) == (0, "payload\n"), r.stderr
+    finally:
+        d.cli("rm", "-f", cid)
+
+
 def test_second_start_of_a_pooled_container_is_cold_and_works(pooled):
     d = pooled
     set_pool(d, 3)
