@@ -432,6 +432,10 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
 void engine::pool_monitor_lost(const std::set<std::string>* ids) {
     for (auto& [id, w] : _parks) {
         if (ids && !ids->count(id)) continue;
+        // Its child may live on (the same monitor kills it at its hello and
+        // reports it) or die unreported (a dead monitor): either way its
+        // cgroup and directory go once it is gone.
+        _dying_sandboxes[id] = true;
         w.outcome = make_error(errc::unavailable, "the berth monitor went away while preparing a sandbox");
         w.done->set();
     }

@@ -60,6 +60,12 @@ struct stream_state {
 // One process the monitor parents: a container's init, or an exec'd
 // process in a running container (is_exec: its output goes to the daemon
 // only, never to the log, and its exit is not recorded on disk).
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 struct box {
     std::string id;
     bool is_exec = false;
@@ -263,7 +269,7 @@ int monitor_process::run() {
     epoll_event evs[64];
     for (;;) {
         int timeout = -1;
-        std::int64_t now = now_ns();
+        std::int64_t now = monotonic_ns();
         // Deadlines are queued in the order they fall due (a fixed delay
         // after each reap): the front is the next one.
         while (!_drains.empty() && !_boxes.count(_drains.front().second)) _drains.pop_front();
@@ -301,7 +307,7 @@ int monitor_process::run() {
             else if (t == t_tty) on_tty_master(b);
             else if (t == t_parked) on_parked(b);
         }
-        now = now_ns();
+        now = monotonic_ns();
         while (!_drains.empty() && _drains.front().first <= now) {
             auto it = _boxes.find(_drains.front().second);
             _drains.pop_front();
@@ -815,7 +821,7 @@ void monitor_process::on_signal() {
         else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
         // Output still in the pipes belongs before the exit; the pid
         // namespace is gone, so EOF follows quickly. Bound the wait anyway.
-        b.drain_deadline_ns = b.finished_ns + 2'000'000'000;
+        b.drain_deadline_ns = monotonic_ns() + 2'000'000'000;  // monotonic: a clock step moves no deadline
         _drains.emplace_back(b.drain_deadline_ns, b.id);
         if (b.exec_status) on_exec_status(b);
         maybe_finish(b);
