@@ -74,7 +74,6 @@ struct batch_state {
 // for and removes containers until every index is taken.
 awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string first_id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
-    using clock = std::chrono::steady_clock;
     const auto count = static_cast<std::size_t>(st->opts.count);
     std::size_t i = 0;
     std::string id = std::move(first_id);
@@ -96,25 +95,7 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
             }
             if (st->next >= count) break;
             i = st->next++;
-            id.clear();
-            const auto t0 = clock::now();
-            auto made = co_await create_container(st->body, "");
-            if (!made) {
-                st->out.errors.push_back(made.err().message);
-                continue;
-            }
-            st->out.ids[i] = made->id;
-            if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
-            auto started = co_await start_container(made->id);
-            if (!started) {
-                st->out.errors.push_back(started.err().message);
-                if (st->opts.remove) (void)co_await remove_container(made->id, true, true);
-                continue;
-            }
-            const auto now = clock::now();
-            st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - t0).count());
-            st->out.running_seconds = std::chrono::duration<double>(now - st->t0).count();
-            id = made->id;
+            id = co_await batch_start_one(st, i, std::chrono::steady_clock::now());
         }
     } catch (const std::exception& e) {
         st->out.errors.push_back(std::string("batch worker: ") + e.what());
@@ -122,38 +103,48 @@ awaitable<void> engine::batch_worker(std::shared_ptr<void> opaque, std::string f
     if (--st->running == 0 && st->removing == 0) st->done->set();
 }
 
+// Creates and starts container `index` of the batch and records it (id,
+// whether it took a pool's sandbox, the latency since `since`); returns its
+// id once running, "" when it failed (removed again with remove).
+awaitable<std::string> engine::batch_start_one(std::shared_ptr<void> opaque, std::size_t index,
+                                               std::chrono::steady_clock::time_point since) {
+    auto st = std::static_pointer_cast<batch_state>(opaque);
+    auto made = co_await create_container(st->body, "");
+    if (!made) {
+        st->out.errors.push_back(made.err().message);
+        co_return std::string();
+    }
+    st->out.ids[index] = made->id;
+    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
+    auto started = co_await start_container(made->id);
+    if (!started) {
+        st->out.errors.push_back(started.err().message);
+        if (st->opts.remove) (void)co_await remove_container(made->id, true, true);
+        co_return std::string();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - since).count());
+    st->out.running_seconds = std::chrono::duration<double>(now - st->t0).count();
+    co_return made->id;
+}
+
 // Open loop: container `index` of a batch with a rate, submitted at its
-// time after the first container ran.
+// time after the first container ran; its latency counts from that time.
 awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_t index) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
-    using clock = std::chrono::steady_clock;
     const auto at = st->schedule_t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(
                                           1e9 * static_cast<double>(index - 1) / st->opts.rate));
-    asio::steady_timer timer(_loop, at);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-    (void)ec;
+    co_await sleep_until(at);
     try {
-        auto made = co_await create_container(st->body, "");
-        if (!made) {
-            st->out.errors.push_back(made.err().message);
-        } else {
-            st->out.ids[index] = made->id;
-            if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
-            auto started = co_await start_container(made->id);
-            if (!started) {
-                st->out.errors.push_back(started.err().message);
-            } else {
-                const auto now = clock::now();
-                st->out.start_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - at).count());
-                st->out.running_seconds = std::chrono::duration<double>(now - st->t0).count();
-                if (auto c = find_container(made->id); c) {
-                    auto code = co_await wait_container(*c, "not-running");
-                    st->out.exit_codes[index] = code ? *code : -1;
-                }
+        std::string id = co_await batch_start_one(st, index, at);
+        if (!id.empty()) {
+            if (auto c = find_container(id); c) {
+                auto code = co_await wait_container(*c, "not-running");
+                st->out.exit_codes[index] = code ? *code : -1;
             }
             if (st->opts.remove) {
-                if (auto r = co_await remove_container(made->id, true, true); !r)
-                    log::warn("batch: remove {}: {}", made->id.substr(0, 12), r.err().message);
+                if (auto r = co_await remove_container(id, true, true); !r)
+                    log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
             }
         }
     } catch (const std::exception& e) {

@@ -365,6 +365,8 @@ private:
     awaitable<void> batch_worker(std::shared_ptr<void> state, std::string first_id);
     awaitable<void> batch_remove(std::shared_ptr<void> state, std::string id);
     awaitable<void> batch_scheduled(std::shared_ptr<void> state, std::size_t index);
+    awaitable<std::string> batch_start_one(std::shared_ptr<void> state, std::size_t index,
+                                           std::chrono::steady_clock::time_point since);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});

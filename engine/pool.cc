@@ -65,6 +65,14 @@ namespace {
 
 std::uint64_t g_pool_serial = 0;
 
+// A sandbox's cgroup (whose processes are gone) and, with remove_dir, its
+// directory. Blocks: on a worker.
+status remove_sandbox_files(cgroup::manager& cgroups, const std::string& dir, const std::string& id,
+                            bool remove_dir) {
+    (void)cgroups.remove(id);
+    return remove_dir ? remove_all(dir) : ok();
+}
+
 // The HostConfig a pool's sandboxes are made for: a create body's defaults.
 json::object pool_host_config() {
     json::object hc{{"NetworkMode", "none"}};
@@ -191,9 +199,7 @@ awaitable<void> engine::pool_filler(std::string image_id, std::uint64_t serial) 
         const bool quiet = _busy == 0 && now - _last_busy >= k_quiet;
         const bool low = static_cast<int>(p.ready.size()) < std::max(1, p.size / 4);
         if (!quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
-            asio::steady_timer timer(_loop, k_busy_refill_poll);
-            auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-            (void)ec;
+            co_await sleep_for(k_busy_refill_poll);
             continue;
         }
         p.preparing++;
@@ -216,9 +222,7 @@ awaitable<void> engine::pool_filler(std::string image_id, std::uint64_t serial) 
         }
         q.changed->notify();
         if (!made && made.err().code == errc::unavailable) {
-            asio::steady_timer timer(_loop, std::chrono::milliseconds(200));
-            auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-            (void)ec;
+            co_await sleep_for(std::chrono::milliseconds(200));
         }
     }
 }
@@ -241,10 +245,7 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     const std::string id = proto->id;
     const std::string dir = container_dir(id);
     // Undoes a preparation that failed (the child, if any, is gone).
-    auto undo = [this, id, dir]() -> status {
-        (void)_cgroups->remove(id);
-        return remove_all(dir);
-    };
+    auto undo = [this, id, dir]() { return remove_sandbox_files(*_cgroups, dir, id, true); };
     auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
         lower_this_thread();
         BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false));
@@ -346,9 +347,7 @@ awaitable<void> engine::unpark(container_ptr c) {
     discard_sandbox(c->id, false);
     // Its death report erases the entry (pool_start_failed).
     for (int i = 0; i < 500 && _dying_sandboxes.count(c->id); ++i) {
-        asio::steady_timer timer(_loop, std::chrono::milliseconds(10));
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-        (void)ec;
+        co_await sleep_for(std::chrono::milliseconds(10));
     }
 }
 
@@ -369,10 +368,8 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
         return true;
     }
     bool remove_dir = false;
-    bool dying = false;
     if (auto it = _dying_sandboxes.find(id); it != _dying_sandboxes.end()) {
         remove_dir = it->second;
-        dying = true;
         _dying_sandboxes.erase(it);
     } else {
         bool pooled = false;
@@ -413,11 +410,8 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
         c->second->stale_cgroup = true;
         return true;
     }
-    (void)dying;
-    const std::string dir = container_dir(id);
-    auto job = [this, id, dir, remove_dir]() -> status {
-        (void)_cgroups->remove(id);
-        return remove_dir ? remove_all(dir) : ok();
+    auto job = [this, id, dir = container_dir(id), remove_dir] {
+        return remove_sandbox_files(*_cgroups, dir, id, remove_dir);
     };
     asio::co_spawn(
         _loop,
@@ -472,9 +466,7 @@ awaitable<void> engine::reap_lost_sandboxes(std::vector<std::string> ids) {
     // them (pool_start_failed). A dead one's children die of their control
     // sockets' EOF and nobody reports them: wait until their cgroups empty.
     for (int round = 0; round < 30 && !ids.empty(); ++round) {
-        asio::steady_timer timer(_loop, std::chrono::seconds(1));
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
-        (void)ec;
+        co_await sleep_for(std::chrono::seconds(1));
         std::vector<std::pair<std::string, bool>> empty;
         std::vector<std::string> waiting;
         for (auto& id : ids) {
@@ -490,11 +482,8 @@ awaitable<void> engine::reap_lost_sandboxes(std::vector<std::string> ids) {
         }
         ids = std::move(waiting);
         if (empty.empty()) continue;
-        auto job = [this, empty, root = _opts.data_root]() -> status {
-            for (auto& [id, remove_dir] : empty) {
-                (void)_cgroups->remove(id);
-                if (remove_dir) (void)remove_all(root + "/containers/" + id);
-            }
+        auto job = [this, empty]() -> status {
+            for (auto& [id, remove_dir] : empty) (void)remove_sandbox_files(*_cgroups, container_dir(id), id, remove_dir);
             return ok();
         };
         co_await _workers.run(offload_reason::cgroup, std::move(job));

@@ -91,6 +91,17 @@ inline awaitable<bool> cancelled() {
     co_return cs.cancelled() != asio::cancellation_type::none;
 }
 
+// Suspends the calling coroutine until `when` (or for `d`) on its own
+// executor; a cancelled wait returns early.
+inline awaitable<void> sleep_until(std::chrono::steady_clock::time_point when) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, when);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+    (void)ec;
+}
+inline awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+    co_await sleep_until(std::chrono::steady_clock::now() + d);
+}
+
 // A level-triggered event for loop coroutines: wait() returns at once once
 // set(); set() wakes every waiter. Loop thread only.
 class async_event {
