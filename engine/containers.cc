@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <map>
+#include <mutex>
 #include <regex>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -16,6 +18,7 @@
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
 #include "engine/config_util.h"
+#include "engine/container_dirs.h"
 #include "engine/confinement_config.h"
 #include "engine/device_config.h"
 #include "engine/mount_config.h"
@@ -63,18 +66,51 @@ std::string resolv_conf() {
 
 }  // namespace
 
-status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net) {
+namespace {
+
+// The init layer's resolv.conf, a hard link to one file of the data root per
+// content: no inode of its own. A copy where a link cannot be made (the link
+// count's limit) or must not be (an init layer whose owners are shifted).
+status place_resolv_conf(const std::string& root, const std::string& target, bool share) {
+    std::string content = resolv_conf();
+    if (share) {
+        static std::mutex mu;
+        static std::map<std::string, std::string> shared;  // data root, content -> file this process wrote
+        std::lock_guard lock(mu);
+        const std::string key = root + '\0' + content;  // engines of other data roots (tests)
+        auto it = shared.find(key);
+        if (it == shared.end()) {
+            char name[32];
+            std::snprintf(name, sizeof name, "/resolv.conf-%016zx", std::hash<std::string>{}(content));
+            const std::string file = root + "/init" + name;
+            // Written afresh by each daemon (another's may differ or be torn).
+            const std::string tmp = file + ".tmp";
+            BERTH_TRY(write_file(tmp, content));
+            if (::rename(tmp.c_str(), file.c_str()) != 0) return sys_error("rename " + tmp);
+            it = shared.emplace(key, file).first;
+        }
+        if (::link(it->second.c_str(), target.c_str()) == 0) return ok();
+    }
+    return write_file(target, content);
+}
+
+}  // namespace
+
+status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net, const std::string& root,
+                           bool shared) {
     // Remapped: others may pass (not list) it, for the daemon's
     // idmapped view of upper/ and work/, where the host's root is nobody.
     BERTH_TRY(make_dirs(dir, 0710));
     // One mkdir each (make_dirs would walk every component of the path again).
-    for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc", "/init/dev", "/init/proc", "/init/sys"})
+    for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc"})
         if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
+    if (!shared)
+        for (auto d : {"/init/dev", "/init/proc", "/init/sys"})
+            if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
     BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
     std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
     BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
-    BERTH_TRY(write_file(dir + "/init/etc/resolv.conf", resolv_conf()));
-    return ok();
+    return place_resolv_conf(root, dir + "/init/etc/resolv.conf", shared);
 }
 
 namespace {
@@ -474,7 +510,9 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                  gid_map = _opts.gid_map]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
-        BERTH_TRY(make_container_dirs(dir, hostname, host_net));
+        // Shared files (engine/container_dirs.h) unless the init layer's
+        // owners are shifted below.
+        BERTH_TRY(make_container_dirs(dir, hostname, host_net, root, !copy));
         // Remapped: the group is the remapped root's (0710), so that the
         // daemon's idmapped view (where that gid is 0) passes, and no other
         // host user does.

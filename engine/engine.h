@@ -190,6 +190,10 @@ public:
     storage::image_store& store() { return *_store; }
     // <data-root>/containers/<id>: upper/, work/, merged/, init/, the log.
     std::string container_dir(const std::string& id) const;
+    // <data-root>/init/mountpoints: dev/, proc/ and sys/, the runtime's
+    // mount points, one lower layer shared by every container (below its
+    // own init layer), so that no container makes them (engine.cc).
+    std::string mount_points_layer() const;
 
     // Containers.
     awaitable<result<create_result>> create_container(boost::json::object body, std::string name);

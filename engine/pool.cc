@@ -24,6 +24,7 @@
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
 #include "engine/config_util.h"
+#include "engine/container_dirs.h"
 #include "engine/confinement_config.h"
 #include "engine/engine.h"
 #include "engine/mount_config.h"
@@ -35,7 +36,6 @@ namespace berth {
 
 namespace json = boost::json;
 
-status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net);
 
 namespace {
 
@@ -248,7 +248,7 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     auto undo = [this, id, dir]() { return remove_sandbox_files(*_cgroups, dir, id, true); };
     auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
         lower_this_thread();
-        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false));
+        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, _opts.data_root, true));
         // The log too, so that the claim's monitor only opens it.
         BERTH_TRY(write_file(dir + "/" + id + "-json.log", ""));
         auto cg = _cgroups->create(id);

@@ -111,7 +111,7 @@ json::object engine::list_json(const container& c) const {
 
 json::object engine::inspect_json(const container& c) const {
     std::string dir = container_dir(c.id);
-    std::string lower = dir + "/init";
+    std::string lower = dir + "/init:" + mount_points_layer();
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) lower += ":" + _store->layer_dir(*it);
     json::object hc = c.host_config;
     hc.erase(anonymous_volumes_key);

@@ -117,13 +117,16 @@ rootfs_layout container_layout(engine& eng, const container& c) {
     l.upper_dir = dir + "/upper";
     l.work_dir = dir + "/work";
     l.lower_dirs.push_back(dir + "/init");
+    // Below the container's own init layer (which has its own dev/, proc/
+    // and sys/ where its owners are shifted, and which an older berth made).
+    l.lower_dirs.push_back(eng.mount_points_layer());
     for (auto it = c.chain_ids.rbegin(); it != c.chain_ids.rend(); ++it) l.lower_dirs.push_back(eng.store().layer_dir(*it));
     if (!eng.options().uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
         if (eng.options().userns_copy) {
             // The image layers' shifted copies (the init layer is chowned).
             const std::string copies = remap_copy_root(eng.options().data_root, eng.options().uid_map,
                                                        eng.options().gid_map);
-            for (std::size_t i = 1; i < l.lower_dirs.size(); ++i)
+            for (std::size_t i = 2; i < l.lower_dirs.size(); ++i)
                 l.lower_dirs[i] = copies + l.lower_dirs[i].substr(l.lower_dirs[i].rfind('/'));
         }
         l.view_userns = eng.options().userns_view_fd;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <memory>
 
 #include "base/fd_passing.h"
 
@@ -41,11 +42,14 @@ status send_packet(int sock, std::string_view packet, const std::vector<int>& fd
 }
 
 result<std::string> recv_packet(int sock, std::vector<unique_fd>* fds) {
-    std::string buf(max_packet, '\0');
-    auto n = recv_with_fds(sock, buf.data(), buf.size(), fds);
+    // One buffer per thread for the whole life of the process: a fresh
+    // max_packet string per packet was zero-filled and, past malloc's mmap
+    // threshold, faulted in and given back each time (in the monitor and the
+    // zygote, two to three packets per container start).
+    thread_local std::unique_ptr<char[]> buf(new char[max_packet]);
+    auto n = recv_with_fds(sock, buf.get(), max_packet, fds);
     if (!n) return n.err().wrap("receive from monitor socket");
-    buf.resize(*n);
-    return buf;
+    return std::string(buf.get(), *n);
 }
 
 std::string errc_name(errc c) {

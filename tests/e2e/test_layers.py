@@ -120,9 +120,9 @@ def test_layers_shared_and_unpacked_once(daemon, layered):
         assert r.returncode == 0, r.stderr
         ids.append(r.stdout.strip())
     lowers = [json.loads(daemon.cli("inspect", i).stdout)[0]["GraphDriver"]["Data"]["LowerDir"].split(":") for i in ids]
-    assert lowers[0][1:] == lowers[1][1:] and len(lowers[0]) == 4
+    assert lowers[0][1:] == lowers[1][1:] and len(lowers[0]) == 5  # init, mount points, 3 layers
     assert lowers[0][0] != lowers[1][0]
-    layer_dirs = lowers[0][1:]
+    layer_dirs = lowers[0][2:]
     before = {d: os.stat(d).st_ino for d in layer_dirs}
     r = daemon.cli("load", "-i", layered)
     assert r.returncode == 0, r.stderr

@@ -81,6 +81,41 @@ def test_unknown_user_fails(daemon):
     assert "nosuchuser" in r.stderr
 
 
+def test_init_layer_shares_its_resolv_conf_and_mount_points(daemon):
+    """A container's init layer holds only etc/hostname, etc/hosts and a hard
+    link to the data root's resolv.conf; /dev, /proc and /sys come from the
+    shared mount points layer (busybox has none of them). A write to one
+    container's /etc/resolv.conf stays in that container."""
+    ids = []
+    try:
+        for name in ("e2e-init-a", "e2e-init-b"):
+            r = daemon.cli("run", "-d", "--name", name, "busybox", "sleep", "30")
+            assert r.returncode == 0, r.stderr
+            ids.append(r.stdout.strip())
+        inits = [os.path.join(daemon.root, "containers", i, "init") for i in ids]
+        for d in inits:
+            assert sorted(os.listdir(d)) == ["etc"]
+            assert sorted(os.listdir(os.path.join(d, "etc"))) == ["hostname", "hosts", "resolv.conf"]
+        a, b = (os.stat(os.path.join(d, "etc/resolv.conf")) for d in inits)
+        assert a.st_ino == b.st_ino and a.st_nlink >= 3  # the shared file and both links
+        assert sorted(os.listdir(os.path.join(daemon.root, "init/mountpoints"))) == ["dev", "proc", "sys"]
+        with open("/etc/resolv.conf") as f:
+            host = [l for l in f.read().splitlines()
+                    if not (l.strip().startswith("nameserver") and (" 127." in l or " ::1" in l))]
+        r = daemon.cli("exec", "e2e-init-a", "sh", "-c",
+                       "cat /etc/resolv.conf; echo options ndots:9 >> /etc/resolv.conf; ls -d /dev/null /proc/1 /sys/kernel")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[:len(host)] == host
+        r = daemon.cli("exec", "e2e-init-b", "cat", "/etc/resolv.conf", "/etc/hostname")
+        assert r.returncode == 0, r.stderr
+        assert "ndots:9" not in r.stdout and r.stdout.splitlines()[-1] == ids[1][:12]
+        with open(os.path.join(inits[1], "etc/resolv.conf")) as f:
+            assert "ndots:9" not in f.read()
+    finally:
+        for i in ids:
+            daemon.cli("rm", "-f", i)
+
+
 def test_detached_logs_wait_inspect_rm(daemon):
     r = daemon.cli("run", "-d", "--name", "e2e-detached", "-l", "team=berth", "busybox", "sh", "-c",
                    "echo one; echo two >&2; sleep 0.3; exit 5")
@@ -97,7 +132,8 @@ def test_detached_logs_wait_inspect_rm(daemon):
     assert info["Config"]["Labels"]["team"] == "berth"
     assert info["GraphDriver"]["Name"] == "overlay2"
     lower = info["GraphDriver"]["Data"]["LowerDir"].split(":")
-    assert lower[0].endswith("/init") and len(lower) == 2
+    # The container's init layer, the shared mount points layer, busybox.
+    assert lower[0].endswith("/init") and lower[1] == daemon.root + "/init/mountpoints" and len(lower) == 3
     ps = daemon.cli("ps", "-a", "-q")
     assert cid[:12] in ps.stdout.split()
     assert daemon.cli("rm", "e2e-detached").returncode == 0

@@ -188,19 +188,19 @@ def _two_remapped_one_host(d):
 def test_layers_shared_and_unpacked_once(rd):
     ids, lowers = _two_remapped_one_host(rd)
     try:
-        assert lowers[0][1:] == lowers[1][1:] == lowers[2][1:] and len(lowers[0]) == 4
+        assert lowers[0][1:] == lowers[1][1:] == lowers[2][1:] and len(lowers[0]) == 5  # init, mount points, 3 layers
         layers_dir = os.path.join(rd.root, "layers")
-        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][1:])
+        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][2:])
         for i in ids:
             r = rd.cli("start", "-a", i)
             assert r.returncode == 0, r.stderr
         # The layers on disk keep the image's own ids: never copied nor chowned.
-        owners_layer = [p for p in lowers[0][1:] if os.path.exists(os.path.join(p, "owners"))][0]
+        owners_layer = [p for p in lowers[0][2:] if os.path.exists(os.path.join(p, "owners"))][0]
         st = os.stat(os.path.join(owners_layer, "owners/user"))
         assert (st.st_uid, st.st_gid) == (1000, 1000)
         st = os.stat(os.path.join(owners_layer, "owners/suid"))
         assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o4755)
-        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][1:])
+        assert sorted(os.listdir(layers_dir)) == sorted(os.path.basename(p) for p in lowers[0][2:])
     finally:
         for i in ids:
             rd.cli("rm", "-f", i)
@@ -470,7 +470,7 @@ def test_copy_mode_owners_modes_links_and_opaque(cd):
 def test_copy_mode_one_copy_per_remapping(cd):
     ids, lowers = _two_remapped_one_host(cd)
     try:
-        chains = sorted(os.path.basename(p) for p in lowers[0][1:])
+        chains = sorted(os.path.basename(p) for p in lowers[0][2:])
         assert sorted(os.listdir(os.path.join(cd.root, "layers"))) == chains
         assert sorted(os.listdir(cd.copies)) == chains
         inodes = {n: os.stat(os.path.join(cd.copies, n)).st_ino for n in chains}
