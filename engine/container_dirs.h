@@ -8,7 +8,7 @@
 
 namespace berth {
 
-// upper/, work/, merged/ and the init layer: etc/hostname, etc/hosts and
+// upper/, work/ and the init layer: etc/hostname, etc/hosts and
 // etc/resolv.conf. `shared`: its resolv.conf is a hard link to a file of
 // <root>/init shared by every container with the same content, and the
 // mount points come from engine::mount_points_layer(), the layer below;

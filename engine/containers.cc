@@ -102,7 +102,7 @@ status make_container_dirs(const std::string& dir, const std::string& hostname, 
     // idmapped view of upper/ and work/, where the host's root is nobody.
     BERTH_TRY(make_dirs(dir, 0710));
     // One mkdir each (make_dirs would walk every component of the path again).
-    for (auto d : {"/upper", "/work", "/merged", "/init", "/init/etc"})
+    for (auto d : {"/upper", "/work", "/init", "/init/etc"})
         if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
     if (!shared)
         for (auto d : {"/init/dev", "/init/proc", "/init/sys"})
@@ -484,10 +484,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         c->parked = true;
     }
 
-    // The container's directories: upper and work for the overlay, merged
-    // (its mount point, used only inside the container's mount namespace),
-    // and the init layer holding /etc/hostname, /etc/hosts, /etc/resolv.conf
-    // and the mount points the runtime needs.
+    // The container's directories: upper and work for the overlay, and the
+    // init layer holding /etc/hostname, /etc/hosts and /etc/resolv.conf (its
+    // root is mounted on engine::rootfs_mount_point(), shared, inside its own
+    // mount namespace).
     std::string dir = container_dir(c->id);
     bool host_net = net == "host";
     // --userns-remap: the upper and work directories belong to the
@@ -704,7 +704,7 @@ result<runtime::launch_spec> engine::sandbox_half(const container& c, const cgro
     spec.lower_dirs = std::move(layout.lower_dirs);
     spec.upper_dir = std::move(layout.upper_dir);
     spec.work_dir = std::move(layout.work_dir);
-    spec.rootfs_dir = container_dir(c.id) + "/merged";
+    spec.rootfs_dir = rootfs_mount_point();
     spec.new_network = str_field(c.host_config, "NetworkMode") != "host";
     // --privileged: no masked or read-only paths, /sys writable, every host
     // device (moby's WithDevices and WithMounts).

@@ -37,6 +37,8 @@ std::string engine::container_dir(const std::string& id) const { return _opts.da
 
 std::string engine::mount_points_layer() const { return _opts.data_root + "/init/mountpoints"; }
 
+std::string engine::rootfs_mount_point() const { return _opts.data_root + "/init/rootfs"; }
+
 std::string engine::log_path(const container& c) const { return container_dir(c.id) + "/" + c.id + "-json.log"; }
 
 status engine::init() {
@@ -45,6 +47,7 @@ status engine::init() {
     // container's layer stack has them.
     BERTH_TRY(make_dirs(_opts.data_root + "/init", 0711));
     for (auto d : {"", "/dev", "/proc", "/sys"}) BERTH_TRY(make_dirs(mount_points_layer() + d, 0755));
+    BERTH_TRY(make_dirs(rootfs_mount_point(), 0755));
     BERTH_ASSIGN(_db, storage::metadata_db::open(_opts.data_root + "/metadata.db"));
     _store = std::make_unique<storage::image_store>(_opts.data_root);
     _seccomp = std::make_unique<seccomp_cache>(_opts.data_root + "/seccomp");

@@ -188,12 +188,15 @@ public:
     asio::io_context& loop() { return _loop; }
     cgroup::manager& cgroups() { return *_cgroups; }
     storage::image_store& store() { return *_store; }
-    // <data-root>/containers/<id>: upper/, work/, merged/, init/, the log.
+    // <data-root>/containers/<id>: upper/, work/, init/, the log.
     std::string container_dir(const std::string& id) const;
     // <data-root>/init/mountpoints: dev/, proc/ and sys/, the runtime's
     // mount points, one lower layer shared by every container (below its
     // own init layer), so that no container makes them (engine.cc).
     std::string mount_points_layer() const;
+    // <data-root>/init/rootfs: the empty directory every container mounts its
+    // root on, inside its own (private) mount namespace, before pivot_root.
+    std::string rootfs_mount_point() const;
 
     // Containers.
     awaitable<result<create_result>> create_container(boost::json::object body, std::string name);

@@ -249,8 +249,6 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
         lower_this_thread();
         BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, _opts.data_root, true));
-        // The log too, so that the claim's monitor only opens it.
-        BERTH_TRY(write_file(dir + "/" + id + "-json.log", ""));
         auto cg = _cgroups->create(id);
         if (!cg) (void)remove_all(dir);
         return cg;

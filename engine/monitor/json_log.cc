@@ -107,7 +107,22 @@ void pause_briefly() {
 status writer::open(std::string path, rotation r) {
     _path = std::move(path);
     _rot = r;
-    _fd.reset(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    _deferred = false;
+    // A fresh log (no file, no rotation's traces) is made at its first line:
+    // most short-lived containers never print one, and on ext4 an empty file
+    // still costs an inode allocation and, at removal, its eviction.
+    _fd.reset(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!_fd && errno == ENOENT && !path_exists(base_path(_path)) && !path_exists(rotated(_path, 1))) {
+        _deferred = true;
+        _start = _size = 0;
+        return ok();
+    }
+    return create();
+}
+
+status writer::create() {
+    _deferred = false;
+    if (!_fd) _fd.reset(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!_fd) return sys_error("open log " + _path);
     struct stat st;
     if (::fstat(_fd.get(), &st) != 0) return sys_error("stat log " + _path);
@@ -122,6 +137,13 @@ status writer::open(std::string path, rotation r) {
 }
 
 std::uint64_t writer::append(std::string_view line) {
+    if (_deferred) {
+        if (auto s = create(); !s) {
+            log::error("monitor: {}", s.err().message);
+            _fd.reset();
+            return offset();
+        }
+    }
     if (!_fd) return offset();
     if (_rot.max_size > 0 && _size >= _rot.max_size) rotate();
     std::string_view rest = line;

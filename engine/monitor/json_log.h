@@ -45,9 +45,10 @@ struct rotation {
 // The monitor's side. Not thread-safe; one per running container.
 class writer {
 public:
-    // Opens (creates) path for appending and finds the offset to go on from.
+    // Opens path for appending and finds the offset to go on from; a log
+    // that does not exist yet is created at the first append.
     status open(std::string path, rotation r);
-    bool is_open() const { return bool(_fd); }
+    bool is_open() const { return _fd || _deferred; }
     // Appends one entry (a JSON line with its '\n'), rotating first when the
     // current file has reached max_size. Returns the offset after it; a
     // failed write is logged and does not move the offset.
@@ -55,11 +56,13 @@ public:
     std::uint64_t offset() const { return _start + _size; }
 
 private:
+    status create();  // opens (creates) _path and finds the offset
     void rotate();
 
     std::string _path;
     rotation _rot;
     unique_fd _fd;
+    bool _deferred = false;  // no file yet: created at the first append
     std::uint64_t _start = 0;  // offset of the current file's first byte
     std::uint64_t _size = 0;   // bytes in the current file
 };

@@ -105,16 +105,19 @@ result<int> layer_view(remapping& r, const std::string& dir) {
 
 // Copied layers (engine/userns_copy.h): a plain overlay, still made here.
 // Where the new mount API cannot say it (no "lowerdir+" before Linux 6.8),
-// mount(2) on the rootfs directory (an empty directory of the data root) in
-// the zygote's mount namespace, cloned detached and unmounted again at once.
+// mount(2) in the zygote's mount namespace, cloned detached and unmounted
+// again at once. Not on the shared rootfs mount point, where another shard's
+// zygote may be doing the same: on the container's own merged/ (made here).
 result<unique_fd> plain_overlay(const launch_spec& spec, const std::string& what) {
     BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
     if (mnt) return mnt;
     const std::string opts = overlay_mount_options({spec.lower_dirs, spec.upper_dir, spec.work_dir});
-    if (::mount("overlay", spec.rootfs_dir.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
-    unique_fd tree(sys::open_tree(AT_FDCWD, spec.rootfs_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    const std::string at = spec.upper_dir.substr(0, spec.upper_dir.rfind('/')) + "/merged";
+    if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST) return sys_error(what + ": mkdir " + at);
+    if (::mount("overlay", at.c_str(), "overlay", 0, opts.c_str()) != 0) return sys_error(what);
+    unique_fd tree(sys::open_tree(AT_FDCWD, at.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     int err = errno;
-    (void)::umount2(spec.rootfs_dir.c_str(), MNT_DETACH);
+    (void)::umount2(at.c_str(), MNT_DETACH);
     if (!tree) return sys_error(what + ": open_tree", err);
     // A clone of a mount made under a shared host mount is shared too:
     // private, or pivot_root refuses it and mounts would propagate out.

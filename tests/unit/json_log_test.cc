@@ -64,6 +64,28 @@ std::vector<int> range(int from, int to) {
     return v;
 }
 
+TEST(JsonLog, AFreshLogIsCreatedAtItsFirstLine) {
+    temp_dir d;
+    for (rotation r : {rotation{}, rotation{100, 3}}) {
+        std::string p = d.path + "/c" + std::to_string(r.max_size) + "-json.log";
+        writer w;
+        ASSERT_TRUE(w.open(p, r));
+        EXPECT_TRUE(w.is_open());
+        EXPECT_FALSE(fs::exists(p)) << "no file before a line";
+        EXPECT_TRUE(read_json_log(p)->empty());
+        EXPECT_EQ(w.offset(), 0u);
+        std::vector<std::uint64_t> offsets;
+        for (int i = 0; i < 5; ++i) offsets.push_back(w.append(entry(i)));
+        EXPECT_TRUE(fs::exists(p));
+        EXPECT_EQ(fs::exists(p + ".base"), r.max_size > 0);  // a rotating log names its current file
+        EXPECT_EQ(numbers(*read_json_log(p), offsets), range(0, 4));
+        // Opened again (a monitor's log cache, a restart): it goes on where it was.
+        writer again;
+        ASSERT_TRUE(again.open(p, r));
+        EXPECT_EQ(again.offset(), offsets.back());
+    }
+}
+
 TEST(JsonLog, KeepsMaxFileFilesOfAboutMaxSize) {
     temp_dir d;
     std::string p = d.path + "/c-json.log";
