@@ -885,6 +885,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
             }
             return made;
         };
+        while (c->cgroup_removals > 0) co_await c->changed->wait();  // its last run's cgroup
         auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
         if (!gathered) co_return gathered.err();
         if (!cg) co_return cg.err().wrap("create cgroup");
@@ -1053,17 +1054,23 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
     asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
 }
 
+awaitable<void> engine::remove_exited_cgroup(container_ptr c) {
+    auto job = [this, cid = c->id] { return _cgroups->remove(cid); };
+    if (auto removed = co_await _workers.run(offload_reason::cgroup, std::move(job)); !removed)
+        log::warn("{}", removed.err().message);
+    c->cgroup_removals--;
+    c->changed->notify();
+}
+
 awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
-    // The cgroup's OOM counter is read before the cgroup goes, and the exit
-    // becomes visible only after both: a waiter's next inspect shows
-    // OOMKilled, and a restart never finds the old cgroup in its way.
-    auto job5 = [this, cid = c->id] {
-        bool oom = _cgroups->oom_killed(cid);
-        auto removed = _cgroups->remove(cid);
-        if (!removed) log::warn("{}", removed.err().message);
-        return oom;
-    };
+    // The cgroup's OOM counter is read before the exit becomes visible (a
+    // waiter's next inspect shows OOMKilled); the cgroup itself goes after,
+    // off the path of whoever waits for this exit (a batch's next container,
+    // `run --rm`), and a start of this container waits for it.
+    auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
     bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));
+    c->cgroup_removals++;
+    asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
     std::string id = c->id;
     c->stdin_direct = false;
     if (c->removed) {

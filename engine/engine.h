@@ -108,6 +108,9 @@ struct container {
     // upper/ and work/: a start waits (two live overlays on one upper
     // directory are undefined behaviour). Notified on `changed`.
     int rootfs_writes = 0;
+    // The exited process's cgroup is being removed, after the exit was made
+    // visible: a start waits (its cgroup has the same path). Notified on `changed`.
+    int cgroup_removals = 0;
     // Restart policy state: restart_count is persisted; the rest is runtime.
     int restart_count = 0;
     bool restarting = false;    // waiting out the back-off before a policy restart
@@ -417,6 +420,7 @@ private:
     // An exit the monitor reported: the OOM check and cgroup removal on a
     // worker, then the state, persisted, waiters woken.
     awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
+    awaitable<void> remove_exited_cgroup(container_ptr c);
     awaitable<status> destroy(container_ptr c);
     // Removes these anonymous volumes of a removed container unless another
     // container names one (failures logged).
