@@ -1067,8 +1067,9 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     // waiter's next inspect shows OOMKilled); the cgroup itself goes after,
     // off the path of whoever waits for this exit (a batch's next container,
     // `run --rm`), and a start of this container waits for it.
-    auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
-    bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));
+    // One read of a small cgroupfs file, on the loop: offloaded, the worker's
+    // wake-up (an idle vCPU's, often) cost more than the read.
+    bool oom = _cgroups->oom_killed(c->id);
     c->cgroup_removals++;
     asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
     std::string id = c->id;
