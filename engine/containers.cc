@@ -680,6 +680,7 @@ awaitable<status> engine::add_seccomp(const std::optional<std::string>& profile,
         program = std::move(*loaded);
     }
     spec.seccomp_program = *program;
+    spec.seccomp_file = _seccomp->file_of(key);
     co_return ok();
 }
 

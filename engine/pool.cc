@@ -263,6 +263,7 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
         spec->seccomp_preloaded = true;
         sandbox_json = runtime::to_json(*spec);  // compared without the program (see take_sandbox)
         spec->seccomp_program = process->seccomp_program;
+        spec->seccomp_file = process->seccomp_file;
         auto& wait = _parks[id];
         wait.done = std::make_unique<async_event>(_loop.get_executor());
         wait.outcome = ok();

@@ -445,8 +445,10 @@ result<std::shared_ptr<const std::string>> seccomp_cache::load(const std::string
         std::memcpy(&last, prog.data() + prog.size() - sizeof last, sizeof last);
         return BPF_CLASS(last.code) == BPF_RET;
     };
+    bool saved_ok = false;
     if (auto saved = read_file(path); saved && sane(*saved)) {
         program = std::make_shared<const std::string>(std::move(*saved));
+        saved_ok = true;
     } else {
         auto t0 = std::chrono::steady_clock::now();
         BERTH_ASSIGN(auto compiled, compile_seccomp(profile_json, caps));
@@ -459,12 +461,19 @@ result<std::shared_ptr<const std::string>> seccomp_cache::load(const std::string
         program = std::make_shared<const std::string>(std::move(compiled.program));
         if (auto s = make_dirs(_dir, 0700); !s) log::warn("seccomp: {}", s.err().message);
         else if (auto w = write_file_atomic(path, *program, 0600); !w) log::warn("seccomp: {}", w.err().message);
+        else saved_ok = true;
         std::lock_guard lock(_mu);
         _compiles++;
     }
     std::lock_guard lock(_mu);
+    if (saved_ok) _saved.insert(key);
     auto [it, inserted] = _programs.emplace(key, std::move(program));
     return it->second;
+}
+
+std::string seccomp_cache::file_of(const std::string& key) const {
+    std::lock_guard lock(_mu);
+    return _saved.count(key) ? _dir + "/" + key + ".bpf" : std::string();
 }
 
 std::uint64_t seccomp_cache::compiles() const {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,12 +63,15 @@ public:
     result<std::shared_ptr<const std::string>> load(const std::string& key, std::string_view profile_json,
                                                     const std::vector<std::string>& caps);
     std::uint64_t compiles() const;
+    // The file the program of `key` is saved in; "" if it could not be saved.
+    std::string file_of(const std::string& key) const;
 
 private:
     std::string _dir;
     mutable std::mutex _mu;
     std::mutex _load_mu;
     std::map<std::string, std::shared_ptr<const std::string>> _programs;
+    std::set<std::string> _saved;  // keys whose file holds their program
     std::uint64_t _compiles = 0;
 };
 

@@ -202,6 +202,7 @@ void take_process_half(launch_spec& into, launch_spec&& from) {
     into.group_add = std::move(from.group_add);
     into.no_new_privs = from.no_new_privs;
     into.seccomp_program = std::move(from.seccomp_program);
+    into.seccomp_file = std::move(from.seccomp_file);
 }
 
 child_stdio stdio_from_fds(const std::vector<int>& fds, bool has_stdin, bool tty, unsigned short rows,

@@ -1,11 +1,14 @@
 #include "engine/runtime/spec.h"
 
+#include <linux/filter.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
+#include <map>
+#include <mutex>
 
 #include "base/util.h"
 #include "engine/runtime/caps.h"
@@ -353,7 +356,8 @@ std::string to_json(const launch_spec& spec) {
     o["user"] = spec.user;
     o["capabilities"] = to_array(spec.capabilities);
     o["no_new_privs"] = spec.no_new_privs;
-    if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
+    if (!spec.seccomp_file.empty()) o["seccomp_file"] = spec.seccomp_file;
+    else if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
     o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
     if (!spec.uid_map.empty()) {
@@ -365,6 +369,19 @@ std::string to_json(const launch_spec& spec) {
         o["time_offsets"] = json::object{{"monotonic_ns", spec.time_offsets->monotonic_ns},
                                          {"boottime_ns", spec.time_offsets->boottime_ns}};
     return json::serialize(o);
+}
+
+result<std::string> seccomp_program_file(const std::string& path) {
+    static std::mutex mu;
+    static std::map<std::string, std::string> programs;
+    std::lock_guard lock(mu);
+    if (auto it = programs.find(path); it != programs.end()) return it->second;
+    auto program = read_file(path);
+    if (!program) return program.err().wrap("seccomp program");
+    const std::size_t n = program->size() / sizeof(sock_filter);
+    if (program->empty() || program->size() % sizeof(sock_filter) != 0 || n > BPF_MAXINSNS)
+        return make_error(errc::internal, "seccomp program " + path + ": not a program");
+    return programs.emplace(path, std::move(*program)).first->second;
 }
 
 result<launch_spec> launch_spec_from_json(std::string_view text) {
@@ -401,7 +418,10 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "user", s.user));
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
-    if (const json::value* sc = o.if_contains("seccomp"); sc && !sc->is_null()) {
+    BERTH_TRY(get_string(o, "seccomp_file", s.seccomp_file));
+    if (!s.seccomp_file.empty()) {
+        BERTH_ASSIGN(s.seccomp_program, seccomp_program_file(s.seccomp_file));
+    } else if (const json::value* sc = o.if_contains("seccomp"); sc && !sc->is_null()) {
         auto program = sc->is_string() ? base64_decode(sc->as_string()) : std::nullopt;
         if (!program) return field_error("seccomp", "a base64 string");
         s.seccomp_program = std::move(*program);

@@ -130,6 +130,13 @@ struct launch_spec {
     // A compiled seccomp program (struct sock_filter[]), loaded right before
     // execve; empty: unconfined.
     std::string seccomp_program;
+    // The file the daemon saved that program in (<data-root>/seccomp/<key>.bpf,
+    // written once, atomically, never changed): when set, the JSON names the
+    // file instead of carrying the program (about 13 KiB of base64 that the
+    // daemon encoded, the monitor copied and the zygote decoded at every
+    // start), and the zygote reads each file once. Never for a parked child,
+    // which cannot see the host's files.
+    std::string seccomp_file;
     std::vector<std::string> group_add;  // --group-add: names (the image's /etc/group) or gids
     std::vector<rlimit_spec> rlimits;
     // Set: a container's init gets a new time namespace with these offsets
@@ -156,5 +163,8 @@ result<std::vector<std::string>> effective_capabilities(const std::vector<std::s
 
 std::string to_json(const launch_spec& spec);
 result<launch_spec> launch_spec_from_json(std::string_view json);
+// A saved seccomp program (launch_spec::seccomp_file), read once per file by
+// this process and kept.
+result<std::string> seccomp_program_file(const std::string& path);
 
 }  // namespace berth::runtime

@@ -1,6 +1,8 @@
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <gtest/gtest.h>
 
@@ -142,6 +144,39 @@ TEST(LaunchSpecJson, RoundTrip) {
     EXPECT_EQ(back->rlimits[1].soft, RLIM_INFINITY);
     EXPECT_EQ(back->rlimits[1].hard, RLIM_INFINITY);
     EXPECT_EQ(to_json(*back), to_json(s));
+}
+
+TEST(LaunchSpecJson, ASavedSeccompProgramTravelsAsItsFileName) {
+    char dir[] = "/tmp/berth-spec-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string file = std::string(dir) + "/k.bpf", bad = std::string(dir) + "/bad.bpf";
+    std::string program(16, '\0');  // two sock_filter instructions
+    program[8] = 6;                   // BPF_RET
+    std::ofstream(file) << program;
+    std::ofstream(bad) << "odd";
+    launch_spec s;
+    s.seccomp_program = program;
+    s.seccomp_file = file;
+    std::string text = to_json(s);
+    EXPECT_NE(text.find("\"seccomp_file\""), std::string::npos);
+    EXPECT_EQ(text.find("\"seccomp\""), std::string::npos) << "the program itself is not sent";
+    auto back = launch_spec_from_json(text);
+    ASSERT_TRUE(back) << back.err().message;
+    EXPECT_EQ(back->seccomp_program, program);
+    EXPECT_EQ(back->seccomp_file, file);
+    // Without a file the program goes inline, as before.
+    s.seccomp_file.clear();
+    back = launch_spec_from_json(to_json(s));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->seccomp_program, program);
+    // A file that is not a program is an error, not an unconfined start.
+    s.seccomp_file = bad;
+    EXPECT_FALSE(launch_spec_from_json(to_json(s)));
+    s.seccomp_file = std::string(dir) + "/missing.bpf";
+    EXPECT_FALSE(launch_spec_from_json(to_json(s)));
+    std::remove(file.c_str());
+    std::remove(bad.c_str());
+    ::rmdir(dir);
 }
 
 TEST(LaunchSpecJson, MissingFieldsKeepDefaults) {
