@@ -28,6 +28,11 @@ struct metadata_db::impl {
     bool stop = false, busy = false;
     std::atomic<std::uint64_t> commits{0};
     std::thread writer;
+    // The writer thread's statements, prepared at their first use and kept
+    // (each container's create, start, exit and removal is one or more
+    // writes: parsing their SQL every time showed in profiles).
+    sqlite3_stmt *begin_st = nullptr, *commit_st = nullptr, *rollback_st = nullptr, *upsert_st = nullptr,
+                 *erase_st = nullptr;
 
     ~impl() {
         {
@@ -36,6 +41,7 @@ struct metadata_db::impl {
         }
         cv.notify_all();
         if (writer.joinable()) writer.join();
+        for (auto* st : {begin_st, commit_st, rollback_st, upsert_st, erase_st}) sqlite3_finalize(st);
         if (db) sqlite3_close(db);
     }
 
@@ -49,18 +55,35 @@ struct metadata_db::impl {
         return ok();
     }
 
-    status apply(const op& o) {
-        sqlite3_stmt* st = nullptr;
-        const char* sql = o.erase ? "DELETE FROM objects WHERE kind=?1 AND key=?2"
-                                  : "INSERT INTO objects(kind,key,doc) VALUES(?1,?2,?3) "
-                                    "ON CONFLICT(kind,key) DO UPDATE SET doc=excluded.doc";
-        if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
+    // The kept statement for `sql`, prepared on first use (writer thread only).
+    result<sqlite3_stmt*> statement(sqlite3_stmt*& st, const char* sql) {
+        if (!st && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+            st = nullptr;
             return make_error(errc::internal, std::string("metadata prepare: ") + sqlite3_errmsg(db));
+        }
+        return st;
+    }
+
+    // Runs a kept statement without parameters (BEGIN, COMMIT, ROLLBACK).
+    status step(sqlite3_stmt*& kept, const char* sql) {
+        BERTH_ASSIGN(sqlite3_stmt * st, statement(kept, sql));
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return make_error(errc::internal, std::string("metadata: ") + sql + ": " + sqlite3_errmsg(db));
+        return ok();
+    }
+
+    status apply(const op& o) {
+        BERTH_ASSIGN(sqlite3_stmt * st, o.erase ? statement(erase_st, "DELETE FROM objects WHERE kind=?1 AND key=?2")
+                                                : statement(upsert_st,
+                                                            "INSERT INTO objects(kind,key,doc) VALUES(?1,?2,?3) "
+                                                            "ON CONFLICT(kind,key) DO UPDATE SET doc=excluded.doc"));
         sqlite3_bind_text(st, 1, o.kind.data(), int(o.kind.size()), SQLITE_STATIC);
         sqlite3_bind_text(st, 2, o.key.data(), int(o.key.size()), SQLITE_STATIC);
         if (!o.erase) sqlite3_bind_text(st, 3, o.doc.data(), int(o.doc.size()), SQLITE_STATIC);
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         if (rc != SQLITE_DONE)
             return make_error(errc::internal, "metadata write " + o.kind + " " + o.key + ": " + sqlite3_errmsg(db));
         return ok();
@@ -80,12 +103,12 @@ struct metadata_db::impl {
             }
             // Group commit: everything queued while the previous transaction
             // was committing goes into this one.
-            status s = exec("BEGIN IMMEDIATE");
+            status s = step(begin_st, "BEGIN IMMEDIATE");
             std::vector<status> results;
             for (auto& o : batch) results.push_back(s ? apply(o) : s);
             if (s) {
-                s = exec("COMMIT");
-                if (!s) (void)exec("ROLLBACK");
+                s = step(commit_st, "COMMIT");
+                if (!s) (void)step(rollback_st, "ROLLBACK");
             }
             commits++;
             for (size_t i = 0; i < batch.size(); ++i) {
