@@ -37,8 +37,6 @@
  *     --min-seconds S    keep iterating until S seconds have passed, too (default 0)
  *     --cgroup MODE      "berth" (default): berth's hierarchies; "none"
  *     --net              a new network namespace with lo up (berth's network none)
- *     --volatile         the overlay with "volatile", as berth mounts the root
- *                        of a --rm (or batch-removed) container
  *     --no-new-privs     PR_SET_NO_NEW_PRIVS before execve
  *     --seccomp FILE     a raw array of struct sock_filter, loaded with
  *                        seccomp(SECCOMP_SET_MODE_FILTER): right before execve
@@ -111,7 +109,7 @@ static const char *g_lower[MAX_LOWER];
 static int g_nlower;
 static const char *g_scratch;
 static const char *g_exec = "/bin/true";
-static int g_net, g_nnp, g_volatile;
+static int g_net, g_nnp;
 static struct sock_fprog g_seccomp;
 static int g_have_seccomp;
 static long g_n = 100;
@@ -483,7 +481,6 @@ static int mount_overlay(const struct box *b) {
         if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", g_lower[i], 0) != 0) return -1;
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", b->upper, 0) != 0) return -1;
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", b->work, 0) != 0) return -1;
-    if (g_volatile && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) != 0) return -1;
     if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return -1;
     int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
     if (mnt < 0) return -1;
@@ -817,7 +814,7 @@ static double pct(const double *s, long n, double p) {
 static void usage(void) {
     fprintf(stderr,
             "usage: berth_kernel_probe --scratch DIR [-n N] [-w W] [--min-seconds S] [--cgroup berth|none]\n"
-            "                          [--net] [--volatile] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--json FILE]\n"
+            "                          [--net] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--json FILE]\n"
             "                          LOWERDIR...\n");
     exit(2);
 }
@@ -833,7 +830,6 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--min-seconds") == 0 && next) g_min_seconds = atof(argv[++i]);
         else if (strcmp(a, "--cgroup") == 0 && next) cgroup_mode = argv[++i];
         else if (strcmp(a, "--net") == 0) g_net = 1;
-        else if (strcmp(a, "--volatile") == 0) g_volatile = 1;
         else if (strcmp(a, "--no-new-privs") == 0) g_nnp = 1;
         else if (strcmp(a, "--seccomp") == 0 && next) seccomp_file = argv[++i];
         else if (strcmp(a, "--exec") == 0 && next) g_exec = argv[++i];

@@ -432,10 +432,8 @@ def berth_seccomp_filter(d):
 
 
 def run_probe(lowers, scratch, conc, n, min_seconds, seccomp=None, nnp=False, extra=()):
-    # --volatile: berth mounts the root of every container it removes after
-    # the run (the batch's remove=1, --rm) volatile; the probe does the same.
     args = [PROBE, "--scratch", scratch, "-n", str(n), "-w", str(conc), "--min-seconds", str(min_seconds),
-            "--net", "--volatile", "--json", "-"]
+            "--net", "--json", "-"]
     if seccomp:
         args += ["--seccomp", seccomp]
     if nnp:

@@ -115,10 +115,7 @@ awaitable<std::string> engine::batch_start_one(std::shared_ptr<void> opaque, std
         co_return std::string();
     }
     st->out.ids[index] = made->id;
-    if (auto c = _containers.find(made->id); c != _containers.end()) {
-        if (c->second->parked) st->out.from_pool++;
-        c->second->removed_after_run = st->opts.remove;
-    }
+    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
     auto started = co_await start_container(made->id);
     if (!started) {
         st->out.errors.push_back(started.err().message);
@@ -189,10 +186,7 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     auto made = co_await create_container(st->body, "");
     if (!made) co_return made.err();
     st->out.ids[0] = made->id;
-    if (auto c = _containers.find(made->id); c != _containers.end()) {
-        if (c->second->parked) st->out.from_pool++;
-        c->second->removed_after_run = opts.remove;
-    }
+    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
     st->next = 1;
     if (auto started = co_await start_container(made->id); !started) {
         if (opts.remove) (void)co_await remove_container(made->id, true, true);

@@ -707,9 +707,6 @@ result<runtime::launch_spec> engine::sandbox_half(const container& c, const cgro
     spec.work_dir = std::move(layout.work_dir);
     spec.rootfs_dir = rootfs_mount_point();
     spec.new_network = str_field(c.host_config, "NetworkMode") != "host";
-    // Its upper layer goes with it: no syncfs of the upper filesystem at the
-    // unmount (which ends every container's exit), as Podman does for --rm.
-    spec.volatile_rootfs = c.auto_remove() || c.removed_after_run;
     // --privileged: no masked or read-only paths, /sys writable, every host
     // device (moby's WithDevices and WithMounts).
     const bool privileged = bool_field(c.host_config, "Privileged");

@@ -111,9 +111,6 @@ struct container {
     // The exited process's cgroup is being removed, after the exit was made
     // visible: a start waits (its cgroup has the same path). Notified on `changed`.
     int cgroup_removals = 0;
-    // A batch with remove (engine/batch.cc) removes it once it has run: like
-    // --rm, its root overlay is volatile (runtime/overlay.h). Not persisted.
-    bool removed_after_run = false;
     // Restart policy state: restart_count is persisted; the rest is runtime.
     int restart_count = 0;
     bool restarting = false;    // waiting out the back-off before a policy restart

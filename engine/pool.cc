@@ -326,9 +326,6 @@ std::string engine::take_sandbox(const container& c, const json::object& body) {
     if (!spec) return {};
     spec->hostname = candidate.id.substr(0, 12);
     spec->seccomp_preloaded = true;
-    // Sandboxes are mounted before anyone knows whether their container is
-    // --rm: never volatile, and fit for both.
-    spec->volatile_rootfs = false;
     if (runtime::to_json(*spec) != p.ready.front().sandbox_json) return {};
     // The preloaded program: the same profile for the same capabilities.
     std::optional<std::string> profile;

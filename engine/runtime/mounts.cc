@@ -45,8 +45,7 @@ status mount_overlay(const launch_spec& spec) {
         ::close(spec.rootfs_mount_fd);
         return ok();
     }
-    BERTH_ASSIGN(unique_fd mnt,
-                 open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir, spec.volatile_rootfs}, what));
+    BERTH_ASSIGN(unique_fd mnt, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, what));
     if (!mnt) return mount_overlay_legacy(spec, what);
     if (sys::move_mount(mnt.get(), "", AT_FDCWD, spec.rootfs_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
         return sys_error(what);

@@ -67,8 +67,6 @@ result<unique_fd> open_overlay(const overlay_layers& layers, const std::string& 
             return fs_error(fs.get(), what + ": upper directory " + layers.upper_dir);
         if (sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", layers.work_dir.c_str(), 0) != 0)
             return fs_error(fs.get(), what + ": work directory " + layers.work_dir);
-        if (layers.volatile_upper && sys::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
-            (void)fs_context_log(fs.get());  // older than 5.10: an ordinary overlay
     }
     if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fs_error(fs.get(), what);
     unique_fd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));

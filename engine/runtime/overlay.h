@@ -20,12 +20,6 @@ namespace berth::runtime {
 struct overlay_layers {
     std::vector<std::string> lower_dirs;  // topmost first
     std::string upper_dir, work_dir;      // both empty: a read-only overlay
-    // overlayfs's "volatile" (Linux 5.10): no syncfs of the upper filesystem
-    // at unmount, fsync ignored. For a container whose upper layer is thrown
-    // away when it exits (--rm, a batch with remove), as Podman does for
-    // --rm and CRI-O for all; a kernel without it mounts without. Only through
-    // the new mount API (open_overlay).
-    bool volatile_upper = false;
 };
 
 // The overlay of `layers`, detached, close-on-exec. `what` names the mount in

@@ -308,7 +308,6 @@ std::string to_json(const launch_spec& spec) {
     o["lower_dirs"] = to_array(spec.lower_dirs);
     o["upper_dir"] = spec.upper_dir;
     o["work_dir"] = spec.work_dir;
-    if (spec.volatile_rootfs) o["volatile_rootfs"] = true;
     o["rootfs_dir"] = spec.rootfs_dir;
     o["new_network"] = spec.new_network;
     o["masked_paths"] = to_array(spec.masked_paths);
@@ -396,7 +395,6 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_strings(o, "lower_dirs", s.lower_dirs));
     BERTH_TRY(get_string(o, "upper_dir", s.upper_dir));
     BERTH_TRY(get_string(o, "work_dir", s.work_dir));
-    BERTH_TRY(get_bool(o, "volatile_rootfs", s.volatile_rootfs));
     BERTH_TRY(get_string(o, "rootfs_dir", s.rootfs_dir));
     BERTH_TRY(get_bool(o, "new_network", s.new_network));
     BERTH_TRY(get_strings(o, "masked_paths", s.masked_paths));

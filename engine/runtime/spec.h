@@ -137,9 +137,6 @@ struct launch_spec {
     // start), and the zygote reads each file once. Never for a parked child,
     // which cannot see the host's files.
     std::string seccomp_file;
-    // The root overlay is "volatile" (runtime/overlay.h): its upper layer is
-    // removed with the container.
-    bool volatile_rootfs = false;
     std::vector<std::string> group_add;  // --group-add: names (the image's /etc/group) or gids
     std::vector<rlimit_spec> rlimits;
     // Set: a container's init gets a new time namespace with these offsets

@@ -116,27 +116,6 @@ def test_init_layer_shares_its_resolv_conf_and_mount_points(daemon):
             daemon.cli("rm", "-f", i)
 
 
-def test_rm_containers_mount_their_root_volatile(daemon):
-    """--rm (and a batch with remove) mounts the root overlay "volatile" (no
-    syncfs of the upper filesystem at the exit's unmount, as Podman does for
-    --rm); a container that outlives its run does not, and restarts."""
-    def root_options(*args):
-        r = daemon.cli("run", *args, "busybox", "sh", "-c", "grep ' / / ' /proc/self/mountinfo")
-        assert r.returncode == 0, r.stderr
-        return r.stdout.split(" - ")[-1]
-    assert "volatile" in root_options("--rm")
-    assert "volatile" not in root_options("--name", "e2e-not-volatile")
-    try:
-        for _ in range(2):  # a second start mounts the same upper directory again
-            r = daemon.cli("start", "-a", "e2e-not-volatile")
-            assert r.returncode == 0, r.stderr
-    finally:
-        daemon.cli("rm", "-f", "e2e-not-volatile")
-    st, out = daemon.api("POST", "/berth/containers/run?count=3&parallel=2&remove=1",
-                         body={"Image": "busybox", "Cmd": ["sh", "-c", "grep ' / / ' /proc/self/mountinfo | grep -q volatile"]})
-    assert st == 200 and out["ExitCodes"] == {"0": 3}, out
-
-
 def test_detached_logs_wait_inspect_rm(daemon):
     r = daemon.cli("run", "-d", "--name", "e2e-detached", "-l", "team=berth", "busybox", "sh", "-c",
                    "echo one; echo two >&2; sleep 0.3; exit 5")
