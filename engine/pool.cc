@@ -464,8 +464,19 @@ awaitable<void> engine::reap_lost_sandboxes(std::vector<std::string> ids) {
     // The same monitor, reconnected, kills them at its hello and reports
     // them (pool_start_failed). A dead one's children die of their control
     // sockets' EOF and nobody reports them: wait until their cgroups empty.
-    for (int round = 0; round < 30 && !ids.empty(); ++round) {
+    // One still there after 10 s (a child stuck before it reads its socket)
+    // is killed through its cgroup, which holds only that sandbox's
+    // processes, and again every 10 s, until it has gone.
+    for (int round = 1; !ids.empty(); ++round) {
         co_await sleep_for(std::chrono::seconds(1));
+        if (round % 10 == 0) {
+            auto kill = [this, ids]() -> status {
+                for (const auto& id : ids)
+                    if (auto k = _cgroups->kill(id); !k) log::warn("pool: kill lost sandbox {}: {}", id.substr(0, 12), k.err().message);
+                return ok();
+            };
+            co_await _workers.run(offload_reason::cgroup, std::move(kill));
+        }
         std::vector<std::pair<std::string, bool>> empty;
         std::vector<std::string> waiting;
         for (auto& id : ids) {
