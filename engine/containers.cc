@@ -8,8 +8,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <map>
-#include <mutex>
 #include <regex>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -66,38 +64,7 @@ std::string resolv_conf() {
 
 }  // namespace
 
-namespace {
-
-// The init layer's resolv.conf, a hard link to one file of the data root per
-// content: no inode of its own. A copy where a link cannot be made (the link
-// count's limit) or must not be (an init layer whose owners are shifted).
-status place_resolv_conf(const std::string& root, const std::string& target, bool share) {
-    std::string content = resolv_conf();
-    if (share) {
-        static std::mutex mu;
-        static std::map<std::string, std::string> shared;  // data root, content -> file this process wrote
-        std::lock_guard lock(mu);
-        const std::string key = root + '\0' + content;  // engines of other data roots (tests)
-        auto it = shared.find(key);
-        if (it == shared.end()) {
-            char name[32];
-            std::snprintf(name, sizeof name, "/resolv.conf-%016zx", std::hash<std::string>{}(content));
-            const std::string file = root + "/init" + name;
-            // Written afresh by each daemon (another's may differ or be torn).
-            const std::string tmp = file + ".tmp";
-            BERTH_TRY(write_file(tmp, content));
-            if (::rename(tmp.c_str(), file.c_str()) != 0) return sys_error("rename " + tmp);
-            it = shared.emplace(key, file).first;
-        }
-        if (::link(it->second.c_str(), target.c_str()) == 0) return ok();
-    }
-    return write_file(target, content);
-}
-
-}  // namespace
-
-status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net, const std::string& root,
-                           bool shared) {
+status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net, bool shared) {
     // Remapped: others may pass (not list) it, for the daemon's
     // idmapped view of upper/ and work/, where the host's root is nobody.
     BERTH_TRY(make_dirs(dir, 0710));
@@ -110,7 +77,9 @@ status make_container_dirs(const std::string& dir, const std::string& hostname, 
     BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
     std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
     BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
-    return place_resolv_conf(root, dir + "/init/etc/resolv.conf", shared);
+    // A copy of its own, never a link to a shared file: ResolvConfPath
+    // (inspect) names it, and tools rewrite it in place (cri-dockerd does).
+    return write_file(dir + "/init/etc/resolv.conf", resolv_conf());
 }
 
 namespace {
@@ -512,7 +481,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         // Shared files (engine/container_dirs.h) unless the init layer's
         // owners are shifted below.
-        BERTH_TRY(make_container_dirs(dir, hostname, host_net, root, !copy));
+        BERTH_TRY(make_container_dirs(dir, hostname, host_net, !copy));
         // Remapped: the group is the remapped root's (0710), so that the
         // daemon's idmapped view (where that gid is 0) passes, and no other
         // host user does.
@@ -1068,9 +1037,8 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     // waiter's next inspect shows OOMKilled); the cgroup itself goes after,
     // off the path of whoever waits for this exit (a batch's next container,
     // `run --rm`), and a start of this container waits for it.
-    // One read of a small cgroupfs file, on the loop: offloaded, the worker's
-    // wake-up (an idle vCPU's, often) cost more than the read.
-    bool oom = _cgroups->oom_killed(c->id);
+    auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
+    bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
     c->cgroup_removals++;
     asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
     std::string id = c->id;

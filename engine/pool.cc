@@ -248,7 +248,7 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     auto undo = [this, id, dir]() { return remove_sandbox_files(*_cgroups, dir, id, true); };
     auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
         lower_this_thread();
-        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, _opts.data_root, true));
+        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, true));
         auto cg = _cgroups->create(id);
         if (!cg) (void)remove_all(dir);
         return cg;
@@ -466,10 +466,15 @@ awaitable<void> engine::reap_lost_sandboxes(std::vector<std::string> ids) {
     // sockets' EOF and nobody reports them: wait until their cgroups empty.
     // One still there after 10 s (a child stuck before it reads its socket)
     // is killed through its cgroup, which holds only that sandbox's
-    // processes, and again every 10 s, until it has gone.
-    for (int round = 1; !ids.empty(); ++round) {
+    // processes, and again every 10 s; after a minute it is left to the next
+    // daemon's start-up sweep. Never an id a container has taken since (a
+    // cold start after its sandbox was discarded uses the same cgroup).
+    for (int round = 1; round <= 60 && !ids.empty(); ++round) {
         co_await sleep_for(std::chrono::seconds(1));
-        if (round % 10 == 0) {
+        std::erase_if(ids, [this](const std::string& id) {
+            return !_dying_sandboxes.count(id) || _containers.count(id);
+        });
+        if (round % 10 == 0 && !ids.empty()) {
             auto kill = [this, ids]() -> status {
                 for (const auto& id : ids)
                     if (auto k = _cgroups->kill(id); !k) log::warn("pool: kill lost sandbox {}: {}", id.substr(0, 12), k.err().message);

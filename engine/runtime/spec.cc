@@ -356,7 +356,10 @@ std::string to_json(const launch_spec& spec) {
     o["user"] = spec.user;
     o["capabilities"] = to_array(spec.capabilities);
     o["no_new_privs"] = spec.no_new_privs;
-    if (!spec.seccomp_file.empty()) o["seccomp_file"] = spec.seccomp_file;
+    // The file as {"file": path}, never as a key of its own: a zygote from
+    // before seccomp_file (a monitor that outlived a daemon upgrade) must
+    // refuse the start (it wants a base64 string here), not run unconfined.
+    if (!spec.seccomp_file.empty()) o["seccomp"] = json::object{{"file", spec.seccomp_file}};
     else if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
     o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
@@ -376,6 +379,10 @@ result<std::string> seccomp_program_file(const std::string& path) {
     static std::map<std::string, std::string> programs;
     std::lock_guard lock(mu);
     if (auto it = programs.find(path); it != programs.end()) return it->second;
+    // Every program kept is copied into each child the zygote forks: a few
+    // (the default profile's, per capability set) are worth keeping, not
+    // every custom profile ever seen.
+    if (programs.size() >= 16) programs.clear();
     auto program = read_file(path);
     if (!program) return program.err().wrap("seccomp program");
     const std::size_t n = program->size() / sizeof(sock_filter);
@@ -418,10 +425,13 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "user", s.user));
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
-    BERTH_TRY(get_string(o, "seccomp_file", s.seccomp_file));
-    if (!s.seccomp_file.empty()) {
+    const json::value* sc = o.if_contains("seccomp");
+    if (const json::object* file = sc ? sc->if_object() : nullptr) {
+        const json::value* f = file->if_contains("file");
+        if (!f || !f->is_string() || f->as_string().empty()) return field_error("seccomp", "{\"file\": a path}");
+        s.seccomp_file = std::string(f->as_string());
         BERTH_ASSIGN(s.seccomp_program, seccomp_program_file(s.seccomp_file));
-    } else if (const json::value* sc = o.if_contains("seccomp"); sc && !sc->is_null()) {
+    } else if (sc && !sc->is_null()) {
         auto program = sc->is_string() ? base64_decode(sc->as_string()) : std::nullopt;
         if (!program) return field_error("seccomp", "a base64 string");
         s.seccomp_program = std::move(*program);

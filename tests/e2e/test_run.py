@@ -81,11 +81,12 @@ def test_unknown_user_fails(daemon):
     assert "nosuchuser" in r.stderr
 
 
-def test_init_layer_shares_its_resolv_conf_and_mount_points(daemon):
-    """A container's init layer holds only etc/hostname, etc/hosts and a hard
-    link to the data root's resolv.conf; /dev, /proc and /sys come from the
-    shared mount points layer (busybox has none of them). A write to one
-    container's /etc/resolv.conf stays in that container."""
+def test_init_layer_and_the_shared_mount_points(daemon):
+    """A container's init layer holds only etc/hostname, etc/hosts and its own
+    etc/resolv.conf; /dev, /proc and /sys come from the shared mount points
+    layer (busybox has none of them). A write to one container's
+    /etc/resolv.conf, inside it or through its ResolvConfPath, stays in that
+    container."""
     ids = []
     try:
         for name in ("e2e-init-a", "e2e-init-b"):
@@ -97,7 +98,7 @@ def test_init_layer_shares_its_resolv_conf_and_mount_points(daemon):
             assert sorted(os.listdir(d)) == ["etc"]
             assert sorted(os.listdir(os.path.join(d, "etc"))) == ["hostname", "hosts", "resolv.conf"]
         a, b = (os.stat(os.path.join(d, "etc/resolv.conf")) for d in inits)
-        assert a.st_ino == b.st_ino and a.st_nlink >= 3  # the shared file and both links
+        assert a.st_ino != b.st_ino and a.st_nlink == b.st_nlink == 1
         assert sorted(os.listdir(os.path.join(daemon.root, "init/mountpoints"))) == ["dev", "proc", "sys"]
         with open("/etc/resolv.conf") as f:
             host = [l for l in f.read().splitlines()
@@ -111,6 +112,12 @@ def test_init_layer_shares_its_resolv_conf_and_mount_points(daemon):
         assert "ndots:9" not in r.stdout and r.stdout.splitlines()[-1] == ids[1][:12]
         with open(os.path.join(inits[1], "etc/resolv.conf")) as f:
             assert "ndots:9" not in f.read()
+        # Rewritten in place on the host, as cri-dockerd does with ResolvConfPath.
+        path = json.loads(daemon.cli("inspect", "e2e-init-a").stdout)[0]["ResolvConfPath"]
+        with open(path, "a") as f:
+            f.write("options rotate\n")
+        r = daemon.cli("exec", "e2e-init-b", "cat", "/etc/resolv.conf")
+        assert r.returncode == 0 and "rotate" not in r.stdout, r.stdout
     finally:
         for i in ids:
             daemon.cli("rm", "-f", i)
