@@ -9,6 +9,7 @@
 // group-committed by a writer thread: exit_journal.h) before reporting it,
 // so a daemon that was away learns every exit when it reconnects.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -589,6 +590,18 @@ void monitor_process::handle_start(message& m, bool is_exec) {
             e.code = errc::unavailable;
             return fail_claim(e);
         }
+        // The child answers one byte once it has the claim. A child killed
+        // just before (still exiting, its socket still open) took the
+        // message without running it, and its exec-status EOF would have
+        // read as a start: its socket's EOF says so instead. A live parked
+        // child answers at once; the wait is bounded all the same.
+        pollfd answer{p->control.get(), POLLIN, 0};
+        int ready;
+        do ready = ::poll(&answer, 1, 2000);
+        while (ready < 0 && errno == EINTR);
+        char taken = 0;
+        if (ready != 1 || ::recv(p->control.get(), &taken, 1, MSG_DONTWAIT) != 1 || taken != 1)
+            return fail_claim(make_error(errc::unavailable, "claim the prepared sandbox: its process is gone"));
         if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
         p->control.reset();
         p->parked = false;

@@ -374,6 +374,9 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         std::vector<unique_fd> fds;
         auto n = recv_with_fds(control_fd, packet.data(), packet.size(), &fds);
         if (!n || *n == 0) ::_exit(0);
+        // Taken (the monitor waits for this byte: see its claim).
+        const char taken = 1;
+        if (::send(control_fd, &taken, 1, MSG_NOSIGNAL) != 1) ::_exit(0);
         ::close(control_fd);
         packet.resize(*n);
         boost::system::error_code ec;
