@@ -9,7 +9,6 @@
 // group-committed by a writer thread: exit_journal.h) before reporting it,
 // so a daemon that was away learns every exit when it reconnects.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -84,6 +83,9 @@ struct box {
     // half is done and the child waits on `control` for its process half.
     bool parked = false;
     unique_fd control;
+    // Claimed: `control` is kept for the child's answer byte, read when its
+    // exec status ends (on_exec_status).
+    bool claim_sent = false;
     bool exec_reported = false, start_failed = false;
     std::string exec_error;
     stream_state out, err;
@@ -590,20 +592,12 @@ void monitor_process::handle_start(message& m, bool is_exec) {
             e.code = errc::unavailable;
             return fail_claim(e);
         }
-        // The child answers one byte once it has the claim. A child killed
-        // just before (still exiting, its socket still open) took the
-        // message without running it, and its exec-status EOF would have
-        // read as a start: its socket's EOF says so instead. A live parked
-        // child answers at once; the wait is bounded all the same.
-        pollfd answer{p->control.get(), POLLIN, 0};
-        int ready;
-        do ready = ::poll(&answer, 1, 2000);
-        while (ready < 0 && errno == EINTR);
-        char taken = 0;
-        if (ready != 1 || ::recv(p->control.get(), &taken, 1, MSG_DONTWAIT) != 1 || taken != 1)
-            return fail_claim(make_error(errc::unavailable, "claim the prepared sandbox: its process is gone"));
+        // The child answers one byte once it has the claim, before anything
+        // else: a child killed just before (still exiting, its socket still
+        // open) took the message without running it, and its exec-status
+        // EOF would read as a start. The answer is looked for at that EOF.
         if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
-        p->control.reset();
+        p->claim_sent = true;
         p->parked = false;
         p->out.eof = p->err.eof = false;
     } else {
@@ -715,6 +709,23 @@ void monitor_process::on_exec_status(box& b) {
     _by_fd.erase(b.exec_status.get());
     b.exec_status.reset();
     b.exec_reported = true;
+    if (b.claim_sent) {
+        // Written before the child did anything: there now if it took the claim.
+        b.claim_sent = false;
+        char taken = 0;
+        const bool took = ::recv(b.control.get(), &taken, 1, MSG_DONTWAIT) == 1 && taken == 1;
+        b.control.reset();
+        if (!took) {
+            // The daemon starts the container cold (unavailable).
+            b.start_failed = true;
+            send({msg::start_failed,
+                  {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)},
+                   {"message", "claim the prepared sandbox: its process was gone before it took the claim"}},
+                  {}});
+            maybe_finish(b);
+            return;
+        }
+    }
     if (b.exec_error.empty() && b.parked) {
         // A sandbox that dies unclaimed (killed, or its control socket closed).
         b.start_failed = true;
