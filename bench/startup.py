@@ -38,14 +38,17 @@ idle containers (--idle 1000,10000): PSS summed over the daemon and the
 monitors, each process's descriptors against its RLIMIT_NOFILE
 (bench/idle_containers.py's measurement).
 
-    bench/startup.py [-n N] [-c 1,2,16] [--min-seconds S] [--runners LIST]
+    bench/startup.py [-n N] [-c 1,2,16] [--rounds R] [--min-seconds S] [--runners LIST]
                      [--pool-size K] [--open-rate R] [--open-seconds S]
                      [--open-pool K] [--idle 1000,10000 | --idle 0]
                      [--json FILE] [--png FILE] [--install-peers]
                      [--berth PATH] [--smoke] [--probe-check]
 
 A p99 wants at least 2000 samples (the table marks those from fewer): -n 2000
-for the concurrency loop; pool-open's defaults give 2000.
+for the concurrency loop; pool-open's defaults give 2000. On a noisy machine,
+--rounds R repeats the concurrency loop R times, alternating the runners, and
+the table gives medians (containers/s, CPU per container) over the rounds and
+the p50/p99 of all their samples; each round's figures are printed below it.
 
 Output: a table, a JSON file (every sample included) and, where matplotlib
 is importable (Debian: python3-matplotlib, in scripts/install-deps.sh; run
@@ -62,6 +65,7 @@ import http.client
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +109,40 @@ def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None
            "samples_ms": [round(x * 1e3, 4) for x in samples]}
     row.update(extra or {})
     return row
+
+
+def merge_rounds(rows):
+    """The rows of one runner and concurrency from several rounds (--rounds),
+    as one: containers/s and CPU per container the medians of the rounds',
+    p50/p99 over all their samples, n their sum; "rounds" keeps each round's
+    figures. Rounds alternate the runners, so that a noisy stretch of the
+    machine hits one round of each rather than all of one runner."""
+    groups, order = {}, []
+    for r in rows:
+        key = (r["runner"], r["concurrency"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    out = []
+    for key in order:
+        ok = [r for r in groups[key] if r.get("available") and r["n"]]
+        if len(ok) < 2:
+            out.append(ok[0] if ok else groups[key][0])
+            continue
+        samples = [x / 1e3 for r in ok for x in r["samples_ms"]]
+        row = dict(ok[0])
+        row.update({"n": len(samples), "p50_ms": pct(samples, 50) * 1e3, "p99_ms": pct(samples, 99) * 1e3,
+                    "containers_per_s": statistics.median(r["containers_per_s"] for r in ok),
+                    "cpu_ms_per_container": statistics.median(r["cpu_ms_per_container"] for r in ok),
+                    "wall_s": sum(r["wall_s"] for r in ok),
+                    "machine_busy_cpu_s": sum(r["machine_busy_cpu_s"] for r in ok),
+                    "error": next((r["error"] for r in ok if r.get("error")), None),
+                    "samples_ms": [x for r in ok for x in r["samples_ms"]],
+                    "rounds": [{k: r[k] for k in ("n", "containers_per_s", "p50_ms", "p99_ms", "cpu_ms_per_container")}
+                               for r in ok]})
+        out.append(row)
+    return out
 
 
 def unavailable(runner, conc, why):
@@ -756,6 +794,10 @@ def main():
                     "is marked * below %d samples: -n %d for p99s from enough samples (pool-open: --open-rate x "
                     "--open-seconds samples, 2000 by default)" % (MIN_P99_SAMPLES, MIN_P99_SAMPLES))
     ap.add_argument("-c", "--concurrency", default="1,2,16")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the concurrency loop (every runner at every concurrency) this many times, "
+                    "alternating; the table gives each runner's median containers/s and CPU per container and the "
+                    "p50/p99 of all its samples")
     ap.add_argument("--min-seconds", type=float, default=10.0,
                     help="each run lasts at least this long (deferred namespace cleanup is counted)")
     ap.add_argument("--runners", default="batch,api,cli,probe,crun,runc,podman,pool-burst,pool-open",
@@ -788,6 +830,8 @@ def main():
     if args.smoke:
         args.n, args.concurrency, args.min_seconds, args.idle = 3, "1,2", 0.0, "3"
         args.pool_size, args.open_rate, args.open_seconds = 5, 50.0, 0.2
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     open_count = max(1, int(round(args.open_rate * args.open_seconds)))
     open_pool = args.open_pool or open_count
     from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
@@ -813,44 +857,54 @@ def main():
         bundle = make_bundle(base, tar) if {"crun", "runc"} & set(runners) else None
         if "podman" in runners:
             podman = podman_setup(base, tar, args.install_peers)
-        for conc in concs:
-            print("concurrency %d" % conc, flush=True)
-            for name in runners:
-                t = time.perf_counter()
-                if name == "batch":
-                    rows.append(bench_berth_batch(d, conc, args.n, args.min_seconds) if batch else
-                                unavailable("berth batch (run --count)", conc,
-                                            "not available (this berth has no `run --count`)"))
-                elif name == "api":
-                    rows.append(bench_berth_api(d, conc, args.n, args.min_seconds))
-                elif name == "cli":
-                    rows.append(bench_berth_cli(d, conc, args.n, args.min_seconds))
-                elif name == "probe":
-                    rows.append(bench_probe(lowers, os.path.join(base, "probe"), conc, args.n, args.min_seconds,
-                                            seccomp))
-                elif name == "crun":
-                    rows.append(bench_peer("crun run", ["crun", "run", "--bundle", bundle, "{id}"], conc, args.n,
-                                           args.min_seconds, True) if shutil.which("crun") else
-                                unavailable("crun run", conc, "not available (crun is not installed)"))
-                elif name == "runc":
-                    rows.append(bench_peer("runc run", ["runc", "--root", os.path.join(base, "runc"), "run",
-                                                        "--bundle", bundle, "{id}"], conc, args.n, args.min_seconds,
-                                           False) if shutil.which("runc") else
-                                unavailable("runc run", conc, "not available (runc is not installed)"))
-                elif name == "podman":
-                    prefix, image = podman
-                    rows.append(bench_peer("podman run --rm", prefix + ["run", "--rm", "--network", "none"] +
-                                           PODMAN_ULIMITS + [image, "true"], conc, args.n, args.min_seconds, True)
-                                if prefix else unavailable("podman run --rm", conc, image))
-                elif name in POOL_RUNNERS:
-                    continue  # once, after this loop
-                else:
-                    raise SystemExit("unknown runner %r" % name)
-                last = rows[-1]
-                if last.get("available"):
-                    print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
-                        last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
-                        last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
+        for rnd in range(args.rounds):
+            for conc in concs:
+                print("concurrency %d%s" % (conc, " (round %d of %d)" % (rnd + 1, args.rounds) if args.rounds > 1
+                                                else ""), flush=True)
+                for name in runners:
+                    t = time.perf_counter()
+                    if name == "batch":
+                        rows.append(bench_berth_batch(d, conc, args.n, args.min_seconds) if batch else
+                                    unavailable("berth batch (run --count)", conc,
+                                                "not available (this berth has no `run --count`)"))
+                    elif name == "api":
+                        rows.append(bench_berth_api(d, conc, args.n, args.min_seconds))
+                    elif name == "cli":
+                        rows.append(bench_berth_cli(d, conc, args.n, args.min_seconds))
+                    elif name == "probe":
+                        rows.append(bench_probe(lowers, os.path.join(base, "probe"), conc, args.n, args.min_seconds,
+                                                seccomp))
+                    elif name == "crun":
+                        rows.append(bench_peer("crun run", ["crun", "run", "--bundle", bundle, "{id}"], conc, args.n,
+                                               args.min_seconds, True) if shutil.which("crun") else
+                                    unavailable("crun run", conc, "not available (crun is not installed)"))
+                    elif name == "runc":
+                        rows.append(bench_peer("runc run", ["runc", "--root", os.path.join(base, "runc"), "run",
+                                                            "--bundle", bundle, "{id}"], conc, args.n, args.min_seconds,
+                                               False) if shutil.which("runc") else
+                                    unavailable("runc run", conc, "not available (runc is not installed)"))
+                    elif name == "podman":
+                        prefix, image = podman
+                        rows.append(bench_peer("podman run --rm", prefix + ["run", "--rm", "--network", "none"] +
+                                               PODMAN_ULIMITS + [image, "true"], conc, args.n, args.min_seconds, True)
+                                    if prefix else unavailable("podman run --rm", conc, image))
+                    elif name in POOL_RUNNERS:
+                        continue  # once, after this loop
+                    else:
+                        raise SystemExit("unknown runner %r" % name)
+                    last = rows[-1]
+                    if last.get("available"):
+                        print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
+                            last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
+                            last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
+        if args.rounds > 1:
+            rows = merge_rounds(rows)
+            for r in rows:
+                if r.get("rounds"):
+                    notes.append("%s at concurrency %d, per round: %s" % (
+                        r["runner"], r["concurrency"], ", ".join("%.1f/s %.2f ms CPU" % (x["containers_per_s"],
+                                                                                       x["cpu_ms_per_container"])
+                                                                 for x in r["rounds"])))
         # The warm pool runners, once each (not part of the -c loop); each
         # removes its pool, so nothing after them takes a pooled sandbox.
         pools = berth_pools_available(d) if set(POOL_RUNNERS) & set(runners) else False
@@ -914,7 +968,8 @@ def main():
         print(why or "plot: " + png)
     result = {"machine": {"kernel": os.uname().release, "cpus": os.cpu_count(),
                           "note": "shared machine: other builds and tests run meanwhile; figures are noisy"},
-              "config": {"n": args.n, "concurrency": concs, "min_seconds": args.min_seconds, "network": "none",
+              "config": {"n": args.n, "rounds": args.rounds, "concurrency": concs, "min_seconds": args.min_seconds,
+                         "network": "none",
                          "image": "busybox (static), `true`", "idle": idle_counts, "runners": runners,
                          "pool_size": args.pool_size, "open_rate": args.open_rate,
                          "open_seconds": args.open_seconds, "open_pool": open_pool},
