@@ -709,33 +709,23 @@ void monitor_process::on_exec_status(box& b) {
     _by_fd.erase(b.exec_status.get());
     b.exec_status.reset();
     b.exec_reported = true;
+    // A sandbox that never ran the container's process: reported so, and
+    // the daemon starts the container cold.
+    auto unavailable = [&](const char* why) {
+        b.start_failed = true;
+        send({msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)}, {"message", why}}, {}});
+        maybe_finish(b);
+    };
     if (b.claim_sent) {
         // Written before the child did anything: there now if it took the claim.
         b.claim_sent = false;
         char taken = 0;
         const bool took = ::recv(b.control.get(), &taken, 1, MSG_DONTWAIT) == 1 && taken == 1;
         b.control.reset();
-        if (!took) {
-            // The daemon starts the container cold (unavailable).
-            b.start_failed = true;
-            send({msg::start_failed,
-                  {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)},
-                   {"message", "claim the prepared sandbox: its process was gone before it took the claim"}},
-                  {}});
-            maybe_finish(b);
-            return;
-        }
+        if (!took) return unavailable("claim the prepared sandbox: its process was gone before it took the claim");
     }
-    if (b.exec_error.empty() && b.parked) {
-        // A sandbox that dies unclaimed (killed, or its control socket closed).
-        b.start_failed = true;
-        send({msg::start_failed,
-              {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)},
-               {"message", "the prepared sandbox exited before it was claimed"}},
-              {}});
-        maybe_finish(b);
-        return;
-    }
+    // A sandbox that dies unclaimed (killed, or its control socket closed).
+    if (b.exec_error.empty() && b.parked) return unavailable("the prepared sandbox exited before it was claimed");
     if (b.exec_error.empty()) {
         message started{msg::started, {{"id", b.id}, {"pid", b.pid}}, {}};
         if (b.is_exec) started.header["exec"] = true;
