@@ -185,6 +185,7 @@ int daemon_main(int argc, char** argv) {
     });
     log::info("berth {} listening on {} (data root {})", BERTH_VERSION, host, opts.data_root);
     loop.run();
+    eng.finish_deferred();
     ::unlink(sock.c_str());
     ::unlink(pidfile.c_str());
     return 0;

@@ -67,6 +67,14 @@ struct batch_state {
     std::chrono::steady_clock::time_point schedule_t0;  // open loop: when container 1 is due
 };
 
+// A container the batch made: counted if it took a pool's sandbox, and
+// marked as removed at its exit when the batch removes.
+void note_created(batch_state& st, const result<container_ptr>& c) {
+    if (!c) return;
+    if ((*c)->parked) st.out.from_pool++;
+    (*c)->batch_removes = st.opts.remove;
+}
+
 }  // namespace
 
 // One of the batch's workers: first waits for (and removes) first_id, the
@@ -115,7 +123,7 @@ awaitable<std::string> engine::batch_start_one(std::shared_ptr<void> opaque, std
         co_return std::string();
     }
     st->out.ids[index] = made->id;
-    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
+    note_created(*st, find_container(made->id));
     auto started = co_await start_container(made->id);
     if (!started) {
         st->out.errors.push_back(started.err().message);
@@ -156,6 +164,7 @@ awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_
 awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
     try {
+        co_await yield_to_starts(std::chrono::steady_clock::now());
         if (auto r = co_await remove_container(id, false, true); !r)
             log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
     } catch (const std::exception& e) {
@@ -186,7 +195,7 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     auto made = co_await create_container(st->body, "");
     if (!made) co_return made.err();
     st->out.ids[0] = made->id;
-    if (auto c = _containers.find(made->id); c != _containers.end() && c->second->parked) st->out.from_pool++;
+    note_created(*st, find_container(made->id));
     st->next = 1;
     if (auto started = co_await start_container(made->id); !started) {
         if (opts.remove) (void)co_await remove_container(made->id, true, true);

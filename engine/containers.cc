@@ -855,7 +855,8 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
             }
             return made;
         };
-        while (c->cgroup_removals > 0) co_await c->changed->wait();  // its last run's cgroup
+        co_await remove_exited_cgroup(c);  // its last run's cgroup, if still deferred
+        while (c->cgroup_removals > 0) co_await c->changed->wait();  // or in flight
         auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
         if (!gathered) co_return gathered.err();
         if (!cg) co_return cg.err().wrap("create cgroup");
@@ -896,6 +897,13 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         }
         // Claimed or not, the sandbox is used up by this start.
         start_msg.header["claim"] = true;
+        // Removed at its exit, so never started again on this upper
+        // directory: the monitor may defer the namespaces' teardown.
+        if (c->auto_remove() || c->batch_removes) {
+            start_msg.header["hold_namespaces"] = true;
+            _namespaces_held = true;
+            drain_teardown_soon();
+        }
         c->parked = false;
     }
     // --log-driver none: no file; json-file: Docker's rotation, if asked for.
@@ -1025,11 +1033,67 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
 }
 
 awaitable<void> engine::remove_exited_cgroup(container_ptr c) {
+    if (!c->cgroup_deferred) co_return;  // taken over (a start, the drain)
+    c->cgroup_deferred = false;
     auto job = [this, cid = c->id] { return _cgroups->remove(cid); };
     if (auto removed = co_await _workers.run(offload_reason::cgroup, std::move(job)); !removed)
         log::warn("{}", removed.err().message);
     c->cgroup_removals--;
     c->changed->notify();
+}
+
+void engine::drain_teardown_soon() {
+    if (_teardown_draining) return;
+    _teardown_draining = true;
+    asio::co_spawn(_loop, drain_teardown(), asio::detached);
+}
+
+awaitable<void> engine::drain_teardown() {
+    unsigned turns = 0;
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool is_quiet = quiet(now);
+        if (is_quiet && _namespaces_held) {
+            _namespaces_held = false;
+            (void)_monitor->send({monitor::msg::release, {}, {}});
+        }
+        if (!_exited_cgroups.empty()) {
+            const auto since = _exited_cgroups.front().first;
+            container_ptr c = _exited_cgroups.front().second;
+            if (is_quiet || !c->cgroup_deferred || now - since >= k_max_cgroup_defer ||
+                _exited_cgroups.size() >= k_max_cgroup_backlog) {
+                _exited_cgroups.pop_front();
+                co_await remove_exited_cgroup(std::move(c));
+                continue;
+            }
+        } else if (!_namespaces_held && _teardown_waiters == 0) {
+            break;
+        }
+        // Waiters look at their own age too: a turn at least every 100 ms.
+        if (_teardown_waiters > 0 && (is_quiet || ++turns % 20 == 0)) _teardown_turn->notify();
+        co_await sleep_for(k_quiet);
+    }
+    _teardown_draining = false;
+}
+
+awaitable<void> engine::yield_to_starts(std::chrono::steady_clock::time_point since) {
+    if (!_teardown_turn) _teardown_turn = std::make_unique<async_signal>(_loop.get_executor());
+    _teardown_waiters++;
+    drain_teardown_soon();
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (quiet(now) || now - since >= k_max_cgroup_defer ||
+            static_cast<std::size_t>(_teardown_waiters) > k_max_cgroup_backlog)
+            break;
+        co_await _teardown_turn->wait();
+    }
+    _teardown_waiters--;
+}
+
+void engine::finish_deferred() {
+    for (auto& [since, c] : _exited_cgroups)
+        if (c->cgroup_deferred) (void)_cgroups->remove(c->id);
+    _exited_cgroups.clear();
 }
 
 awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
@@ -1040,7 +1104,9 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
     bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
     c->cgroup_removals++;
-    asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
+    c->cgroup_deferred = true;
+    _exited_cgroups.emplace_back(std::chrono::steady_clock::now(), c);
+    drain_teardown_soon();
     std::string id = c->id;
     c->stdin_direct = false;
     if (c->removed) {
@@ -1514,8 +1580,10 @@ awaitable<status> engine::destroy(container_ptr c) {
         discard_sandbox(c->id, false);
     }
     std::string dir = container_dir(c->id);
-    auto job6 = [this, dir, id = c->id]() -> status {
-        (void)_cgroups->remove(id);
+    // An exited run's cgroup is removed by engine::drain_exited_cgroups
+    // (deferred or in flight); any other (a failed start's) here.
+    auto job6 = [this, dir, id = c->id, cgroup = c->cgroup_removals == 0]() -> status {
+        if (cgroup) (void)_cgroups->remove(id);
         return remove_all(dir);
     };
     auto s = co_await _workers.run(offload_reason::filesystem, std::move(job6));

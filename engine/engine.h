@@ -111,6 +111,9 @@ struct container {
     // The exited process's cgroup is being removed, after the exit was made
     // visible: a start waits (its cgroup has the same path). Notified on `changed`.
     int cgroup_removals = 0;
+    // That removal still waits in engine::_exited_cgroups: a start (or the
+    // container's removal) takes it over.
+    bool cgroup_deferred = false;
     // Restart policy state: restart_count is persisted; the rest is runtime.
     int restart_count = 0;
     bool restarting = false;    // waiting out the back-off before a policy restart
@@ -123,6 +126,8 @@ struct container {
     // Its parked sandbox died (or was lost) unclaimed: the sandbox's cgroup
     // may still be there, and the next cold start removes it first.
     bool stale_cgroup = false;
+    // A batch with remove (engine/batch.cc) removes it once it has exited.
+    bool batch_removes = false;
     bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
     std::string stdin_held;
     bool stdin_close_held = false;
@@ -185,6 +190,9 @@ public:
     status init();
     // Starts the loop-side tasks (monitor connection).
     void start();
+    // After the loop has stopped: removes the exited containers' cgroups
+    // still deferred (blocks).
+    void finish_deferred();
 
     const engine_options& options() const { return _opts; }
     worker_pool& workers() { return _workers; }
@@ -337,6 +345,35 @@ private:
     // refills yield to them (engine/pool.cc).
     int _busy = 0;
     std::chrono::steady_clock::time_point _last_busy;
+    // The daemon's quiet time: no create or start for k_quiet. Deferred
+    // work (pool refills, exited cgroups) runs then.
+    static constexpr auto k_quiet = std::chrono::milliseconds(5);
+    bool quiet(std::chrono::steady_clock::time_point now) const { return _busy == 0 && now - _last_busy >= k_quiet; }
+    // Exited containers' cgroups wait for quiet time (or for a start of
+    // their container, or k_max_cgroup_defer, or a backlog of
+    // k_max_cgroup_backlog): a burst of starts does not share the CPU and
+    // the cgroup mutex with the removals of the containers it finished,
+    // and the kernel's memcg offline, which walks every superblock's
+    // lists, runs after the namespaces the monitor held are released.
+    static constexpr auto k_max_cgroup_defer = std::chrono::seconds(2);
+    static constexpr std::size_t k_max_cgroup_backlog = 4096;
+    std::deque<std::pair<std::chrono::steady_clock::time_point, container_ptr>> _exited_cgroups;
+    // Claims were sent with hold_namespaces since the last `release`: the
+    // monitors hold exited sandboxes' namespaces until told (or 2 s).
+    bool _namespaces_held = false;
+    bool _teardown_draining = false;
+    // Other teardown waiting its turn (yield_to_starts), woken by drain_teardown.
+    int _teardown_waiters = 0;
+    std::unique_ptr<async_signal> _teardown_turn;
+    // Returns in quiet time, or once `since` is k_max_cgroup_defer old, or
+    // when k_max_cgroup_backlog others wait: a batch's removals run after
+    // its burst of starts, not during it.
+    awaitable<void> yield_to_starts(std::chrono::steady_clock::time_point since);
+    // Runs while there is deferred teardown: in quiet time, `release` to
+    // the monitors first (fewer superblocks for the memcg offlines), then
+    // the cgroups.
+    void drain_teardown_soon();
+    awaitable<void> drain_teardown();
     // The id of a ready sandbox of c's image that c's sandbox half matches
     // exactly (taken out of its pool), or "".
     std::string take_sandbox(const container& c, const boost::json::object& body);

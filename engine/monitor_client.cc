@@ -227,6 +227,10 @@ status monitor_client::send(const monitor::message& m) {
             _p->owner.erase(it);
         return sent;
     }
+    case monitor::msg::release:
+        // Every shard's held namespaces (engine::drain_teardown).
+        for (auto& [k, s] : _p->shards) (void)s->conn->send(m);
+        return ok();
     default: return _p->shards.at(owner_of(id))->conn->send(m);
     }
 }

@@ -44,7 +44,6 @@ namespace {
 constexpr int k_fillers = 2;
 constexpr int k_max_pool = 20000;
 
-constexpr auto k_quiet = std::chrono::milliseconds(5);
 constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
 constexpr auto k_busy_refill_poll = std::chrono::milliseconds(5);
 
@@ -196,9 +195,9 @@ awaitable<void> engine::pool_filler(std::string image_id, std::uint64_t serial) 
         // preparation at a time with k_busy_refill_gap between them (a cold
         // start costs more than a preparation).
         const auto now = std::chrono::steady_clock::now();
-        const bool quiet = _busy == 0 && now - _last_busy >= k_quiet;
+        const bool is_quiet = quiet(now);
         const bool low = static_cast<int>(p.ready.size()) < std::max(1, p.size / 4);
-        if (!quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
+        if (!is_quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
             co_await sleep_for(k_busy_refill_poll);
             continue;
         }
@@ -264,6 +263,7 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
         sandbox_json = runtime::to_json(*spec);  // compared without the program (see take_sandbox)
         spec->seccomp_program = process->seccomp_program;
         spec->seccomp_file = process->seccomp_file;
+        spec->capabilities = process->capabilities;  // its bounding set, dropped before it parks
         auto& wait = _parks[id];
         wait.done = std::make_unique<async_event>(_loop.get_executor());
         wait.outcome = ok();

@@ -86,6 +86,13 @@ struct box {
     // Claimed: `control` is kept for the child's answer byte, read when its
     // exec status ends (on_exec_status).
     bool claim_sent = false;
+    // A parked sandbox's mount and network namespaces, opened once it has
+    // parked. When the claim says its container is removed at exit
+    // (`hold_namespaces`: --rm, a batch's removal), they go to
+    // monitor_process::_held after the exit so that their teardown waits
+    // for a moment without starts; otherwise they are closed at the claim
+    // (a later start of the container mounts the same upper directory).
+    unique_fd mnt_ns, net_ns;
     bool exec_reported = false, start_failed = false;
     std::string exec_error;
     stream_state out, err;
@@ -111,7 +118,8 @@ struct box {
 
 class monitor_process {
 public:
-    monitor_process(std::string root, int shard) : _root(std::move(root)), _shard(shard) {
+    monitor_process(std::string root, int shard, std::size_t nofile)
+        : _root(std::move(root)), _shard(shard), _nofile(nofile) {
         if (const char* v = std::getenv("BERTH_MONITOR_OPEN_LOGS"); v && std::atoi(v) > 0)
             _max_open_logs = std::size_t(std::atoi(v));
     }
@@ -227,6 +235,30 @@ private:
     std::deque<std::pair<std::int64_t, std::string>> _drains;  // (drain deadline, id) of reaped boxes
     std::map<int, box*> _by_fd;
     std::map<pid_t, box*> _by_pid;
+
+    // Teardown yields to starts. A container's exit tears its namespaces
+    // down in the kernel (the overlay's and /proc's superblocks, sync of
+    // the upper layer, the network namespace): more than the claim of a
+    // parked sandbox itself costs. So a claimed sandbox's namespaces are
+    // held after its exit and released, a few per loop turn, once the
+    // daemon says it is quiet (`release`, until its next start), or once
+    // held for k_max_hold_ns.
+    // They cost two descriptors each, within the shard's budget: never
+    // more than the 3 per box the daemon counts leave free (make_room).
+    struct held_ns {
+        std::int64_t since;
+        unique_fd mnt, net;
+    };
+    static constexpr std::int64_t k_max_hold_ns = 2'000'000'000;
+    static constexpr std::size_t k_release_per_turn = 4;
+    std::deque<held_ns> _held;
+    std::size_t _ns_fds = 0;  // in boxes and in _held
+    bool _release = false;
+    std::size_t _nofile = 1024;
+    void hold_namespaces(box& b);
+    void make_room(std::size_t more_boxes);
+    // Releases what is due; returns the epoll timeout (ms) until the next is.
+    int release_held(std::int64_t now);
 };
 
 int monitor_process::run() {
@@ -280,6 +312,7 @@ int monitor_process::run() {
             std::int64_t ms = (_drains.front().first - now) / 1000000 + 1;
             timeout = ms < 0 ? 0 : int(ms);
         }
+        if (int held = release_held(now); held >= 0 && (timeout < 0 || held < timeout)) timeout = held;
         int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
         if (n < 0 && errno != EINTR) return 1;
         for (int i = 0; i < n; ++i) {
@@ -377,9 +410,20 @@ void monitor_process::on_message(message& msg_in) {
         resend_exit_records();
         break;
     }
-    case msg::start: handle_start(*m, false); break;
-    case msg::exec: handle_start(*m, true); break;
-    case msg::park: handle_park(*m); break;
+    case msg::start:
+        _release = false;  // the daemon is busy again
+        make_room(1);
+        handle_start(*m, false);
+        break;
+    case msg::exec:
+        make_room(1);
+        handle_start(*m, true);
+        break;
+    case msg::park:
+        make_room(1);
+        handle_park(*m);
+        break;
+    case msg::release: _release = !_held.empty(); break;
     case msg::resize: {
         auto it = _boxes.find(id());
         if (it == _boxes.end() || !it->second->tty_master) break;
@@ -465,6 +509,49 @@ void monitor_process::handle_park(message& m) {
     _boxes[id] = std::move(b);
 }
 
+void monitor_process::hold_namespaces(box& b) {
+    // Within the budget the daemon leaves (3 descriptors per box, 512 spare).
+    if (3 * _boxes.size() + _ns_fds + 2 + 512 > _nofile) return;
+    std::string dir = "/proc/" + std::to_string(b.pid) + "/ns/";
+    // Not reaped (it just answered): the pid is still the sandbox's.
+    unique_fd mnt(::open((dir + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    unique_fd net(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!mnt || !net) return;
+    b.mnt_ns = std::move(mnt);
+    b.net_ns = std::move(net);
+    _ns_fds += 2;
+}
+
+void monitor_process::make_room(std::size_t more_boxes) {
+    auto over = [&] { return 3 * (_boxes.size() + more_boxes) + _ns_fds + 512 > _nofile; };
+    while (over() && !_held.empty()) {
+        _held.pop_front();
+        _ns_fds -= 2;
+    }
+    for (auto it = _boxes.begin(); over() && it != _boxes.end(); ++it)
+        if (it->second->mnt_ns) {
+            it->second->mnt_ns.reset();
+            it->second->net_ns.reset();
+            _ns_fds -= 2;
+        }
+}
+
+int monitor_process::release_held(std::int64_t now) {
+    for (std::size_t n = 0; !_held.empty() && n < k_release_per_turn; ++n) {
+        if (!_release && now - _held.front().since < k_max_hold_ns) break;
+        // The last reference: the kernel tears the namespace down here.
+        _held.pop_front();
+        _ns_fds -= 2;
+        now = monotonic_ns();
+    }
+    if (_held.empty()) {
+        _release = false;
+        return -1;
+    }
+    const std::int64_t due = _release ? now : _held.front().since + k_max_hold_ns;
+    return due <= now ? 0 : int((due - now) / 1'000'000) + 1;
+}
+
 void monitor_process::on_parked(box& b) {
     char byte = 0;
     ssize_t n = ::recv(b.control.get(), &byte, 1, MSG_DONTWAIT);
@@ -472,6 +559,7 @@ void monitor_process::on_parked(box& b) {
     unwatch(b.control.get());
     _by_fd.erase(b.control.get());
     if (n == 1) {
+        hold_namespaces(b);
         send({msg::parked, {{"id", b.id}, {"pid", b.pid}}, {}});
         return;
     }
@@ -599,6 +687,11 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
         p->claim_sent = true;
         p->parked = false;
+        if (p->mnt_ns && !flag("hold_namespaces")) {
+            p->mnt_ns.reset();
+            p->net_ns.reset();
+            _ns_fds -= 2;
+        }
         p->out.eof = p->err.eof = false;
     } else {
         message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", p->tty}, {"exec", is_exec}}, {}};
@@ -880,6 +973,12 @@ void monitor_process::finish(box& b) {
         _journal->append({{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}});
     }
     close_log(b);
+    if (b.mnt_ns) {
+        // A sandbox that never ran its container is not held: the
+        // container's cold start uses the same upper directory.
+        if (!b.start_failed && !b.parked) _held.push_back({monotonic_ns(), std::move(b.mnt_ns), std::move(b.net_ns)});
+        else _ns_fds -= 2;
+    }
     _boxes.erase(id);
 }
 
@@ -942,7 +1041,7 @@ int monitor_main(int argc, char** argv) {
     }
     (void)make_dirs(root + "/exits", 0700);
     (void)write_file(monitor::shard_file(root, shard, ".pid"), std::to_string(::getpid()) + "\n");
-    monitor_process m(root, shard);
+    monitor_process m(root, shard, ::getrlimit(RLIMIT_NOFILE, &rl) == 0 ? std::size_t(rl.rlim_cur) : 1024);
     return m.run();
 }
 

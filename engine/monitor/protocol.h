@@ -62,7 +62,7 @@
 namespace berth::monitor {
 
 enum class msg : std::uint8_t {
-    hello = 1, start, signal, stdin_data, stdin_close, ack_exit, exec, resize, park,
+    hello = 1, start, signal, stdin_data, stdin_close, ack_exit, exec, resize, park, release,
     state = 64, started, start_failed, output, exited, parked,
 };
 

@@ -1,4 +1,5 @@
 #include "engine/monitor/zygote.h"
+#include "engine/runtime/caps.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -92,7 +93,11 @@ namespace {
 
 }  // namespace
 
-void run_zygote(int sock) { zygote_loop(sock); }
+void run_zygote(int sock) {
+    // Read once here, so that no child reads it again.
+    (void)runtime::kernel_last_cap();
+    zygote_loop(sock);
+}
 
 zygote_handle start_zygote() {
     // Found before the fork: the child only execs.

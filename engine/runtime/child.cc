@@ -174,9 +174,17 @@ status load_seccomp(const std::string& program) {
     return ok();
 }
 
+// What a parked child did ahead for its claim's process half: the rootfs
+// is the sandbox's alone until then, and its capabilities are the pool's.
+struct prepared_process {
+    bool accounts_read = false;
+    std::optional<std::string> passwd, group;
+    bool bounding_set_dropped = false;
+};
+
 // The process half: everything that depends on the command, the user and the
 // environment. Returns only on failure.
-error run_process(const launch_spec& spec, const child_stdio& stdio) {
+error run_process(const launch_spec& spec, const child_stdio& stdio, const prepared_process* ahead = nullptr) {
     if (spec.args.empty()) return make_error(errc::invalid_argument, "no command specified");
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         return as_internal(sys_error("set hostname " + spec.hostname));
@@ -189,9 +197,10 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
         return as_internal(s.err());
     }
 
-    auto passwd = read_optional("/etc/passwd");
+    const bool read = ahead && ahead->accounts_read;
+    auto passwd = read ? result<std::optional<std::string>>(ahead->passwd) : read_optional("/etc/passwd");
     if (!passwd) return as_internal(passwd.err());
-    auto group = read_optional("/etc/group");
+    auto group = read ? result<std::optional<std::string>>(ahead->group) : read_optional("/etc/group");
     if (!group) return as_internal(group.err());
     auto user = resolve_user(spec.user, *passwd, *group);
     if (!user) return user.err();
@@ -207,7 +216,8 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     tty.reset();
 
     const std::string cwd = spec.cwd.empty() ? "/" : spec.cwd;
-    if (auto s = make_dirs_in_root(cwd, 0755); !s) return as_internal(s.err().wrap("create working directory"));
+    if (cwd != "/")
+        if (auto s = make_dirs_in_root(cwd, 0755); !s) return as_internal(s.err().wrap("create working directory"));
     if (::chdir(cwd.c_str()) != 0) return as_internal(sys_error("chdir " + cwd));
 
     std::vector<std::string> env = spec.env;
@@ -237,7 +247,8 @@ error run_process(const launch_spec& spec, const child_stdio& stdio) {
     // below can still raise the effective set; execve() then gives a non-root
     // user none of them, as Docker does.
     if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return as_internal(sys_error("set keepcaps"));
-    if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
+    if (!ahead || !ahead->bounding_set_dropped)
+        if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
     if (::setgroups(user->groups.size(), user->groups.data()) != 0) return as_internal(sys_error("setgroups"));
     if (::setresgid(user->gid, user->gid, user->gid) != 0)
         return as_internal(sys_error("setresgid " + std::to_string(user->gid)));
@@ -354,6 +365,25 @@ void run_container_child(const launch_spec& spec, const child_stdio& stdio, int 
 void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd) {
     run_released(sync_fd, status_fd, "set up sandbox", [&]() -> error {
         if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
+        // Ahead of the claim, so that it finds them done: the account files
+        // (nothing else writes this rootfs until the claim) and, with the
+        // pool's capabilities, the bounding set (before the seccomp filter,
+        // which every later syscall runs through).
+        // (An unreadable one is left for the claim to report.)
+        prepared_process ahead;
+        auto passwd = read_optional("/etc/passwd");
+        auto group = read_optional("/etc/group");
+        if (passwd && group) {
+            ahead.accounts_read = true;
+            ahead.passwd = std::move(*passwd);
+            ahead.group = std::move(*group);
+        }
+        if (spec.seccomp_preloaded && !spec.capabilities.empty()) {
+            auto caps = capability_mask(spec.capabilities);
+            if (!caps) return caps.err();
+            if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
+            ahead.bounding_set_dropped = true;
+        }
         if (spec.seccomp_preloaded) {
             // The default hostname, then the filter (which refuses sethostname without CAP_SYS_ADMIN).
             if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
@@ -399,9 +429,11 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         std::vector<int> raw;
         for (auto& fd : fds) raw.push_back(fd.get());
         auto stdio = stdio_from_fds(raw, flag("has_stdin"), flag("tty"), number("rows"), number("cols"));
+        if (ahead.bounding_set_dropped && process->capabilities != spec.capabilities)
+            return make_error(errc::internal, "claim: the sandbox's bounding set has other capabilities");
         launch_spec claimed = spec;
         take_process_half(claimed, std::move(*process));
-        return run_process(claimed, stdio);
+        return run_process(claimed, stdio, &ahead);
     });
 }
 
