@@ -164,7 +164,8 @@ awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_
 awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
     try {
-        co_await yield_to_starts(std::chrono::steady_clock::now());
+        if (auto c = find_container(id); c && (*c)->namespaces_held)
+            co_await yield_to_starts(std::chrono::steady_clock::now());
         if (auto r = co_await remove_container(id, false, true); !r)
             log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
     } catch (const std::exception& e) {

@@ -901,6 +901,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         // directory: the monitor may defer the namespaces' teardown.
         if (c->auto_remove() || c->batch_removes) {
             start_msg.header["hold_namespaces"] = true;
+            c->namespaces_held = true;
             _namespaces_held = true;
             drain_teardown_soon();
         }
@@ -1105,8 +1106,13 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
     c->cgroup_removals++;
     c->cgroup_deferred = true;
-    _exited_cgroups.emplace_back(std::chrono::steady_clock::now(), c);
-    drain_teardown_soon();
+    if (c->namespaces_held) {
+        // After the monitor has released its namespaces (engine.h).
+        _exited_cgroups.emplace_back(std::chrono::steady_clock::now(), c);
+        drain_teardown_soon();
+    } else {
+        asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
+    }
     std::string id = c->id;
     c->stdin_direct = false;
     if (c->removed) {

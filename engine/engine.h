@@ -128,6 +128,11 @@ struct container {
     bool stale_cgroup = false;
     // A batch with remove (engine/batch.cc) removes it once it has exited.
     bool batch_removes = false;
+    // Its claim asked the monitor to hold its namespaces after the exit
+    // (engine::drain_teardown): its cgroup and a batch's removal of it
+    // wait for quiet time too. A cold start's teardown is not deferred (in
+    // a steady stream of starts it would only pile up).
+    bool namespaces_held = false;
     bool stdin_direct = false;  // the monitor has this run's box: send stdin straight
     std::string stdin_held;
     bool stdin_close_held = false;
@@ -349,12 +354,13 @@ private:
     // work (pool refills, exited cgroups) runs then.
     static constexpr auto k_quiet = std::chrono::milliseconds(5);
     bool quiet(std::chrono::steady_clock::time_point now) const { return _busy == 0 && now - _last_busy >= k_quiet; }
-    // Exited containers' cgroups wait for quiet time (or for a start of
-    // their container, or k_max_cgroup_defer, or a backlog of
-    // k_max_cgroup_backlog): a burst of starts does not share the CPU and
-    // the cgroup mutex with the removals of the containers it finished,
-    // and the kernel's memcg offline, which walks every superblock's
-    // lists, runs after the namespaces the monitor held are released.
+    // The cgroups of exited containers whose namespaces the monitor held
+    // wait for quiet time (or for a start of their container, or
+    // k_max_cgroup_defer, or a backlog of k_max_cgroup_backlog): a burst of
+    // starts from a pool does not share the CPU and the cgroup mutex with
+    // the removals of the containers it finished, and the kernel's memcg
+    // offline, which walks every superblock's lists, runs after the
+    // namespaces are released.
     static constexpr auto k_max_cgroup_defer = std::chrono::seconds(2);
     static constexpr std::size_t k_max_cgroup_backlog = 4096;
     std::deque<std::pair<std::chrono::steady_clock::time_point, container_ptr>> _exited_cgroups;
