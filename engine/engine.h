@@ -361,7 +361,7 @@ private:
     // the removals of the containers it finished, and the kernel's memcg
     // offline, which walks every superblock's lists, runs after the
     // namespaces are released.
-    static constexpr auto k_max_cgroup_defer = std::chrono::seconds(2);
+    static constexpr auto k_max_cgroup_defer = std::chrono::seconds(10);
     static constexpr std::size_t k_max_cgroup_backlog = 4096;
     std::deque<std::pair<std::chrono::steady_clock::time_point, container_ptr>> _exited_cgroups;
     // Claims were sent with hold_namespaces since the last `release`: the

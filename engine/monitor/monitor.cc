@@ -249,7 +249,7 @@ private:
         std::int64_t since;
         unique_fd mnt, net;
     };
-    static constexpr std::int64_t k_max_hold_ns = 2'000'000'000;
+    static constexpr std::int64_t k_max_hold_ns = 10'000'000'000;
     static constexpr std::size_t k_release_per_turn = 4;
     std::deque<held_ns> _held;
     std::size_t _ns_fds = 0;  // in boxes and in _held
