@@ -936,6 +936,79 @@ def test_batch_from_the_pool(pooled):
     assert r.returncode == 0 and "from a warm pool" not in r.stdout, r.stdout
 
 
+def ns_held_by(pid):
+    """The namespace links ("mnt:[…]", "net:[…]") among the fds of pid."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith(("mnt:[", "net:[")):
+            out.add(link)
+    return out
+
+
+def test_teardown_of_a_removed_pooled_container_yields_to_starts(pooled):
+    """The monitor holds a parked sandbox's mount and network namespaces; a
+    claim for a container removed at its exit keeps them past the exit, with
+    its cgroup, until the daemon has no create or start in flight, then both
+    go. Other claims let them go at once (a later start mounts the same
+    upper directory)."""
+    d = pooled
+    mon = d.monitor_pid()
+    set_pool(d, 2)
+    procs = sandbox_procs(d)
+    assert len(procs) == 2, procs
+    ns = {cid: {os.readlink("/proc/%d/ns/%s" % (pid, k)) for k in ("mnt", "net")} for cid, pid in procs.items()}
+    for cid in procs:
+        assert ns[cid] <= ns_held_by(mon), (ns[cid], ns_held_by(mon))
+
+    # A claim without removal at exit: not held past the claim.
+    r = d.cli("run", "-d", "busybox", "sleep", "30")
+    assert r.returncode == 0, r.stderr
+    kept = r.stdout.strip()
+    try:
+        assert kept in ns
+        assert wait_until(lambda: not (ns[kept] & ns_held_by(mon))), ns_held_by(mon)
+    finally:
+        d.cli("rm", "-f", kept)
+
+    # A --rm claim while a cold batch keeps the daemon busy: its namespaces
+    # and cgroup stay until the batch is over.
+    wait_full(d, 2)
+    procs = sandbox_procs(d)
+    ns = {cid: {os.readlink("/proc/%d/ns/%s" % (pid, k)) for k in ("mnt", "net")} for cid, pid in procs.items()}
+    # (Its own hostname: it starts cold and leaves the pool alone.)
+    busy = subprocess.Popen(berth_argv(d, "run", "--count", "600", "--parallel", "4", "--rm", "--hostname", "busy",
+                                       "busybox", "true"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        assert busy.poll() is None, busy.communicate()
+        before = taken(d)
+        r = d.cli("run", "--rm", "busybox", "true")
+        assert r.returncode == 0, r.stderr
+        assert taken(d) == before + 1, pool(d)
+        gone = [cid for cid in ns if cid not in container_ids(d) and cid not in ready_ids(d)]
+        assert len(gone) == 1, (gone, ns)
+        cid = gone[0]
+        still_busy = busy.poll() is None
+        held, cgroups = ns[cid] & ns_held_by(mon), [p for p in sandbox_cgroups(d, cid) if os.path.exists(p)]
+        out, err = busy.communicate(timeout=120)
+        assert busy.returncode == 0, (out, err)
+        assert still_busy, "the cold batch ended before the check: make it longer"
+        assert held == ns[cid], (held, ns[cid])
+        assert cgroups, "the cgroup went while the daemon was busy"
+    finally:
+        if busy.poll() is None:
+            busy.kill()
+            busy.communicate()
+    # Quiet again: released, and the cgroup removed after.
+    assert wait_until(lambda: not (ns[cid] & ns_held_by(mon)), 5), ns_held_by(mon)
+    assert wait_until(lambda: not any(os.path.exists(p) for p in sandbox_cgroups(d, cid)), 5)
+
+
 def test_docker_sdk_is_served_from_the_pool(pooled):
     docker_sdk = pytest.importorskip("docker")
     d = pooled
