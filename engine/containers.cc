@@ -39,51 +39,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string hosts_file(const std::string& hostname) {
-    return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-           "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t" +
-           hostname + "\n";
-}
-
-// The host's resolv.conf without loopback resolvers, which cannot answer
-// from inside a container's own network namespace.
-std::string resolv_conf() {
-    auto r = read_file("/etc/resolv.conf");
-    std::string out;
-    if (r) {
-        for (auto& line : split(*r, '\n')) {
-            auto t = trim(line);
-            if (starts_with(t, "nameserver") && (t.find(" 127.") != std::string::npos || t.find(" ::1") != std::string::npos))
-                continue;
-            out += line;
-            out += '\n';
-        }
-    }
-    return out;
-}
-
-}  // namespace
-
-status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net, bool shared) {
-    // Remapped: others may pass (not list) it, for the daemon's
-    // idmapped view of upper/ and work/, where the host's root is nobody.
-    BERTH_TRY(make_dirs(dir, 0710));
-    // One mkdir each (make_dirs would walk every component of the path again).
-    for (auto d : {"/upper", "/work", "/init", "/init/etc"})
-        if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
-    if (!shared)
-        for (auto d : {"/init/dev", "/init/proc", "/init/sys"})
-            if (::mkdir((dir + d).c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir + d);
-    BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
-    std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
-    BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
-    // A copy of its own, never a link to a shared file: ResolvConfPath
-    // (inspect) names it, and tools rewrite it in place (cri-dockerd does).
-    return write_file(dir + "/init/etc/resolv.conf", resolv_conf());
-}
-
-namespace {
-
 error name_in_use(const std::string& name, const std::string& id) {
     return make_error(errc::conflict, "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
                                           id + "\". You have to remove (or rename) that container to be able to reuse that name.");
@@ -476,12 +431,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (remapped && _opts.userns_copy) layer_copies = remapped_layer_copies(*c);
     auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid, remapped_gid,
                  remapped_volumes, layer_copies, copy = remapped && _opts.userns_copy, uid_map = _opts.uid_map,
-                 gid_map = _opts.gid_map]() -> status {
+                 gid_map = _opts.gid_map, spares = remapped ? nullptr : _spare_dirs.get()]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         // Shared files (engine/container_dirs.h) unless the init layer's
         // owners are shifted below.
-        BERTH_TRY(make_container_dirs(dir, hostname, host_net, !copy));
+        BERTH_TRY(make_container_dirs(dir, hostname, host_net, !copy, spares));
         // Remapped: the group is the remapped root's (0710), so that the
         // daemon's idmapped view (where that gid is 0) passes, and no other
         // host user does.
@@ -1588,8 +1543,12 @@ awaitable<status> engine::destroy(container_ptr c) {
     std::string dir = container_dir(c->id);
     // An exited run's cgroup is removed by engine::drain_exited_cgroups
     // (deferred or in flight); any other (a failed start's) here.
-    auto job6 = [this, dir, id = c->id, cgroup = c->cgroup_removals == 0]() -> status {
+    // Kept as a spare if untouched, unless the monitor may still hold its
+    // overlay mounted (its namespaces, until the daemon is quiet).
+    auto job6 = [this, dir, id = c->id, cgroup = c->cgroup_removals == 0,
+                 spares = c->namespaces_held ? nullptr : _spare_dirs.get()]() -> status {
         if (cgroup) (void)_cgroups->remove(id);
+        if (spares && spares->give(dir)) return ok();
         return remove_all(dir);
     };
     auto s = co_await _workers.run(offload_reason::filesystem, std::move(job6));

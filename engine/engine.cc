@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include "engine/engine.h"
+#include "engine/container_dirs.h"
 #include "engine/pool.h"
 #include "engine/seccomp.h"
 
@@ -87,6 +88,8 @@ status engine::init() {
         _names[c->name] = c->id;
         _containers[c->id] = c;
     }
+    _spare_dirs = std::make_unique<spare_dirs>(_opts.data_root + "/containers");
+    _spare_dirs->clear_leftovers();
     // Directories without a record: a warm pool's sandboxes (never a
     // container's until a create commits its record) and creates cut short.
     if (DIR* d = ::opendir((_opts.data_root + "/containers").c_str())) {

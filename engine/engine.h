@@ -35,6 +35,8 @@ namespace berth::cgroup { class manager; struct container_cgroup; }
 
 namespace berth {
 
+class spare_dirs;
+
 class monitor_client;
 class seccomp_cache;
 
@@ -493,6 +495,8 @@ private:
     awaitable<void> begin_image_write();
     awaitable<void> end_image_write();
     std::unique_ptr<cgroup::manager> _cgroups;
+    // Removed containers' untouched directories, for later creates (engine/container_dirs.h).
+    std::unique_ptr<spare_dirs> _spare_dirs;
     std::unique_ptr<monitor_client> _monitor;
     // One thread, at the lowest CPU priority, for the warm pools' refills:
     // preparing sandboxes takes only the CPU that starts leave (engine/pool.cc).

@@ -245,9 +245,9 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     const std::string dir = container_dir(id);
     // Undoes a preparation that failed (the child, if any, is gone).
     auto undo = [this, id, dir]() { return remove_sandbox_files(*_cgroups, dir, id, true); };
-    auto job = [this, id, dir]() -> result<cgroup::container_cgroup> {
+    auto job = [this, id, dir, spares = _spare_dirs.get()]() -> result<cgroup::container_cgroup> {
         lower_this_thread();
-        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, true));
+        BERTH_TRY(make_container_dirs(dir, id.substr(0, 12), false, true, spares));
         auto cg = _cgroups->create(id);
         if (!cg) (void)remove_all(dir);
         return cg;

@@ -215,6 +215,13 @@ def children(pid):
     return out
 
 
+def container_dirs(root):
+    """The names in <root>/containers that belong to containers (or a
+    pool's sandboxes): without the daemon's spare directories (.spare-N,
+    removed containers' untouched directories kept for later creates)."""
+    return [n for n in os.listdir(os.path.join(root, "containers")) if not n.startswith(".spare-")]
+
+
 def exit_records(root):
     """The exit records the monitors of a data root hold and the daemon has
     not acknowledged: {container id: record}, read from every shard's

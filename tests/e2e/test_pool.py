@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, cgroup_parents, children, exit_records
+from conftest import BERTH, cgroup_parents, children, exit_records, container_dirs
 from ptyrun import PtySession
 
 MiB = 1 << 20
@@ -130,7 +130,7 @@ def assert_no_leaks(d):
     container's or a ready sandbox's; every exit is acknowledged."""
     def leaks():
         known = container_ids(d) | set(ready_ids(d))
-        out = [n for n in os.listdir(os.path.join(d.root, "containers")) if n not in known]
+        out = [n for n in container_dirs(d.root) if n not in known]
         for parent in cgroup_parents(d.root):
             out += [os.path.join(parent, n) for n in os.listdir(parent)
                     if len(n) == 64 and os.path.isdir(os.path.join(parent, n)) and n not in known]
@@ -840,8 +840,8 @@ def test_removed_while_filling(pooled):
     assert pools(d) == {}
     # Every sandbox, the ready ones and those in preparation, goes.
     assert wait_until(lambda: ready_ids(d) == {} and
-                      set(os.listdir(os.path.join(d.root, "containers"))) <= container_ids(d), 10), \
-        (ready_ids(d), os.listdir(os.path.join(d.root, "containers")))
+                      set(container_dirs(d.root)) <= container_ids(d), 10), \
+        (ready_ids(d), container_dirs(d.root))
     r = d.cli("run", "--rm", "busybox", "echo", "cold")
     assert (r.returncode, r.stdout) == (0, "cold\n"), r.stderr
     # Set and removed in quick succession, then set for good.
@@ -1110,8 +1110,8 @@ def test_daemon_restart_discards_the_pool(fresh, sig):
     # Nothing in <root>/containers without a container record.
     records = container_ids(d)
     assert records == {running, created}
-    assert wait_until(lambda: set(os.listdir(os.path.join(d.root, "containers"))) <= records), \
-        os.listdir(os.path.join(d.root, "containers"))
+    assert wait_until(lambda: set(container_dirs(d.root)) <= records), \
+        container_dirs(d.root)
     # Of the monitor's children, only the running container is in a container cgroup.
     assert wait_until(lambda: set(sandbox_procs(d)) == {running}), sandbox_procs(d)
 

@@ -2,6 +2,8 @@
 import json
 import os
 
+from conftest import container_dirs
+
 
 def test_echo_hello(daemon):
     r = daemon.cli("run", "--rm", "busybox", "echo", "hello")
@@ -173,14 +175,14 @@ def test_create_then_start_attached(daemon):
 
 
 def test_failed_create_leaves_nothing(daemon):
-    before = sorted(os.listdir(os.path.join(daemon.root, "containers")))
+    before = sorted(container_dirs(daemon.root))
     r = daemon.cli("create", "nosuchimage", "true")
     assert r.returncode == 125
     r = daemon.cli("create", "--name", "bad name!", "busybox", "true")
     assert r.returncode == 125
     r = daemon.cli("create", "--cap-add", "NOT_A_CAP", "busybox", "true")
     assert r.returncode == 125 and "capability" in r.stderr.lower()
-    assert sorted(os.listdir(os.path.join(daemon.root, "containers"))) == before
+    assert sorted(container_dirs(daemon.root)) == before
 
 
 def test_network_none_has_only_lo_and_host_shares(daemon):
