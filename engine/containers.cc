@@ -1012,6 +1012,9 @@ awaitable<void> engine::drain_teardown() {
         if (is_quiet && _namespaces_held) {
             _namespaces_held = false;
             (void)_monitor->send({monitor::msg::release, {}, {}});
+            // A turn for the monitor to start before the cgroups go.
+            co_await sleep_for(k_quiet);
+            continue;
         }
         if (!_exited_cgroups.empty()) {
             const auto since = _exited_cgroups.front().first;
@@ -1059,15 +1062,21 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     // `run --rm`), and a start of this container waits for it.
     auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
     bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
-    c->cgroup_removals++;
-    c->cgroup_deferred = true;
     if (c->namespaces_held) {
-        // After the monitor has released its namespaces (engine.h).
+        // After the monitor has released its namespaces (engine.h), which
+        // it holds from now on (a claim's `release` may be long past).
+        c->cgroup_removals++;
+        c->cgroup_deferred = true;
+        _namespaces_held = true;
         _exited_cgroups.emplace_back(std::chrono::steady_clock::now(), c);
         drain_teardown_soon();
-    } else {
+    } else if (!c->batch_removes && !c->auto_remove()) {
+        c->cgroup_removals++;
+        c->cgroup_deferred = true;
         asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
     }
+    // (Removed next: destroy() removes the cgroup in the job that removes
+    // the directory, one hand-off to a worker less.)
     std::string id = c->id;
     c->stdin_direct = false;
     if (c->removed) {

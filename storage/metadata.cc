@@ -125,6 +125,12 @@ result<std::unique_ptr<metadata_db>> metadata_db::open(const std::string& path) 
     if (sqlite3_open_v2(path.c_str(), &m->_p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK)
         return make_error(errc::internal, "open metadata " + path + ": " + sqlite3_errmsg(m->_p->db));
+    // Only this daemon opens its data root's database (its pid file's
+    // lock): the first write takes the file lock for good, so that no
+    // transaction locks and unlocks it again (two fcntl calls each), and the
+    // WAL index lives in this process's memory, not in a shared -shm file.
+    // Set before the first access in WAL mode, as SQLite requires for that.
+    BERTH_TRY(m->_p->exec("PRAGMA locking_mode=EXCLUSIVE"));
     BERTH_TRY(m->_p->exec("PRAGMA journal_mode=WAL"));
     BERTH_TRY(m->_p->exec("PRAGMA synchronous=NORMAL"));
     BERTH_TRY(m->_p->exec("PRAGMA busy_timeout=5000"));
