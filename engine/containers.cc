@@ -946,8 +946,8 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
 }
 
-void engine::on_monitor_start_failed(const std::string& id, error e) {
-    if (pool_start_failed(id, e)) return;
+void engine::on_monitor_start_failed(const std::string& id, error e, bool unclaimed) {
+    if (pool_start_failed(id, e, unclaimed)) return;
     if (auto p = _starts.find(id); p != _starts.end()) {
         p->second.outcome = std::move(e);
         p->second.done->set();

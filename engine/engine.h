@@ -308,7 +308,9 @@ public:
     void on_monitor_output(const std::string& id, bool is_err, std::int64_t time_ns, std::uint64_t offset,
                            std::string text);
     void on_monitor_started(const std::string& id, int pid);
-    void on_monitor_start_failed(const std::string& id, error e);
+    // `unclaimed`: the report of a parked sandbox that died before any
+    // claim reached it (never the answer to a start).
+    void on_monitor_start_failed(const std::string& id, error e, bool unclaimed = false);
     void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
     // running: the containers one monitor shard runs (id, pid). judged: the
     // containers that shard is responsible for, whose records may be marked
@@ -399,7 +401,7 @@ private:
     void fill_pool(const std::string& image_id);
     // A start_failed the pools own (a sandbox's preparation or its parked
     // child's death); false when it is a container's.
-    bool pool_start_failed(const std::string& id, const error& e);
+    bool pool_start_failed(const std::string& id, const error& e, bool unclaimed);
     void pool_monitor_lost(const std::set<std::string>* ids);
     // Sandboxes whose monitor went away: if that monitor died, nothing will
     // report their children's deaths; once their cgroups are empty, their

@@ -400,8 +400,9 @@ void monitor_client::dispatch(monitor::message& m) {
         break;
     case monitor::msg::start_failed: {
         auto e = make_error(monitor::errc_from_name(str("code")), str("message"));
+        auto* unclaimed = m.header.if_contains("unclaimed");
         if (is_exec) _engine.on_monitor_exec_failed(str("id"), std::move(e));
-        else _engine.on_monitor_start_failed(str("id"), std::move(e));
+        else _engine.on_monitor_start_failed(str("id"), std::move(e), unclaimed && unclaimed->is_bool() && unclaimed->as_bool());
         break;
     }
     case monitor::msg::output:

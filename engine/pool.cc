@@ -356,7 +356,7 @@ void engine::discard_sandbox(const std::string& id, bool remove_dir) {
     (void)_monitor->send({monitor::msg::signal, {{"id", id}, {"signal", 9}}, {}});
 }
 
-bool engine::pool_start_failed(const std::string& id, const error& e) {
+bool engine::pool_start_failed(const std::string& id, const error& e, bool unclaimed) {
     if (auto it = _parks.find(id); it != _parks.end()) {
         // The sandbox itself failed (its setup, or it died): a failure that
         // counts, unlike a missing monitor (unavailable).
@@ -385,10 +385,11 @@ bool engine::pool_start_failed(const std::string& id, const error& e) {
         auto c = _containers.find(id);
         if (pooled) {
             remove_dir = true;
-        } else if (_starts.count(id)) {
+        } else if (_starts.count(id) && !unclaimed) {
             return false;  // a container's own start (or its claim) failed
         } else if (c != _containers.end()) {
-            if (c->second->running() || c->second->starting) return false;
+            // (A claim in flight gets its own answer: unavailable, then a cold start.)
+            if (!unclaimed && (c->second->running() || c->second->starting)) return false;
             // The sandbox of a created container died before its start (or
             // belonged to a daemon before us, whose pool is gone): the start
             // will be a cold one, which removes the sandbox's cgroup first.

@@ -5,9 +5,9 @@
 // Single-threaded, epoll-driven and small on purpose: it must outlive daemon
 // restarts and crashes. It is the only reader of containers' stdout/stderr
 // (it writes the json-file logs and forwards each entry to a connected
-// daemon), and it records every exit durably (exits/shard-K.journal,
-// group-committed by a writer thread: exit_journal.h) before reporting it,
-// so a daemon that was away learns every exit when it reconnects.
+// daemon), and it writes a record of every exit (exits/shard-K.journal,
+// durable against a process kill: exit_journal.h) before reporting it, so a
+// daemon that was away learns every exit when it reconnects.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -127,7 +127,7 @@ public:
     int run();
 
 private:
-    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty, t_journal, t_parked };
+    enum tag : std::uint64_t { t_listen = 1, t_client, t_signal, t_out, t_err, t_exec, t_stdin, t_tty, t_parked };
     // epoll data: fd in the low 32 bits, tag in the high bits; the fd finds the box.
     static std::uint64_t key(tag t, int fd) { return (std::uint64_t(t) << 32) | std::uint32_t(fd); }
 
@@ -275,7 +275,6 @@ int monitor_process::run() {
         log::error("monitor: start zygote: {}", std::strerror(errno));
         return 1;
     }
-    // Its writer thread starts now, after the zygote's fork.
     auto journal = monitor::exit_journal::open(_root + "/exits", _shard);
     if (!journal) {
         log::error("monitor: exit records: {}", journal.err().message);
@@ -284,7 +283,6 @@ int monitor_process::run() {
     _journal = std::move(*journal);
     if (const char* c = std::getenv("BERTH_EXIT_JOURNAL_COMPACT_BYTES"); c && *c)
         _journal->set_compact_bytes(std::strtoull(c, nullptr, 10));
-    watch(_journal->event_fd(), t_journal);
 
     std::string path = monitor::shard_file(_root, _shard, ".sock");
     ::unlink(path.c_str());
@@ -325,10 +323,6 @@ int monitor_process::run() {
                 continue;
             }
             if (t == t_signal) { on_signal(); continue; }
-            if (t == t_journal) {
-                for (auto& rec : _journal->take_durable()) send({msg::exited, std::move(rec), {}});
-                continue;
-            }
             auto it = _by_fd.find(fd);
             if (it == _by_fd.end()) continue;
             box& b = *it->second;
@@ -804,9 +798,13 @@ void monitor_process::on_exec_status(box& b) {
     b.exec_reported = true;
     // A sandbox that never ran the container's process: reported so, and
     // the daemon starts the container cold.
-    auto unavailable = [&](const char* why) {
+    auto unavailable = [&](const char* why, bool unclaimed) {
         b.start_failed = true;
-        send({msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)}, {"message", why}}, {}});
+        message m{msg::start_failed, {{"id", b.id}, {"code", monitor::errc_name(errc::unavailable)}, {"message", why}}, {}};
+        // Not the answer to a start: the daemon must not take it for the
+        // answer to a claim it has just sent (that answer follows).
+        if (unclaimed) m.header["unclaimed"] = true;
+        send(m);
         maybe_finish(b);
     };
     if (b.claim_sent) {
@@ -815,10 +813,10 @@ void monitor_process::on_exec_status(box& b) {
         char taken = 0;
         const bool took = ::recv(b.control.get(), &taken, 1, MSG_DONTWAIT) == 1 && taken == 1;
         b.control.reset();
-        if (!took) return unavailable("claim the prepared sandbox: its process was gone before it took the claim");
+        if (!took) return unavailable("claim the prepared sandbox: its process was gone before it took the claim", false);
     }
     // A sandbox that dies unclaimed (killed, or its control socket closed).
-    if (b.exec_error.empty() && b.parked) return unavailable("the prepared sandbox exited before it was claimed");
+    if (b.exec_error.empty() && b.parked) return unavailable("the prepared sandbox exited before it was claimed", true);
     if (b.exec_error.empty()) {
         message started{msg::started, {{"id", b.id}, {"pid", b.pid}}, {}};
         if (b.is_exec) started.header["exec"] = true;
@@ -969,8 +967,10 @@ void monitor_process::finish(box& b) {
     if (b.is_exec) {
         if (!b.start_failed) send({msg::exited, {{"id", id}, {"exec", true}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}}, {}});
     } else if (!b.start_failed) {
-        // Reported once durable (the journal's eventfd).
-        _journal->append({{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}});
+        // Reported once written (exit_journal.h).
+        boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}};
+        _journal->append(rec);
+        send({msg::exited, std::move(rec), {}});
     }
     close_log(b);
     if (b.mnt_ns) {
