@@ -164,10 +164,19 @@ awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_
 awaitable<void> engine::batch_remove(std::shared_ptr<void> opaque, std::string id) {
     auto st = std::static_pointer_cast<batch_state>(opaque);
     try {
-        if (auto c = find_container(id); c && (*c)->namespaces_held)
+        auto c = find_container(id);
+        if (c && (*c)->namespaces_held && !(*c)->running() && !(*c)->starting && (*c)->status != "removing") {
+            // Marked first: nothing starts it or writes into it meanwhile
+            // (its upper directory may still be mounted in the namespaces
+            // the monitor holds).
+            container_ptr held = *c;
+            held->status = "removing";
             co_await yield_to_starts(std::chrono::steady_clock::now());
-        if (auto r = co_await remove_container(id, false, true); !r)
+            if (auto r = co_await destroy_with_volumes(held, true); !r)
+                log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+        } else if (auto r = co_await remove_container(id, false, true); !r) {
             log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+        }
     } catch (const std::exception& e) {
         log::warn("batch: remove {}: {}", id.substr(0, 12), e.what());
     }

@@ -39,6 +39,15 @@ namespace json = boost::json;
 
 namespace {
 
+// A restart policy that may start the container again ("always",
+// "unless-stopped", "on-failure").
+bool has_restart_policy(const json::object& host_config) {
+    auto* rp = host_config.if_contains("RestartPolicy");
+    if (!rp || !rp->is_object()) return false;
+    std::string name = str_field(rp->as_object(), "Name");
+    return !name.empty() && name != "no";
+}
+
 error name_in_use(const std::string& name, const std::string& id) {
     return make_error(errc::conflict, "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
                                           id + "\". You have to remove (or rename) that container to be able to reuse that name.");
@@ -854,10 +863,11 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         start_msg.header["claim"] = true;
         // Removed at its exit, so never started again on this upper
         // directory: the monitor may defer the namespaces' teardown.
-        if (c->auto_remove() || c->batch_removes) {
+        // (Not with a restart policy: a restart would mount that upper again.)
+        if ((c->auto_remove() || c->batch_removes) && !has_restart_policy(c->host_config)) {
             start_msg.header["hold_namespaces"] = true;
             c->namespaces_held = true;
-            _namespaces_held = true;
+            _last_hold = std::chrono::steady_clock::now();
             drain_teardown_soon();
         }
         c->parked = false;
@@ -1006,11 +1016,17 @@ void engine::drain_teardown_soon() {
 
 awaitable<void> engine::drain_teardown() {
     unsigned turns = 0;
+    bool released = false;  // in this quiet spell
     for (;;) {
         const auto now = std::chrono::steady_clock::now();
         const bool is_quiet = quiet(now);
-        if (is_quiet && _namespaces_held) {
-            _namespaces_held = false;
+        // The monitor stops releasing at the next start: told again at
+        // every quiet spell while it may hold any (k_max_cgroup_defer, its
+        // own limit, after the last hold).
+        const bool holds = now - _last_hold < k_max_cgroup_defer;
+        if (!is_quiet) released = false;
+        if (is_quiet && holds && !released) {
+            released = true;
             (void)_monitor->send({monitor::msg::release, {}, {}});
             // A turn for the monitor to start before the cgroups go.
             co_await sleep_for(k_quiet);
@@ -1025,7 +1041,7 @@ awaitable<void> engine::drain_teardown() {
                 co_await remove_exited_cgroup(std::move(c));
                 continue;
             }
-        } else if (!_namespaces_held && _teardown_waiters == 0) {
+        } else if (!holds && _teardown_waiters == 0) {
             break;
         }
         // Waiters look at their own age too: a turn at least every 100 ms.
@@ -1067,16 +1083,17 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
         // it holds from now on (a claim's `release` may be long past).
         c->cgroup_removals++;
         c->cgroup_deferred = true;
-        _namespaces_held = true;
+        _last_hold = std::chrono::steady_clock::now();
         _exited_cgroups.emplace_back(std::chrono::steady_clock::now(), c);
         drain_teardown_soon();
-    } else if (!c->batch_removes && !c->auto_remove()) {
+    } else if ((!c->batch_removes && !c->auto_remove()) || c->removed) {
         c->cgroup_removals++;
         c->cgroup_deferred = true;
         asio::co_spawn(_loop, remove_exited_cgroup(c), asio::detached);
     }
     // (Removed next: destroy() removes the cgroup in the job that removes
-    // the directory, one hand-off to a worker less.)
+    // the directory, one hand-off to a worker less. Already removed, after a
+    // kill that outlasted its wait: the removal above.)
     std::string id = c->id;
     c->stdin_direct = false;
     if (c->removed) {
@@ -1156,7 +1173,8 @@ void engine::on_monitor_state(const std::vector<std::pair<std::string, int>>& ru
 }
 
 void engine::sweep_stale_cgroups() {
-    // Containers' cgroups are removed at their exit; what is left after a
+    // Containers' cgroups are removed after their exit (or with the
+    // container, or in the daemon's quiet time: record_exit); what is left after a
     // crash, and the cgroups of a previous daemon's pool sandboxes (killed
     // while no daemon listened), are removed once nothing runs in them.
     // Never a container's (a start may have made it just now: a leftover of
@@ -1444,6 +1462,10 @@ awaitable<status> engine::remove_container(std::string ref, bool force, bool rem
         if (!co_await wait_exits(c, target, std::chrono::seconds(was_starting ? 30 : 60)))
             log::warn("container {} did not report its exit after SIGKILL; removing it anyway", c->id.substr(0, 12));
     }
+    co_return co_await destroy_with_volumes(c, remove_volumes);
+}
+
+awaitable<status> engine::destroy_with_volumes(container_ptr c, bool remove_volumes) {
     // A --rm container removes its anonymous volumes itself (as Docker does).
     auto anon = removable_volumes_of(c->host_config);
     auto s = co_await destroy(c);
@@ -1545,19 +1567,25 @@ awaitable<status> engine::destroy(container_ptr c) {
     c->status = "removing";
     // Created from a pool and never started: its parked child goes first
     // (the cgroup follows once its death is reported).
+    const bool sandbox_alive = c->parked;
     if (c->parked) {
         c->parked = false;
         discard_sandbox(c->id, false);
     }
     std::string dir = container_dir(c->id);
-    // An exited run's cgroup is removed by engine::drain_exited_cgroups
-    // (deferred or in flight); any other (a failed start's) here.
-    // Kept as a spare if untouched, unless the monitor may still hold its
-    // overlay mounted (its namespaces, until the daemon is quiet).
-    auto job6 = [this, dir, id = c->id, cgroup = c->cgroup_removals == 0,
-                 spares = c->namespaces_held ? nullptr : _spare_dirs.get()]() -> status {
-        if (cgroup) (void)_cgroups->remove(id);
-        if (spares && spares->give(dir)) return ok();
+    // The cgroup goes here unless a removal of it is queued or in flight
+    // (record_exit, drain_teardown): a container removed at its exit (--rm,
+    // a batch's), a failed start's, one whose removal after its exit failed.
+    // The directory is kept as a spare if untouched (engine/container_dirs.h)
+    // only when nothing can still have its overlay mounted: no parked child
+    // (killed, not yet reaped), no namespaces the monitor holds, and the
+    // cgroup removed here, so known empty (not a process that outlived a
+    // SIGKILL, nor one of a monitor that was lost).
+    const bool cgroup = c->cgroup_removals == 0;
+    spare_dirs* spares = sandbox_alive || c->namespaces_held || !cgroup ? nullptr : _spare_dirs.get();
+    auto job6 = [this, dir, id = c->id, cgroup, spares]() -> status {
+        const bool emptied = cgroup && _cgroups->remove(id);
+        if (spares && emptied && spares->give(dir)) return ok();
         return remove_all(dir);
     };
     auto s = co_await _workers.run(offload_reason::filesystem, std::move(job6));

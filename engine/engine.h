@@ -368,9 +368,10 @@ private:
     static constexpr auto k_max_cgroup_defer = std::chrono::seconds(10);
     static constexpr std::size_t k_max_cgroup_backlog = 4096;
     std::deque<std::pair<std::chrono::steady_clock::time_point, container_ptr>> _exited_cgroups;
-    // Claims were sent with hold_namespaces since the last `release`: the
-    // monitors hold exited sandboxes' namespaces until told (or 2 s).
-    bool _namespaces_held = false;
+    // The last claim sent with hold_namespaces, or exit of such a claim:
+    // until k_max_cgroup_defer after it, the monitors may hold namespaces,
+    // released when told (`release`, at every quiet spell) or after that time.
+    std::chrono::steady_clock::time_point _last_hold{};
     bool _teardown_draining = false;
     // Other teardown waiting its turn (yield_to_starts), woken by drain_teardown.
     int _teardown_waiters = 0;
@@ -469,6 +470,9 @@ private:
     awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
     awaitable<void> remove_exited_cgroup(container_ptr c);
     awaitable<status> destroy(container_ptr c);
+    // destroy(), then the container's anonymous volumes with remove_volumes
+    // or AutoRemove: the end of a removal of a container that is not running.
+    awaitable<status> destroy_with_volumes(container_ptr c, bool remove_volumes);
     // Removes these anonymous volumes of a removed container unless another
     // container names one (failures logged).
     awaitable<void> remove_anonymous_volumes(std::vector<std::string> names);

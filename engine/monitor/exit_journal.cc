@@ -97,7 +97,9 @@ void exit_journal::write_line(const std::string& line) {
     std::string buf = line + '\n';
     if (auto s = write_all_fd(_fd.get(), buf, _path); !s) log::error("monitor: exit records: {}", s.err().message);
     _size += buf.size();
-    if (_size > _compact_bytes)
+    // Past the threshold and twice what the last rewrite kept: many records
+    // left unacknowledged (a daemon away) are not rewritten at every line.
+    if (_size > _compact_bytes && _size > 2 * _kept)
         if (auto s = compact(); !s) log::error("monitor: exit records: {}", s.err().message);
 }
 
@@ -136,7 +138,7 @@ status exit_journal::compact() {
     unique_fd fd(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
     if (!fd) return sys_error("open " + _path);
     _fd = std::move(fd);
-    _size = buf.size();
+    _size = _kept = buf.size();
     return ok();
 }
 

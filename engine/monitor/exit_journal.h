@@ -2,8 +2,8 @@
 //
 // A container's exit is recorded before the monitor reports it (a daemon
 // that was away learns it from the record), durable against a process kill
-// as the daemon's own database is (DESIGN: SQLite WAL with
-// synchronous=NORMAL; power loss is not the target): the record is written
+// as the daemon's own database is (SQLite WAL with synchronous=NORMAL;
+// the design's target is a process kill, not power loss): the record is written
 // to the page cache of one append-only file per shard
 // (exits/shard-K.journal, JSON lines) by the monitor's loop, and reported
 // at once. An fdatasync per exit, even group-committed by a writer thread
@@ -66,6 +66,7 @@ private:
     };
     std::map<std::string, entry> _unacked;
     std::uint64_t _size = 0;
+    std::uint64_t _kept = 0;  // bytes the last rewrite kept
     std::uint64_t _compact_bytes = 1 << 20;
 };
 

@@ -389,6 +389,17 @@ void monitor_process::on_message(message& msg_in) {
         // them; a new daemon has none. Their deaths come back as start_failed.
         for (auto& [bid, b] : _boxes)
             if (b->parked && !b->exited) ::kill(b->pid, SIGKILL);
+        // Held namespaces were the last daemon's to release, and it may
+        // have claimed for them: this one knows nothing of them.
+        _ns_fds -= 2 * _held.size();
+        _held.clear();
+        for (auto& [bid, b] : _boxes)
+            if (b->mnt_ns) {
+                b->mnt_ns.reset();
+                b->net_ns.reset();
+                _ns_fds -= 2;
+            }
+        _release = false;
         // In parts of at most 1,000: one seqpacket message must fit the
         // socket buffer (about 200 KiB), and thousands of containers do not.
         boost::json::array running;

@@ -174,6 +174,29 @@ status load_seccomp(const std::string& program) {
     return ok();
 }
 
+// A parked child's read ahead of an account file: its contents (nullopt:
+// there is none), or an error for what is not a plain regular file of at
+// most 4 MiB (a FIFO would block the pool's preparation).
+result<std::optional<std::string>> read_regular_ahead(const char* path) {
+    unique_fd fd(::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::optional<std::string>();
+        return sys_error(std::string("open ") + path);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20))
+        return make_error(errc::invalid_argument, std::string(path) + " is not a regular file");
+    std::string out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sys_error(std::string("read ") + path);
+        if (n == 0) return std::optional<std::string>(std::move(out));
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
 // What a parked child did ahead for its claim's process half: the rootfs
 // is the sandbox's alone until then, and its capabilities are the pool's.
 struct prepared_process {
@@ -369,10 +392,11 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // (nothing else writes this rootfs until the claim) and, with the
         // pool's capabilities, the bounding set (before the seccomp filter,
         // which every later syscall runs through).
-        // (An unreadable one is left for the claim to report.)
+        // (Regular files only, never blocking the pool: anything else, or an
+        // unreadable one, is left for the claim, which reads or reports it.)
         prepared_process ahead;
-        auto passwd = read_optional("/etc/passwd");
-        auto group = read_optional("/etc/group");
+        auto passwd = read_regular_ahead("/etc/passwd");
+        auto group = read_regular_ahead("/etc/group");
         if (passwd && group) {
             ahead.accounts_read = true;
             ahead.passwd = std::move(*passwd);
@@ -429,8 +453,9 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         std::vector<int> raw;
         for (auto& fd : fds) raw.push_back(fd.get());
         auto stdio = stdio_from_fds(raw, flag("has_stdin"), flag("tty"), number("rows"), number("cols"));
+        // (The daemon matched them; otherwise the container starts cold.)
         if (ahead.bounding_set_dropped && process->capabilities != spec.capabilities)
-            return make_error(errc::internal, "claim: the sandbox's bounding set has other capabilities");
+            return make_error(errc::unavailable, "claim: the sandbox's bounding set has other capabilities");
         launch_spec claimed = spec;
         take_process_half(claimed, std::move(*process));
         return run_process(claimed, stdio, &ahead);

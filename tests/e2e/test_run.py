@@ -277,3 +277,39 @@ def test_interactive_stdin(daemon):
     data = "0123456789" * 300000
     r = daemon.cli("run", "-i", "--rm", "busybox", "wc", "-c", input=data)
     assert r.stdout.strip() == str(len(data))
+
+
+def test_a_removed_containers_untouched_directory_serves_the_next(daemon):
+    """A removed container's untouched directory is kept (a spare) and taken
+    by the next create, with its own init files; one the container wrote
+    into is deleted."""
+    r = daemon.cli("run", "-d", "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.strip()
+    assert daemon.cli("wait", first).stdout.strip() == "0"
+    upper = os.stat(os.path.join(daemon.root, "containers", first, "upper")).st_ino
+    assert daemon.cli("rm", first).returncode == 0
+    assert not os.path.exists(os.path.join(daemon.root, "containers", first))
+    r = daemon.cli("create", "--hostname", "second", "busybox", "cat", "/etc/hostname", "/etc/hosts")
+    assert r.returncode == 0, r.stderr
+    second = r.stdout.strip()
+    try:
+        assert os.stat(os.path.join(daemon.root, "containers", second, "upper")).st_ino == upper
+        r = daemon.cli("start", "-a", second)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("second\n") and "127.0.1.1\tsecond\n" in r.stdout, r.stdout
+        assert os.listdir(os.path.join(daemon.root, "containers", second, "upper")) == []
+    finally:
+        daemon.cli("rm", "-f", second)
+    # Written into: not kept.
+    r = daemon.cli("run", "-d", "busybox", "sh", "-c", "echo secret > /leftover")
+    assert r.returncode == 0, r.stderr
+    third = r.stdout.strip()
+    assert daemon.cli("wait", third).stdout.strip() == "0"
+    upper = os.stat(os.path.join(daemon.root, "containers", third, "upper")).st_ino
+    assert daemon.cli("rm", third).returncode == 0
+    r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "cat /leftover || echo none")
+    assert (r.returncode, r.stdout) == (0, "none\n"), (r.stdout, r.stderr)
+    root = os.path.join(daemon.root, "containers")
+    assert upper not in {os.stat(os.path.join(root, n, "upper")).st_ino for n in os.listdir(root)
+                         if os.path.isdir(os.path.join(root, n, "upper"))}
