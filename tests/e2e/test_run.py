@@ -306,10 +306,13 @@ def test_a_removed_containers_untouched_directory_serves_the_next(daemon):
     assert r.returncode == 0, r.stderr
     third = r.stdout.strip()
     assert daemon.cli("wait", third).stdout.strip() == "0"
-    upper = os.stat(os.path.join(daemon.root, "containers", third, "upper")).st_ino
+    root = os.path.join(daemon.root, "containers")
+
+    def spares():
+        return sorted(n for n in os.listdir(root) if n.startswith(".spare-"))
+    before = spares()
     assert daemon.cli("rm", third).returncode == 0
+    assert not os.path.exists(os.path.join(root, third))
+    assert spares() == before  # deleted, not kept
     r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "cat /leftover || echo none")
     assert (r.returncode, r.stdout) == (0, "none\n"), (r.stdout, r.stderr)
-    root = os.path.join(daemon.root, "containers")
-    assert upper not in {os.stat(os.path.join(root, n, "upper")).st_ino for n in os.listdir(root)
-                         if os.path.isdir(os.path.join(root, n, "upper"))}
