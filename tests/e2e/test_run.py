@@ -287,14 +287,22 @@ def test_a_removed_containers_untouched_directory_serves_the_next(daemon):
     assert r.returncode == 0, r.stderr
     first = r.stdout.strip()
     assert daemon.cli("wait", first).stdout.strip() == "0"
-    upper = os.stat(os.path.join(daemon.root, "containers", first, "upper")).st_ino
+    root = os.path.join(daemon.root, "containers")
+
+    def spares():
+        return {n for n in os.listdir(root) if n.startswith(".spare-")}
+    upper = os.stat(os.path.join(root, first, "upper")).st_ino
+    before = spares()
     assert daemon.cli("rm", first).returncode == 0
-    assert not os.path.exists(os.path.join(daemon.root, "containers", first))
+    assert not os.path.exists(os.path.join(root, first))
+    kept = spares() - before
+    assert len(kept) == 1, (before, spares())
     r = daemon.cli("create", "--hostname", "second", "busybox", "cat", "/etc/hostname", "/etc/hosts")
     assert r.returncode == 0, r.stderr
     second = r.stdout.strip()
     try:
-        assert os.stat(os.path.join(daemon.root, "containers", second, "upper")).st_ino == upper
+        assert not kept & spares()  # taken
+        assert os.stat(os.path.join(root, second, "upper")).st_ino == upper
         r = daemon.cli("start", "-a", second)
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith("second\n") and "127.0.1.1\tsecond\n" in r.stdout, r.stdout
@@ -306,10 +314,6 @@ def test_a_removed_containers_untouched_directory_serves_the_next(daemon):
     assert r.returncode == 0, r.stderr
     third = r.stdout.strip()
     assert daemon.cli("wait", third).stdout.strip() == "0"
-    root = os.path.join(daemon.root, "containers")
-
-    def spares():
-        return sorted(n for n in os.listdir(root) if n.startswith(".spare-"))
     before = spares()
     assert daemon.cli("rm", third).returncode == 0
     assert not os.path.exists(os.path.join(root, third))
