@@ -980,7 +980,7 @@ def test_teardown_of_a_removed_pooled_container_yields_to_starts(pooled):
     procs = sandbox_procs(d)
     ns = {cid: {os.readlink("/proc/%d/ns/%s" % (pid, k)) for k in ("mnt", "net")} for cid, pid in procs.items()}
     # (Its own hostname: it starts cold and leaves the pool alone.)
-    busy = subprocess.Popen(berth_argv(d, "run", "--count", "600", "--parallel", "4", "--rm", "--hostname", "busy",
+    busy = subprocess.Popen(berth_argv(d, "run", "--count", "1500", "--parallel", "16", "--rm", "--hostname", "busy",
                                        "busybox", "true"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
