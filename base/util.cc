@@ -168,13 +168,10 @@ bool path_exists(const std::string& path) {
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-result<std::vector<std::string>> list_directory(int dirfd, const std::string& shown) {
-    // A descriptor of our own: fdopendir takes it over, and reading moves it.
-    unique_fd own(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!own) return sys_error("read directory " + shown);
-    DIR* d = ::fdopendir(own.get());
-    if (!d) return sys_error("read directory " + shown);
-    own.release();
+namespace {
+
+// Reads and closes d: its names without "." and "..", sorted bytewise.
+result<std::vector<std::string>> read_names(DIR* d, const std::string& shown) {
     std::vector<std::string> names;
     errno = 0;
     while (dirent* e = ::readdir(d)) {
@@ -186,6 +183,24 @@ result<std::vector<std::string>> list_directory(int dirfd, const std::string& sh
     if (err != 0) return sys_error("read directory " + shown, err);
     std::sort(names.begin(), names.end());
     return names;
+}
+
+}  // namespace
+
+result<std::vector<std::string>> list_directory(int dirfd, const std::string& shown) {
+    // A descriptor of our own: fdopendir takes it over, and reading moves it.
+    unique_fd own(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!own) return sys_error("read directory " + shown);
+    DIR* d = ::fdopendir(own.get());
+    if (!d) return sys_error("read directory " + shown);
+    own.release();
+    return read_names(d, shown);
+}
+
+result<std::vector<std::string>> list_directory(const std::string& path) {
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return sys_error("read directory " + path);
+    return read_names(d, path);
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {

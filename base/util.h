@@ -24,6 +24,8 @@ bool path_exists(const std::string& path);
 // The names in a directory (a descriptor that can be read; it is not moved),
 // without "." and "..", sorted bytewise. `shown` names it in errors.
 result<std::vector<std::string>> list_directory(int dirfd, const std::string& shown);
+// The same for a path.
+result<std::vector<std::string>> list_directory(const std::string& path);
 // Bytes of the regular files (and symlinks) under path, each inode counted
 // once, directories not counted, never crossing a mount point: moby's
 // directory.Size. A missing path is 0. Blocks.

@@ -1,6 +1,5 @@
 #include "engine/container_dirs.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -40,19 +39,6 @@ std::string resolv_conf() {
 
 constexpr mode_t k_dir_mode = 0710, k_layer_mode = 0755;
 
-// The names in a directory (without . and ..); nullopt if it cannot be read.
-std::optional<std::vector<std::string>> entries(const std::string& path) {
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return std::nullopt;
-    std::vector<std::string> out;
-    while (auto* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(std::move(n));
-    }
-    ::closedir(d);
-    return out;
-}
-
 // A directory of root's with this mode and no extended attribute but the
 // overlay's uuid (which overlayfs writes on every upper layer it mounts,
 // Linux 6.6+): removed, so that the next overlay on it gets its own.
@@ -68,7 +54,7 @@ bool plain_dir(const std::string& path, mode_t mode) {
     return n == sizeof uuid && std::memcmp(names, uuid, sizeof uuid) == 0 && ::lremovexattr(path.c_str(), uuid) == 0;
 }
 
-bool only(const std::optional<std::vector<std::string>>& names, std::initializer_list<const char*> allowed) {
+bool only(const result<std::vector<std::string>>& names, std::initializer_list<const char*> allowed) {
     if (!names) return false;
     for (const auto& n : *names) {
         bool ok = false;
@@ -85,7 +71,7 @@ spare_dirs::spare_dirs(std::string containers, std::size_t max) : _containers(st
 bool spare_dirs::is_spare_name(const std::string& name) { return starts_with(name, ".spare-"); }
 
 void spare_dirs::clear_leftovers() {
-    auto names = entries(_containers);
+    auto names = list_directory(_containers);
     if (!names) return;
     for (const auto& n : *names)
         if (is_spare_name(n)) (void)remove_all(_containers + "/" + n);
@@ -98,7 +84,7 @@ bool spare_dirs::give(const std::string& dir) {
     }
     // The container's own files: its logs only (a fresh log is made at its
     // first line, so most short-lived containers have none).
-    auto top = entries(dir);
+    auto top = list_directory(dir);
     if (!top || !plain_dir(dir, k_dir_mode)) return false;
     for (const auto& n : *top) {
         if (n == "upper" || n == "work" || n == "init") continue;
@@ -108,10 +94,10 @@ bool spare_dirs::give(const std::string& dir) {
             ::unlink(path.c_str()) != 0)
             return false;
     }
-    if (!plain_dir(dir + "/upper", k_layer_mode) || !only(entries(dir + "/upper"), {})) return false;
-    if (!plain_dir(dir + "/work", k_layer_mode) || !only(entries(dir + "/work"), {"work"})) return false;
-    if (auto ww = entries(dir + "/work/work"); ww && !ww->empty()) return false;
-    if (!only(entries(dir + "/init"), {"etc"}) || !only(entries(dir + "/init/etc"), {"hostname", "hosts", "resolv.conf"}))
+    if (!plain_dir(dir + "/upper", k_layer_mode) || !only(list_directory(dir + "/upper"), {})) return false;
+    if (!plain_dir(dir + "/work", k_layer_mode) || !only(list_directory(dir + "/work"), {"work"})) return false;
+    if (auto ww = list_directory(dir + "/work/work"); ww && !ww->empty()) return false;
+    if (!only(list_directory(dir + "/init"), {"etc"}) || !only(list_directory(dir + "/init/etc"), {"hostname", "hosts", "resolv.conf"}))
         return false;
     std::lock_guard lock(_mu);
     if (_free.size() >= _max) return false;
