@@ -82,6 +82,17 @@ status write_file(const std::string& path, std::string_view data, int mode) {
     return write_all(fd.get(), data, path);
 }
 
+status overwrite_file(const std::string& path, std::string_view data, int mode) {
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, mode));
+    if (!fd) return sys_error("open " + path);
+    BERTH_TRY(write_all(fd.get(), data, path));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + path);
+    if (static_cast<std::uint64_t>(st.st_size) > data.size() && ::ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0)
+        return sys_error("truncate " + path);
+    return ok();
+}
+
 status write_file_atomic(const std::string& path, std::string_view data, int mode) {
     std::string tmp = path + ".tmp";
     unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

@@ -15,6 +15,11 @@ namespace berth {
 // Whole-file helpers for small files (configs, cgroup knobs). They block.
 result<std::string> read_file(const std::string& path);
 status write_file(const std::string& path, std::string_view data, int mode = 0644);
+// The same, over an existing file's bytes, cut only where it was longer:
+// never truncated to zero first. ext4 (auto_da_alloc) starts the writeback of
+// a file truncated to zero and rewritten at its close, and the writer then
+// waits for the disk.
+status overwrite_file(const std::string& path, std::string_view data, int mode = 0644);
 // Writes path.tmp, fsyncs it and renames it over path: the file is either old or new.
 status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
 status make_dirs(const std::string& path, int mode = 0755);

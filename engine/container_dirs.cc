@@ -137,13 +137,14 @@ status make_container_dirs(const std::string& dir, const std::string& hostname, 
                 if (::mkdir((dir + d).c_str(), k_layer_mode) != 0 && errno != EEXIST)
                     return sys_error("mkdir " + dir + d);
     }
-    // Written in place in a spare (O_TRUNC): no new inode.
-    BERTH_TRY(write_file(dir + "/init/etc/hostname", hostname + "\n"));
+    // Written in place in a spare: no new inode, and no truncation to zero
+    // (overwrite_file: ext4 would flush each file to disk at its close).
+    BERTH_TRY(overwrite_file(dir + "/init/etc/hostname", hostname + "\n"));
     std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
-    BERTH_TRY(write_file(dir + "/init/etc/hosts", hosts));
+    BERTH_TRY(overwrite_file(dir + "/init/etc/hosts", hosts));
     // A copy of its own, never a link to a shared file: ResolvConfPath
     // (inspect) names it, and tools rewrite it in place (cri-dockerd does).
-    return write_file(dir + "/init/etc/resolv.conf", resolv_conf());
+    return overwrite_file(dir + "/init/etc/resolv.conf", resolv_conf());
 }
 
 }  // namespace berth
