@@ -46,7 +46,8 @@ monitors, each process's descriptors against its RLIMIT_NOFILE
 
 A p99 wants at least 2000 samples (the table marks those from fewer): -n 2000
 for the concurrency loop; pool-open's defaults give 2000. On a noisy machine,
---rounds R repeats the concurrency loop R times, alternating the runners, and
+--rounds R repeats the concurrency loop R times, each round starting at the
+next runner (every run waits for the machine to settle first), and
 the table gives medians (containers/s, CPU per container) over the rounds and
 the p50/p99 of all their samples; each round's figures are printed below it.
 
@@ -98,6 +99,21 @@ def machine_busy_s():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:9]]
     return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(max_s, idle_share=0.9, step=0.25):
+    """Waits (at most max_s seconds) until the machine is idle (at least
+    idle_share of its CPU time over `step` seconds), so that a run's deferred
+    kernel work (network namespace cleanup, memory cgroups being freed) is not
+    the next runner's. Returns the seconds waited."""
+    t0 = time.monotonic()
+    cpus = os.cpu_count() or 1
+    while time.monotonic() - t0 < max_s:
+        b0, w0 = machine_busy_s(), time.monotonic()
+        time.sleep(step)
+        if machine_busy_s() - b0 <= (1 - idle_share) * cpus * (time.monotonic() - w0):
+            break
+    return time.monotonic() - t0
 
 
 def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None):
@@ -857,11 +873,19 @@ def main():
         bundle = make_bundle(base, tar) if {"crun", "runc"} & set(runners) else None
         if "podman" in runners:
             podman = podman_setup(base, tar, args.install_peers)
+        # Before every run the machine settles (the last run's deferred kernel
+        # work is not counted against the next runner), and each round
+        # starts at the next runner: no runner always follows the same one.
+        settle_max = 1.0 if args.smoke else 15.0
+        settled = []
+        cold = [x for x in runners if x not in POOL_RUNNERS]
         for rnd in range(args.rounds):
             for conc in concs:
                 print("concurrency %d%s" % (conc, " (round %d of %d)" % (rnd + 1, args.rounds) if args.rounds > 1
                                                 else ""), flush=True)
-                for name in runners:
+                k = rnd % len(cold) if cold else 0
+                for name in cold[k:] + cold[:k]:
+                    settled.append(settle(settle_max))
                     t = time.perf_counter()
                     if name == "batch":
                         rows.append(bench_berth_batch(d, conc, args.n, args.min_seconds) if batch else
@@ -888,8 +912,6 @@ def main():
                         rows.append(bench_peer("podman run --rm", prefix + ["run", "--rm", "--network", "none"] +
                                                PODMAN_ULIMITS + [image, "true"], conc, args.n, args.min_seconds, True)
                                     if prefix else unavailable("podman run --rm", conc, image))
-                    elif name in POOL_RUNNERS:
-                        continue  # once, after this loop
                     else:
                         raise SystemExit("unknown runner %r" % name)
                     last = rows[-1]
@@ -897,6 +919,9 @@ def main():
                         print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
                             last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
                             last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
+        if settled:
+            notes.append("settling before each run (until 90%% of the CPU is idle, at most %g s): median %.1f s, "
+                         "max %.1f s" % (settle_max, statistics.median(settled), max(settled)))
         if args.rounds > 1:
             rows = merge_rounds(rows)
             for r in rows:
@@ -927,6 +952,7 @@ def main():
                     "refill keeps up)")
                 print(note, flush=True)
                 notes.append(note)
+            settle(settle_max)
             t = time.perf_counter()
             try:
                 rows.append(bench_pool_burst(d, args.pool_size) if name == "pool-burst" else

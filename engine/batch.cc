@@ -150,9 +150,10 @@ awaitable<void> engine::batch_scheduled(std::shared_ptr<void> opaque, std::size_
                 auto code = co_await wait_container(*c, "not-running");
                 st->out.exit_codes[index] = code ? *code : -1;
             }
+            // As a worker's: the removal yields to the starts still due.
             if (st->opts.remove) {
-                if (auto r = co_await remove_container(id, true, true); !r)
-                    log::warn("batch: remove {}: {}", id.substr(0, 12), r.err().message);
+                st->removing++;
+                asio::co_spawn(_loop, batch_remove(st, id), asio::detached);
             }
         }
     } catch (const std::exception& e) {
