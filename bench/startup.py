@@ -46,8 +46,9 @@ monitors, each process's descriptors against its RLIMIT_NOFILE
 
 A p99 wants at least 2000 samples (the table marks those from fewer): -n 2000
 for the concurrency loop; pool-open's defaults give 2000. On a noisy machine,
---rounds R repeats the concurrency loop R times, each round starting at the
-next runner (every run waits for the machine to settle first), and
+--rounds R repeats the concurrency loop R times, the runners' order rotated
+and reversed every other round (after every run the machine settles, and
+the CPU it spends meanwhile is that run's), and
 the table gives medians (containers/s, CPU per container) over the rounds and
 the p50/p99 of all their samples; each round's figures are printed below it.
 
@@ -104,16 +105,27 @@ def machine_busy_s():
 def settle(max_s, idle_share=0.9, step=0.25):
     """Waits (at most max_s seconds) until the machine is idle (at least
     idle_share of its CPU time over `step` seconds), so that a run's deferred
-    kernel work (network namespace cleanup, memory cgroups being freed) is not
-    the next runner's. Returns the seconds waited."""
-    t0 = time.monotonic()
+    kernel work (network namespace cleanup, memory cgroups being freed) does
+    not land in the next runner's window. Returns the seconds waited and the
+    machine's busy CPU seconds meanwhile: charge_tail() counts them against
+    the run that left that work behind."""
+    t0, busy0 = time.monotonic(), machine_busy_s()
     cpus = os.cpu_count() or 1
     while time.monotonic() - t0 < max_s:
         b0, w0 = machine_busy_s(), time.monotonic()
         time.sleep(step)
         if machine_busy_s() - b0 <= (1 - idle_share) * cpus * (time.monotonic() - w0):
             break
-    return time.monotonic() - t0
+    return time.monotonic() - t0, machine_busy_s() - busy0
+
+
+def charge_tail(row, busy_s):
+    """Adds the CPU the machine spent after a run's window, until it settled,
+    to that run's CPU per container (its deferred work is its own)."""
+    if row.get("available") and row.get("n"):
+        row["machine_busy_cpu_s"] += busy_s
+        row["tail_cpu_s"] = busy_s
+        row["cpu_ms_per_container"] = row["machine_busy_cpu_s"] * 1e3 / row["n"]
 
 
 def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None):
@@ -131,8 +143,9 @@ def merge_rounds(rows):
     """The rows of one runner and concurrency from several rounds (--rounds),
     as one: containers/s and CPU per container the medians of the rounds',
     p50/p99 over all their samples, n their sum; "rounds" keeps each round's
-    figures. Rounds alternate the runners, so that a noisy stretch of the
-    machine hits one round of each rather than all of one runner."""
+    figures. Rounds interleave the runners (bench order: rotated, reversed
+    every other round), so that a noisy stretch of the machine hits one round
+    of each rather than all of one runner."""
     groups, order = {}, []
     for r in rows:
         key = (r["runner"], r["concurrency"])
@@ -812,8 +825,8 @@ def main():
     ap.add_argument("-c", "--concurrency", default="1,2,16")
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat the concurrency loop (every runner at every concurrency) this many times, "
-                    "alternating; the table gives each runner's median containers/s and CPU per container and the "
-                    "p50/p99 of all its samples")
+                    "in an order that changes each round; the table gives each runner's median containers/s and "
+                    "CPU per container and the p50/p99 of all its samples")
     ap.add_argument("--min-seconds", type=float, default=10.0,
                     help="each run lasts at least this long (deferred namespace cleanup is counted)")
     ap.add_argument("--runners", default="batch,api,cli,probe,crun,runc,podman,pool-burst,pool-open",
@@ -873,19 +886,24 @@ def main():
         bundle = make_bundle(base, tar) if {"crun", "runc"} & set(runners) else None
         if "podman" in runners:
             podman = podman_setup(base, tar, args.install_peers)
-        # Before every run the machine settles (the last run's deferred kernel
-        # work is not counted against the next runner), and each round
-        # starts at the next runner: no runner always follows the same one.
+        # After every run the machine settles: what it does meanwhile (the
+        # run's deferred kernel work) is charged to that run, not to the next
+        # runner's window. The order changes every round (rotated, and
+        # reversed every other round), so that no runner always follows the
+        # same one.
         settle_max = 1.0 if args.smoke else 15.0
         settled = []
         cold = [x for x in runners if x not in POOL_RUNNERS]
+        settle(settle_max)
         for rnd in range(args.rounds):
             for conc in concs:
                 print("concurrency %d%s" % (conc, " (round %d of %d)" % (rnd + 1, args.rounds) if args.rounds > 1
                                                 else ""), flush=True)
                 k = rnd % len(cold) if cold else 0
-                for name in cold[k:] + cold[:k]:
-                    settled.append(settle(settle_max))
+                order = cold[k:] + cold[:k]
+                if rnd % 2:
+                    order.reverse()
+                for name in order:
                     t = time.perf_counter()
                     if name == "batch":
                         rows.append(bench_berth_batch(d, conc, args.n, args.min_seconds) if batch else
@@ -915,13 +933,17 @@ def main():
                     else:
                         raise SystemExit("unknown runner %r" % name)
                     last = rows[-1]
+                    waited, tail = settle(settle_max)
+                    settled.append(waited)
+                    charge_tail(last, tail)
                     if last.get("available"):
                         print("  %-26s %6d in %5.1f s: %7.1f/s p50 %.2f ms%s" % (
                             last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"],
                             last["p50_ms"], "  ERROR " + last["error"] if last.get("error") else ""), flush=True)
         if settled:
-            notes.append("settling before each run (until 90%% of the CPU is idle, at most %g s): median %.1f s, "
-                         "max %.1f s" % (settle_max, statistics.median(settled), max(settled)))
+            notes.append("settling after each run (until 90%% of the CPU is idle, at most %g s; the CPU meanwhile "
+                         "is the run's): median %.1f s, max %.1f s" % (settle_max, statistics.median(settled),
+                                                                      max(settled)))
         if args.rounds > 1:
             rows = merge_rounds(rows)
             for r in rows:
@@ -952,6 +974,7 @@ def main():
                     "refill keeps up)")
                 print(note, flush=True)
                 notes.append(note)
+            # (Their CPU is the request's: what follows is the pool's removal.)
             settle(settle_max)
             t = time.perf_counter()
             try:
