@@ -50,13 +50,17 @@ error sys_error(std::string_view what, int err) {
 result<std::string> read_file(const std::string& path) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return sys_error("open " + path);
+    return read_to_end(fd.get(), path);
+}
+
+result<std::string> read_to_end(int fd, const std::string& shown) {
     std::string out;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return sys_error("read " + path);
+            return sys_error("read " + shown);
         }
         if (n == 0) break;
         out.append(buf, static_cast<size_t>(n));

@@ -14,6 +14,8 @@ namespace berth {
 
 // Whole-file helpers for small files (configs, cgroup knobs). They block.
 result<std::string> read_file(const std::string& path);
+// The rest of an open descriptor's contents; `shown` names it in errors.
+result<std::string> read_to_end(int fd, const std::string& shown);
 status write_file(const std::string& path, std::string_view data, int mode = 0644);
 // The same, over an existing file's bytes, cut only where it was longer:
 // never truncated to zero first. ext4 (auto_da_alloc) starts the writeback of

@@ -186,15 +186,8 @@ result<std::optional<std::string>> read_regular_ahead(const char* path) {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20))
         return make_error(errc::invalid_argument, std::string(path) + " is not a regular file");
-    std::string out;
-    char buf[16384];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error(std::string("read ") + path);
-        if (n == 0) return std::optional<std::string>(std::move(out));
-        out.append(buf, static_cast<std::size_t>(n));
-    }
+    BERTH_ASSIGN(std::string out, read_to_end(fd.get(), path));
+    return std::optional<std::string>(std::move(out));
 }
 
 // What a parked child did ahead for its claim's process half: the rootfs
