@@ -25,7 +25,6 @@
 #include <sched.h>
 #include <linux/close_range.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -193,14 +192,6 @@ private:
     void on_client();
     void on_message(message& m);
     void on_signal();
-    void on_reaped(pid_t pid, int wstatus);
-    // waitpid(-1) over all children: for SIGCHLD, and every k_walk_ns as a
-    // net for a child_exit_signal the kernel dropped (a full real-time
-    // signal queue, RLIMIT_SIGPENDING, drops rather than coalesces).
-    void reap_all(std::int64_t now);
-    static constexpr std::int64_t k_walk_ns = 1'000'000'000;
-    std::int64_t _last_walk_ns = 0;
-    std::vector<pid_t> _dead;  // on_signal's pids, kept for its capacity
     void on_exec_status(box& b);
     void on_output(box& b, bool is_err);
     void on_stdin_writable(box& b);
@@ -283,7 +274,6 @@ int monitor_process::run() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
-    sigaddset(&set, monitor::child_exit_signal());
     sigprocmask(SIG_BLOCK, &set, nullptr);
     _sigfd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     watch(_sigfd.get(), t_signal);
@@ -329,10 +319,6 @@ int monitor_process::run() {
             timeout = ms < 0 ? 0 : int(ms);
         }
         if (int held = release_held(now); held >= 0 && (timeout < 0 || held < timeout)) timeout = held;
-        if (!_by_pid.empty()) {
-            int walk = static_cast<int>(std::max<std::int64_t>(0, (_last_walk_ns + k_walk_ns - now) / 1000000 + 1));
-            if (timeout < 0 || walk < timeout) timeout = walk;
-        }
         int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
         if (n < 0 && errno != EINTR) return 1;
         for (int i = 0; i < n; ++i) {
@@ -360,7 +346,6 @@ int monitor_process::run() {
             else if (t == t_parked) on_parked(b);
         }
         now = monotonic_ns();
-        if (!_by_pid.empty() && now - _last_walk_ns >= k_walk_ns) reap_all(now);
         while (!_drains.empty() && _drains.front().first <= now) {
             auto it = _boxes.find(_drains.front().second);
             _drains.pop_front();
@@ -935,54 +920,34 @@ void monitor_process::on_stdin_writable(box& b) {
 }
 
 void monitor_process::on_signal() {
-    // One siginfo per death of a child the zygote cloned (and of the zygote
-    // itself): reap that pid, O(1). SIGCHLD (an adopted orphan; coalesced)
-    // asks for the walk over all children.
     signalfd_siginfo si;
-    bool walk = false;
     while (::read(_sigfd.get(), &si, sizeof si) == sizeof si) {
-        if (static_cast<int>(si.ssi_signo) == monitor::child_exit_signal()) _dead.push_back(static_cast<pid_t>(si.ssi_pid));
-        else walk = true;
     }
-    for (pid_t pid : _dead) {
-        int wstatus = 0;
-        if (::waitpid(pid, &wstatus, WNOHANG | __WALL) == pid) on_reaped(pid, wstatus);
-    }
-    _dead.clear();
-    if (walk) reap_all(monotonic_ns());
-}
-
-void monitor_process::reap_all(std::int64_t now) {
-    _last_walk_ns = now;
     for (;;) {
         int wstatus = 0;
-        pid_t pid = ::waitpid(-1, &wstatus, WNOHANG | __WALL);
+        pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
         if (pid <= 0) break;
-        on_reaped(pid, wstatus);
+        auto it = _by_pid.find(pid);
+        if (pid == _zygote.pid) {
+            // Without a zygote nothing can start: make a new one.
+            log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
+            _zygote = monitor::start_zygote();
+            continue;
+        }
+        if (it == _by_pid.end()) continue;  // an orphan we adopted as subreaper
+        box& b = *it->second;
+        _by_pid.erase(it);
+        b.exited = true;
+        b.finished_ns = now_ns();
+        if (WIFEXITED(wstatus)) b.exit_code = WEXITSTATUS(wstatus);
+        else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
+        // Output still in the pipes belongs before the exit; the pid
+        // namespace is gone, so EOF follows quickly. Bound the wait anyway.
+        b.drain_deadline_ns = monotonic_ns() + 2'000'000'000;  // monotonic: a clock step moves no deadline
+        _drains.emplace_back(b.drain_deadline_ns, b.id);
+        if (b.exec_status) on_exec_status(b);
+        maybe_finish(b);
     }
-}
-
-void monitor_process::on_reaped(pid_t pid, int wstatus) {
-    if (pid == _zygote.pid) {
-        // Without a zygote nothing can start: make a new one.
-        log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
-        _zygote = monitor::start_zygote();
-        return;
-    }
-    auto it = _by_pid.find(pid);
-    if (it == _by_pid.end()) return;  // an orphan we adopted as subreaper
-    box& b = *it->second;
-    _by_pid.erase(it);
-    b.exited = true;
-    b.finished_ns = now_ns();
-    if (WIFEXITED(wstatus)) b.exit_code = WEXITSTATUS(wstatus);
-    else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
-    // Output still in the pipes belongs before the exit; the pid
-    // namespace is gone, so EOF follows quickly. Bound the wait anyway.
-    b.drain_deadline_ns = monotonic_ns() + 2'000'000'000;  // monotonic: a clock step moves no deadline
-    _drains.emplace_back(b.drain_deadline_ns, b.id);
-    if (b.exec_status) on_exec_status(b);
-    maybe_finish(b);
 }
 
 void monitor_process::maybe_finish(box& b) {

@@ -13,7 +13,6 @@
 
 #include "base/log.h"
 #include "engine/monitor/protocol.h"
-#include "base/sys.h"
 #include "engine/runtime/spawn.h"
 
 namespace berth::monitor {
@@ -100,12 +99,6 @@ void run_zygote(int sock) {
     zygote_loop(sock);
 }
 
-int child_exit_signal() {
-    // glibc keeps the first real-time signals for itself; SIGRTMIN is
-    // past them.
-    return SIGRTMIN + 6;
-}
-
 zygote_handle start_zygote() {
     // Found before the fork: the child only execs.
     std::string small;
@@ -118,18 +111,7 @@ zygote_handle start_zygote() {
     }
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return {};
-    // fork() with the monitor's real-time exit signal (child_exit_signal);
-    // the monitor is single-threaded, so a bare clone3 leaves the child
-    // nothing of fork()'s at-fork work to miss.
-    struct clone_args args {};
-    args.exit_signal = static_cast<std::uint64_t>(child_exit_signal());
-    long cloned = sys::clone3(&args);
-    if (cloned < 0) {
-        ::close(sv[0]);
-        ::close(sv[1]);
-        return {};
-    }
-    pid_t pid = static_cast<pid_t>(cloned);
+    pid_t pid = ::fork();
     if (pid == 0) {
         int keep = sv[1];
         ::close(sv[0]);

@@ -25,16 +25,6 @@ struct zygote_handle {
 };
 zygote_handle start_zygote();
 
-// The signal the zygote, and so every child it clones (clone3 with
-// CLONE_PARENT takes the caller's exit signal), sends the monitor when it
-// dies: a real-time signal, which queues one siginfo per death where
-// SIGCHLD coalesces, so the monitor learns each pid and reaps it with an
-// O(1) waitpid(pid) instead of a waitpid(-1) that walks all its children
-// (thousands of parked sandboxes and idle containers). Children whose exit
-// signal is not SIGCHLD are "clone" children: wait for them with __WALL.
-// Orphans the monitor adopts as subreaper still signal SIGCHLD.
-int child_exit_signal();
-
 // The zygote's loop on its socket (fd `sock`); returns never.
 [[noreturn]] void run_zygote(int sock);
 
