@@ -10,7 +10,7 @@ closer::closer() {
     // The thread takes no signal: it inherits a mask that blocks them all,
     // so a process-directed signal that the creating thread blocks (for its
     // signalfd) is never delivered here instead, where SIGCHLD's default
-    // action would discard it and a real-time one's would kill the process.
+    // action would discard it.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -5,9 +5,10 @@
 // event loop (the monitor) hands such descriptors here instead of closing
 // them between two requests it serves.
 //
-// The thread runs at nice 19, blocks every signal, and never allocates: it swaps the queue the
-// caller filled for its own empty one, so a bare clone() of the process
-// (without fork's at-fork locking) cannot catch it holding the heap's lock.
+// The thread runs at nice 19, blocks every signal, and never allocates: it
+// swaps the queue the caller filled for its own empty one, so a bare
+// clone() of the process (without fork's at-fork locking) cannot catch it
+// holding the heap's lock.
 #pragma once
 
 #include <atomic>

@@ -259,7 +259,11 @@ private:
     // (strace of a 1,000/s open loop): namespaces are closed on the
     // closer's thread, and its pending descriptors count in the budget.
     closer _closer;
-    void drop_namespaces(unique_fd& mnt, unique_fd& net);
+    // Closes a box's or a held pair of namespace descriptors: on the
+    // closer's thread where ours may be the last reference (`teardown`),
+    // inline where the process still holds them (cheaper than waking the
+    // thread) or where what follows needs the mount gone.
+    void drop_namespaces(unique_fd& mnt, unique_fd& net, bool teardown);
     std::size_t ns_fds() const { return _ns_fds + _closer.pending(); }
     bool _release = false;
     std::size_t _nofile = 1024;
@@ -399,9 +403,9 @@ void monitor_process::on_message(message& msg_in) {
             if (b->parked && !b->exited) ::kill(b->pid, SIGKILL);
         // Held namespaces were the last daemon's to release, and it may
         // have claimed for them: this one knows nothing of them.
-        for (auto& h : _held) drop_namespaces(h.mnt, h.net);
+        for (auto& h : _held) drop_namespaces(h.mnt, h.net, true);
         _held.clear();
-        for (auto& [bid, b] : _boxes) drop_namespaces(b->mnt_ns, b->net_ns);
+        for (auto& [bid, b] : _boxes) drop_namespaces(b->mnt_ns, b->net_ns, true);
         _release = false;
         // In parts of at most 1,000: one seqpacket message must fit the
         // socket buffer (about 200 KiB), and thousands of containers do not.
@@ -531,22 +535,26 @@ void monitor_process::hold_namespaces(box& b) {
 }
 
 void monitor_process::make_room(std::size_t more_boxes) {
-    auto over = [&] { return 3 * (_boxes.size() + more_boxes) + _ns_fds + 512 > _nofile; };
-    while (over() && !_held.empty()) {
-        drop_namespaces(_held.front().mnt, _held.front().net);
+    auto used = [&] { return 3 * (_boxes.size() + more_boxes) + _ns_fds + 512; };
+    while (used() > _nofile && !_held.empty()) {
+        drop_namespaces(_held.front().mnt, _held.front().net, true);
         _held.pop_front();
     }
-    for (auto it = _boxes.begin(); over() && it != _boxes.end(); ++it) drop_namespaces(it->second->mnt_ns, it->second->net_ns);
-    // What was dropped still counts until the closer has closed it.
-    const std::size_t budget = _nofile > 512 + _ns_fds ? _nofile - 512 - _ns_fds : 0;
-    const std::size_t boxes = 3 * (_boxes.size() + more_boxes);
-    if (boxes + _closer.pending() > budget) _closer.wait_until_pending_at_most(budget > boxes ? budget - boxes : 0);
+    for (auto it = _boxes.begin(); used() > _nofile && it != _boxes.end(); ++it)
+        drop_namespaces(it->second->mnt_ns, it->second->net_ns, true);
+    // What was dropped counts until the closer has closed it.
+    if (used() + _closer.pending() > _nofile) _closer.wait_until_pending_at_most(_nofile > used() ? _nofile - used() : 0);
 }
 
-void monitor_process::drop_namespaces(unique_fd& mnt, unique_fd& net) {
+void monitor_process::drop_namespaces(unique_fd& mnt, unique_fd& net, bool teardown) {
     if (!mnt) return;
-    _closer.close(std::move(net));
-    _closer.close(std::move(mnt));
+    if (teardown) {
+        _closer.close(std::move(net));
+        _closer.close(std::move(mnt));
+    } else {
+        net.reset();
+        mnt.reset();
+    }
     _ns_fds -= 2;
 }
 
@@ -555,7 +563,7 @@ int monitor_process::release_held(std::int64_t now) {
         if (!_release && now - _held.front().since < k_max_hold_ns) break;
         // The last reference: the kernel tears the namespace down (on the
         // closer's thread).
-        drop_namespaces(_held.front().mnt, _held.front().net);
+        drop_namespaces(_held.front().mnt, _held.front().net, true);
         _held.pop_front();
         now = monotonic_ns();
     }
@@ -702,7 +710,7 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (_by_fd.erase(p->control.get())) unwatch(p->control.get());
         p->claim_sent = true;
         p->parked = false;
-        if (!flag("hold_namespaces")) drop_namespaces(p->mnt_ns, p->net_ns);
+        if (!flag("hold_namespaces")) drop_namespaces(p->mnt_ns, p->net_ns, false);  // the child holds them
         p->out.eof = p->err.eof = false;
     } else {
         message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", p->tty}, {"exec", is_exec}}, {}};
@@ -996,13 +1004,8 @@ void monitor_process::finish(box& b) {
         // Closed here, not on the closer's thread: that start may come
         // right after this report, and an overlay with index=on refuses an
         // upper directory another mount still holds.
-        if (!b.start_failed && !b.parked) {
-            _held.push_back({monotonic_ns(), std::move(b.mnt_ns), std::move(b.net_ns)});
-        } else {
-            b.mnt_ns.reset();
-            b.net_ns.reset();
-            _ns_fds -= 2;
-        }
+        if (!b.start_failed && !b.parked) _held.push_back({monotonic_ns(), std::move(b.mnt_ns), std::move(b.net_ns)});
+        else drop_namespaces(b.mnt_ns, b.net_ns, false);
     }
     _boxes.erase(id);
 }
