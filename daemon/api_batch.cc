@@ -34,7 +34,7 @@ result<int> positive_query(const request& req, const char* key, int fallback) {
 json::object pool_json(const pool_info& p) {
     return {{"Image", p.image_ref}, {"ImageID", p.image_id},         {"Size", p.size},
             {"Ready", p.ready},     {"Preparing", p.preparing},     {"Taken", p.taken},
-            {"Failed", p.failed},   {"LastError", p.last_error}};
+            {"Failed", p.failed},   {"LastError", p.last_error},   {"Commands", p.commands}};
 }
 
 }  // namespace

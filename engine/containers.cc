@@ -257,16 +257,19 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         if (!binds) co_return binds.err();
         if (auto tmpfs = tmpfs_mounts_of(host_config); !tmpfs) co_return tmpfs.err();
         // Named volumes are made on first use (with the labels and driver
-        // options --mount gives).
-        auto check = [b = std::move(*binds), requests = volume_requests_of(host_config), anon_names,
-                      root = _opts.data_root]() -> status {
-            for (auto r : requests)
-                if (std::find(anon_names.begin(), anon_names.end(), r.name) == anon_names.end())
-                    BERTH_TRY(volumes::create(root, r.name, std::move(r.labels), std::move(r.options)));
-            return check_bind_sources(b);
-        };
-        auto checked = co_await _workers.run(offload_reason::filesystem, std::move(check));
-        if (!checked) co_return checked.err();
+        // options --mount gives). Nothing to look at: no hop to a worker.
+        auto requests = volume_requests_of(host_config);
+        if (!binds->empty() || !requests.empty()) {
+            auto check = [b = std::move(*binds), requests = std::move(requests), anon_names,
+                          root = _opts.data_root]() -> status {
+                for (auto r : requests)
+                    if (std::find(anon_names.begin(), anon_names.end(), r.name) == anon_names.end())
+                        BERTH_TRY(volumes::create(root, r.name, std::move(r.labels), std::move(r.options)));
+                return check_bind_sources(b);
+            };
+            auto checked = co_await _workers.run(offload_reason::filesystem, std::move(check));
+            if (!checked) co_return checked.err();
+        }
     }
     // Limits are checked and adjusted as Docker does; the ones this host
     // cannot apply are dropped with Docker's warning.
@@ -345,7 +348,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (hostname.empty()) hostname = c->id.substr(0, 12);
     auto env = merge_env(string_list(image_cfg.if_contains("Env")), string_list(body.if_contains("Env")));
     bool has_path = std::any_of(env.begin(), env.end(), [](auto& e) { return env_key(e) == "PATH"; });
-    if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if (!has_path) env.insert(env.begin(), "PATH=" + std::string(runtime::default_search_path));
     std::string workdir = str_field(body, "WorkingDir");
     if (workdir.empty()) workdir = str_field(image_cfg, "WorkingDir");
     if (!workdir.empty() && workdir[0] != '/')
@@ -748,6 +751,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // already (the same, checked when the container took it).
     if (claim) {
         process->hostname.clear();
+        process->exe = pooled_command(*c, *process);
     } else if (auto sc = co_await add_seccomp(seccomp_profile, *process); !sc) {
         co_return sc.err();
     }

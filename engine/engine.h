@@ -39,6 +39,7 @@ class spare_dirs;
 
 class monitor_client;
 class seccomp_cache;
+struct rootfs_layout;
 
 // "KILL", "SIGKILL", "9" -> 9; "" -> SIGKILL; unknown -> -1.
 int parse_signal(const std::string& s);
@@ -174,6 +175,7 @@ struct pool_info {
     int preparing = 0;  // being made
     std::uint64_t taken = 0, failed = 0;
     std::string last_error;
+    int commands = 0;   // commands whose place along PATH its claims are told
 };
 
 struct create_result {
@@ -409,6 +411,11 @@ private:
     // cgroups (and directories) go.
     awaitable<void> reap_lost_sandboxes(std::vector<std::string> ids);
     pool_info info_of(const pool& p) const;
+    // A claim's command as the search along PATH finds it in its pool's
+    // sandboxes (engine/command_path.h), or "" (not known yet: looked up
+    // in the background for the next claims; or not for a cache).
+    std::string pooled_command(const container& c, const runtime::launch_spec& process);
+    awaitable<void> look_up_command(std::string image_id, std::uint64_t serial, std::string key, rootfs_layout layout);
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.
     // seccomp_profile (if given): the profile its process gets (nullopt:

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "engine/cgroup/manager.h"
+#include "engine/command_path.h"
 #include "engine/config_util.h"
 #include "engine/container_dirs.h"
 #include "engine/confinement_config.h"
@@ -30,6 +31,7 @@
 #include "engine/mount_config.h"
 #include "engine/pool.h"
 #include "engine/monitor_client.h"
+#include "engine/rootfs_view.h"
 #include "engine/runtime/spawn.h"
 
 namespace berth {
@@ -43,6 +45,8 @@ namespace {
 // cgroup on a worker while another is with the monitor.
 constexpr int k_fillers = 2;
 constexpr int k_max_pool = 20000;
+// Commands a pool remembers where they are (engine/command_path.h).
+constexpr std::size_t k_max_pool_commands = 64;
 
 constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
 constexpr auto k_busy_refill_poll = std::chrono::milliseconds(5);
@@ -91,6 +95,7 @@ pool_info engine::info_of(const pool& p) const {
     i.taken = p.taken;
     i.failed = p.failed;
     i.last_error = p.last_error;
+    i.commands = static_cast<int>(p.commands.size());
     return i;
 }
 
@@ -337,6 +342,40 @@ std::string engine::take_sandbox(const container& c, const json::object& body) {
     p.changed->notify();
     fill_pool(c.image_id);
     return id;
+}
+
+std::string engine::pooled_command(const container& c, const runtime::launch_spec& process) {
+    // As the image's root only, who may search every directory.
+    if (!process.user.empty() || process.args.empty()) return {};
+    const std::string& name = process.args[0];
+    if (name.empty() || name.find('/') != std::string::npos) return {};
+    auto it = _pools.find(c.image_id);
+    if (it == _pools.end()) return {};
+    pool& p = *it->second;
+    std::string key = name + '\0' + runtime::search_path_of(process.env);
+    if (auto found = p.commands.find(key); found != p.commands.end()) return found->second;
+    if (p.commands.size() >= k_max_pool_commands || !p.looking_up.insert(key).second) return {};
+    // This claim's child searches itself; the next ones are told.
+    asio::co_spawn(_loop, look_up_command(c.image_id, p.serial, std::move(key), container_layout(*this, c)),
+                   asio::detached);
+    return {};
+}
+
+awaitable<void> engine::look_up_command(std::string image_id, std::uint64_t serial, std::string key,
+                                        rootfs_layout layout) {
+    // In the claimed container's image layers and init layer: what its
+    // pristine rootfs shows, without its mounts. (Removed meanwhile: not
+    // this time.)
+    auto job = [key, layout = std::move(layout)]() -> result<std::optional<std::string>> {
+        BERTH_ASSIGN(auto view, open_lower_layers(layout));
+        const auto nul = key.find('\0');
+        return resolve_command(view, key.substr(0, nul), std::string_view(key).substr(nul + 1));
+    };
+    auto found = co_await _pool_workers.run(offload_reason::filesystem, std::move(job));
+    auto it = _pools.find(image_id);
+    if (it == _pools.end() || it->second->serial != serial) co_return;
+    it->second->looking_up.erase(key);
+    if (found && *found) it->second->commands[key] = std::move(**found);
 }
 
 awaitable<void> engine::unpark(container_ptr c) {

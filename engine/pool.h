@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,10 @@ struct engine::pool {
     // sandbox only with the same.
     std::optional<std::string> seccomp_profile;
     std::vector<std::string> capabilities;
+    // Commands along PATH as a claim's search would find them (name, a NUL
+    // and the PATH, to the path), and those being looked up.
+    std::map<std::string, std::string> commands;
+    std::set<std::string> looking_up;
 };
 
 }  // namespace berth

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <type_traits>
 
@@ -144,6 +145,52 @@ public:
 private:
     asio::any_io_executor _ex;
     std::shared_ptr<asio::steady_timer> _timer;
+};
+
+// A counting semaphore for loop coroutines whose waiters are served in the
+// order they came: release() hands the unit to the oldest waiter, and only
+// that one wakes. Loop thread only.
+class async_semaphore {
+public:
+    async_semaphore(asio::any_io_executor ex, std::size_t units) : _ex(ex), _units(units) {}
+    // False if the waiting coroutine was cancelled (it holds no unit then).
+    awaitable<bool> acquire() {
+        if (_units > 0 && _waiters.empty()) {
+            --_units;
+            co_return true;
+        }
+        auto w = std::make_shared<waiter>(_ex);
+        _waiters.push_back(w);
+        while (!w->granted) {
+            auto [ec] = co_await w->timer.async_wait(asio::as_tuple(use_awaitable));
+            (void)ec;
+            if (!w->granted && co_await cancelled()) {
+                std::erase(_waiters, w);
+                co_return false;
+            }
+        }
+        co_return true;
+    }
+    void release() {
+        if (_waiters.empty()) {
+            ++_units;
+            return;
+        }
+        auto w = std::move(_waiters.front());
+        _waiters.pop_front();
+        w->granted = true;
+        w->timer.cancel();
+    }
+
+private:
+    struct waiter {
+        explicit waiter(asio::any_io_executor ex) : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+        asio::steady_timer timer;
+        bool granted = false;
+    };
+    asio::any_io_executor _ex;
+    std::size_t _units;
+    std::deque<std::shared_ptr<waiter>> _waiters;
 };
 
 }  // namespace berth

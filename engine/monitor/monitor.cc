@@ -75,7 +75,7 @@ struct box {
     unique_fd tty_sock;    // until the child has sent the pty master
     unique_fd tty_master;  // kept for resizes
     // No pidfd is kept: the monitor is the parent and reaps the process
-    // itself, so the pid cannot be reused until on_signal() reaps it (and
+    // itself, so the pid cannot be reused until on_reaped() reaps it (and
     // marks the box exited). kill(pid) is safe until then; exec opens a
     // pidfd for the time of its clone.
     pid_t pid = -1;
@@ -192,6 +192,18 @@ private:
     void on_client();
     void on_message(message& m);
     void on_signal();
+    // Reaping. A SIGCHLD's siginfo names the child whose death raised it,
+    // and waitpid() on that pid costs O(1); waitpid(-1) walks every child
+    // (parked sandboxes included, thousands with a big pool), and its last,
+    // empty call walks them all. But deaths while SIGCHLD is pending
+    // coalesce into one siginfo: those are found by a sweep with
+    // waitpid(-1), at most k_sweep_delay_ns after the signal, so a burst of
+    // exits pays a few walks, not one per exit.
+    static constexpr std::int64_t k_sweep_delay_ns = 10'000'000;
+    std::int64_t _sweep_at = 0;  // monotonic ns; 0: none due
+    void reap(pid_t pid);
+    void sweep();
+    void on_reaped(pid_t pid, int wstatus);
     void on_exec_status(box& b);
     void on_output(box& b, bool is_err);
     void on_stdin_writable(box& b);
@@ -323,6 +335,10 @@ int monitor_process::run() {
             timeout = ms < 0 ? 0 : int(ms);
         }
         if (int held = release_held(now); held >= 0 && (timeout < 0 || held < timeout)) timeout = held;
+        if (_sweep_at != 0) {
+            int ms = int(std::max<std::int64_t>(0, (_sweep_at - now) / 1000000 + 1));
+            if (timeout < 0 || ms < timeout) timeout = ms;
+        }
         int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
         if (n < 0 && errno != EINTR) return 1;
         for (int i = 0; i < n; ++i) {
@@ -350,6 +366,7 @@ int monitor_process::run() {
             else if (t == t_parked) on_parked(b);
         }
         now = monotonic_ns();
+        if (_sweep_at != 0 && _sweep_at <= now) sweep();
         while (!_drains.empty() && _drains.front().first <= now) {
             auto it = _boxes.find(_drains.front().second);
             _drains.pop_front();
@@ -930,32 +947,49 @@ void monitor_process::on_stdin_writable(box& b) {
 void monitor_process::on_signal() {
     signalfd_siginfo si;
     while (::read(_sigfd.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD && si.ssi_pid > 0) reap(static_cast<pid_t>(si.ssi_pid));
+        if (_sweep_at == 0) _sweep_at = monotonic_ns() + k_sweep_delay_ns;
     }
+}
+
+void monitor_process::reap(pid_t pid) {
+    int wstatus = 0;
+    // Not a child of ours, or not dead yet (a stop, or a signal raised by
+    // another child): the sweep looks again.
+    if (::waitpid(pid, &wstatus, WNOHANG) == pid) on_reaped(pid, wstatus);
+}
+
+void monitor_process::sweep() {
+    _sweep_at = 0;
     for (;;) {
         int wstatus = 0;
         pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
         if (pid <= 0) break;
-        auto it = _by_pid.find(pid);
-        if (pid == _zygote.pid) {
-            // Without a zygote nothing can start: make a new one.
-            log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
-            _zygote = monitor::start_zygote();
-            continue;
-        }
-        if (it == _by_pid.end()) continue;  // an orphan we adopted as subreaper
-        box& b = *it->second;
-        _by_pid.erase(it);
-        b.exited = true;
-        b.finished_ns = now_ns();
-        if (WIFEXITED(wstatus)) b.exit_code = WEXITSTATUS(wstatus);
-        else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
-        // Output still in the pipes belongs before the exit; the pid
-        // namespace is gone, so EOF follows quickly. Bound the wait anyway.
-        b.drain_deadline_ns = monotonic_ns() + 2'000'000'000;  // monotonic: a clock step moves no deadline
-        _drains.emplace_back(b.drain_deadline_ns, b.id);
-        if (b.exec_status) on_exec_status(b);
-        maybe_finish(b);
+        on_reaped(pid, wstatus);
     }
+}
+
+void monitor_process::on_reaped(pid_t pid, int wstatus) {
+    if (pid == _zygote.pid) {
+        // Without a zygote nothing can start: make a new one.
+        log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
+        _zygote = monitor::start_zygote();
+        return;
+    }
+    auto it = _by_pid.find(pid);
+    if (it == _by_pid.end()) return;  // an orphan we adopted as subreaper
+    box& b = *it->second;
+    _by_pid.erase(it);
+    b.exited = true;
+    b.finished_ns = now_ns();
+    if (WIFEXITED(wstatus)) b.exit_code = WEXITSTATUS(wstatus);
+    else if (WIFSIGNALED(wstatus)) b.exit_code = 128 + WTERMSIG(wstatus);
+    // Output still in the pipes belongs before the exit; the pid
+    // namespace is gone, so EOF follows quickly. Bound the wait anyway.
+    b.drain_deadline_ns = monotonic_ns() + 2'000'000'000;  // monotonic: a clock step moves no deadline
+    _drains.emplace_back(b.drain_deadline_ns, b.id);
+    if (b.exec_status) on_exec_status(b);
+    maybe_finish(b);
 }
 
 void monitor_process::maybe_finish(box& b) {

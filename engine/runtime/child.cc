@@ -34,7 +34,6 @@
 namespace berth::runtime {
 namespace {
 
-constexpr std::string_view k_default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 error as_internal(error e) {
     e.code = errc::internal;
@@ -237,17 +236,11 @@ error run_process(const launch_spec& spec, const child_stdio& stdio, const prepa
     if (::chdir(cwd.c_str()) != 0) return as_internal(sys_error("chdir " + cwd));
 
     std::vector<std::string> env = spec.env;
-    std::optional<std::string> path;
-    bool has_home = false;
-    for (const auto& kv : env) {
-        if (!path && starts_with(kv, "PATH=")) path = kv.substr(5);
-        has_home = has_home || starts_with(kv, "HOME=");
-    }
-    if (!path) {
-        path = std::string(k_default_path);
-        env.push_back("PATH=" + *path);
-    }
-    if (!has_home) env.push_back("HOME=" + user->home);
+    const std::string path = search_path_of(env);
+    if (std::none_of(env.begin(), env.end(), [](auto& kv) { return starts_with(kv, "PATH="); }))
+        env.push_back("PATH=" + path);
+    if (std::none_of(env.begin(), env.end(), [](auto& kv) { return starts_with(kv, "HOME="); }))
+        env.push_back("HOME=" + user->home);
 
     // Late, so that a low RLIMIT_NOFILE does not refuse the fds opened above,
     // and still as full root: raising a hard limit needs CAP_SYS_RESOURCE.
@@ -276,7 +269,7 @@ error run_process(const launch_spec& spec, const child_stdio& stdio, const prepa
     // included: its EOF tells the parent that exec succeeded.
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) return as_internal(sys_error("close_range"));
 
-    auto exe = find_executable(spec.args[0], *path);
+    auto exe = spec.exe.empty() ? find_executable(spec.args[0], path) : result<std::string>(spec.exe);
     if (!exe) return exe.err();
     std::vector<std::string> args = spec.args;
     auto argv = c_strings(args);

@@ -194,6 +194,7 @@ std::string encode_claim(std::string_view spec_json, bool has_stdin, bool tty, u
 void take_process_half(launch_spec& into, launch_spec&& from) {
     into.hostname = std::move(from.hostname);
     into.args = std::move(from.args);
+    into.exe = std::move(from.exe);
     into.env = std::move(from.env);
     into.cwd = std::move(from.cwd);
     into.user = std::move(from.user);

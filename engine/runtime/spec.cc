@@ -351,6 +351,7 @@ std::string to_json(const launch_spec& spec) {
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["hostname"] = spec.hostname;
     o["args"] = to_array(spec.args);
+    if (!spec.exe.empty()) o["exe"] = spec.exe;
     o["env"] = to_array(spec.env);
     o["cwd"] = spec.cwd;
     o["user"] = spec.user;
@@ -372,6 +373,12 @@ std::string to_json(const launch_spec& spec) {
         o["time_offsets"] = json::object{{"monotonic_ns", spec.time_offsets->monotonic_ns},
                                          {"boottime_ns", spec.time_offsets->boottime_ns}};
     return json::serialize(o);
+}
+
+std::string search_path_of(const std::vector<std::string>& env) {
+    for (const auto& kv : env)
+        if (kv.starts_with("PATH=")) return kv.substr(5);
+    return std::string(default_search_path);
 }
 
 result<std::string> seccomp_program_file(const std::string& path) {
@@ -420,6 +427,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));
     BERTH_TRY(get_strings(o, "args", s.args));
+    BERTH_TRY(get_string(o, "exe", s.exe));
     BERTH_TRY(get_strings(o, "env", s.env));
     BERTH_TRY(get_string(o, "cwd", s.cwd));
     BERTH_TRY(get_string(o, "user", s.user));

@@ -122,6 +122,10 @@ struct launch_spec {
     // Process half.
     std::string hostname;
     std::vector<std::string> args;  // argv; args[0] is resolved through PATH of env
+    // args[0] as that search would resolve it, when the daemon knows it
+    // already (a warm pool's pristine rootfs: engine/command_path.h); empty:
+    // the child searches.
+    std::string exe;
     std::vector<std::string> env;   // KEY=VALUE
     std::string cwd = "/";
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
@@ -160,6 +164,11 @@ std::vector<std::string> privileged_capabilities();
 // case-insensitive) to the defaults. Unknown names are an invalid_argument.
 result<std::vector<std::string>> effective_capabilities(const std::vector<std::string>& add,
                                                         const std::vector<std::string>& drop);
+
+// The PATH a container's command is searched along: the first PATH= of
+// env, or Docker's default when there is none (which the child then sets).
+inline constexpr std::string_view default_search_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+std::string search_path_of(const std::vector<std::string>& env);
 
 std::string to_json(const launch_spec& spec);
 result<launch_spec> launch_spec_from_json(std::string_view json);

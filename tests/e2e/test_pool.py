@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, cgroup_parents, children, exit_records, container_dirs
+from conftest import BERTH, cgroup_parents, children, exit_records, container_dirs, make_busybox_tar
 from ptyrun import PtySession
 
 MiB = 1 << 20
@@ -600,6 +600,65 @@ def test_pools_are_per_image_and_the_image_config_applies(pooled):
             d.cli("pool", "rm", "configured:1")
         wait_until(lambda: len(ready_ids(d)) <= 2)
         assert d.cli("rmi", "configured:1").returncode == 0
+
+
+def test_a_claim_runs_what_the_search_along_path_finds(pooled, tmp_path):
+    """A pool looks a claim's command up along PATH once, in the image's
+    layers, and tells its next claims where it is (their children skip the
+    search): they run what a cold start of the same container runs."""
+    d = pooled
+
+    def script(name, text, mode):
+        p = tmp_path / name
+        p.write_text("#!/bin/sh\necho %s\n" % text)
+        p.chmod(mode)
+        return str(p)
+
+    tar = make_busybox_tar(str(tmp_path / "pathy.tar"), [
+        (script("a", "local", 0o755), "/usr/local/bin/which-one"),
+        (script("b", "bin", 0o755), "/bin/which-one"),
+        (script("c", "not-executable", 0o644), "/usr/bin/plain"),
+        (script("d", "executable", 0o755), "/sbin/plain"),
+    ])
+    assert d.cli("import", tar, "pathy:1").returncode == 0
+    cases = [
+        ([], "which-one", "local\n"),                                   # the first along PATH
+        (["-e", "PATH=/bin:/usr/local/bin"], "which-one", "bin\n"),     # the container's own PATH
+        ([], "plain", "executable\n"),                                 # past a file without x bits
+        ([], "echo", "\n"),                                             # a symlink (to busybox)
+    ]
+    try:
+        for flags, command, want in cases:
+            r = d.cli("run", "--rm", *flags, "pathy:1", command)
+            assert (r.returncode, r.stdout) == (0, want), (command, r.stderr)
+        r = d.cli("pool", "set", "pathy:1", "4", "--wait")
+        assert r.returncode == 0, r.stderr
+        for i, (flags, command, want) in enumerate(cases):
+            # The first claim searches and the pool looks the command up
+            # meanwhile; the claims after it are told.
+            for _ in range(3):
+                assert wait_until(lambda: pool(d, "pathy:1")["Ready"] > 0, 10), pool(d, "pathy:1")
+                before = taken(d, "pathy:1")
+                r = d.cli("run", "--rm", *flags, "pathy:1", command)
+                assert (r.returncode, r.stdout) == (0, want), (command, r.stderr)
+                assert taken(d, "pathy:1") == before + 1, pool(d, "pathy:1")
+                wait_until(lambda: pool(d, "pathy:1")["Commands"] == i + 1, 5)
+            assert pool(d, "pathy:1")["Commands"] == i + 1, pool(d, "pathy:1")
+        # Not along PATH: nothing is known, and the claim's child says so
+        # as a cold start's does.
+        for _ in range(2):
+            r = d.cli("run", "--rm", "pathy:1", "no-such-command")
+            assert r.returncode == 127, r.stderr
+            assert 'exec: "no-such-command": executable file not found in $PATH' in r.stderr, r.stderr
+        # Another user may not search every directory: never told.
+        r = d.cli("run", "--rm", "-u", "app", "pathy:1", "which-one")
+        assert (r.returncode, r.stdout) == (0, "local\n"), r.stderr
+        assert pool(d, "pathy:1")["Commands"] == len(cases), pool(d, "pathy:1")
+    finally:
+        if pool(d, "pathy:1") is not None:
+            d.cli("pool", "rm", "pathy:1")
+        wait_until(lambda: len(ready_ids(d)) == 0)
+        assert d.cli("rmi", "pathy:1").returncode == 0
 
 
 def test_created_but_never_started(pooled):

@@ -1,0 +1,52 @@
+#include "engine/command_path.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "base/fd.h"
+#include "base/util.h"
+#include "engine/rootfs_view.h"
+
+namespace berth {
+
+namespace {
+
+// Not the view's business: what the container mounts over its rootfs, and
+// the init layer's directory.
+bool beside_own_mounts(const std::string& clean) {
+    for (std::string_view top : {"/proc", "/dev", "/sys", "/etc"})
+        if (clean == top || (clean.starts_with(top) && clean.size() > top.size() && clean[top.size()] == '/'))
+            return false;
+    return true;
+}
+
+// The path with every symlink resolved inside the view, if it stays clear
+// of those.
+bool resolves_beside_own_mounts(const rootfs_view& view, const std::string& path) {
+    auto real = resolve_in_scope(view, path);
+    return real && beside_own_mounts(*real);
+}
+
+}  // namespace
+
+std::optional<std::string> resolve_command(const rootfs_view& view, const std::string& name, std::string_view path) {
+    if (name.empty() || name.find('/') != std::string::npos) return std::nullopt;
+    for (const auto& dir : split(path, ':')) {
+        // "" and relative entries are taken from the working directory.
+        if (dir.empty() || dir[0] != '/') return std::nullopt;
+        if (!resolves_beside_own_mounts(view, dir)) return std::nullopt;
+        std::string candidate = dir + "/" + name;
+        // Where it leads first: a link into /proc is missing in the view
+        // and found in the container.
+        if (!resolves_beside_own_mounts(view, candidate)) return std::nullopt;
+        // The child's stat(): whatever fails to open is skipped, as there.
+        unique_fd fd(view.in_root(candidate, O_PATH | O_CLOEXEC));
+        if (!fd) continue;
+        struct stat st;
+        if (::fstat(fd.get(), &st) != 0) return std::nullopt;
+        if (S_ISREG(st.st_mode) && (st.st_mode & 0111)) return candidate;
+    }
+    return std::nullopt;
+}
+
+}  // namespace berth
