@@ -176,15 +176,17 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         bool set = v && ((v->is_array() && !v->as_array().empty()) || (v->is_object() && !v->as_object().empty()));
         if (set) co_return make_error(errc::invalid_argument, std::string("HostConfig.") + k + " is not supported yet");
     }
-    json::object request_volumes, image_volumes;  // Config.Volumes: anonymous volumes
-    if (auto* v = body.if_contains("Volumes"); v && v->is_object()) request_volumes = v->as_object();
+    // The image's config: its defaults are merged below as Docker does.
+    json::object image_cfg;
     {
         boost::system::error_code ec;
         auto v = json::parse(img->config_json, ec);
-        const json::value* cfg = !ec && v.is_object() ? v.as_object().if_contains("config") : nullptr;
-        const json::value* vols = cfg && cfg->is_object() ? cfg->as_object().if_contains("Volumes") : nullptr;
-        if (vols && vols->is_object()) image_volumes = vols->as_object();
+        if (!ec && v.is_object())
+            if (auto* c = v.as_object().if_contains("config"); c && c->is_object()) image_cfg = std::move(c->as_object());
     }
+    json::object request_volumes, image_volumes;  // Config.Volumes: anonymous volumes
+    if (auto* v = body.if_contains("Volumes"); v && v->is_object()) request_volumes = v->as_object();
+    if (auto* vols = image_cfg.if_contains("Volumes"); vols && vols->is_object()) image_volumes = vols->as_object();
     // Privileged, Devices, DeviceCgroupRules: checked now, gathered at start.
     if (auto devices = device_config_of(host_config); !devices) {
         co_return devices.err();
@@ -305,13 +307,6 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     host_config["LogConfig"] = std::move(*log_config);
 
     // Image defaults merged as Docker does (moby daemon/commit.go merge()).
-    json::object image_cfg;
-    {
-        boost::system::error_code ec;
-        auto v = json::parse(img->config_json, ec);
-        if (!ec && v.is_object())
-            if (auto* c = v.as_object().if_contains("config"); c && c->is_object()) image_cfg = c->as_object();
-    }
     auto user_cmd = string_list(body.if_contains("Cmd"));
     auto* ep = body.if_contains("Entrypoint");
     auto user_ep = string_list(ep);

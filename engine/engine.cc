@@ -112,19 +112,28 @@ void engine::start() { _monitor->start(); }
 
 // Persistence --------------------------------------------------------------
 
-json::object engine::to_doc(const container& c) const {
+std::string engine::doc_of(const container& c) const {
     json::array args;
     for (auto& a : c.args) args.emplace_back(a);
     json::array chain;
     for (auto& a : c.chain_ids) chain.emplace_back(a);
-    return {{"id", c.id},         {"name", c.name},          {"image_ref", c.image_ref},
-            {"image_id", c.image_id}, {"created", c.created_ns}, {"config", c.config},
-            {"host_config", c.host_config}, {"path", c.path}, {"args", args},
-            {"chain_ids", chain}, {"status", c.status},      {"pid", c.pid},
-            {"exit_code", c.exit_code}, {"error", c.error},  {"started", c.started_ns},
-            {"restart_count", c.restart_count},
-            {"finished", c.finished_ns}, {"oom_killed", c.oom_killed},
-            {"paused", c.paused}, {"manual_stop", c.manual_stop}};
+    json::object o{{"id", c.id},         {"name", c.name},          {"image_ref", c.image_ref},
+                   {"image_id", c.image_id}, {"created", c.created_ns}, {"path", c.path},
+                   {"args", std::move(args)}, {"chain_ids", std::move(chain)}, {"status", c.status},
+                   {"pid", c.pid},       {"exit_code", c.exit_code}, {"error", c.error},
+                   {"started", c.started_ns}, {"restart_count", c.restart_count},
+                   {"finished", c.finished_ns}, {"oom_killed", c.oom_killed},
+                   {"paused", c.paused}, {"manual_stop", c.manual_stop}};
+    // The two big objects are written where they are, not copied into the
+    // document first: a container is persisted at create, start and exit.
+    std::string out = json::serialize(o);
+    out.pop_back();
+    out += ",\"config\":";
+    out += json::serialize(c.config);
+    out += ",\"host_config\":";
+    out += json::serialize(c.host_config);
+    out += '}';
+    return out;
 }
 
 container_ptr engine::from_doc(const json::object& o) {
@@ -157,7 +166,7 @@ container_ptr engine::from_doc(const json::object& o) {
 }
 
 void engine::persist(const container& c, std::function<void(status)> done) {
-    _db->put("container", c.id, json::serialize(to_doc(c)), std::move(done));
+    _db->put("container", c.id, doc_of(c), std::move(done));
 }
 
 void engine::persist_image(const storage::image_record& img) {

@@ -411,6 +411,8 @@ private:
     // cgroups (and directories) go.
     awaitable<void> reap_lost_sandboxes(std::vector<std::string> ids);
     pool_info info_of(const pool& p) const;
+    // The oldest ready sandbox of p, taken (p refills).
+    std::string take_ready(pool& p, const std::string& image_id);
     // A claim's command as the search along PATH finds it in its pool's
     // sandboxes (engine/command_path.h), or "" (not known yet: looked up
     // in the background for the next claims; or not for a cache).
@@ -437,7 +439,8 @@ private:
     void persist(const container& c, std::function<void(status)> done = {});
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);
-    boost::json::object to_doc(const container& c) const;
+    // Its record's text (from_doc reads it back).
+    std::string doc_of(const container& c) const;
     container_ptr from_doc(const boost::json::object& doc);
     void persist_image(const storage::image_record& img);
     void register_image(const storage::image_record& img);

@@ -319,7 +319,11 @@ std::string engine::take_sandbox(const container& c, const json::object& body) {
     }
     if (bool_field(c.host_config, "Init") || bool_field(c.host_config, "Privileged")) return {};
     // The sandbox this container would get, with the prepared sandbox's id,
-    // must be the prepared one byte for byte.
+    // must be the prepared one byte for byte. Every sandbox of the pool is
+    // prepared from the same config (only the id differs, in both), so a
+    // HostConfig that matched once matches again: a batch compares in full
+    // once.
+    if (p.fitting_host_config && *p.fitting_host_config == c.host_config) return take_ready(p, c.image_id);
     container candidate;
     candidate.id = p.ready.front().id;
     candidate.image_id = c.image_id;
@@ -336,11 +340,16 @@ std::string engine::take_sandbox(const container& c, const json::object& body) {
     std::optional<std::string> profile;
     auto process = process_half(c, &profile);
     if (!process || profile != p.seccomp_profile || process->capabilities != p.capabilities) return {};
+    p.fitting_host_config = c.host_config;
+    return take_ready(p, c.image_id);
+}
+
+std::string engine::take_ready(pool& p, const std::string& image_id) {
     std::string id = std::move(p.ready.front().id);
     p.ready.pop_front();
     p.taken++;
     p.changed->notify();
-    fill_pool(c.image_id);
+    fill_pool(image_id);
     return id;
 }
 

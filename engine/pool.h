@@ -39,6 +39,8 @@ struct engine::pool {
     // sandbox only with the same.
     std::optional<std::string> seccomp_profile;
     std::vector<std::string> capabilities;
+    // A container HostConfig that got one of these sandboxes.
+    std::optional<boost::json::object> fitting_host_config;
     // Commands along PATH as a claim's search would find them (name, a NUL
     // and the PATH, to the path), and those being looked up.
     std::map<std::string, std::string> commands;

@@ -73,6 +73,8 @@ result<std::vector<std::string>> normalize(const std::vector<std::string>& names
 
 result<std::vector<std::string>> effective_capabilities(const std::vector<std::string>& add,
                                                         const std::vector<std::string>& drop) {
+    // Most containers: nothing to check against every capability known.
+    if (add.empty() && drop.empty()) return default_capabilities();
     auto known = all_capabilities();
     BERTH_ASSIGN(auto adds, normalize(add, known));
     BERTH_ASSIGN(auto drops, normalize(drop, known));
