@@ -874,9 +874,14 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // --log-driver none: no file; json-file: Docker's rotation, if asked for.
     if (auto logs = json_log::settings_of(c->host_config); !logs.enabled) {
         start_msg.header["log_path"] = "";
-    } else if (logs.rot.max_size > 0) {
-        start_msg.header["max_size"] = logs.rot.max_size;
-        start_msg.header["max_file"] = logs.rot.max_file;
+    } else {
+        if (logs.rot.max_size > 0) {
+            start_msg.header["max_size"] = logs.rot.max_size;
+            start_msg.header["max_file"] = logs.rot.max_file;
+        }
+        // Never started: its directory holds no log (nor a spare's: their
+        // logs are deleted), so the monitor looks for none.
+        if (c->exits == 0 && c->started_ns == 0) start_msg.header["log_new"] = true;
     }
     if (c->tty()) {
         // Docker's ConsoleSize (API 1.42+ sends it at create; older clients resize after start).

@@ -104,15 +104,16 @@ void pause_briefly() {
 
 }  // namespace
 
-status writer::open(std::string path, rotation r) {
+status writer::open(std::string path, rotation r, bool known_new) {
     _path = std::move(path);
     _rot = r;
     _deferred = false;
     // A fresh log (no file, no rotation's traces) is made at its first line:
     // most short-lived containers never print one, and on ext4 an empty file
     // still costs an inode allocation and, at removal, its eviction.
-    _fd.reset(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-    if (!_fd && errno == ENOENT && !path_exists(base_path(_path)) && !path_exists(rotated(_path, 1))) {
+    if (!known_new) _fd.reset(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (known_new ||
+        (!_fd && errno == ENOENT && !path_exists(base_path(_path)) && !path_exists(rotated(_path, 1)))) {
         _deferred = true;
         _start = _size = 0;
         return ok();

@@ -46,8 +46,10 @@ struct rotation {
 class writer {
 public:
     // Opens path for appending and finds the offset to go on from; a log
-    // that does not exist yet is created at the first append.
-    status open(std::string path, rotation r);
+    // that does not exist yet is created at the first append. known_new:
+    // the caller knows there is none (a container's first start), so not
+    // even its files are looked for.
+    status open(std::string path, rotation r, bool known_new = false);
     bool is_open() const { return _fd || _deferred; }
     // Appends one entry (a JSON line with its '\n'), rotating first when the
     // current file has reached max_size. Returns the offset after it; a

@@ -665,7 +665,8 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (auto* v = m.header.if_contains("max_size"); v && v->is_number()) rot.max_size = v->to_number<std::uint64_t>();
         if (auto* v = m.header.if_contains("max_file"); v && v->is_number()) rot.max_file = v->to_number<int>();
         if (!log_path.empty()) {
-            if (auto s = p->log.open(log_path, rot); !s) return parked ? fail_claim(s.err()) : fail(s.err());
+            if (auto s = p->log.open(log_path, rot, flag("log_new")); !s)
+                return parked ? fail_claim(s.err()) : fail(s.err());
             p->log_path = log_path;
             p->log_rot = rot;
             p->log_offset = p->log.offset();

@@ -66,10 +66,12 @@ std::vector<int> range(int from, int to) {
 
 TEST(JsonLog, AFreshLogIsCreatedAtItsFirstLine) {
     temp_dir d;
+    // known_new (a container's first start): the same, without looking.
+    for (bool known_new : {false, true})
     for (rotation r : {rotation{}, rotation{100, 3}}) {
-        std::string p = d.path + "/c" + std::to_string(r.max_size) + "-json.log";
+        std::string p = d.path + "/c" + std::to_string(r.max_size) + (known_new ? "-new" : "") + "-json.log";
         writer w;
-        ASSERT_TRUE(w.open(p, r));
+        ASSERT_TRUE(w.open(p, r, known_new));
         EXPECT_TRUE(w.is_open());
         EXPECT_FALSE(fs::exists(p)) << "no file before a line";
         EXPECT_TRUE(read_json_log(p)->empty());
