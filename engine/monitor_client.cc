@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -23,9 +24,10 @@ namespace berth {
 struct monitor_client::shard {
     int index = 0;
     std::unique_ptr<monitor_shard> conn;
-    std::set<std::string> boxes;     // containers placed here, starting or running
-    std::set<std::string> starting;  // those of boxes sent `start` on this connection, not answered yet
-    std::set<std::string> execs;  // exec ids placed here, not exited
+    // Hashed: looked up at every start, claim and exit.
+    std::unordered_set<std::string> boxes;     // containers placed here, starting or running
+    std::unordered_set<std::string> starting;  // those of boxes sent `start` on this connection, not answered yet
+    std::unordered_set<std::string> execs;  // exec ids placed here, not exited
     std::vector<std::pair<std::string, int>> running;  // state parts received so far
     std::vector<std::pair<std::string, int>> answer;   // its running set, until the start-up sync
     bool answered = false;  // has answered a hello since this daemon started
@@ -331,7 +333,7 @@ void monitor_client::on_shard_lost(int index) {
     auto& s = *_p->shards.at(index);
     s.running.clear();
     s.starting.clear();  // failed by on_monitor_lost below
-    std::set<std::string> ids = s.boxes;
+    std::set<std::string> ids(s.boxes.begin(), s.boxes.end());
     for (auto& e : s.execs) {
         ids.insert(e);
         if (auto it = _p->owner.find(e); it != _p->owner.end() && it->second == index) _p->owner.erase(it);
