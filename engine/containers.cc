@@ -1597,7 +1597,8 @@ awaitable<status> engine::destroy(container_ptr c) {
         c->status = "exited";
         co_return s.err().wrap("remove container " + c->id);
     }
-    _db->erase("container", c->id);
+    _db->erase("container", c->id, {}, false);
+    wake_db_soon();
     _containers.erase(c->id);
     _names.erase(c->name);
     std::erase_if(_execs, [&](const auto& kv) { return kv.second->container_id == c->id; });

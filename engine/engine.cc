@@ -166,7 +166,18 @@ container_ptr engine::from_doc(const json::object& o) {
 }
 
 void engine::persist(const container& c, std::function<void(status)> done) {
-    _db->put("container", c.id, doc_of(c), std::move(done));
+    _db->put("container", c.id, doc_of(c), std::move(done), false);
+    wake_db_soon();
+}
+
+void engine::wake_db_soon() {
+    // After the handlers ready now: in a burst of starts and exits many
+    // records share one wake-up of the writer and one transaction.
+    if (std::exchange(_db_wake_posted, true)) return;
+    asio::post(_loop, [this] {
+        _db_wake_posted = false;
+        _db->wake();
+    });
 }
 
 void engine::persist_image(const storage::image_record& img) {

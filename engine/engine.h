@@ -437,6 +437,9 @@ private:
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
     void persist(const container& c, std::function<void(status)> done = {});
+    // Wakes the database's writer once the loop's ready handlers have run.
+    void wake_db_soon();
+    bool _db_wake_posted = false;
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);
     // Its record's text (from_doc reads it back).

@@ -157,23 +157,26 @@ result<std::vector<metadata_row>> metadata_db::load_all(const std::string& kind)
     return out;
 }
 
-void metadata_db::put(std::string kind, std::string key, std::string doc, done_fn done) {
+void metadata_db::put(std::string kind, std::string key, std::string doc, done_fn done, bool wake) {
     {
         std::lock_guard lk(_p->mu);
         _p->queue.push_back({false, std::move(kind), std::move(key), std::move(doc), std::move(done)});
     }
-    _p->cv.notify_one();
+    if (wake) _p->cv.notify_one();
 }
 
-void metadata_db::erase(std::string kind, std::string key, done_fn done) {
+void metadata_db::erase(std::string kind, std::string key, done_fn done, bool wake) {
     {
         std::lock_guard lk(_p->mu);
         _p->queue.push_back({true, std::move(kind), std::move(key), {}, std::move(done)});
     }
-    _p->cv.notify_one();
+    if (wake) _p->cv.notify_one();
 }
 
+void metadata_db::wake() { _p->cv.notify_one(); }
+
 void metadata_db::flush() {
+    _p->cv.notify_one();  // writes queued without a wake-up
     std::unique_lock lk(_p->mu);
     _p->idle_cv.wait(lk, [&] { return _p->queue.empty() && !_p->busy; });
 }

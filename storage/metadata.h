@@ -34,8 +34,12 @@ public:
 
     using done_fn = std::function<void(status)>;
     // Queue an upsert / delete; done runs on the writer thread after commit.
-    void put(std::string kind, std::string key, std::string doc, done_fn done = {});
-    void erase(std::string kind, std::string key, done_fn done = {});
+    // wake false: the writer is not woken for it (a later wake() or write
+    // does), so that a caller's writes of one turn of its loop cost one
+    // wake-up and go into one transaction.
+    void put(std::string kind, std::string key, std::string doc, done_fn done = {}, bool wake = true);
+    void erase(std::string kind, std::string key, done_fn done = {}, bool wake = true);
+    void wake();
     // Blocks until everything queued so far is committed.
     void flush();
 
