@@ -20,10 +20,17 @@ bool beside_own_mounts(const std::string& clean) {
     return true;
 }
 
-// The path with every symlink resolved inside the view, if it stays clear
-// of those.
+// Whether the walk to path, every symlink followed inside the view, stays
+// clear of those at every step, and takes no ".." after a component that
+// is missing (the kernel's walk stops there; the container may have it:
+// a mount point, a working directory made at the claim).
 bool resolves_beside_own_mounts(const rootfs_view& view, const std::string& path) {
-    auto real = resolve_in_scope(view, path);
+    bool missing = false;
+    auto real = resolve_in_scope(view, path, [&](const std::string& sofar, scope_step step) {
+        if (step == scope_step::up && missing) return false;
+        if (step == scope_step::missing) missing = true;
+        return beside_own_mounts(sofar);
+    });
     return real && beside_own_mounts(*real);
 }
 

@@ -95,7 +95,8 @@ pool_info engine::info_of(const pool& p) const {
     i.taken = p.taken;
     i.failed = p.failed;
     i.last_error = p.last_error;
-    i.commands = static_cast<int>(p.commands.size());
+    i.commands = static_cast<int>(
+        std::count_if(p.commands.begin(), p.commands.end(), [](const auto& kv) { return !kv.second.empty(); }));
     return i;
 }
 
@@ -384,7 +385,9 @@ awaitable<void> engine::look_up_command(std::string image_id, std::uint64_t seri
     auto it = _pools.find(image_id);
     if (it == _pools.end() || it->second->serial != serial) co_return;
     it->second->looking_up.erase(key);
-    if (found && *found) it->second->commands[key] = std::move(**found);
+    // Not found, or not for telling (""): remembered too, so that every
+    // claim of it does not mount the layers again. (No view: next time.)
+    if (found) it->second->commands[key] = found->value_or("");
 }
 
 awaitable<void> engine::unpark(container_ptr c) {

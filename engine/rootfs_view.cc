@@ -250,17 +250,22 @@ result<rootfs_view> open_live(int pid, const rootfs_layout& l) {
     return v;
 }
 
-result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& path) {
+result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& path, const scope_visitor& visit) {
     std::deque<std::string> todo;
     for (auto& c : components(path)) todo.push_back(std::move(c));
     std::vector<std::string> done;
     int links = 0;
+    auto stopped = [&](const std::string& sofar, scope_step step) {
+        return visit && !visit(sofar, step);
+    };
+    const auto refused = [&] { return make_error(errc::conflict, "resolve " + path + ": left the scope asked for"); };
     while (!todo.empty()) {
         std::string c = std::move(todo.front());
         todo.pop_front();
         if (c == ".") continue;
         if (c == "..") {
             if (!done.empty()) done.pop_back();
+            if (stopped(join_abs(done), scope_step::up)) return refused();
             continue;
         }
         done.push_back(c);
@@ -268,9 +273,13 @@ result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& pa
         unique_fd fd(v.in_root(sofar, O_PATH | O_NOFOLLOW));
         if (!fd) {
             // What does not exist is taken as written (Docker does the same).
-            if (errno == ENOENT || errno == ENOTDIR) continue;
+            if (errno == ENOENT || errno == ENOTDIR) {
+                if (stopped(sofar, scope_step::missing)) return refused();
+                continue;
+            }
             return sys_error("resolve " + sofar + " in the container");
         }
+        if (stopped(sofar, scope_step::found)) return refused();
         struct stat st;
         if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + sofar + " in the container");
         if (!S_ISLNK(st.st_mode)) continue;

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -109,7 +110,12 @@ result<rootfs_view> open_lower_layers(const rootfs_layout& l);
 // the view; ".." stops at "/". The result is absolute and clean ("/etc/x").
 // Components that do not exist are kept as written. Errors: ELOOP after 255
 // links, and I/O errors.
-result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& path);
+// visit (if given) sees every step: the path so far after a component that
+// exists there (found) or does not (missing), or after a ".." (up); false
+// stops the walk with a conflict error.
+enum class scope_step { found, missing, up };
+using scope_visitor = std::function<bool(const std::string& sofar, scope_step step)>;
+result<std::string> resolve_in_scope(const rootfs_view& v, const std::string& path, const scope_visitor& visit = {});
 
 // "/a/b/" -> "/a/b/", "a/./b/." -> "/a/b/.", "../x" -> "/x": the path made
 // absolute and clean, keeping a trailing "/" or "/." as Docker does

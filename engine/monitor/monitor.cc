@@ -965,6 +965,9 @@ void monitor_process::on_signal() {
         _sweep_at = std::min(now + k_sweep_quiet_ns, _sweep_latest);
     }
     for (pid_t pid : std::exchange(_suspects, {})) reap(pid);
+    // Nothing starts without the zygote: its death, even one whose signal
+    // merged with another's, is not left to the sweep.
+    if (_zygote.pid > 0) reap(_zygote.pid);
 }
 
 void monitor_process::reap(pid_t pid) {

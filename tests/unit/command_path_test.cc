@@ -96,5 +96,20 @@ TEST_F(CommandPath, NothingWhereTheContainerCouldDiffer) {
     EXPECT_EQ(resolve_command(v, "a", "/bin:/etc").value_or("?"), "/bin/a");
 }
 
+TEST_F(CommandPath, NoWalkThroughWhatOnlyTheContainerHas) {
+    file("/opt/b", 0755);
+    file("/bin/b", 0755);
+    link("/sys/../opt/b", "/usr/local/bin/b");  // /sys is missing here, a mount point there
+    file("/bin/c", 0755);
+    auto v = view();
+    EXPECT_FALSE(resolve_command(v, "b", "/usr/local/bin:/bin"));
+    EXPECT_FALSE(resolve_command(v, "c", "/proc/self/../../bin"));
+    // ".." after a missing directory: the kernel stops there, and the
+    // container may have it (its working directory, made at the claim).
+    EXPECT_FALSE(resolve_command(v, "c", "/usr/nowhere/../../bin"));
+    // ".." after directories that exist is an ordinary walk.
+    EXPECT_EQ(resolve_command(v, "c", "/opt/../bin").value_or("?"), "/opt/../bin/c");
+}
+
 }  // namespace
 }  // namespace berth
