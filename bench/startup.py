@@ -39,7 +39,7 @@ monitors, each process's descriptors against its RLIMIT_NOFILE
 (bench/idle_containers.py's measurement).
 
     bench/startup.py [-n N] [-c 1,2,16] [--rounds R] [--min-seconds S] [--runners LIST]
-                     [--pool-size K] [--open-rate R] [--open-seconds S]
+                     [--pool-size K] [--pool-rounds R] [--open-rate R] [--open-seconds S]
                      [--open-pool K] [--idle 1000,10000 | --idle 0]
                      [--json FILE] [--png FILE] [--install-peers]
                      [--berth PATH] [--smoke] [--probe-check]
@@ -51,6 +51,9 @@ and reversed every other round (after every run the machine settles, and
 the CPU it spends meanwhile is that run's), and
 the table gives medians (containers/s, CPU per container) over the rounds and
 the p50/p99 of all their samples; each round's figures are printed below it.
+--pool-rounds R does the same for pool-burst and pool-open (their order
+reversed every other round): the median round's running/s, the p99 of all
+their samples.
 
 Output: a table, a JSON file (every sample included) and, where matplotlib
 is importable (Debian: python3-matplotlib, in scripts/install-deps.sh; run
@@ -833,6 +836,9 @@ def main():
                     help="pool-burst and pool-open run once, after the -c loop (default: %(default)s)")
     ap.add_argument("--pool-size", type=int, default=1000,
                     help="pool-burst: the warm pool's size and the burst's count and parallel")
+    ap.add_argument("--pool-rounds", type=int, default=1,
+                    help="pool-burst and pool-open run this many times each, alternating; the table gives the median "
+                    "round's running/s and the p99 over all their samples (default: %(default)s)")
     ap.add_argument("--open-rate", type=float, default=1000.0, help="pool-open: containers submitted per second")
     ap.add_argument("--open-seconds", type=float, default=2.0, help="pool-open: seconds of submissions")
     ap.add_argument("--open-pool", type=int,
@@ -861,6 +867,8 @@ def main():
         args.pool_size, args.open_rate, args.open_seconds = 5, 50.0, 0.2
     if args.rounds < 1:
         raise SystemExit("--rounds must be at least 1")
+    if args.pool_rounds < 1:
+        raise SystemExit("--pool-rounds must be at least 1")
     open_count = max(1, int(round(args.open_rate * args.open_seconds)))
     open_pool = args.open_pool or open_count
     from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
@@ -952,41 +960,56 @@ def main():
                         r["runner"], r["concurrency"], ", ".join("%.1f/s %.2f ms CPU" % (x["containers_per_s"],
                                                                                        x["cpu_ms_per_container"])
                                                                  for x in r["rounds"])))
-        # The warm pool runners, once each (not part of the -c loop); each
-        # removes its pool, so nothing after them takes a pooled sandbox.
+        # The warm pool runners, --pool-rounds times each, alternating (not
+        # part of the -c loop); each removes its pool, so nothing after them
+        # takes a pooled sandbox.
         pools = berth_pools_available(d) if set(POOL_RUNNERS) & set(runners) else False
-        for name in runners:
-            if name not in POOL_RUNNERS:
-                continue
-            label, conc = ("berth pool-burst", args.pool_size) if name == "pool-burst" else ("berth pool-open",
-                                                                                          open_pool)
-            if not pools:
-                rows.append(unavailable(label, conc, "not available (this berth has no /berth/pools)"))
-                continue
-            if name == "pool-burst":
-                print("pool-burst: a pool of %d, then one batch of %d all in flight (count=parallel=%d)" % (
-                    args.pool_size, args.pool_size, args.pool_size), flush=True)
-            else:
-                note = "pool-open: %d containers at %g/s for %g s from a pool of %d%s" % (
-                    open_count, args.open_rate, args.open_seconds, open_pool,
-                    " (= the run's count: the stock covers the whole run while the pool refills)"
-                    if open_pool >= open_count else " (< the run's count: the run outlasts the stock unless the "
-                    "refill keeps up)")
-                print(note, flush=True)
-                notes.append(note)
-            # (Their CPU is the request's: what follows is the pool's removal.)
-            settle(settle_max)
-            t = time.perf_counter()
-            try:
-                rows.append(bench_pool_burst(d, args.pool_size) if name == "pool-burst" else
-                            bench_pool_open(d, args.open_rate, args.open_seconds, open_pool))
-            except RuntimeError as e:
-                rows.append(make_row(label, conc, [], 0, 0, "", str(e)))
-            last = rows[-1]
-            print("  %-26s %6d in %5.1f s: %7.1f running/s p50 %.2f ms p99 %.2f ms, %s from the pool%s" % (
-                last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"], last["p50_ms"],
-                last["p99_ms"], last.get("from_pool"), "  ERROR " + last["error"] if last.get("error") else ""),
-                flush=True)
+        pool_names = [name for name in runners if name in POOL_RUNNERS]
+        pool_rows = []
+        for rnd in range(args.pool_rounds):
+            for name in (pool_names if rnd % 2 == 0 else pool_names[::-1]):
+                label, conc = ("berth pool-burst", args.pool_size) if name == "pool-burst" else ("berth pool-open",
+                                                                                              open_pool)
+                if not pools:
+                    pool_rows.append(unavailable(label, conc, "not available (this berth has no /berth/pools)"))
+                    continue
+                if name == "pool-burst":
+                    print("pool-burst: a pool of %d, then one batch of %d all in flight (count=parallel=%d)" % (
+                        args.pool_size, args.pool_size, args.pool_size), flush=True)
+                else:
+                    note = "pool-open: %d containers at %g/s for %g s from a pool of %d%s" % (
+                        open_count, args.open_rate, args.open_seconds, open_pool,
+                        " (= the run's count: the stock covers the whole run while the pool refills)"
+                        if open_pool >= open_count else " (< the run's count: the run outlasts the stock unless the "
+                        "refill keeps up)")
+                    print(note, flush=True)
+                    if note not in notes:
+                        notes.append(note)
+                # (Their CPU is the request's: what follows is the pool's removal.)
+                settle(settle_max)
+                t = time.perf_counter()
+                try:
+                    pool_rows.append(bench_pool_burst(d, args.pool_size) if name == "pool-burst" else
+                                     bench_pool_open(d, args.open_rate, args.open_seconds, open_pool))
+                except RuntimeError as e:
+                    pool_rows.append(make_row(label, conc, [], 0, 0, "", str(e)))
+                last = pool_rows[-1]
+                print("  %-26s %6d in %5.1f s: %7.1f running/s p50 %.2f ms p99 %.2f ms, %s from the pool%s" % (
+                    last["runner"], last["n"], time.perf_counter() - t, last["containers_per_s"], last["p50_ms"],
+                    last["p99_ms"], last.get("from_pool"), "  ERROR " + last["error"] if last.get("error") else ""),
+                    flush=True)
+        if args.pool_rounds > 1:
+            pool_rows = merge_rounds(pool_rows)
+            for r in pool_rows:
+                if r.get("rounds"):
+                    # The median round's RunningPerSecond against the bar.
+                    r["running_per_s"] = r["containers_per_s"]
+                    if r["runner"] == "berth pool-burst":
+                        r["bar"] = dict(r["bar"], ratio=r["running_per_s"] / POOL_BURST_BAR,
+                                        met=r["running_per_s"] >= POOL_BURST_BAR)
+                    notes.append("%s, per round: %s" % (r["runner"], ", ".join(
+                        "%.1f running/s p99 %.2f ms" % (x["containers_per_s"], x["p99_ms"]) for x in r["rounds"])))
+        rows.extend(pool_rows)
         st, _ = d.api("DELETE", "/containers/" + layers_id)
         assert st == 204, st
         if idle_counts:
