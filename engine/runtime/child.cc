@@ -34,7 +34,6 @@
 namespace berth::runtime {
 namespace {
 
-
 error as_internal(error e) {
     e.code = errc::internal;
     return e;

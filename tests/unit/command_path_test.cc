@@ -13,18 +13,14 @@
 #include "base/util.h"
 #include "engine/command_path.h"
 #include "engine/rootfs_view.h"
+#include "tests/unit/temp_dir.h"
 
 namespace berth {
 namespace {
 
 class CommandPath : public ::testing::Test {
 protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/berth-command-path-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        _root = tmpl;
-    }
-    void TearDown() override { (void)remove_all(_root); }
+    void SetUp() override { ASSERT_FALSE(_dir.path.empty()); }
 
     void file(const std::string& path, mode_t mode) {
         ASSERT_TRUE(make_dirs(_root + path.substr(0, path.rfind('/')), 0755));
@@ -43,7 +39,8 @@ protected:
         return std::move(*v);
     }
 
-    std::string _root;
+    test::temp_dir _dir{"berth-command-path"};
+    const std::string& _root = _dir.path;
 };
 
 const std::string k_path = "/usr/local/bin:/usr/bin:/bin";

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/monitor/exit_journal.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace berth;
 using berth::monitor::exit_journal;
@@ -15,15 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        path = std::filesystem::temp_directory_path() / ("berth-journal-" + std::to_string(::getpid()) + "-" +
-                                                         std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
+struct temp_dir : test::temp_dir {
+    temp_dir() : test::temp_dir("berth-journal") {}
 };
 
 json::object rec(const std::string& id, std::int64_t finished, int code = 0, int shard = 0) {
@@ -41,14 +35,14 @@ std::set<std::string> ids(const std::vector<json::object>& v) {
 TEST(ExitJournal, RecordsAreWrittenAtOnceAndSurviveUntilAcknowledged) {
     temp_dir d;
     {
-        auto j = exit_journal::open(d.path.string(), 0);
+        auto j = exit_journal::open(d.path, 0);
         ASSERT_TRUE(j) << j.err().message;
         (*j)->append(rec("a", 10, 1));
         (*j)->append(rec("b", 11, 2));
         (*j)->append(rec("c", 12, 3));
         EXPECT_EQ(ids((*j)->unacknowledged()), (std::set<std::string>{"a", "b", "c"}));
         // In the file already (a monitor killed now loses none of them).
-        std::ifstream in(d.path / "shard-0.journal");
+        std::ifstream in(d.path + "/shard-0.journal");
         std::set<std::string> written;
         for (std::string line; std::getline(in, line);) written.insert(std::string(json::parse(line).at("id").as_string()));
         EXPECT_EQ(written, (std::set<std::string>{"a", "b", "c"}));
@@ -57,7 +51,7 @@ TEST(ExitJournal, RecordsAreWrittenAtOnceAndSurviveUntilAcknowledged) {
         EXPECT_EQ(ids((*j)->unacknowledged()), (std::set<std::string>{"b", "c"}));
     }
     // The next monitor reads the file: what was not acknowledged.
-    auto j = exit_journal::open(d.path.string(), 0);
+    auto j = exit_journal::open(d.path, 0);
     ASSERT_TRUE(j) << j.err().message;
     auto left = (*j)->unacknowledged();
     EXPECT_EQ(ids(left), (std::set<std::string>{"b", "c"}));
@@ -70,7 +64,7 @@ TEST(ExitJournal, RecordsAreWrittenAtOnceAndSurviveUntilAcknowledged) {
 TEST(ExitJournal, ANewerRunReplacesItsRecordAndShardsKeepTheirOwn) {
     temp_dir d;
     {
-        auto j = exit_journal::open(d.path.string(), 1);
+        auto j = exit_journal::open(d.path, 1);
         ASSERT_TRUE(j);
         (*j)->append(rec("a", 10, 1, 1));
         (*j)->append(rec("a", 20, 7, 1));
@@ -78,25 +72,25 @@ TEST(ExitJournal, ANewerRunReplacesItsRecordAndShardsKeepTheirOwn) {
         ASSERT_EQ(left.size(), 1u);
         EXPECT_EQ(left[0].at("finished").as_int64(), 20);
     }
-    auto other = exit_journal::open(d.path.string(), 0);
+    auto other = exit_journal::open(d.path, 0);
     ASSERT_TRUE(other);
     EXPECT_TRUE((*other)->unacknowledged().empty());
 }
 
 TEST(ExitJournal, OlderMonitorsFilesAreTakenIn) {
     temp_dir d;
-    std::ofstream(d.path / "old.json") << json::serialize(rec("old", 5, 4));
-    std::ofstream(d.path / "other-shard.json") << json::serialize(rec("x", 6, 0, 2));
-    auto j = exit_journal::open(d.path.string(), 0);
+    std::ofstream(d.path + "/old.json") << json::serialize(rec("old", 5, 4));
+    std::ofstream(d.path + "/other-shard.json") << json::serialize(rec("x", 6, 0, 2));
+    auto j = exit_journal::open(d.path, 0);
     ASSERT_TRUE(j) << j.err().message;
     EXPECT_EQ(ids((*j)->unacknowledged()), (std::set<std::string>{"old"}));
-    EXPECT_FALSE(std::filesystem::exists(d.path / "old.json"));
-    EXPECT_TRUE(std::filesystem::exists(d.path / "other-shard.json"));  // shard 2's
+    EXPECT_FALSE(std::filesystem::exists(d.path + "/old.json"));
+    EXPECT_TRUE(std::filesystem::exists(d.path + "/other-shard.json"));  // shard 2's
 }
 
 TEST(ExitJournal, CompactedOncePastItsSize) {
     temp_dir d;
-    auto j = exit_journal::open(d.path.string(), 0);
+    auto j = exit_journal::open(d.path, 0);
     ASSERT_TRUE(j);
     (*j)->set_compact_bytes(2048);
     for (int i = 0; i < 200; ++i) {
@@ -105,11 +99,11 @@ TEST(ExitJournal, CompactedOncePastItsSize) {
         if (i != 150) (*j)->ack(id, 100 + i);
     }
     (*j)->append(rec("last", 1000));
-    auto size = std::filesystem::file_size(d.path / "shard-0.journal");
+    auto size = std::filesystem::file_size(d.path + "/shard-0.journal");
     EXPECT_LT(size, 4096u);
     EXPECT_EQ(ids((*j)->unacknowledged()), (std::set<std::string>{"c150", "last"}));
     j->reset();
-    auto again = exit_journal::open(d.path.string(), 0);
+    auto again = exit_journal::open(d.path, 0);
     ASSERT_TRUE(again);
     EXPECT_EQ(ids((*again)->unacknowledged()), (std::set<std::string>{"c150", "last"}));
 }

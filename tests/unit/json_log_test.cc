@@ -13,6 +13,7 @@
 
 #include "base/util.h"
 #include "engine/monitor/json_log.h"
+#include "tests/unit/temp_dir.h"
 
 namespace berth::json_log {
 namespace {
@@ -20,13 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        char tmpl[] = "/tmp/berth-json-log-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
+struct temp_dir : test::temp_dir {
+    temp_dir() : test::temp_dir("berth-json-log") {}
 };
 
 std::string entry(int n) { return "{\"log\":\"line-" + std::to_string(n) + "\\n\",\"stream\":\"stdout\"}\n"; }
