@@ -9,8 +9,10 @@
  *             from /proc/self/cgroup and /proc/self/mountinfo as berth's
  *             manager::detect does): in each, mkdir of the parent (EEXIST),
  *             the cpuset copy (cpuset.cpus/mems, parent then leaf), mkdir of
- *             the leaf; on cgroup2 the device program (loaded once, as the
- *             daemon does) attached to the leaf
+ *             the leaf, or, in every v1 hierarchy, the rename of a spare
+ *             (berth's spare cgroups, engine/cgroup/manager.cc); on cgroup2
+ *             the device program (loaded once, as the daemon does) attached
+ *             to the leaf
  *   rootfs    mkdir of upper/work/merged
  *   clone3    CLONE_PIDFD|NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET]|INTO_CGROUP
  *             (the cgroup2 leaf); the parent writes the pid into every v1
@@ -25,8 +27,10 @@
  *             no_new_privs (--no-new-privs); a compiled seccomp filter
  *             (--seccomp); close_range(CLOEXEC); execve
  *   running   the parent sees EOF on the CLOEXEC exec-status pipe
- *   teardown  waitid on the pidfd; rmdir of the leaves (v1, then cgroup2;
- *             retrying EBUSY every 10 ms as berth does); removal of the
+ *   teardown  waitid on the pidfd; the v1 leaves checked (cgroup.procs,
+ *             oom_kill, freezer.state), their counters reset and renamed to
+ *             a spare (at most 256), else removed; rmdir of the cgroup2 leaf
+ *             (retrying EBUSY every 10 ms as berth does); removal of the
  *             upper and work directories. The overlay and every other mount
  *             live in the container's mount namespace and go with it.
  *
@@ -369,10 +373,116 @@ struct box {
 static atomic_int g_parents_ready;
 static atomic_int g_cpuset_inherits = 1;
 
+/* berth's spare cgroups (manager::keep_as_spare, take_spare): a removed
+ * container's v1 leaves, checked and their counters reset, are renamed to
+ * a spare that the next create renames into place; cgroup2's leaf is made
+ * and removed anew. At most K_MAX_SPARES, removed at exit. */
+#define K_MAX_SPARES 256
+static pthread_mutex_t g_spares_mu = PTHREAD_MUTEX_INITIALIZER;
+static long g_spares[K_MAX_SPARES];
+static int g_nspares;
+static long g_next_spare;
+
+static void spare_path(char *out, size_t size, int h, long n) {
+    snprintf(out, size, "%s/.spare-%ld", g_h[h].parent, n);
+}
+
+static long take_spare(void) {
+    pthread_mutex_lock(&g_spares_mu);
+    long n = g_nspares ? g_spares[--g_nspares] : -1;
+    pthread_mutex_unlock(&g_spares_mu);
+    return n;
+}
+
+/* The reset of one v1 knob: a file this kernel lacks is fine. */
+static int reset_knob(const char *dir, const char *file, const char *value) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    return write_text(path, value) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* berth's reset_for_reuse of one hierarchy's leaf. */
+static int reset_for_reuse(const struct hierarchy *h, const char *dir) {
+    char path[1024], text[4096];
+    if (list_has(h->controllers, "memory")) {
+        snprintf(path, sizeof path, "%s/memory.oom_control", dir);
+        if (read_text(path, text, sizeof text) < 0) return -1;
+        char *k = strstr(text, "oom_kill ");
+        if (k && atol(k + 9) > 0) return -1;
+        static const char *const files[] = {"memory.max_usage_in_bytes", "memory.failcnt",
+                                            "memory.memsw.max_usage_in_bytes", "memory.memsw.failcnt",
+                                            "memory.kmem.max_usage_in_bytes", "memory.kmem.failcnt",
+                                            "memory.kmem.tcp.max_usage_in_bytes", "memory.kmem.tcp.failcnt"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i)
+            if (reset_knob(dir, files[i], "0") != 0) return -1;
+    }
+    if (list_has(h->controllers, "cpuacct") && reset_knob(dir, "cpuacct.usage", "0") != 0) return -1;
+    if (list_has(h->controllers, "blkio") && reset_knob(dir, "blkio.reset_stats", "1") != 0) return -1;
+    if (list_has(h->controllers, "freezer")) {
+        snprintf(path, sizeof path, "%s/freezer.state", dir);
+        if (read_text(path, text, sizeof text) < 0) return -1;
+        trim(text);
+        if (strcmp(text, "THAWED") != 0) return -1;
+    }
+    return 0;
+}
+
+/* 1 when the box's v1 leaves became a spare. */
+static int keep_as_spare(struct box *b) {
+    pthread_mutex_lock(&g_spares_mu);
+    long n = g_nspares < K_MAX_SPARES ? g_next_spare++ : -1;
+    pthread_mutex_unlock(&g_spares_mu);
+    if (n < 0) return 0;
+    char text[4096], path[1024];
+    int first = -1;
+    for (int i = 0; i < g_nh && first < 0; ++i)
+        if (g_h[i].controllers[0]) first = i;
+    if (first < 0 || read_text(b->procs[first], text, sizeof text) != 0) return 0;
+    for (int i = 0; i < g_nh; ++i)
+        if (g_h[i].controllers[0] && reset_for_reuse(&g_h[i], b->leaf[i]) != 0) return 0;
+    for (int i = 0; i < g_nh; ++i) {
+        if (!g_h[i].controllers[0]) continue;
+        spare_path(path, sizeof path, i, n);
+        if (rename(b->leaf[i], path) != 0) {
+            for (int j = 0; j < i; ++j)
+                if (g_h[j].controllers[0]) {
+                    spare_path(path, sizeof path, j, n);
+                    (void)rmdir(path);
+                }
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&g_spares_mu);
+    g_spares[g_nspares++] = n;
+    pthread_mutex_unlock(&g_spares_mu);
+    return 1;
+}
+
+static void drop_spares(void) {
+    char path[1024];
+    for (int k = 0; k < g_nspares; ++k)
+        for (int i = 0; i < g_nh; ++i)
+            if (g_h[i].controllers[0]) {
+                spare_path(path, sizeof path, i, g_spares[k]);
+                (void)rmdir(path);
+            }
+    g_nspares = 0;
+}
+
 static int cgroup_create(struct box *b) {
     b->v2 = -1;
     const int ready = atomic_load(&g_parents_ready);
+    long spare = ready ? take_spare() : -1;
+    if (spare >= 0) {
+        char path[1024];
+        for (int i = 0; i < g_nh; ++i) {
+            if (!g_h[i].controllers[0]) continue;
+            spare_path(path, sizeof path, i, spare);
+            if (rename(path, b->leaf[i]) != 0) return -1;
+        }
+    }
     for (int i = 0; i < g_nh; ++i) {
+        if (spare >= 0 && g_h[i].controllers[0]) continue; /* renamed into place */
         struct hierarchy *h = &g_h[i];
         if (!ready) {
             if (mkdir(h->parent, 0755) != 0 && errno != EEXIST) return -1;
@@ -410,8 +520,10 @@ static int cgroup_create(struct box *b) {
 
 static int cgroup_remove(struct box *b) {
     int rc = 0;
-    /* v1 leaves first, then cgroup2 (berth's manager::remove). */
-    for (int pass = 0; pass < 2; ++pass)
+    /* v1 leaves first (kept as a spare when they can be), then cgroup2
+     * (berth's manager::remove). */
+    const int kept = keep_as_spare(b);
+    for (int pass = kept; pass < 2; ++pass)
         for (int i = 0; i < g_nh; ++i) {
             if ((pass == 0) != (i != b->v2)) continue;
             for (int attempt = 0;; ++attempt) {
@@ -887,6 +999,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_workers; ++i) pthread_join(ws[i].thread, NULL);
     double wall = now_s() - g_t_start;
     struct cpu_times c1 = read_cpu();
+    drop_spares();
     for (int i = 0; i < g_nh; ++i) (void)rmdir(g_h[i].parent);
 
     long total = 0;

@@ -1073,6 +1073,7 @@ void engine::finish_deferred() {
     for (auto& [since, c] : _exited_cgroups)
         if (c->cgroup_deferred) (void)_cgroups->remove(c->id);
     _exited_cgroups.clear();
+    _cgroups->drop_spares();
 }
 
 awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {

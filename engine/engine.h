@@ -200,7 +200,7 @@ public:
     // Starts the loop-side tasks (monitor connection).
     void start();
     // After the loop has stopped: removes the exited containers' cgroups
-    // still deferred (blocks).
+    // still deferred and the spare cgroups (blocks).
     void finish_deferred();
 
     const engine_options& options() const { return _opts; }

@@ -41,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -207,8 +208,16 @@ public:
     // inotify instead). Blocks.
     result<unique_fd> oom_eventfd(const std::string& id) const;
     // Removes the directories (retrying briefly while the kernel still
-    // counts exiting tasks). Missing directories are not an error.
+    // counts exiting tasks). Missing directories are not an error. On v1
+    // hierarchies the cgroups of a container created with Docker's defaults
+    // (no limit set, by create() or since by apply(); Docker's device rules
+    // only) and left empty, thawed and never OOM-killed are kept instead as
+    // a spare, their counters reset, which the next such create() renames
+    // into place (see "Spare cgroups" in manager.cc).
     status remove(const std::string& id);
+    // Removes every spare (at the daemon's exit). Blocks.
+    void drop_spares();
+    std::size_t spare_count();
     container_cgroup paths(const std::string& id) const;
     // SIGKILLs every process in the container's cgroup: cgroup.kill where the
     // kernel has it (5.14+, cgroup2), else each pid of a v1 cgroup.procs.
@@ -244,6 +253,15 @@ private:
     std::string _cpus, _mems;
     // Set once a create found (or made) every parent; creates then skip them.
     std::atomic<bool> _parents_ready{false};
+    // Spare cgroups: names (".spare-<n>") present under every v1 parent,
+    // and the containers whose cgroups may become one.
+    bool take_spare(const std::string& id);
+    bool keep_as_spare(const std::string& id);
+    void remove_spare_dirs(const std::string& name);
+    std::mutex _spares_mu;
+    std::vector<std::string> _spares;
+    std::set<std::string> _recyclable;
+    std::uint64_t _next_spare = 0;
 };
 
 }  // namespace berth::cgroup

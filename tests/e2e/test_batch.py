@@ -77,15 +77,15 @@ def test_api_batch_returns_every_latency(daemon):
 
 def test_open_loop_submits_on_schedule(daemon):
     before = all_ids(daemon)
-    # 20 at 100/s: the last one is due 0.19 s after the first has run,
-    # whatever the others are doing.
+    # 20 at 100/s: the second is due when the first has run, the last 18
+    # intervals (0.18 s) after that, whatever the others are doing.
     st, body = daemon.api("POST", "/berth/containers/run?count=20&rate=100&remove=1",
                           {"Image": "busybox", "Cmd": ["sh", "-c", "exit 4"]}, timeout=120)
     assert st == 200, body
     assert body["Started"] == 20 and body["Failed"] == 0
     assert body["ExitCodes"] == {"4": 20}
     assert len(body["LatenciesMs"]) == 20
-    assert body["RunningSeconds"] >= 0.19
+    assert body["RunningSeconds"] >= 0.18
     assert body["FromPool"] == 0
     assert all_ids(daemon) == before
     r = daemon.cli("run", "--count", "6", "--rate", "50", "--rm", "busybox", "true")
