@@ -8,6 +8,7 @@
 // post back to their own loop.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,8 +26,11 @@ struct metadata_row {
 
 class metadata_db {
 public:
-    // Opens (creating) the database file. Blocks.
-    static result<std::unique_ptr<metadata_db>> open(const std::string& path);
+    // Opens (creating) the database file. Blocks. The writer checkpoints the
+    // WAL once nothing has been queued for `checkpoint_quiet` (and past a
+    // bound of WAL even under load), never at the commit that fills it.
+    static result<std::unique_ptr<metadata_db>> open(const std::string& path,
+                                                     std::chrono::milliseconds checkpoint_quiet = std::chrono::milliseconds(100));
     ~metadata_db();
 
     // Reads every row of a kind. Blocks; call before the loop starts.

@@ -253,9 +253,13 @@ def test_a_sandbox_is_no_container(pooled):
     assert st == 200, body
     st, df = d.api("GET", "/system/df")
     assert st == 200 and set(c["Id"] for c in df.get("Containers") or []).isdisjoint(ready), df
-    # Every sandbox is still there, still parked.
+    # Every sandbox is still there, still parked, behind the work that runs
+    # now (nice 19; a claim goes back to 0: INSIDE compares it with a cold start).
     assert ready_ids(d) == ready and pool(d)["Ready"] == 3
     assert all(alive(pid) for pid in ready.values())
+    for pid in ready.values():
+        with open("/proc/%d/stat" % pid) as f:
+            assert f.read().rsplit(")", 1)[1].split()[16] == "19", pid
     r = d.cli("events", "--since", since, "--until", "%.9f" % (time.time() + 0.3), timeout=20)
     assert r.returncode == 0 and not any(cid in r.stdout for cid in ready), r.stdout
 
@@ -347,7 +351,8 @@ def test_pooled_run_behaves_like_a_cold_one(pooled):
 INSIDE = ("awk '{print $5, $9, $6}' /proc/self/mountinfo; ls -l /dev | awk '{print $1, $NF}'; ulimit -a; "
           "env | sort; grep -E '^(Cap|Seccomp|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; "
           "cat /proc/self/oom_score_adj; id; umask; ls /sys/fs/cgroup; ls /proc/sys/net/ipv4 | wc -l; "
-          "cat /etc/hosts /etc/resolv.conf /etc/hostname; echo host=$(hostname); ls -a /; ls /proc/1/ns | wc -l")
+          "cat /etc/hosts /etc/resolv.conf /etc/hostname; echo host=$(hostname); ls -a /; ls /proc/1/ns | wc -l; "
+          "awk '{print \"nice\", $19}' /proc/self/stat")
 
 
 def test_the_inside_of_a_pooled_container_is_the_inside_of_a_cold_one(pooled):

@@ -1,0 +1,82 @@
+// The metadata database: writes through the writer thread, read back at
+// open, and the writer's own checkpoints (in its quiet time, never at the
+// commit that fills 1,000 pages of WAL).
+#include <sys/stat.h>
+
+#include <chrono>
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "storage/metadata.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::storage {
+namespace {
+
+using namespace std::chrono_literals;
+
+off_t size_of(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// n documents of about 3 KiB, a page each: n pages of WAL.
+void write_pages(metadata_db& db, int n) {
+    for (int i = 0; i < n; ++i) db.put("container", "id-" + std::to_string(i), std::string(3000, 'a' + i % 26));
+    db.flush();
+}
+
+TEST(Metadata, WritesAreReadBackByTheNextOpen) {
+    test::temp_dir dir;
+    std::string path = dir.path + "/metadata.db";
+    {
+        auto db = metadata_db::open(path);
+        ASSERT_TRUE(db) << db.err().message;
+        int done = 0;
+        (*db)->put("container", "a", R"({"n":1})", [&](status s) { done += s.has_value(); }, false);
+        (*db)->put("container", "b", R"({"n":2})", [&](status s) { done += s.has_value(); }, false);
+        (*db)->put("image", "x", R"({})");
+        (*db)->put("container", "a", R"({"n":3})");
+        (*db)->erase("container", "b");
+        (*db)->flush();
+        EXPECT_EQ(done, 2);
+    }
+    auto db = metadata_db::open(path);
+    ASSERT_TRUE(db) << db.err().message;
+    auto rows = (*db)->load_all("container");
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].key, "a");
+    EXPECT_EQ((*rows)[0].doc, R"({"n":3})");
+    EXPECT_EQ((*db)->load_all("image")->size(), 1u);
+}
+
+TEST(Metadata, NoCheckpointWhileWritesKeepComing) {
+    test::temp_dir dir;
+    std::string path = dir.path + "/metadata.db";
+    auto db = metadata_db::open(path, 60s);
+    ASSERT_TRUE(db) << db.err().message;
+    write_pages(**db, 1500);
+    // SQLite's own checkpoint at 1,000 pages would have copied them into
+    // the database file (and started the WAL over).
+    EXPECT_LT(size_of(path), 1 << 20);
+    EXPECT_GT(size_of(path + "-wal"), 1500 * 4096);
+}
+
+TEST(Metadata, QuietTimeCheckpoints) {
+    test::temp_dir dir;
+    std::string path = dir.path + "/metadata.db";
+    auto db = metadata_db::open(path, 20ms);
+    ASSERT_TRUE(db) << db.err().message;
+    write_pages(**db, 1500);
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (size_of(path) < 1500 * 3000 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    EXPECT_GE(size_of(path), 1500 * 3000);
+    // The WAL starts over: more writes do not grow it past what it was.
+    off_t wal = size_of(path + "-wal");
+    write_pages(**db, 500);
+    EXPECT_LE(size_of(path + "-wal"), wal);
+}
+
+}  // namespace
+}  // namespace berth::storage
