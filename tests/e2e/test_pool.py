@@ -253,13 +253,13 @@ def test_a_sandbox_is_no_container(pooled):
     assert st == 200, body
     st, df = d.api("GET", "/system/df")
     assert st == 200 and set(c["Id"] for c in df.get("Containers") or []).isdisjoint(ready), df
-    # Every sandbox is still there, still parked, behind the work that runs
-    # now (nice 19; a claim goes back to 0: INSIDE compares it with a cold start).
+    # Every sandbox is still there, still parked, at nice 0 again after its
+    # setup at 19 (so is its container: INSIDE compares it with a cold start).
     assert ready_ids(d) == ready and pool(d)["Ready"] == 3
     assert all(alive(pid) for pid in ready.values())
     for pid in ready.values():
         with open("/proc/%d/stat" % pid) as f:
-            assert f.read().rsplit(")", 1)[1].split()[16] == "19", pid
+            assert f.read().rsplit(")", 1)[1].split()[16] == "0", pid
     r = d.cli("events", "--since", since, "--until", "%.9f" % (time.time() + 0.3), timeout=20)
     assert r.returncode == 0 and not any(cid in r.stdout for cid in ready), r.stdout
 

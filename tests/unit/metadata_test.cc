@@ -26,6 +26,18 @@ void write_pages(metadata_db& db, int n) {
     db.flush();
 }
 
+// A database at `path` with 1,500 pages written, whose writer checkpoints
+// after `quiet`.
+std::unique_ptr<metadata_db> filled(const std::string& path, std::chrono::milliseconds quiet) {
+    auto db = metadata_db::open(path, quiet);
+    if (!db) {
+        ADD_FAILURE() << db.err().message;
+        return nullptr;
+    }
+    write_pages(**db, 1500);
+    return std::move(*db);
+}
+
 TEST(Metadata, WritesAreReadBackByTheNextOpen) {
     test::temp_dir dir;
     std::string path = dir.path + "/metadata.db";
@@ -54,9 +66,8 @@ TEST(Metadata, WritesAreReadBackByTheNextOpen) {
 TEST(Metadata, NoCheckpointWhileWritesKeepComing) {
     test::temp_dir dir;
     std::string path = dir.path + "/metadata.db";
-    auto db = metadata_db::open(path, 60s);
-    ASSERT_TRUE(db) << db.err().message;
-    write_pages(**db, 1500);
+    auto db = filled(path, 60s);
+    ASSERT_TRUE(db);
     // SQLite's own checkpoint at 1,000 pages would have copied them into
     // the database file (and started the WAL over).
     EXPECT_LT(size_of(path), 1 << 20);
@@ -66,15 +77,14 @@ TEST(Metadata, NoCheckpointWhileWritesKeepComing) {
 TEST(Metadata, QuietTimeCheckpoints) {
     test::temp_dir dir;
     std::string path = dir.path + "/metadata.db";
-    auto db = metadata_db::open(path, 20ms);
-    ASSERT_TRUE(db) << db.err().message;
-    write_pages(**db, 1500);
+    auto db = filled(path, 20ms);
+    ASSERT_TRUE(db);
     auto until = std::chrono::steady_clock::now() + 10s;
     while (size_of(path) < 1500 * 3000 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
     EXPECT_GE(size_of(path), 1500 * 3000);
     // The WAL starts over: more writes do not grow it past what it was.
     off_t wal = size_of(path + "-wal");
-    write_pages(**db, 500);
+    write_pages(*db, 500);
     EXPECT_LE(size_of(path + "-wal"), wal);
 }
 
