@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Before/after check of a change to the start path.
 
-    bench/compare.py --before OLD/berth --after NEW/berth [-n 500] [-c 1,2] [--rounds 2]
+    bench/compare.py --before OLD/berth --after NEW/berth [-n 500] [-c 1,2] [--rounds 2] [--beside N]
 
 Runs bench/startup.py's berth batch and kernel-probe runners for each build,
 alternating (before, after, before, after, ...) so that drift in a noisy
@@ -22,9 +22,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def one_round(berth, n, concs, min_seconds, out):
+def one_round(berth, n, concs, min_seconds, out, beside=0):
     cmd = [sys.executable, os.path.join(HERE, "startup.py"), "--berth", berth, "--runners", "batch,probe",
-           "-n", str(n), "-c", concs, "--min-seconds", str(min_seconds), "--idle", "", "--json", out]
+           "-n", str(n), "-c", concs, "--min-seconds", str(min_seconds), "--idle", "", "--json", out,
+           "--beside", str(beside)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("startup.py failed for %s:\n%s%s" % (berth, r.stdout, r.stderr))
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("-c", default="1,2")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=5)
+    ap.add_argument("--beside", type=int, default=0, help="every round beside N idle containers (startup.py --beside)")
     args = ap.parse_args()
     for b in (args.before, args.after):
         if not os.access(b, os.X_OK):
@@ -58,7 +60,7 @@ def main():
             for label, berth in (("before", args.before), ("after", args.after)):
                 print("round %d: %s" % (i + 1, label), flush=True)
                 results[label].append(one_round(berth, args.n, args.c, args.min_seconds,
-                                                os.path.join(tmp, "%s-%d.json" % (label, i))))
+                                                os.path.join(tmp, "%s-%d.json" % (label, i)), args.beside))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -103,54 +103,87 @@ def show(snap):
     sys.stdout.flush()
 
 
-def run_idle(d, n, j=4, every=0):
-    """Starts n idle `sleep 3600` containers (network none) on the running
-    daemon d (busybox:latest imported) from j client threads, takes the
-    snapshot of the berth processes, then removes the containers. Returns
-    {"n", "created", "running", "wall_s", "failures", "snapshots"}; the last
-    snapshot is the one with every container started. bench/startup.py
-    --idle uses it too."""
-    ids, failures, snaps = [], [], []
-    result = None
+def start_idle(d, n, j=4, every=0, snaps=None):
+    """Creates and starts n idle `sleep 3600` containers (network none) on
+    the running daemon d (busybox:latest imported) from j client threads,
+    stopping at the first failure; with `every`, appends a snapshot to
+    `snaps` every `every` containers. Returns (ids, failures, wall seconds).
+    bench/startup.py --beside uses it too."""
+    ids, failures = [], []
     lock = threading.Lock()
+    body = {"Image": "busybox", "Cmd": ["sleep", "3600"], "HostConfig": {"NetworkMode": "none"}}
+    next_report = [every or 0]
+    run_id = "%x" % (time.monotonic_ns() & 0xffffffff)
+
+    def worker(first, count):
+        for i in range(first, first + count):
+            if failures:
+                return
+            try:
+                # Named: concurrent creates may draw the same generated name.
+                st, c = d.api("POST", "/containers/create?name=idle-%s-%d" % (run_id, i), body=body)
+                if st != 201:
+                    raise RuntimeError("create: %s %s" % (st, c))
+                with lock:
+                    ids.append(c["Id"])
+                st, out = d.api("POST", "/containers/%s/start" % c["Id"])
+                if st != 204:
+                    raise RuntimeError("start: %s %s" % (st, out))
+            except Exception as e:  # stop everyone at the first failure
+                with lock:
+                    failures.append(str(e))
+                return
+
+    t0 = time.perf_counter()
+    per = [n // j + (1 if i < n % j else 0) for i in range(j)]
+    threads = [threading.Thread(target=worker, args=(sum(per[:i]), k)) for i, k in enumerate(per)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        time.sleep(0.2)
+        created = len(ids)
+        if every and snaps is not None and created >= next_report[0]:
+            next_report[0] += every
+            print("%.0f s: %d created" % (time.perf_counter() - t0, created))
+            snaps.append(snapshot(d, created))
+            show(snaps[-1])
+    return ids, failures, time.perf_counter() - t0
+
+
+def remove_containers(d, ids, j=4):
+    """Force-removes the containers `ids` from j client threads (while the
+    daemon runs); prints how many went."""
+    t0 = time.perf_counter()
+    if not d.proc or d.proc.poll() is not None:
+        return
+    lock = threading.Lock()
+    removed = []
+
+    def remove(chunk):
+        for cid in chunk:
+            try:
+                if d.api("DELETE", "/containers/%s?force=1" % cid, timeout=120)[0] == 204:
+                    with lock:
+                        removed.append(cid)
+            except Exception:
+                pass
+    removers = [threading.Thread(target=remove, args=(ids[i::max(1, j)],)) for i in range(max(1, j))]
+    for t in removers:
+        t.start()
+    for t in removers:
+        t.join()
+    print("removed %d of %d containers in %.1f s" % (len(removed), len(ids), time.perf_counter() - t0))
+
+
+def run_idle(d, n, j=4, every=0):
+    """Starts n idle containers (start_idle), takes the snapshot of the berth
+    processes, then removes the containers. Returns {"n", "created",
+    "running", "wall_s", "failures", "snapshots"}; the last snapshot is the
+    one with every container started. bench/startup.py --idle uses it too."""
+    ids, snaps = [], []
+    result = None
     try:
-        body = {"Image": "busybox", "Cmd": ["sleep", "3600"], "HostConfig": {"NetworkMode": "none"}}
-        next_report = [every or 0]
-        run_id = "%x" % (time.monotonic_ns() & 0xffffffff)
-
-        def worker(first, count):
-            for i in range(first, first + count):
-                if failures:
-                    return
-                try:
-                    # Named: concurrent creates may draw the same generated name.
-                    st, c = d.api("POST", "/containers/create?name=idle-%s-%d" % (run_id, i), body=body)
-                    if st != 201:
-                        raise RuntimeError("create: %s %s" % (st, c))
-                    with lock:
-                        ids.append(c["Id"])
-                    st, out = d.api("POST", "/containers/%s/start" % c["Id"])
-                    if st != 204:
-                        raise RuntimeError("start: %s %s" % (st, out))
-                except Exception as e:  # stop everyone at the first failure
-                    with lock:
-                        failures.append(str(e))
-                    return
-
-        t0 = time.perf_counter()
-        per = [n // j + (1 if i < n % j else 0) for i in range(j)]
-        threads = [threading.Thread(target=worker, args=(sum(per[:i]), k)) for i, k in enumerate(per)]
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
-            time.sleep(0.2)
-            created = len(ids)
-            if every and created >= next_report[0]:
-                next_report[0] += every
-                print("%.0f s: %d created" % (time.perf_counter() - t0, created))
-                snaps.append(snapshot(d, created))
-                show(snaps[-1])
-        wall = time.perf_counter() - t0
+        ids, failures, wall = start_idle(d, n, j, every, snaps)
         if failures:
             print("stopped after %d containers: %s" % (len(ids), failures[0]))
         st, listed = d.api("GET", "/containers/json", timeout=600)
@@ -164,27 +197,7 @@ def run_idle(d, n, j=4, every=0):
         result = {"n": n, "created": len(ids), "running": running, "wall_s": wall, "failures": failures[:5],
                   "snapshots": snaps}
     finally:
-        t0 = time.perf_counter()
-        if d.proc and d.proc.poll() is None:
-            removers = []
-            chunks = [ids[i::max(1, j)] for i in range(max(1, j))]
-
-            removed = []
-
-            def remove(chunk):
-                for cid in chunk:
-                    try:
-                        if d.api("DELETE", "/containers/%s?force=1" % cid, timeout=120)[0] == 204:
-                            with lock:
-                                removed.append(cid)
-                    except Exception:
-                        pass
-            for c in chunks:
-                removers.append(threading.Thread(target=remove, args=(c,)))
-                removers[-1].start()
-            for t in removers:
-                t.join()
-            print("removed %d of %d containers in %.1f s" % (len(removed), len(ids), time.perf_counter() - t0))
+        remove_containers(d, ids, j)
     return result
 
 

@@ -36,11 +36,14 @@ life, an upper bound); CPU per container = the whole machine's busy CPU time
 to crun and to the kernel probe at the same concurrency. Then the memory of
 idle containers (--idle 1000,10000): PSS summed over the daemon and the
 monitors, each process's descriptors against its RLIMIT_NOFILE
-(bench/idle_containers.py's measurement).
+(bench/idle_containers.py's measurement). --beside N runs everything beside
+N idle `sleep 3600` containers of berth's, started before the first runner
+and removed after the last (kernel work per container start grows with the
+containers a host already has).
 
     bench/startup.py [-n N] [-c 1,2,16] [--rounds R] [--min-seconds S] [--runners LIST]
                      [--pool-size K] [--pool-rounds R] [--open-rate R] [--open-seconds S]
-                     [--open-pool K] [--idle 1000,10000 | --idle 0]
+                     [--open-pool K] [--idle 1000,10000 | --idle 0] [--beside N]
                      [--json FILE] [--png FILE] [--install-peers]
                      [--berth PATH] [--smoke] [--probe-check]
 
@@ -846,6 +849,8 @@ def main():
     ap.add_argument("--idle", default="100", help="idle container counts for the memory figures, e.g. "
                     "1000,10000 (0: none)")
     ap.add_argument("--idle-clients", type=int, default=4)
+    ap.add_argument("--beside", type=int, default=0,
+                    help="idle containers of berth's running throughout (started before the first runner)")
     ap.add_argument("--json", "--out", dest="json", default="bench-startup.json")
     ap.add_argument("--png", help="latency CDF plot (default: next to --json)")
     ap.add_argument("--install-peers", action="store_true", help="apt-get install podman if missing")
@@ -864,7 +869,7 @@ def main():
         return probe_check()
     if args.smoke:
         args.n, args.concurrency, args.min_seconds, args.idle = 3, "1,2", 0.0, "3"
-        args.pool_size, args.open_rate, args.open_seconds = 5, 50.0, 0.2
+        args.pool_size, args.open_rate, args.open_seconds, args.beside = 5, 50.0, 0.2, min(args.beside, 2)
     if args.rounds < 1:
         raise SystemExit("--rounds must be at least 1")
     if args.pool_rounds < 1:
@@ -880,6 +885,7 @@ def main():
     d = Daemon(base)
     rows, idle, notes = [], [], []
     podman = (None, "")
+    beside = []
     try:
         d.start()
         tar = make_busybox_tar(os.path.join(base, "busybox.tar"))
@@ -902,6 +908,13 @@ def main():
         settle_max = 1.0 if args.smoke else 15.0
         settled = []
         cold = [x for x in runners if x not in POOL_RUNNERS]
+        if args.beside > 0:
+            import idle_containers
+            beside, failures, wall = idle_containers.start_idle(d, args.beside, args.idle_clients)
+            if failures:
+                raise SystemExit("--beside: %d started, then: %s" % (len(beside), failures[0]))
+            notes.append("beside %d idle containers of berth's (started in %.1f s)" % (len(beside), wall))
+            print(notes[-1], flush=True)
         settle(settle_max)
         for rnd in range(args.rounds):
             for conc in concs:
@@ -1025,6 +1038,8 @@ def main():
                     m["baseline"] = base_snap
                 idle.append(m)
     finally:
+        if beside:
+            idle_containers.remove_containers(d, beside, args.idle_clients)
         podman_cleanup(podman[0])
         d.teardown()
         shutil.rmtree(base, ignore_errors=True)
@@ -1042,7 +1057,8 @@ def main():
                           "note": "shared machine: other builds and tests run meanwhile; figures are noisy"},
               "config": {"n": args.n, "rounds": args.rounds, "concurrency": concs, "min_seconds": args.min_seconds,
                          "network": "none",
-                         "image": "busybox (static), `true`", "idle": idle_counts, "runners": runners,
+                         "image": "busybox (static), `true`", "idle": idle_counts, "beside": args.beside,
+                         "runners": runners,
                          "pool_size": args.pool_size, "open_rate": args.open_rate,
                          "open_seconds": args.open_seconds, "open_pool": open_pool},
               "rows": rows, "ratios": rat, "pool_bars": bars, "idle": idle, "notes": notes}
