@@ -375,11 +375,15 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // A sandbox is a stock for later: set up behind the work running
         // now (claims from a pool that refills while it runs low, cold
         // starts), at nice 19 like the daemon's half of the preparation;
-        // back to 0 before it parks (CAP_SYS_NICE is still effective, the
-        // filter not loaded yet), so that the claim's wake-up is a nice 0
-        // task's (placed at nice 19 it waited behind every other runnable
-        // task: a burst from the pool made 5% fewer containers running per
-        // second) and the container runs at Docker's priority.
+        // back to the zygote's (a cold start's) before it parks
+        // (CAP_SYS_NICE is still effective, the filter not loaded yet), so
+        // that the claim wakes a task of that priority (placed at nice 19 it
+        // waited behind every other runnable task: a burst from the pool
+        // made 5% fewer containers running per second) and the container
+        // runs as a cold one would.
+        errno = 0;
+        const int got = ::getpriority(PRIO_PROCESS, 0);
+        const int own_nice = errno == 0 ? got : 0;
         (void)::setpriority(PRIO_PROCESS, 0, 19);
         if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
         // Ahead of the claim, so that it finds them done: the account files
@@ -402,7 +406,7 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
             if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
             ahead.bounding_set_dropped = true;
         }
-        if (::setpriority(PRIO_PROCESS, 0, 0) != 0) return as_internal(sys_error("set priority"));
+        if (::setpriority(PRIO_PROCESS, 0, own_nice) != 0) return as_internal(sys_error("set priority"));
         if (spec.seccomp_preloaded) {
             // The default hostname, then the filter (which refuses sethostname without CAP_SYS_ADMIN).
             if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)

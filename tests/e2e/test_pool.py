@@ -253,8 +253,9 @@ def test_a_sandbox_is_no_container(pooled):
     assert st == 200, body
     st, df = d.api("GET", "/system/df")
     assert st == 200 and set(c["Id"] for c in df.get("Containers") or []).isdisjoint(ready), df
-    # Every sandbox is still there, still parked, at nice 0 again after its
-    # setup at 19 (so is its container: INSIDE compares it with a cold start).
+    # Every sandbox is still there, still parked, at the zygote's nice (0
+    # here) again after its setup at 19 (INSIDE compares its container's
+    # with a cold start's).
     assert ready_ids(d) == ready and pool(d)["Ready"] == 3
     assert all(alive(pid) for pid in ready.values())
     for pid in ready.values():
