@@ -428,19 +428,24 @@ static int reset_for_reuse(const struct hierarchy *h, const char *dir) {
 }
 
 /* 1 when the box's v1 leaves became a spare. */
+static int g_reserved; /* spare slots claimed by keep_as_spare in flight */
+
 static int keep_as_spare(struct box *b) {
     pthread_mutex_lock(&g_spares_mu);
-    long n = g_nspares < K_MAX_SPARES ? g_next_spare++ : -1;
+    long n = g_nspares + g_reserved < K_MAX_SPARES ? g_next_spare++ : -1;
+    if (n >= 0) g_reserved++;
     pthread_mutex_unlock(&g_spares_mu);
     if (n < 0) return 0;
     char text[4096], path[1024];
     int first = -1;
     for (int i = 0; i < g_nh && first < 0; ++i)
         if (g_h[i].controllers[0]) first = i;
-    if (first < 0 || read_text(b->procs[first], text, sizeof text) != 0) return 0;
-    for (int i = 0; i < g_nh; ++i)
-        if (g_h[i].controllers[0] && reset_for_reuse(&g_h[i], b->leaf[i]) != 0) return 0;
-    for (int i = 0; i < g_nh; ++i) {
+    int ok = first >= 0;
+    for (int i = 0; ok && i < g_nh; ++i)
+        if (g_h[i].controllers[0] && (read_text(b->procs[i], text, sizeof text) != 0 ||
+                                      reset_for_reuse(&g_h[i], b->leaf[i]) != 0))
+            ok = 0;
+    for (int i = 0; ok && i < g_nh; ++i) {
         if (!g_h[i].controllers[0]) continue;
         spare_path(path, sizeof path, i, n);
         if (rename(b->leaf[i], path) != 0) {
@@ -449,13 +454,14 @@ static int keep_as_spare(struct box *b) {
                     spare_path(path, sizeof path, j, n);
                     (void)rmdir(path);
                 }
-            return 0;
+            ok = 0;
         }
     }
     pthread_mutex_lock(&g_spares_mu);
-    g_spares[g_nspares++] = n;
+    g_reserved--;
+    if (ok) g_spares[g_nspares++] = n;
     pthread_mutex_unlock(&g_spares_mu);
-    return 1;
+    return ok;
 }
 
 static void drop_spares(void) {
@@ -478,7 +484,17 @@ static int cgroup_create(struct box *b) {
         for (int i = 0; i < g_nh; ++i) {
             if (!g_h[i].controllers[0]) continue;
             spare_path(path, sizeof path, i, spare);
-            if (rename(path, b->leaf[i]) != 0) return -1;
+            if (rename(path, b->leaf[i]) != 0) {
+                /* berth's take_spare: the renamed ones and the rest of the spare go */
+                int err = errno;
+                for (int j = 0; j < g_nh; ++j)
+                    if (g_h[j].controllers[0]) {
+                        spare_path(path, sizeof path, j, spare);
+                        (void)rmdir(j < i ? b->leaf[j] : path);
+                    }
+                errno = err;
+                return -1;
+            }
         }
     }
     for (int i = 0; i < g_nh; ++i) {

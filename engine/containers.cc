@@ -794,8 +794,14 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         status gathered;
         // A pool sandbox's cgroup left behind goes first (its child is dead).
         const bool stale = std::exchange(c->stale_cgroup, false);
+        // CAP_SYS_ADMIN mounts cgroupfs: such a container could change its
+        // own cgroups, which then never serve another (manager::remove).
+        auto caps = runtime::effective_capabilities(string_list(c->host_config.if_contains("CapAdd")),
+                                                    string_list(c->host_config.if_contains("CapDrop")));
+        const bool keepable = caps && !bool_field(c->host_config, "Privileged") &&
+                              std::find(caps->begin(), caps->end(), "CAP_SYS_ADMIN") == caps->end();
         auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
-                     &gathered, stale]() -> result<cgroup::container_cgroup> {
+                     &gathered, stale, keepable]() -> result<cgroup::container_cgroup> {
             if (cfg.any()) {
                 auto g = gather_devices(cfg);
                 if (!g) {
@@ -805,11 +811,11 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
                 devices = std::move(*g);
             }
             if (stale) (void)_cgroups->remove(id);
-            auto made = _cgroups->create(id, l, devices.access);
+            auto made = _cgroups->create(id, l, devices.access, keepable);
             if (!made && made.err().sys_errno == EEXIST) {
                 // A sandbox's, whose death has not been reported yet.
                 (void)_cgroups->remove(id);
-                made = _cgroups->create(id, l, devices.access);
+                made = _cgroups->create(id, l, devices.access, keepable);
             }
             if (made && arm_oom) {
                 auto armed = _cgroups->oom_eventfd(id);

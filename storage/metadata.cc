@@ -137,11 +137,11 @@ struct metadata_db::impl {
                 if (!s) (void)step(rollback_st, "ROLLBACK");
             }
             commits++;
-            if (wal_pages >= k_max_wal_pages) checkpoint();
             for (size_t i = 0; i < batch.size(); ++i) {
                 if (!s) log::error("{}", s.err().message);
                 if (batch[i].done) batch[i].done(s ? results[i] : s);
             }
+            if (wal_pages >= k_max_wal_pages) checkpoint();  // after this batch's callbacks
         }
     }
 };

@@ -591,7 +591,8 @@ result<std::shared_ptr<const unique_fd>> manager::device_program(const std::vect
     return it->second;
 }
 
-result<container_cgroup> manager::create(const std::string& id, const limits& l, const device_access& devices) {
+result<container_cgroup> manager::create(const std::string& id, const limits& l, const device_access& devices,
+                                         bool keepable) {
     container_cgroup c = paths(id);
     auto parents = parent_dirs();
     std::vector<std::string> made;
@@ -603,9 +604,11 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
     // create; later ones only mkdir their own directory, unless a parent
     // has gone meanwhile.
     const bool parents_ready = _parents_ready.load(std::memory_order_acquire);
-    const bool recyclable = _layout != layout::unified && l == limits{} && devices.allow.empty() && !devices.allow_all;
+    const bool recyclable =
+        keepable && _layout != layout::unified && l == limits{} && devices.allow.empty() && !devices.allow_all;
     // A spare stands for every v1 directory (renamed into place); cgroup2's is made.
     const bool recycled = recyclable && parents_ready && take_spare(id);
+    if (recycled) made = c.v1_dirs;  // undone with the rest
     bool cpuset_inherits = true;
     for (size_t i = 0; i < _h.size(); ++i) {
         const std::string& parent = parents[i];
@@ -624,7 +627,7 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
             }
             if (::mkdir(dir.c_str(), 0755) != 0) return sys_error("create cgroup " + dir);
         }
-        made.push_back(dir);
+        if (!spare) made.push_back(dir);
         if (cpuset && !cpuset_inherits) BERTH_TRY(copy_cpuset(parent, dir));
         if (_h[i].controllers.empty() && _device_prog && !devices.allow_all) {
             // Docker's defaults are loaded already; another rule set is
@@ -721,6 +724,8 @@ bool manager::oom_killed(const std::string& id) const {
 // next create of a container with the defaults renames it into place: a
 // rename per hierarchy instead of a mkdir and an rmdir. Never a cgroup with
 // a limit or custom device rules (the next container would inherit them),
+// one the container could have changed from inside (create()'s keepable:
+// CAP_SYS_ADMIN),
 // one the kernel OOM-killed in (its oom_kill counter cannot be reset), a
 // frozen one, or one with a task left. What the kernel cannot reset stays:
 // the page cache the previous container was first to read (clean, the
@@ -782,15 +787,18 @@ bool manager::keep_as_spare(const std::string& id) {
     std::string name;
     {
         std::lock_guard lock(_spares_mu);
-        if (_layout == layout::unified || !_recyclable.erase(id) || _spares.size() >= k_max_spares) return false;
+        if (_layout == layout::unified || !_recyclable.erase(id) || _spares_closed || _spares.size() >= k_max_spares)
+            return false;
         name = std::string(k_spare_prefix) + std::to_string(_next_spare++);
     }
     container_cgroup c = paths(id);
     if (c.v1_dirs.empty()) return false;
-    // No task left (none can enter: the container is gone, and without
-    // CAP_SYS_ADMIN none of its processes could have left).
-    auto procs = read_file(c.v1_dirs.front() + "/cgroup.procs");
-    if (!procs || !trim(*procs).empty()) return false;
+    // No task left and no cgroup below (none can enter: the container is
+    // gone, and it had no CAP_SYS_ADMIN to make one or move its processes).
+    for (auto& d : c.v1_dirs) {
+        auto procs = read_file(d + "/cgroup.procs");
+        if (!procs || !trim(*procs).empty()) return false;
+    }
     std::size_t n = 0;
     for (auto& h : _h)
         if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return false;
@@ -822,6 +830,7 @@ void manager::drop_spares() {
     {
         std::lock_guard lock(_spares_mu);
         spares.swap(_spares);
+        _spares_closed = true;
     }
     for (auto& name : spares) remove_spare_dirs(name);
 }

@@ -192,7 +192,10 @@ public:
     // daemon's cgroup offers are enabled for berth's parent first. Device
     // programs are loaded once per distinct rule set and cached (Docker's
     // defaults at detect()); allow-all attaches none.
-    result<container_cgroup> create(const std::string& id, const limits& l = {}, const device_access& devices = {});
+    // `keepable` false: its cgroups never become a spare (a container that
+    // could change them from inside: CAP_SYS_ADMIN mounts cgroupfs).
+    result<container_cgroup> create(const std::string& id, const limits& l = {}, const device_access& devices = {},
+                                    bool keepable = true);
     // Writes the limits into the layout this host has; returns warnings for
     // limits whose file the kernel lacks.
     result<std::vector<std::string>> apply(const std::string& id, const limits& l);
@@ -262,6 +265,7 @@ private:
     std::vector<std::string> _spares;
     std::set<std::string> _recyclable;
     std::uint64_t _next_spare = 0;
+    bool _spares_closed = false;  // drop_spares() ran: no more
 };
 
 }  // namespace berth::cgroup

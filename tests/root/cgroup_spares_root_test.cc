@@ -138,6 +138,11 @@ TEST_F(SparesRoot, ADefaultContainersCgroupsBecomeTheNextOnesWithCountersReset) 
     mgr->drop_spares();
     EXPECT_EQ(mgr->spare_count(), 0u);
     EXPECT_TRUE(spares_in_every_parent().empty());
+    // None after that (the daemon's exit).
+    ASSERT_TRUE(mgr->create(id('k')));
+    ASSERT_TRUE(mgr->remove(id('k')));
+    EXPECT_EQ(mgr->spare_count(), 0u);
+    EXPECT_TRUE(spares_in_every_parent().empty());
 }
 
 TEST_F(SparesRoot, LimitsDeviceRulesAndTasksLeftAreNeverKept) {
@@ -160,6 +165,11 @@ TEST_F(SparesRoot, LimitsDeviceRulesAndTasksLeftAreNeverKept) {
     dev.allow.push_back({'c', 1, 3, 7});
     ASSERT_TRUE(mgr->create(id('e'), {}, dev));
     ASSERT_TRUE(mgr->remove(id('e')));
+    EXPECT_EQ(mgr->spare_count(), 0u);
+
+    // One that could change its cgroups from inside (CAP_SYS_ADMIN).
+    ASSERT_TRUE(mgr->create(id('j'), {}, {}, false));
+    ASSERT_TRUE(mgr->remove(id('j')));
     EXPECT_EQ(mgr->spare_count(), 0u);
 
     // A task still in it: not kept (removed once the task has gone).
