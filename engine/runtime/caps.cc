@@ -75,6 +75,15 @@ status drop_bounding_set(std::uint64_t keep) {
     return ok();
 }
 
+bool has_effective_capability(int cap) {
+    __user_cap_header_struct header{};
+    header.version = _LINUX_CAPABILITY_VERSION_3;
+    header.pid = 0;
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (cap < 0 || cap >= 32 * _LINUX_CAPABILITY_U32S_3 || ::syscall(SYS_capget, &header, data) != 0) return false;
+    return (data[cap / 32].effective >> (cap % 32)) & 1u;
+}
+
 status raise_effective_capabilities() {
     __user_cap_header_struct header{};
     header.version = _LINUX_CAPABILITY_VERSION_3;

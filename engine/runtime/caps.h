@@ -27,6 +27,9 @@ result<std::uint64_t> capability_mask(const std::vector<std::string>& names);
 // Removes from the bounding set every capability not in keep. Needs CAP_SETPCAP.
 status drop_bounding_set(std::uint64_t keep);
 
+// Whether capability `cap` is in the calling thread's effective set.
+bool has_effective_capability(int cap);
+
 // Makes the effective set the permitted one (after a setresuid() with
 // PR_SET_KEEPCAPS cleared it).
 status raise_effective_capabilities();

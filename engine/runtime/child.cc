@@ -1,6 +1,7 @@
 #include "engine/runtime/child.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <grp.h>
@@ -381,10 +382,11 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // waited behind every other runnable task: a burst from the pool
         // made 5% fewer containers running per second) and the container
         // runs as a cold one would.
+        // (Only with CAP_SYS_NICE, without which it could not come back.)
         errno = 0;
         const int got = ::getpriority(PRIO_PROCESS, 0);
         const int own_nice = errno == 0 ? got : 0;
-        (void)::setpriority(PRIO_PROCESS, 0, 19);
+        const bool lowered = has_effective_capability(CAP_SYS_NICE) && ::setpriority(PRIO_PROCESS, 0, 19) == 0;
         if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
         // Ahead of the claim, so that it finds them done: the account files
         // (nothing else writes this rootfs until the claim) and, with the
@@ -406,7 +408,7 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
             if (auto s = drop_bounding_set(*caps); !s) return as_internal(s.err());
             ahead.bounding_set_dropped = true;
         }
-        if (::setpriority(PRIO_PROCESS, 0, own_nice) != 0) return as_internal(sys_error("set priority"));
+        if (lowered && ::setpriority(PRIO_PROCESS, 0, own_nice) != 0) return as_internal(sys_error("set priority"));
         if (spec.seccomp_preloaded) {
             // The default hostname, then the filter (which refuses sethostname without CAP_SYS_ADMIN).
             if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
