@@ -760,6 +760,23 @@ bool reset_for_reuse(const hierarchy& h, const std::string& dir) {
 }
 }  // namespace
 
+// Renames `from` to `to` under every v1 parent; on a failure the ones
+// renamed already are removed (at `to`) and false returned.
+bool manager::rename_v1(const std::string& from, const std::string& to) {
+    auto parents = parent_dirs();
+    std::vector<std::string> renamed;
+    for (size_t i = 0; i < _h.size(); ++i) {
+        if (_h[i].controllers.empty()) continue;
+        std::string dest = parents[i] + "/" + to;
+        if (::rename((parents[i] + "/" + from).c_str(), dest.c_str()) != 0) {
+            for (auto& d : renamed) ::rmdir(d.c_str());
+            return false;
+        }
+        renamed.push_back(std::move(dest));
+    }
+    return true;
+}
+
 bool manager::take_spare(const std::string& id) {
     std::string name;
     {
@@ -768,19 +785,9 @@ bool manager::take_spare(const std::string& id) {
         name = std::move(_spares.back());
         _spares.pop_back();
     }
-    auto parents = parent_dirs();
-    std::vector<std::string> renamed;
-    for (size_t i = 0; i < _h.size(); ++i) {
-        if (_h[i].controllers.empty()) continue;
-        std::string to = parents[i] + "/" + id;
-        if (::rename((parents[i] + "/" + name).c_str(), to.c_str()) != 0) {
-            for (auto& d : renamed) ::rmdir(d.c_str());
-            remove_spare_dirs(name);
-            return false;
-        }
-        renamed.push_back(std::move(to));
-    }
-    return true;
+    if (rename_v1(name, id)) return true;
+    remove_spare_dirs(name);  // what was not renamed
+    return false;
 }
 
 bool manager::keep_as_spare(const std::string& id) {
@@ -793,8 +800,9 @@ bool manager::keep_as_spare(const std::string& id) {
     }
     container_cgroup c = paths(id);
     if (c.v1_dirs.empty()) return false;
-    // No task left and no cgroup below (none can enter: the container is
-    // gone, and it had no CAP_SYS_ADMIN to make one or move its processes).
+    // No task left (none can enter: the container is gone, and without
+    // CAP_SYS_ADMIN it could neither move its processes nor make a cgroup
+    // below its own).
     for (auto& d : c.v1_dirs) {
         auto procs = read_file(d + "/cgroup.procs");
         if (!procs || !trim(*procs).empty()) return false;
@@ -802,18 +810,7 @@ bool manager::keep_as_spare(const std::string& id) {
     std::size_t n = 0;
     for (auto& h : _h)
         if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return false;
-    auto parents = parent_dirs();
-    std::vector<std::string> renamed;
-    n = 0;
-    for (size_t i = 0; i < _h.size(); ++i) {
-        if (_h[i].controllers.empty()) continue;
-        std::string to = parents[i] + "/" + name;
-        if (::rename(c.v1_dirs[n++].c_str(), to.c_str()) != 0) {
-            for (auto& d : renamed) ::rmdir(d.c_str());
-            return false;  // the rest go as any container's
-        }
-        renamed.push_back(std::move(to));
-    }
+    if (!rename_v1(id, name)) return false;  // the rest go as any container's
     std::lock_guard lock(_spares_mu);
     _spares.push_back(std::move(name));
     return true;

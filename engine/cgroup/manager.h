@@ -258,6 +258,7 @@ private:
     std::atomic<bool> _parents_ready{false};
     // Spare cgroups: names (".spare-<n>") present under every v1 parent,
     // and the containers whose cgroups may become one.
+    bool rename_v1(const std::string& from, const std::string& to);
     bool take_spare(const std::string& id);
     bool keep_as_spare(const std::string& id);
     void remove_spare_dirs(const std::string& name);
