@@ -6,6 +6,7 @@
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -18,6 +19,14 @@ inline long clone3(struct clone_args* args) { return ::syscall(SYS_clone3, args,
 
 inline int pidfd_open(pid_t pid, unsigned flags = 0) {
     return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+
+// A descriptor of a process's namespace from its pidfd (Linux 6.11), with
+// no walk of /proc/<pid>/ns: that walk makes /proc dentries for the pid,
+// which its reaping then invalidates. -1 with errno ENOTTY before 6.11.
+enum class pidfd_ns : unsigned long { mnt = 0xff03, net = 0xff04 };  // _IO(PIDFS_IOCTL_MAGIC=0xFF, 3 / 4)
+inline int pidfd_namespace(int pidfd, pidfd_ns which) {
+    return ::ioctl(pidfd, static_cast<unsigned long>(which), 0);
 }
 
 inline int pidfd_send_signal(int pidfd, int sig) {

@@ -552,10 +552,17 @@ void monitor_process::handle_park(message& m) {
 void monitor_process::hold_namespaces(box& b) {
     // Within the budget the daemon leaves (3 descriptors per box, 512 spare).
     if (3 * _boxes.size() + ns_fds() + 2 + 512 > _nofile) return;
-    std::string dir = "/proc/" + std::to_string(b.pid) + "/ns/";
     // Not reaped (it just answered): the pid is still the sandbox's.
-    unique_fd mnt(::open((dir + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
-    unique_fd net(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
+    unique_fd mnt, net;
+    if (unique_fd pidfd(sys::pidfd_open(b.pid)); pidfd) {
+        mnt.reset(sys::pidfd_namespace(pidfd.get(), sys::pidfd_ns::mnt));
+        net.reset(sys::pidfd_namespace(pidfd.get(), sys::pidfd_ns::net));
+    }
+    if (!mnt || !net) {  // before Linux 6.11
+        std::string dir = "/proc/" + std::to_string(b.pid) + "/ns/";
+        mnt.reset(::open((dir + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
+        net.reset(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
+    }
     if (!mnt || !net) return;
     b.mnt_ns = std::move(mnt);
     b.net_ns = std::move(net);
