@@ -148,6 +148,8 @@ class Daemon:
                 os.rmdir(cg)
             except OSError:
                 pass
+        if getattr(self, "log", None):
+            self.log.close()  # nothing of ours left open in the data root (its filesystem may be unmounted next)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def api(self, method, path, body=None, headers=None, timeout=60):
@@ -253,10 +255,11 @@ def make_busybox_tar(path, extra=()):
     return path
 
 
-def daemon_with_busybox(prefix="berth-e2e-", env=None):
-    """A daemon on a data root of its own with busybox:latest (the probe at
-    /probe) imported; a generator for fixtures: torn down after the yield."""
-    base = tempfile.mkdtemp(prefix=prefix)
+def daemon_with_busybox(prefix="berth-e2e-", env=None, dir=None):
+    """A daemon on a data root of its own (below `dir`, default the temporary
+    directory) with busybox:latest (the probe at /probe) imported; a
+    generator for fixtures: torn down after the yield."""
+    base = tempfile.mkdtemp(prefix=prefix, dir=dir)
     d = Daemon(base, env=env)
     try:
         d.start()

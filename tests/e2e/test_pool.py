@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, cgroup_parents, children, exit_records, container_dirs, make_busybox_tar
+from conftest import BERTH, cgroup_parents, children, daemon_with_busybox, exit_records, container_dirs, make_busybox_tar
 from ptyrun import PtySession
 
 MiB = 1 << 20
@@ -232,6 +232,55 @@ def test_set_fills_and_rm_removes(pooled):
     assert st == 204
     for cid, pid in ready.items():
         assert_sandbox_gone(d, cid, pid)
+
+
+def dying_memory_cgroups(d):
+    """Removed memory cgroups the kernel still keeps: the host's count
+    (/proc/cgroups, dying ones included) less the live ones (the host's
+    cgroups are not all visible here, but only this daemon's change)."""
+    with open("/proc/cgroups") as f:
+        total = next(int(l.split()[2]) for l in f if l.startswith("memory\t"))
+    live = 0
+    for parent in cgroup_parents(d.root):
+        if os.path.exists(os.path.join(parent, "memory.stat")):  # v1 memory, or cgroup2 with it
+            live += sum(1 for _ in os.walk(parent))
+    return total - live
+
+
+@pytest.fixture
+def on_fresh_ext4(tmp_path):
+    """A daemon whose data root is on an ext4 filesystem of its own, just
+    made: a block a new directory gets has never been in the page cache
+    (on a used filesystem it may be, charged to whoever read it first)."""
+    img, mnt = tmp_path / "fs.img", tmp_path / "mnt"
+    subprocess.run(["truncate", "-s", "256M", str(img)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(img)], check=True)
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], check=True)
+    try:
+        yield from daemon_with_busybox("berth-e2e-ext4-", dir=str(mnt))
+    finally:
+        # The killed monitor's namespaces go with its exit, just after.
+        assert wait_until(lambda: subprocess.run(["umount", str(mnt)]).returncode == 0, timeout=20), \
+            "the test filesystem stayed busy"  # umount frees the loop device too (autoclear)
+
+
+def test_sandboxes_leave_no_dying_memory_cgroup(on_fresh_ext4):
+    # The overlay's work directory is made when the overlay is: a new ext4
+    # block, in the page cache charged to the maker's memory cgroup. Made
+    # by a parked child, that page kept each sandbox's cgroup as a dying one
+    # after its removal (until memory pressure). The zygote makes it.
+    d = on_fresh_ext4
+    n = 40
+    before = dying_memory_cgroups(d)
+    set_pool(d, n)
+    remove_pool(d)
+    # Their cgroups are removed or kept as spares, which the daemon
+    # removes at its exit; a dying cgroup is freed asynchronously (RCU,
+    # then a work item).
+    d.stop()
+    assert wait_until(lambda: dying_memory_cgroups(d) <= before + n // 8, timeout=20), (
+        before, dying_memory_cgroups(d))
 
 
 def test_a_sandbox_is_no_container(pooled):
