@@ -649,6 +649,7 @@ result<runtime::launch_spec> engine::sandbox_half(const container& c, const cgro
     spec.devices = std::move(devices);
     spec.cgroup2_dir = cg.v2_dir;
     spec.cgroup_v1_procs = cg.v1_procs();
+    if (!cg.v1_memory_dir.empty()) spec.cgroup_v1_memory_procs = cg.v1_memory_dir + "/cgroup.procs";
     // --userns-remap, unless the container opted out.
     if (!_opts.uid_map.empty() && str_field(c.host_config, "UsernsMode") != "host") {
         spec.uid_map = _opts.uid_map;

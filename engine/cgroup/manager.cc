@@ -235,8 +235,12 @@ container_cgroup manager::paths(const std::string& id) const {
     auto parents = parent_dirs();
     for (size_t i = 0; i < _h.size(); ++i) {
         std::string d = parents[i] + "/" + id;
-        if (_h[i].controllers.empty()) c.v2_dir = d;
-        else c.v1_dirs.push_back(d);
+        if (_h[i].controllers.empty()) {
+            c.v2_dir = d;
+        } else {
+            if (has_controller(_h[i], "memory")) c.v1_memory_dir = d;
+            c.v1_dirs.push_back(d);
+        }
     }
     return c;
 }

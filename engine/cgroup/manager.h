@@ -64,6 +64,7 @@ struct hierarchy {
 struct container_cgroup {
     std::string v2_dir;                // "" when there is no cgroup2
     std::vector<std::string> v1_dirs;  // one per v1 hierarchy
+    std::string v1_memory_dir;         // the v1 memory controller's among them; "" without one
     std::vector<std::string> v1_procs() const;
     std::vector<std::string> warnings;  // from create(): limits the kernel could not take
 };

@@ -474,9 +474,6 @@ status make_dirs_in_root(const std::string& path, mode_t mode) {
 }
 
 status setup_sandbox(const launch_spec& spec) {
-    // Entered only now, after the parent has placed the process in its v1
-    // cgroups: the namespace is rooted where the process is when it unshares.
-    if (::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
     // The mount namespace is a copy of the zygote's; where "/" is shared
     // (systemd makes it so) the mounts below would otherwise propagate out.
     // A [r]shared or [r]slave bind is cloned before that, from the tree as
@@ -492,6 +489,14 @@ status setup_sandbox(const launch_spec& spec) {
     }
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return sys_error("make / private");
     BERTH_TRY(mount_overlay(spec));
+    // Its memory cgroup only once the overlay is made (runtime/spawn.cc).
+    if (joins_memory_cgroup_itself(spec)) {
+        unique_fd procs(::open(spec.cgroup_v1_memory_procs.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!procs || ::write(procs.get(), "0", 1) != 1) return sys_error("join cgroup " + spec.cgroup_v1_memory_procs);
+    }
+    // Entered only now, in every cgroup: the namespace is rooted where the
+    // process is when it unshares.
+    if (::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");
 
     unique_fd host_sys;
     if (!spec.new_network)

@@ -63,10 +63,12 @@ namespace {
 // clone3() with `flags` (plus CLONE_PIDFD and CLONE_INTO_CGROUP when the
 // spec names a cgroup2 dir); the child runs `child(sync_fd, status_fd)`,
 // which must not return. The parent writes the pid into every v1
-// cgroup.procs, then releases the child. Returns once the child is released.
+// cgroup.procs (but the memory one of a container's child that joins it
+// itself: container_init), then releases the child. Returns once the child
+// is released.
 template <class Child>
 result<spawned> clone_and_release(const launch_spec& spec, unsigned long long flags, const std::string& what,
-                                  Child&& child) {
+                                  bool container_init, Child&& child) {
     BERTH_ASSIGN(auto sync, make_pipe("sync", SOCK_STREAM));
     BERTH_ASSIGN(auto exec_status, make_pipe("exec status", 0));
     unique_fd cgroup;
@@ -117,8 +119,11 @@ result<spawned> clone_and_release(const launch_spec& spec, unsigned long long fl
     // namespace: the child could map only its own id.
     if (args.flags & CLONE_NEWUSER)
         if (auto s = write_id_maps(out.pid, spec); !s) return abort(s.err());
-    for (const auto& procs : spec.cgroup_v1_procs)
+    const bool child_joins_memory = container_init && joins_memory_cgroup_itself(spec);
+    for (const auto& procs : spec.cgroup_v1_procs) {
+        if (child_joins_memory && procs == spec.cgroup_v1_memory_procs) continue;
         if (auto s = write_pid(procs, out.pid); !s) return abort(s.err());
+    }
     const char release = 1;
     if (::send(sync.write.get(), &release, 1, MSG_NOSIGNAL) != 1) return abort(sys_error("release child"));
     sync.write.reset();
@@ -129,6 +134,49 @@ result<spawned> clone_and_release(const launch_spec& spec, unsigned long long fl
 }  // namespace
 
 namespace {
+
+// Making an overlay creates its work directory: a new ext4 block, whose
+// page enters the page cache charged to the memory cgroup of whoever made
+// it, and outlives the container. Made by the child in the container's
+// memory cgroup, it kept that cgroup as a dying one after its removal,
+// until memory pressure (measured: one per container of 200 run at once,
+// and one per pooled sandbox; about 1.4 MB of kernel memory each on this
+// VM). So the overlay is made outside it:
+// - a cold start with a v1 memory cgroup: the child makes it before it
+//   joins that cgroup itself (joins_memory_cgroup_itself), in parallel
+//   with the zygote's next start (made here, it cost 6% of the starts per
+//   second at concurrency 2);
+// - otherwise (a child born in its cgroup2 by CLONE_INTO_CGROUP; a parked
+//   sandbox, off every start's path) it is made here, in the zygote, whose
+//   cgroup lives as long as the daemon, and the child attaches it
+//   (mount_overlay). Before Linux 6.8 (no "lowerdir+") the child makes it.
+class overlay_made_here {
+public:
+    static result<overlay_made_here> make(const launch_spec& spec, bool here) {
+        overlay_made_here o(spec);
+        if (!here) return o;
+        auto made = open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir}, "mount overlay on " + spec.rootfs_dir);
+        if (!made) {
+            error e = made.err();
+            e.code = errc::internal;  // the sandbox's setup failed, as when the child reports it
+            return e;
+        }
+        o._mount = std::move(*made);
+        if (o._mount) {
+            o._with_mount = spec;
+            o._with_mount.rootfs_mount_fd = o._mount.get();
+        }
+        return o;
+    }
+    // The child's spec: rootfs_mount_fd set when the overlay was made here.
+    const launch_spec& spec() const { return _mount ? _with_mount : *_given; }
+
+private:
+    explicit overlay_made_here(const launch_spec& given) : _given(&given) {}
+    const launch_spec* _given;
+    unique_fd _mount;
+    launch_spec _with_mount;
+};
 
 // The clone3() flags of a container's init; checks what both kinds of start need.
 result<unsigned long long> container_flags(const launch_spec& spec, unsigned long long extra_flags,
@@ -150,17 +198,20 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     const std::string what = spec.id.empty() ? "spawn container" : "spawn container " + spec.id.substr(0, 12);
     if (spec.args.empty()) return make_error(errc::invalid_argument, what + ": no command specified");
     BERTH_ASSIGN(auto flags, container_flags(spec, extra_flags, what));
-    if (spec.uid_map.empty())
-        return clone_and_release(spec, flags, what, [&](int sync_fd, int status_fd) {
-            run_container_child(spec, stdio, sync_fd, status_fd);
+    if (spec.uid_map.empty()) {
+        auto rootfs = overlay_made_here::make(spec, spec.cgroup_v1_memory_procs.empty());
+        if (!rootfs) return rootfs.err().wrap(what);
+        return clone_and_release(rootfs->spec(), flags, what, true, [&](int sync_fd, int status_fd) {
+            run_container_child(rootfs->spec(), stdio, sync_fd, status_fd);
         });
+    }
     // --userns-remap: the overlay is built here, with init-namespace
     // privilege on idmapped layers; the child inherits it and attaches it.
     auto rootfs = open_remapped_rootfs(spec);
     if (!rootfs) return rootfs.err().wrap(what);
     launch_spec remapped = spec;
     remapped.rootfs_mount_fd = rootfs->get();
-    return clone_and_release(remapped, flags | CLONE_NEWUSER, what, [&](int sync_fd, int status_fd) {
+    return clone_and_release(remapped, flags | CLONE_NEWUSER, what, true, [&](int sync_fd, int status_fd) {
         run_container_child(remapped, stdio, sync_fd, status_fd);
     });
 }
@@ -173,24 +224,10 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
     if (!spec.uid_map.empty() || spec.time_offsets)
         return make_error(errc::invalid_argument, what + ": user and time namespaces are not pooled");
     BERTH_ASSIGN(auto control, make_pipe("control", SOCK_SEQPACKET));
-    // The overlay is built here, not in the child: making it creates its
-    // work directory, whose new ext4 block enters the page cache charged to
-    // the memory cgroup of whoever made it. A parked child is in its
-    // sandbox's cgroup by then, and that page, which outlives the
-    // container, kept every sandbox's memory cgroup as a dying one after
-    // its removal, until memory pressure (measured: one per sandbox, each
-    // about 1.4 MB of kernel memory on this VM). The zygote's cgroup lives
-    // as long as the daemon. The child attaches the mount (mount_overlay).
-    // Before Linux 6.8 (no "lowerdir+") the child mounts it itself.
-    BERTH_ASSIGN(unique_fd rootfs, open_overlay({spec.lower_dirs, spec.upper_dir, spec.work_dir},
-                                                "mount overlay on " + spec.rootfs_dir));
-    launch_spec prebuilt;
-    if (rootfs) {
-        prebuilt = spec;
-        prebuilt.rootfs_mount_fd = rootfs.get();
-    }
-    const launch_spec& child_spec = rootfs ? prebuilt : spec;
-    auto sp = clone_and_release(child_spec, flags, what, [&](int sync_fd, int status_fd) {
+    auto rootfs = overlay_made_here::make(spec, true);
+    if (!rootfs) return rootfs.err().wrap(what);
+    const launch_spec& child_spec = rootfs->spec();
+    auto sp = clone_and_release(child_spec, flags, what, true, [&](int sync_fd, int status_fd) {
         control.write.reset();
         // A parked child lives long: it must hold no descriptor of the
         // zygote's (its socket to the monitor is fd 3), or the monitor
@@ -256,7 +293,7 @@ result<spawned> spawn_exec(const launch_spec& spec, int target_pidfd, const chil
     auto restore = scope_exit([&] {
         if (::setns(own_pidns.get(), CLONE_NEWPID) != 0) ::_exit(1);  // never leave later containers nested
     });
-    return clone_and_release(spec, extra_flags, what, [&](int sync_fd, int status_fd) {
+    return clone_and_release(spec, extra_flags, what, false, [&](int sync_fd, int status_fd) {
         run_exec_child(spec, stdio, target_pidfd, sync_fd, status_fd);
     });
 }

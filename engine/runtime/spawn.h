@@ -34,8 +34,9 @@ struct spawned {
 // (mnt, pid, uts, ipc, and net unless new_network is false), plus
 // CLONE_INTO_CGROUP when spec.cgroup2_dir is set, and extra_flags (the
 // zygote passes CLONE_PARENT so the container is the monitor's child). The
-// parent side writes the child's pid into every v1 cgroup.procs, then
-// releases the child, which runs the sandbox half and the process half and
+// parent side writes the child's pid into every v1 cgroup.procs (the
+// memory one too, unless the child joins it itself once its overlay is
+// made: joins_memory_cgroup_itself), then releases the child, which runs the sandbox half and the process half and
 // execs. Returns once the child is released; never waits for its exec.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
 

@@ -351,6 +351,7 @@ std::string to_json(const launch_spec& spec) {
     if (spec.seccomp_preloaded) o["seccomp_preloaded"] = true;
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
+    o["cgroup_v1_memory_procs"] = spec.cgroup_v1_memory_procs;
     o["hostname"] = spec.hostname;
     o["args"] = to_array(spec.args);
     if (!spec.exe.empty()) o["exe"] = spec.exe;
@@ -427,6 +428,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_bool(o, "seccomp_preloaded", s.seccomp_preloaded));
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
+    BERTH_TRY(get_string(o, "cgroup_v1_memory_procs", s.cgroup_v1_memory_procs));
     BERTH_TRY(get_string(o, "hostname", s.hostname));
     BERTH_TRY(get_strings(o, "args", s.args));
     BERTH_TRY(get_string(o, "exe", s.exe));

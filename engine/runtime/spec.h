@@ -118,6 +118,10 @@ struct launch_spec {
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none
     std::vector<std::string> cgroup_v1_procs; // v1 "cgroup.procs" files to write the pid into
+    // The v1 memory controller's among them ("" without one). A container's
+    // child that makes its own overlay joins it itself, once the overlay is
+    // made (joins_memory_cgroup_itself, runtime/spawn.h).
+    std::string cgroup_v1_memory_procs;
 
     // Process half.
     std::string hostname;
@@ -148,6 +152,15 @@ struct launch_spec {
     // the container's. Unset: the monitor's time namespace, nothing done.
     std::optional<time_offset_spec> time_offsets;
 };
+
+// Whether a container's child joins its v1 memory cgroup itself, once it
+// has made its overlay, instead of being placed there by the zygote before
+// its release (runtime/spawn.cc says why). Only a child that makes the
+// overlay, and never in a user namespace (it could not write the host's
+// cgroupfs); an exec'd process is always placed by the zygote.
+inline bool joins_memory_cgroup_itself(const launch_spec& s) {
+    return !s.cgroup_v1_memory_procs.empty() && s.rootfs_mount_fd < 0 && s.uid_map.empty();
+}
 
 // Docker's defaults (moby oci/defaults.go): capabilities, masked paths,
 // read-only paths.

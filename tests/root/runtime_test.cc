@@ -519,6 +519,31 @@ TEST_F(RuntimeTest, LongLayerPaths) {
     EXPECT_EQ(f["pid"], "1");
 }
 
+// With a v1 memory cgroup, the child makes its overlay before it joins
+// that cgroup itself (the overlay's new work directory block stays charged
+// to its maker: runtime/spawn.cc); its cgroup namespace, entered after,
+// is rooted there too.
+TEST_F(RuntimeTest, ChildJoinsItsMemoryCgroupOnceItsOverlayIsMade) {
+    auto s = spec({"/probe"});
+    for (const auto& p : s.cgroup_v1_procs)
+        if (path_exists(p.substr(0, p.rfind('/')) + "/memory.stat")) s.cgroup_v1_memory_procs = p;
+    if (s.cgroup_v1_memory_procs.empty()) GTEST_SKIP() << "no v1 memory hierarchy";
+    ASSERT_TRUE(joins_memory_cgroup_itself(s));
+    const std::string dir = s.cgroup_v1_memory_procs.substr(0, s.cgroup_v1_memory_procs.rfind('/'));
+    auto f = run_probe(s);
+    ASSERT_FALSE(f["cgroup"].empty());
+    bool memory = false;
+    for (const auto& line : split(f["cgroup"], ';')) {
+        EXPECT_TRUE(line.size() >= 2 && line.substr(line.size() - 2) == ":/") << line;
+        memory = memory || line.find("memory") != std::string::npos;
+    }
+    EXPECT_TRUE(memory) << f["cgroup"];
+    // It ran there: the probe's pages were charged to the cgroup.
+    auto peak = read_file(dir + "/memory.max_usage_in_bytes");
+    ASSERT_TRUE(peak) << peak.err().message;
+    EXPECT_GT(std::stoll(*peak), 0);
+}
+
 TEST_F(RuntimeTest, FailedCgroupPlacementLeavesNoChild) {
     auto s = spec({"/probe"});
     s.cgroup_v1_procs.push_back(_dir + "/no-such-cgroup/cgroup.procs");

@@ -106,6 +106,7 @@ launch_spec full_spec() {
     s.readonly_paths = default_readonly_paths();
     s.cgroup2_dir = "/sys/fs/cgroup/berth/x";
     s.cgroup_v1_procs = {"/sys/fs/cgroup/memory/berth/x/cgroup.procs"};
+    s.cgroup_v1_memory_procs = "/sys/fs/cgroup/memory/berth/x/cgroup.procs";
     s.hostname = "host";
     s.args = {"sh", "-c", "echo \"hi\\n\" \u00e9"};
     s.env = {"A=1", "PATH=/bin"};
@@ -131,6 +132,7 @@ TEST(LaunchSpecJson, RoundTrip) {
     EXPECT_EQ(back->readonly_paths, s.readonly_paths);
     EXPECT_EQ(back->cgroup2_dir, s.cgroup2_dir);
     EXPECT_EQ(back->cgroup_v1_procs, s.cgroup_v1_procs);
+    EXPECT_EQ(back->cgroup_v1_memory_procs, s.cgroup_v1_memory_procs);
     EXPECT_EQ(back->hostname, s.hostname);
     EXPECT_EQ(back->args, s.args);
     EXPECT_EQ(back->env, s.env);
