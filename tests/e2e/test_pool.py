@@ -265,16 +265,27 @@ def on_fresh_ext4(tmp_path):
             "the test filesystem stayed busy"  # umount frees the loop device too (autoclear)
 
 
-def test_sandboxes_leave_no_dying_memory_cgroup(on_fresh_ext4):
-    # The overlay's work directory is made when the overlay is: a new ext4
-    # block, in the page cache charged to the maker's memory cgroup. Made
-    # by a parked child, that page kept each sandbox's cgroup as a dying one
-    # after its removal (until memory pressure). The zygote makes it.
+@pytest.mark.parametrize("how", ["pooled", "cold"])
+def test_containers_leave_no_dying_memory_cgroup(on_fresh_ext4, how):
+    # Making an overlay makes its work directory: a new ext4 block, in the
+    # page cache charged to the maker's memory cgroup. Made in the
+    # container's (a parked child, or a cold child placed before it), that
+    # page kept the cgroup as a dying one after its removal, until memory
+    # pressure. The zygote makes a sandbox's; a cold child joins its memory
+    # cgroup once it has made its own.
     d = on_fresh_ext4
     n = 40
     before = dying_memory_cgroups(d)
-    set_pool(d, n)
-    remove_pool(d)
+    if how == "pooled":
+        set_pool(d, n)
+        remove_pool(d)
+    else:
+        # All at once: each needs a block of its own.
+        st, out = d.api("POST", "/berth/containers/run?count=%d&parallel=%d&remove=1" % (n, n),
+                        body={"Image": "busybox", "Cmd": ["sleep", "1"], "HostConfig": {"NetworkMode": "none"}},
+                        timeout=120)
+        assert st == 200 and out["FromPool"] == 0 and not out["Errors"], out
+        assert out["ExitCodes"] == {"0": n}, out
     # Their cgroups are removed or kept as spares, which the daemon
     # removes at its exit; a dying cgroup is freed asynchronously (RCU,
     # then a work item).
