@@ -269,10 +269,10 @@ def on_fresh_ext4(tmp_path):
 def test_containers_leave_no_dying_memory_cgroup(on_fresh_ext4, how):
     # Making an overlay makes its work directory: a new ext4 block, in the
     # page cache charged to the maker's memory cgroup. Made in the
-    # container's (a parked child, or a cold child placed before it), that
-    # page kept the cgroup as a dying one after its removal, until memory
-    # pressure. The zygote makes a sandbox's; a cold child joins its memory
-    # cgroup once it has made its own.
+    # container's (a child placed there before it), that page kept the
+    # cgroup as a dying one after its removal, until memory pressure. The
+    # child now joins its memory cgroup once its overlay is made (or, on
+    # cgroup2, the zygote makes it).
     d = on_fresh_ext4
     n = 40
     before = dying_memory_cgroups(d)
