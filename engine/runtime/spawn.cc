@@ -142,13 +142,18 @@ namespace {
 // until memory pressure (measured: one per container of 200 run at once,
 // and one per pooled sandbox; about 1.4 MB of kernel memory each on this
 // VM). So the overlay is made outside it:
-// - with a v1 memory cgroup, the child makes it before it joins that
-//   cgroup itself (joins_memory_cgroup_itself): in parallel with the
-//   zygote's next start (made here, it cost 6% of the starts per second at
-//   concurrency 2), and a parked child's at its nice 19;
-// - a child born in its cgroup2 (CLONE_INTO_CGROUP) gets it made here, in
-//   the zygote, whose cgroup lives as long as the daemon, and attaches it
-//   (mount_overlay). Before Linux 6.8 (no "lowerdir+") the child makes it.
+// - a cold start with a v1 memory cgroup: the child makes it before it
+//   joins that cgroup itself (joins_memory_cgroup_itself), in parallel
+//   with the zygote's next start (made here, it cost 6% of the starts per
+//   second at concurrency 2);
+// - otherwise it is made here, in the zygote, whose cgroup lives as long
+//   as the daemon, and the child attaches it (mount_overlay): a child born
+//   in its cgroup2 (CLONE_INTO_CGROUP), and a parked sandbox, whose child
+//   sets up at nice 19: joining a v1 cgroup takes the kernel's
+//   cgroup_threadgroup_rwsem for writing, which every fork and exit on the
+//   host waits for, and that must not be held by a task that waits behind
+//   every other for the CPU (the zygote, at its own niceness, places it).
+// Before Linux 6.8 (no "lowerdir+") the child makes it.
 class overlay_made_here {
 public:
     static result<overlay_made_here> make(const launch_spec& spec, bool here) {
@@ -223,9 +228,18 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
     if (!spec.uid_map.empty() || spec.time_offsets)
         return make_error(errc::invalid_argument, what + ": user and time namespaces are not pooled");
     BERTH_ASSIGN(auto control, make_pipe("control", SOCK_SEQPACKET));
-    auto rootfs = overlay_made_here::make(spec, spec.cgroup_v1_memory_procs.empty());
+    auto rootfs = overlay_made_here::make(spec, true);
     if (!rootfs) return rootfs.err().wrap(what);
-    const launch_spec& child_spec = rootfs->spec();
+    // Before Linux 6.8 the child makes its overlay; the zygote still places
+    // it in every cgroup (never a join at nice 19).
+    launch_spec placed;
+    const launch_spec* made = &rootfs->spec();
+    if (joins_memory_cgroup_itself(*made)) {
+        placed = *made;
+        placed.cgroup_v1_memory_procs.clear();
+        made = &placed;
+    }
+    const launch_spec& child_spec = *made;
     auto sp = clone_and_release(child_spec, flags, what, true, [&](int sync_fd, int status_fd) {
         control.write.reset();
         // A parked child lives long: it must hold no descriptor of the

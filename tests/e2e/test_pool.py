@@ -271,8 +271,8 @@ def test_containers_leave_no_dying_memory_cgroup(on_fresh_ext4, how):
     # page cache charged to the maker's memory cgroup. Made in the
     # container's (a child placed there before it), that page kept the
     # cgroup as a dying one after its removal, until memory pressure. The
-    # child now joins its memory cgroup once its overlay is made (or, on
-    # cgroup2, the zygote makes it).
+    # zygote makes a sandbox's; a cold child joins its memory cgroup once it
+    # has made its own (on cgroup2, the zygote makes it).
     d = on_fresh_ext4
     n = 40
     before = dying_memory_cgroups(d)
