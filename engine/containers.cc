@@ -961,7 +961,7 @@ void engine::on_monitor_started(const std::string& id, int pid) {
     c.error.clear();
     c.oom_killed = false;
     c.oom_reported = false;
-    persist(c);
+    persist(c, {}, false);
     c.changed->notify();
     start_health_checks(it->second);
     if (auto p = _starts.find(id); p != _starts.end()) p->second.done->set();
@@ -1123,12 +1123,15 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     c->exits++;
     // Acknowledge only once the exit is durable here; until then the
     // monitor's record is the truth.
-    persist(*c, [this, id, finished_ns, ex = _loop.get_executor()](status s) {
-        if (s)
-            asio::post(ex, [this, id, finished_ns] {
-                (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
-            });
-    });
+    persist(
+        *c,
+        [this, id, finished_ns, ex = _loop.get_executor()](status s) {
+            if (s)
+                asio::post(ex, [this, id, finished_ns] {
+                    (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
+                });
+        },
+        false);
     c->changed->notify();
     c->output->notify();
     if (oom && !c->oom_reported) emit(*c, "oom");

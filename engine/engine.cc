@@ -165,9 +165,26 @@ container_ptr engine::from_doc(const json::object& o) {
     return c;
 }
 
-void engine::persist(const container& c, std::function<void(status)> done) {
+void engine::persist(const container& c, std::function<void(status)> done, bool prompt) {
     _db->put("container", c.id, doc_of(c), std::move(done), false);
-    wake_db_soon();
+    if (prompt) wake_db_soon();
+    else wake_db_later();
+}
+
+void engine::wake_db_later() {
+    // A burst's records went one or two to a transaction, three or four
+    // transactions per container: a start's "running" and an exit now wait
+    // for the next create's commit (or k_lazy_commit).
+    static constexpr auto k_lazy_commit = std::chrono::milliseconds(5);
+    if (std::exchange(_db_lazy_wake, true)) return;
+    asio::co_spawn(
+        _loop,
+        [this]() -> awaitable<void> {
+            co_await sleep_for(k_lazy_commit);
+            _db_lazy_wake = false;
+            _db->wake();
+        },
+        asio::detached);
 }
 
 void engine::wake_db_soon() {

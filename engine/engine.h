@@ -436,10 +436,14 @@ private:
                                            std::chrono::steady_clock::time_point since);
     awaitable<status> add_seccomp(const std::optional<std::string>& profile, runtime::launch_spec& spec);
     std::unique_ptr<seccomp_cache> _seccomp;
-    void persist(const container& c, std::function<void(status)> done = {});
+    // prompt false: nobody waits for this record (a start's "running", an
+    // exit the monitor keeps until it is acknowledged): it rides with the
+    // next prompt one, or at most k_lazy_commit later.
+    void persist(const container& c, std::function<void(status)> done = {}, bool prompt = true);
     // Wakes the database's writer once the loop's ready handlers have run.
     void wake_db_soon();
-    bool _db_wake_posted = false;
+    void wake_db_later();
+    bool _db_wake_posted = false, _db_lazy_wake = false;
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);
     // Its record's text (from_doc reads it back).
