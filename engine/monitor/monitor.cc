@@ -245,6 +245,12 @@ private:
         bool kill = false;
     };
     std::deque<pending_park> _parks_pending;
+    bool park_pending(const std::string& id) const {
+        return std::any_of(_parks_pending.begin(), _parks_pending.end(), [&](const auto& p) { return p.id == id; });
+    }
+    // Children reaped before the zygote's answer named them (a sandbox
+    // that died at once): its box, when the answer comes, takes the exit.
+    std::map<pid_t, int> _reaped_early;
     result<std::pair<pid_t, std::vector<unique_fd>>> zygote_reply();
     void on_zygote_readable();
     void park_answered(const pending_park& p, result<std::pair<pid_t, std::vector<unique_fd>>> r);
@@ -469,11 +475,11 @@ void monitor_process::on_message(message& msg_in) {
     }
     case msg::start:
         _release = false;  // the daemon is busy again
-        make_room(1);
+        make_room(1 + _parks_pending.size());  // a start's ask_zygote makes the pending parks' boxes first
         handle_start(*m, false);
         break;
     case msg::exec:
-        make_room(1);
+        make_room(1 + _parks_pending.size());
         handle_start(*m, true);
         break;
     case msg::park:
@@ -491,9 +497,10 @@ void monitor_process::on_message(message& msg_in) {
         break;
     }
     case msg::signal: {
-        // A sandbox the zygote is still making: only a discard (SIGKILL) is sent to one.
-        for (auto& p : _parks_pending)
-            if (p.id == id()) p.kill = true;
+        // A sandbox the zygote is still making: a discard (SIGKILL).
+        if (m->header["signal"].as_int64() == SIGKILL)
+            for (auto& p : _parks_pending)
+                if (p.id == id()) p.kill = true;
         auto it = _boxes.find(id());
         // Not reaped yet (exited is set when it is): the pid is still ours.
         if (it != _boxes.end() && !it->second->exited && it->second->pid > 0)
@@ -571,6 +578,14 @@ void monitor_process::on_zygote_readable() {
 }
 
 void monitor_process::use_zygote(monitor::zygote_handle z) {
+    // The answers the old one sent before it died name children that exist.
+    char c;
+    while (!_parks_pending.empty() && _zygote.sock &&
+           ::recv(_zygote.sock.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        pending_park p = std::move(_parks_pending.front());
+        _parks_pending.pop_front();
+        park_answered(p, zygote_reply());
+    }
     // Parks the old one never answered fail (the daemon prepares others).
     while (!_parks_pending.empty()) {
         pending_park p = std::move(_parks_pending.front());
@@ -583,10 +598,7 @@ void monitor_process::use_zygote(monitor::zygote_handle z) {
 
 void monitor_process::handle_park(message& m) {
     std::string id(m.header["id"].as_string());
-    auto pending = [&] {
-        return std::any_of(_parks_pending.begin(), _parks_pending.end(), [&](const auto& p) { return p.id == id; });
-    };
-    if (_boxes.count(id) || pending()) {
+    if (_boxes.count(id) || park_pending(id)) {
         send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(errc::conflict)},
                                   {"message", "container " + id + " is already running"}}, {}});
         return;
@@ -604,8 +616,21 @@ void monitor_process::park_answered(const pending_park& p, result<std::pair<pid_
     auto fail = [&](const error& e) {
         send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
     };
+    if (_parks_pending.empty()) {
+        // The last answer: a pid reaped early is not one of these any more.
+        auto early = std::move(_reaped_early);
+        _reaped_early.clear();
+        if (r) {
+            if (auto e = early.find(r->first); e != early.end()) _reaped_early[e->first] = e->second;
+        }
+    }
     if (!r) return fail(r.err());
     if (r->second.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
+    if (_boxes.count(id)) {
+        // Never overwrite a box (only a daemon that asked twice would).
+        if (!_reaped_early.erase(r->first)) ::kill(r->first, SIGKILL);
+        return fail(make_error(errc::conflict, "container " + id + " is already running"));
+    }
     auto b = std::make_unique<box>();
     b->id = id;
     b->parked = true;
@@ -622,6 +647,14 @@ void monitor_process::park_answered(const pending_park& p, result<std::pair<pid_
     watch(bp->exec_status.get(), t_exec);
     watch(bp->control.get(), t_parked);
     _boxes[id] = std::move(b);
+    if (auto e = _reaped_early.find(bp->pid); e != _reaped_early.end()) {
+        // It died before this answer was read: its exit, now that the
+        // pid names its box (the error it wrote is in exec_status).
+        const int wstatus = e->second;
+        _reaped_early.erase(e);
+        on_reaped(bp->pid, wstatus);
+        return;
+    }
     // Discarded (or a new daemon said hello) while the zygote made it: its
     // death comes back as start_failed.
     if (p.kill) ::kill(bp->pid, SIGKILL);
@@ -721,7 +754,7 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         if (it == _boxes.end() || !it->second->parked || it->second->exited || !it->second->control)
             return fail(make_error(errc::unavailable, "the prepared sandbox of container " + id + " is gone"));
         parked = it->second.get();
-    } else if (_boxes.count(id)) {
+    } else if (_boxes.count(id) || park_pending(id)) {
         return fail(make_error(errc::conflict, "container " + id + " is already running"));
     }
     // A claim that fails consumes the sandbox: its child is killed, and its
@@ -1080,7 +1113,12 @@ void monitor_process::on_reaped(pid_t pid, int wstatus) {
         return;
     }
     auto it = _by_pid.find(pid);
-    if (it == _by_pid.end()) return;  // an orphan we adopted as subreaper
+    if (it == _by_pid.end()) {
+        // An orphan we adopted as subreaper, or a sandbox the zygote has
+        // not named yet.
+        if (!_parks_pending.empty()) _reaped_early[pid] = wstatus;
+        return;
+    }
     box& b = *it->second;
     _by_pid.erase(it);
     b.exited = true;
