@@ -254,6 +254,11 @@ private:
     result<std::pair<pid_t, std::vector<unique_fd>>> zygote_reply();
     void on_zygote_readable();
     void park_answered(const pending_park& p, result<std::pair<pid_t, std::vector<unique_fd>>> r);
+    void answer_oldest_park(result<std::pair<pid_t, std::vector<unique_fd>>> r) {
+        pending_park p = std::move(_parks_pending.front());
+        _parks_pending.pop_front();
+        park_answered(p, std::move(r));
+    }
     void use_zygote(monitor::zygote_handle z);
     void on_tty_master(box& b);
     void write_entry(box& b, bool is_err, std::string_view text);
@@ -552,9 +557,7 @@ result<std::pair<pid_t, std::vector<unique_fd>>> monitor_process::ask_zygote(con
     if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return sys_error("send to zygote");
     // The answers to the parks asked before come first.
     while (!_parks_pending.empty()) {
-        pending_park p = std::move(_parks_pending.front());
-        _parks_pending.pop_front();
-        park_answered(p, zygote_reply());
+        answer_oldest_park(zygote_reply());
     }
     return zygote_reply();
 }
@@ -572,9 +575,7 @@ void monitor_process::on_zygote_readable() {
         (void)zygote_reply();  // nothing was asked: never the case
         return;
     }
-    pending_park p = std::move(_parks_pending.front());
-    _parks_pending.pop_front();
-    park_answered(p, zygote_reply());
+    answer_oldest_park(zygote_reply());
 }
 
 void monitor_process::use_zygote(monitor::zygote_handle z) {
@@ -582,16 +583,10 @@ void monitor_process::use_zygote(monitor::zygote_handle z) {
     char c;
     while (!_parks_pending.empty() && _zygote.sock &&
            ::recv(_zygote.sock.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
-        pending_park p = std::move(_parks_pending.front());
-        _parks_pending.pop_front();
-        park_answered(p, zygote_reply());
+        answer_oldest_park(zygote_reply());
     }
     // Parks the old one never answered fail (the daemon prepares others).
-    while (!_parks_pending.empty()) {
-        pending_park p = std::move(_parks_pending.front());
-        _parks_pending.pop_front();
-        park_answered(p, make_error(errc::unavailable, "zygote is gone"));
-    }
+    while (!_parks_pending.empty()) answer_oldest_park(make_error(errc::unavailable, "zygote is gone"));
     _zygote = std::move(z);
     if (_zygote.sock) watch(_zygote.sock.get(), t_zygote);
 }
@@ -616,14 +611,8 @@ void monitor_process::park_answered(const pending_park& p, result<std::pair<pid_
     auto fail = [&](const error& e) {
         send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
     };
-    if (_parks_pending.empty()) {
-        // The last answer: a pid reaped early is not one of these any more.
-        auto early = std::move(_reaped_early);
-        _reaped_early.clear();
-        if (r) {
-            if (auto e = early.find(r->first); e != early.end()) _reaped_early[e->first] = e->second;
-        }
-    }
+    // The last answer: any other pid reaped early was an orphan's.
+    if (_parks_pending.empty()) std::erase_if(_reaped_early, [&](const auto& kv) { return !r || kv.first != r->first; });
     if (!r) return fail(r.err());
     if (r->second.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
     if (_boxes.count(id)) {

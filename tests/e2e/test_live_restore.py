@@ -59,32 +59,25 @@ def test_fifty_containers_survive_daemon_sigkill():
         d.teardown()
 
 
-def test_a_start_right_before_a_crash_is_running_after_it():
+def test_a_start_right_before_a_crash_is_running_after_it(fresh):
     # A start's "running" record is committed lazily (with the next prompt
     # write, or within 5 ms: engine::wake_db_later); a daemon killed before
     # that learns it from the monitor, which runs the container.
-    base = tempfile.mkdtemp(prefix="berth-e2e-restore-")
-    d = Daemon(base)
-    try:
-        d.start()
-        assert d.cli("import", make_busybox_tar(os.path.join(base, "b.tar")), "busybox").returncode == 0
-        ids = []
-        for _ in range(5):
-            st, made = d.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["sleep", "300"]})
-            assert st == 201, made
-            assert d.api("POST", "/containers/%s/start" % made["Id"])[0] == 204
-            ids.append(made["Id"])
-        d.stop(signal.SIGKILL)  # at once
-        d.start()
-        monitor = d.monitor_pid()
-        pids = {pid for pid, _ in children(monitor)}
-        for cid in ids:
-            state = json.loads(d.cli("inspect", cid).stdout)[0]["State"]
-            assert state["Status"] == "running" and state["Pid"] in pids, state
-        st, _ = d.api("POST", "/containers/%s/kill?signal=KILL" % ids[0])
-        assert st == 204
-        assert d.cli("wait", ids[0]).stdout.strip() == "137"
-        for cid in ids:
-            assert d.api("DELETE", "/containers/%s?force=1" % cid)[0] == 204
-    finally:
-        d.teardown()
+    d = fresh
+    ids = []
+    for _ in range(5):
+        st, made = d.api("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["sleep", "300"]})
+        assert st == 201, made
+        assert d.api("POST", "/containers/%s/start" % made["Id"])[0] == 204
+        ids.append(made["Id"])
+    d.stop(signal.SIGKILL)  # at once
+    d.start()
+    pids = {pid for pid, _ in children(d.monitor_pid())}
+    for cid in ids:
+        state = json.loads(d.cli("inspect", cid).stdout)[0]["State"]
+        assert state["Status"] == "running" and state["Pid"] in pids, state
+    st, _ = d.api("POST", "/containers/%s/kill?signal=KILL" % ids[0])
+    assert st == 204
+    assert d.cli("wait", ids[0]).stdout.strip() == "137"
+    for cid in ids:
+        assert d.api("DELETE", "/containers/%s?force=1" % cid)[0] == 204
