@@ -58,6 +58,11 @@ the p50/p99 of all their samples; each round's figures are printed below it.
 reversed every other round): the median round's running/s, the p99 of all
 their samples.
 
+Beside each window's figures: the CPU that the machine's other tenants
+(processes that were there before the benchmark, and DAMON's kdamond) took
+meanwhile, in ms per second (bench/background.py), so that a figure taken
+while an agent of the host was busy can be told apart.
+
 Output: a table, a JSON file (every sample included) and, where matplotlib
 is importable (Debian: python3-matplotlib, in scripts/install-deps.sh; run
 with /usr/bin/python3), a PNG of the latency CDFs: a panel per concurrency
@@ -134,13 +139,22 @@ def charge_tail(row, busy_s):
         row["cpu_ms_per_container"] = row["machine_busy_cpu_s"] * 1e3 / row["n"]
 
 
-def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None):
+# The other tenants' CPU during each window (bench/background.py), from main().
+BACKGROUND = None
+
+
+def make_row(runner, conc, samples, wall, cpu_s, latency, error=None, extra=None, end=None):
+    """A runner's row; its window is the `wall` seconds before `end` (a
+    perf_counter() time; default: now)."""
     n = len(samples)
     row = {"runner": runner, "concurrency": conc, "available": True, "n": n,
            "containers_per_s": n / wall if wall else 0.0, "p50_ms": pct(samples, 50) * 1e3,
            "p99_ms": pct(samples, 99) * 1e3, "cpu_ms_per_container": cpu_s * 1e3 / n if n else float("nan"),
            "wall_s": wall, "machine_busy_cpu_s": cpu_s, "latency": latency, "error": error,
            "samples_ms": [round(x * 1e3, 4) for x in samples]}
+    if BACKGROUND is not None and wall:
+        end = time.perf_counter() if end is None else end
+        row["background_ms_per_s"], row["background_top"] = BACKGROUND.window(end - wall, end)
     row.update(extra or {})
     return row
 
@@ -174,8 +188,12 @@ def merge_rounds(rows):
                     "machine_busy_cpu_s": sum(r["machine_busy_cpu_s"] for r in ok),
                     "error": next((r["error"] for r in ok if r.get("error")), None),
                     "samples_ms": [x for r in ok for x in r["samples_ms"]],
-                    "rounds": [{k: r[k] for k in ("n", "containers_per_s", "p50_ms", "p99_ms", "cpu_ms_per_container")}
+                    "rounds": [{k: r[k] for k in ("n", "containers_per_s", "p50_ms", "p99_ms", "cpu_ms_per_container",
+                                                  "background_ms_per_s", "background_top") if k in r}
                                for r in ok]})
+        row.pop("background_top", None)  # each round's is in "rounds"
+        if all("background_ms_per_s" in r for r in ok):
+            row["background_ms_per_s"] = statistics.median(r["background_ms_per_s"] for r in ok)
         out.append(row)
     return out
 
@@ -392,7 +410,8 @@ def remove_pool(d):
 def pool_batch(d, pool_size, query):
     """Sets a pool of pool_size, runs one batch request (POOL_BODY) with
     `query`, removes the pool. Returns (summary, request wall s, request
-    machine CPU s, pool entry, preparation s, preparation CPU s, error)."""
+    machine CPU s, pool entry, preparation s, preparation CPU s, error,
+    the request's perf_counter() start)."""
     err = None
     try:
         pool, prep_s, prep_cpu = set_pool(d, pool_size)
@@ -409,15 +428,19 @@ def pool_batch(d, pool_size, query):
                                                                   out.get("Started"))
     finally:
         gone = remove_pool(d)  # also after a failure: later runners run cold
-    return out, wall, cpu, pool, prep_s, prep_cpu, err or gone
+    return out, wall, cpu, pool, prep_s, prep_cpu, err or gone, t0
 
 
-def pool_row(runner, pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err, latency, extra):
+def pool_row(runner, pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err, t0, latency, extra):
     """A pool runner's row: containers/s is RunningPerSecond (first create ->
     the last one running); CPU per container is the machine's over the
-    request (the pool's background refill at nice 19 included)."""
+    request (the pool's background refill at nice 19 included); the other
+    tenants' CPU is theirs while containers were being started (the request's
+    first RunningSeconds)."""
     samples = [x / 1e3 for x in out["LatenciesMs"]]
-    row = make_row(runner, pool_size, samples, wall, cpu, latency, err, extra)
+    running_s = out.get("RunningSeconds") or wall
+    row = make_row(runner, pool_size, samples, running_s, cpu, latency, err, extra, end=t0 + running_s)
+    row["wall_s"] = wall
     started = out.get("Started") or 0
     row.update({"containers_per_s": out.get("RunningPerSecond", 0.0), "request_containers_per_s":
                 started / wall if wall else 0.0, "cpu_ms_per_container": cpu * 1e3 / started if started
@@ -435,9 +458,8 @@ def bench_pool_burst(d, pool_size):
     batch of pool_size containers, all in flight at once
     (count=parallel=pool_size, remove=1): how many containers a full pool
     gets running per second (the bar: POOL_BURST_BAR)."""
-    out, wall, cpu, pool, prep_s, prep_cpu, err = pool_batch(
-        d, pool_size, "count=%d&parallel=%d&remove=1" % (pool_size, pool_size))
-    row = pool_row("berth pool-burst", pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err,
+    row = pool_row("berth pool-burst", pool_size, *pool_batch(
+        d, pool_size, "count=%d&parallel=%d&remove=1" % (pool_size, pool_size)),
                    "create request -> execve observed, measured in the daemon (all submitted at once)", {})
     row["bar"] = {"what": "RunningPerSecond >= %d/s" % POOL_BURST_BAR, "ratio": row["running_per_s"] / POOL_BURST_BAR,
                   "met": row["running_per_s"] >= POOL_BURST_BAR}
@@ -450,9 +472,8 @@ def bench_pool_open(d, rate, seconds, pool_size):
     its due time (queueing included). The bar (set in pool_bars): p99 <= the
     kernel probe's p99 at concurrency 1."""
     count = max(1, int(round(rate * seconds)))
-    out, wall, cpu, pool, prep_s, prep_cpu, err = pool_batch(
-        d, pool_size, "count=%d&parallel=%d&remove=1&rate=%g" % (count, count, rate))
-    return pool_row("berth pool-open", pool_size, out, wall, cpu, pool, prep_s, prep_cpu, err,
+    return pool_row("berth pool-open", pool_size, *pool_batch(
+        d, pool_size, "count=%d&parallel=%d&remove=1&rate=%g" % (count, count, rate)),
                     "due time (i/rate after the first) -> execve observed, in the daemon (queueing included)",
                     {"rate": rate, "seconds": seconds, "count": count})
 
@@ -666,6 +687,14 @@ def print_table(rows, rat, idle, min_p99_samples, bars=()):
             "%.2f" % rel["kernel probe"] if "kernel probe" in rel else "-",
             ("  ERROR: " + r["error"] if r.get("error") else "") + bar_text(r)))
     print("x crun, x probe: containers/s relative to crun run / the kernel probe at the same concurrency.")
+    tenants = [r for r in rows if r.get("available") and "background_ms_per_s" in r]
+    if tenants:
+        # What the machine's other tenants (bench/background.py) took meanwhile: a figure
+        # next to a large one is noise, not the runner's.
+        print("other tenants' CPU in each window, ms per s (of %d CPUs): %s" % (os.cpu_count() or 1, "; ".join(
+            "%s c=%d %.0f%s" % (r["runner"], r["concurrency"], r["background_ms_per_s"],
+                                " (%s)" % ", ".join("%s %.0f" % kv for kv in r["background_top"].items())
+                                if r.get("background_top") else "") for r in tenants)))
     print("* p99 from fewer than %d samples (-n %d; pool-open: --open-rate x --open-seconds)." % (
         min_p99_samples, min_p99_samples))
     if any("pool_size" in r for r in rows):
@@ -876,6 +905,9 @@ def main():
         raise SystemExit("--pool-rounds must be at least 1")
     open_count = max(1, int(round(args.open_rate * args.open_seconds)))
     open_pool = args.open_pool or open_count
+    global BACKGROUND
+    import background  # noqa: E402
+    BACKGROUND = background.Background().start()  # before the daemon: it is no tenant
     from conftest import Daemon, make_busybox_tar  # noqa: E402 (reads BERTH_BINARY)
 
     concs = [int(x) for x in args.concurrency.split(",") if x]
@@ -970,9 +1002,10 @@ def main():
             for r in rows:
                 if r.get("rounds"):
                     notes.append("%s at concurrency %d, per round: %s" % (
-                        r["runner"], r["concurrency"], ", ".join("%.1f/s %.2f ms CPU" % (x["containers_per_s"],
-                                                                                       x["cpu_ms_per_container"])
-                                                                 for x in r["rounds"])))
+                        r["runner"], r["concurrency"], ", ".join(
+                            "%.1f/s %.2f ms CPU (other tenants %.0f ms/s)" % (
+                                x["containers_per_s"], x["cpu_ms_per_container"],
+                                x.get("background_ms_per_s", float("nan"))) for x in r["rounds"])))
         # The warm pool runners, --pool-rounds times each, alternating (not
         # part of the -c loop); each removes its pool, so nothing after them
         # takes a pooled sandbox.
@@ -1021,7 +1054,9 @@ def main():
                         r["bar"] = dict(r["bar"], ratio=r["running_per_s"] / POOL_BURST_BAR,
                                         met=r["running_per_s"] >= POOL_BURST_BAR)
                     notes.append("%s, per round: %s" % (r["runner"], ", ".join(
-                        "%.1f running/s p99 %.2f ms" % (x["containers_per_s"], x["p99_ms"]) for x in r["rounds"])))
+                        "%.1f running/s p99 %.2f ms (other tenants %.0f ms/s)" % (
+                            x["containers_per_s"], x["p99_ms"], x.get("background_ms_per_s", float("nan")))
+                        for x in r["rounds"])))
         rows.extend(pool_rows)
         st, _ = d.api("DELETE", "/containers/" + layers_id)
         assert st == 204, st
@@ -1043,6 +1078,7 @@ def main():
         podman_cleanup(podman[0])
         d.teardown()
         shutil.rmtree(base, ignore_errors=True)
+        BACKGROUND.stop()
 
     rat = ratios(rows)
     bars = pool_bars(rows)
