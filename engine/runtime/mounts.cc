@@ -226,18 +226,34 @@ status attach_host_device(int tree, const std::string& path) {
     return ok();
 }
 
-status mask_path(const std::string& path) {
+// A file under /dev/null; a directory under an empty read-only tmpfs, one
+// per container: the first masked directory gets it, every other one a
+// clone of that mount (`first_dir` remembers where it is). Each superblock
+// the host keeps makes every memory cgroup's creation and removal slower
+// (its shrinker map and list_lrus are per superblock), so a container adds
+// no more than it needs; never one shared across containers, which a
+// container with CAP_SYS_ADMIN could remount writable.
+status mask_path(const std::string& path, std::string& first_dir) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) return ok();
         return sys_error("stat " + path);
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode)) {
+        if (::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr) != 0) return sys_error("mask " + path);
+        return ok();
+    }
+    if (first_dir.empty()) {
         if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
             return sys_error("mask " + path);
-    } else if (::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-        return sys_error("mask " + path);
+        first_dir = path;
+        return ok();
     }
+    // The clone keeps the mount's flags (read-only, nosuid, nodev, noexec).
+    unique_fd tree(sys::open_tree(AT_FDCWD, first_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!tree) return sys_error("clone the mask of " + first_dir);
+    if (sys::move_mount(tree.get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return sys_error("mask " + path);
     return ok();
 }
 
@@ -568,7 +584,8 @@ status setup_sandbox(const launch_spec& spec) {
     // tmpfs target is not hidden by it.
     for (const auto& d : spec.devices) BERTH_TRY(make_device_node(d));
     for (const auto& [key, value] : spec.sysctls) BERTH_TRY(write_sysctl(key, value));
-    for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p));
+    std::string masked_dir;
+    for (const auto& p : spec.masked_paths) BERTH_TRY(mask_path(p, masked_dir));
     for (const auto& p : spec.readonly_paths) BERTH_TRY(make_readonly(p));
     if (spec.new_network) BERTH_TRY(bring_up_loopback());
     if (spec.readonly_rootfs) BERTH_TRY(make_root_readonly(spec.cwd));

@@ -322,6 +322,30 @@ TEST_F(RuntimeTest, MaskedPathsReadNothing) {
     }
 }
 
+TEST_F(RuntimeTest, MaskedDirectoriesShareOneReadOnlyTmpfs) {
+    std::vector<std::string> dirs;
+    for (const auto& p : default_masked_paths()) {
+        struct stat st;
+        if (::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) dirs.push_back(p);
+    }
+    if (dirs.size() < 2) GTEST_SKIP() << "this host has fewer than two of the masked directories";
+    // Per directory: its device, whether a write is refused, its mount options.
+    std::string script;
+    for (const auto& d : dirs)
+        script += "stat -c %d " + d + "; touch " + d + "/x 2>/dev/null && echo writable || echo refused; " +
+                  "grep -c ' " + d + " ro,nosuid,nodev,noexec' /proc/self/mountinfo; ";
+    auto r = run(spec({"sh", "-c", script}));
+    ASSERT_TRUE(r.exec) << r.exec.err().message;
+    expect_exit(r, 0);
+    auto lines = split(r.out, '\n');
+    ASSERT_GE(lines.size(), 3 * dirs.size()) << r.out;
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+        EXPECT_EQ(lines[3 * i], lines[0]) << dirs[i] << " is on another superblock than " << dirs[0];
+        EXPECT_EQ(lines[3 * i + 1], "refused") << dirs[i];
+        EXPECT_EQ(lines[3 * i + 2], "1") << dirs[i] << " is not mounted ro,nosuid,nodev,noexec:\n" << r.out;
+    }
+}
+
 TEST_F(RuntimeTest, UnmaskedPathsAreVisible) {
     auto s = spec({"/probe", "read", "/proc/timer_list"});
     s.masked_paths.clear();
