@@ -21,7 +21,8 @@
  *             fsconfig lowerdir+/upperdir/workdir, fsmount, move_mount);
  *             pivot_root; /proc; /dev tmpfs with berth's six nodes and six
  *             links, /dev/pts, /dev/shm, /dev/mqueue; /sys; berth's masked
- *             and read-only paths; lo up (--net); hostname; stdio on
+ *             (one tmpfs for the directories, its mount cloned) and
+ *             read-only paths; lo up (--net); hostname; stdio on
  *             /dev/null; keepcaps, bounding set, setgroups, setresgid,
  *             setresuid, capset (Docker's default set), ambient cleared;
  *             no_new_privs (--no-new-privs); a compiled seccomp filter
@@ -643,11 +644,21 @@ static int mount_dev(void) {
     return 0;
 }
 
-static int mask_path(const char *path) {
+/* As berth: one read-only tmpfs for all the masked directories, the first
+ * mounted, the others clones of its mount; *first remembers which. */
+static int mask_path(const char *path, const char **first) {
     struct stat st;
     if (stat(path, &st) != 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-    if (S_ISDIR(st.st_mode)) return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    return mount("/dev/null", path, NULL, MS_BIND, NULL);
+    if (!S_ISDIR(st.st_mode)) return mount("/dev/null", path, NULL, MS_BIND, NULL);
+    if (!*first) {
+        *first = path;
+        return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    }
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, *first, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -1;
+    int r = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+    close(tree);
+    return r;
 }
 
 static int make_readonly(const char *path) {
@@ -696,7 +707,9 @@ __attribute__((noreturn)) static void run_child(const struct box *b, int sync_fd
     CHECK(mount_dev(), "mount /dev");
     CHECK(ensure_dir("/sys", 0755), "mkdir /sys");
     CHECK(mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount /sys");
-    for (size_t i = 0; i < sizeof k_masked / sizeof k_masked[0]; ++i) CHECK(mask_path(k_masked[i]), k_masked[i]);
+    const char *masked_dir = NULL;
+    for (size_t i = 0; i < sizeof k_masked / sizeof k_masked[0]; ++i)
+        CHECK(mask_path(k_masked[i], &masked_dir), k_masked[i]);
     for (size_t i = 0; i < sizeof k_readonly / sizeof k_readonly[0]; ++i)
         CHECK(make_readonly(k_readonly[i]), k_readonly[i]);
     if (g_net) CHECK(lo_up(), "bring lo up");
