@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/seccomp.h"
 
 namespace berth {
 
@@ -39,6 +40,10 @@ struct engine::pool {
     // sandbox only with the same.
     std::optional<std::string> seccomp_profile;
     std::vector<std::string> capabilities;
+    // By seccomp key (profile and capabilities): the filters of a sandbox
+    // that waits outside its network namespace; nullopt: it waits inside
+    // (runtime::launch_spec::parks_outside_netns).
+    std::map<std::string, std::optional<netns_entry_profiles>> netns_entry;
     // A container HostConfig that got one of these sandboxes.
     std::optional<boost::json::object> fitting_host_config;
     // Commands along PATH as a claim's search would find them (name, a NUL

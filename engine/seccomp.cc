@@ -401,6 +401,31 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
     return out;
 }
 
+result<std::optional<netns_entry_profiles>> netns_entry_profiles_of(std::string_view profile_json,
+                                                                    const std::vector<std::string>& caps) {
+    BERTH_ASSIGN(auto p, parse_profile(profile_json));
+    for (const auto& rule : p.syscalls)
+        if (applies(rule, caps) && contains(rule.names, "setns")) return std::optional<netns_entry_profiles>();
+    json::object doc = json::parse(profile_json).as_object();  // parse_profile checked it
+    netns_entry_profiles out;
+    const bool allowing = p.default_action == SCMP_ACT_ALLOW || p.default_action == SCMP_ACT_LOG;
+    if (!allowing) {
+        // The same architectures, so that every ABI's setns is refused.
+        json::object refusal{{"defaultAction", "SCMP_ACT_ALLOW"}};
+        for (const char* k : {"architectures", "archMap"})
+            if (const json::value* v = doc.if_contains(k)) refusal[k] = *v;
+        json::object rule{{"names", json::array{"setns"}}, {"action", doc.at("defaultAction")}};
+        if (const json::value* e = doc.if_contains("defaultErrnoRet")) rule["errnoRet"] = *e;
+        refusal["syscalls"] = json::array{std::move(rule)};
+        out.refusal = json::serialize(refusal);
+    }
+    json::value* rules = doc.if_contains("syscalls");
+    if (!rules || !rules->is_array()) rules = &(doc["syscalls"] = json::array());
+    rules->as_array().push_back(json::object{{"names", json::array{"setns"}}, {"action", "SCMP_ACT_ALLOW"}});
+    out.parked = json::serialize(doc);
+    return std::optional<netns_entry_profiles>(std::move(out));
+}
+
 std::string seccomp_cache::key_of(std::string_view profile_json, const std::vector<std::string>& caps) {
     std::vector<std::string> sorted = caps;
     std::sort(sorted.begin(), sorted.end());

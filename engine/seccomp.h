@@ -48,6 +48,19 @@ struct compiled_seccomp {
 // Blocking (milliseconds): call it off the loop.
 result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const std::vector<std::string>& caps);
 
+// A warm pool's sandbox waits outside its network namespace and enters it
+// at its claim (runtime::launch_spec::parks_outside_netns), under its
+// filter already: `parked` is the profile with setns allowed, loaded before
+// the sandbox parks; `refusal` refuses setns as the profile does (with its
+// default action), loaded right after that setns; "" where the profile's
+// default lets setns through. nullopt where a rule of the profile names
+// setns for these capabilities: such a sandbox waits inside.
+struct netns_entry_profiles {
+    std::string parked, refusal;
+};
+result<std::optional<netns_entry_profiles>> netns_entry_profiles_of(std::string_view profile_json,
+                                                                    const std::vector<std::string>& caps);
+
 // Programs by (profile digest, capabilities, architecture, libseccomp
 // version), in memory and under dir as <key>.bpf, so that a profile is
 // compiled once per data root, not once per container or daemon start.

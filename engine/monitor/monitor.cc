@@ -316,7 +316,9 @@ private:
     std::size_t ns_fds() const { return _ns_fds + _closer.pending(); }
     bool _release = false;
     std::size_t _nofile = 1024;
-    void hold_namespaces(box& b);
+    // The box's mount and network namespaces (`net`: the latter, when the
+    // child gave it, else taken from its pid).
+    void hold_namespaces(box& b, unique_fd net = unique_fd());
     void make_room(std::size_t more_boxes);
     // Releases what is due; returns the epoll timeout (ms) until the next is.
     int release_held(std::int64_t now);
@@ -649,19 +651,20 @@ void monitor_process::park_answered(const pending_park& p, result<std::pair<pid_
     if (p.kill) ::kill(bp->pid, SIGKILL);
 }
 
-void monitor_process::hold_namespaces(box& b) {
+void monitor_process::hold_namespaces(box& b, unique_fd net) {
     // Within the budget the daemon leaves (3 descriptors per box, 512 spare).
     if (3 * _boxes.size() + ns_fds() + 2 + 512 > _nofile) return;
     // Not reaped (it just answered): the pid is still the sandbox's.
-    unique_fd mnt, net;
+    unique_fd mnt;
+    const bool given = static_cast<bool>(net);  // a parked child's, which waits outside it
     if (unique_fd pidfd(sys::pidfd_open(b.pid)); pidfd) {
         mnt.reset(sys::pidfd_namespace(pidfd.get(), sys::pidfd_ns::mnt));
-        net.reset(sys::pidfd_namespace(pidfd.get(), sys::pidfd_ns::net));
+        if (!given) net.reset(sys::pidfd_namespace(pidfd.get(), sys::pidfd_ns::net));
     }
     if (!mnt || !net) {  // before Linux 6.11
         std::string dir = "/proc/" + std::to_string(b.pid) + "/ns/";
         mnt.reset(::open((dir + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
-        net.reset(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!given) net.reset(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
     }
     if (!mnt || !net) return;
     b.mnt_ns = std::move(mnt);
@@ -712,12 +715,14 @@ int monitor_process::release_held(std::int64_t now) {
 
 void monitor_process::on_parked(box& b) {
     char byte = 0;
-    ssize_t n = ::recv(b.control.get(), &byte, 1, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    // With the network namespace the child waits outside of, if it does.
+    std::vector<unique_fd> own_net;
+    auto got = recv_with_fds(b.control.get(), &byte, 1, &own_net, MSG_DONTWAIT);
+    if (!got && (got.err().sys_errno == EAGAIN || got.err().sys_errno == EINTR)) return;
     unwatch(b.control.get());
     _by_fd.erase(b.control.get());
-    if (n == 1) {
-        hold_namespaces(b);
+    if (got && *got == 1) {
+        hold_namespaces(b, own_net.size() == 1 ? std::move(own_net[0]) : unique_fd());
         send({msg::parked, {{"id", b.id}, {"pid", b.pid}}, {}});
         return;
     }

@@ -371,7 +371,7 @@ void run_container_child(const launch_spec& spec, const child_stdio& stdio, int 
     });
 }
 
-void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd) {
+void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd, int host_net_fd) {
     run_released(sync_fd, status_fd, "set up sandbox", [&]() -> error {
         // A sandbox is a stock for later: set up behind the work running
         // now (claims from a pool that refills while it runs low, cold
@@ -388,6 +388,19 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         const int own_nice = errno == 0 ? got : 0;
         const bool lowered = has_effective_capability(CAP_SYS_NICE) && ::setpriority(PRIO_PROCESS, 0, 19) == 0;
         if (auto s = setup_sandbox(spec); !s) return as_internal(s.err());
+        // Waits in the zygote's network namespace, holding its own (lo is up,
+        // /sys is mounted for it): a host's agent that looks at every
+        // process's network namespace (this VM's pid 1 does, once a second)
+        // spent 150 ms/s on 2,000 parked children inside theirs, 27 ms/s
+        // with them outside.
+        unique_fd own_net;
+        if (spec.parks_outside_netns && spec.new_network && host_net_fd >= 0) {
+            own_net.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+            if (!own_net) return as_internal(sys_error("open the sandbox's network namespace"));
+            if (::setns(host_net_fd, CLONE_NEWNET) != 0)
+                return as_internal(sys_error("wait outside the sandbox's network namespace"));
+        }
+        if (host_net_fd >= 0) ::close(host_net_fd);
         // Ahead of the claim, so that it finds them done: the account files
         // (nothing else writes this rootfs until the claim) and, with the
         // pool's capabilities, the bounding set (before the seccomp filter,
@@ -416,8 +429,10 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
             if (!spec.seccomp_program.empty())
                 if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
         }
-        const char ready = 1;
-        if (::send(control_fd, &ready, 1, MSG_NOSIGNAL) != 1) ::_exit(0);  // the pool let it go
+        // Ready; with the namespace it will enter, for the monitor to hold.
+        std::vector<int> own;
+        if (own_net) own.push_back(own_net.get());
+        if (!send_with_fds(control_fd, std::string_view("\1", 1), own)) ::_exit(0);  // the pool let it go
         // Parked: nothing runs here until the claim (or EOF) arrives. A
         // peek learns its size.
         ssize_t size;
@@ -429,6 +444,17 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         std::vector<unique_fd> fds;
         auto n = recv_with_fds(control_fd, packet.data(), packet.size(), &fds);
         if (!n || *n == 0) ::_exit(0);
+        // Into its own network namespace, and setns refused from then on as
+        // the container's profile does, before the byte: a failure here is
+        // a claim not taken (the container starts cold).
+        if (own_net) {
+            if (::setns(own_net.get(), CLONE_NEWNET) != 0)
+                return make_error(errc::unavailable, "claim: enter the sandbox's network namespace: " +
+                                                         std::string(std::strerror(errno)));
+            own_net.reset();
+            if (!spec.seccomp_after_netns.empty())
+                if (auto s = load_seccomp(spec.seccomp_after_netns); !s) return as_internal(s.err());
+        }
         // Taken (the monitor waits for this byte: see its claim).
         const char taken = 1;
         if (::send(control_fd, &taken, 1, MSG_NOSIGNAL) != 1) ::_exit(0);

@@ -17,7 +17,10 @@ namespace berth::runtime {
 
 // The child of spawn_parked: the sandbox half, then one byte on control_fd,
 // then the claim (encode_claim) read from it, the process half and exec.
-[[noreturn]] void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd);
+// With spec.parks_outside_netns it waits in host_net_fd's network namespace
+// (the zygote's), and the byte carries a descriptor of its own one.
+[[noreturn]] void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int status_fd,
+                                   int host_net_fd);
 
 // The child of spawn_exec: waits for the release byte, joins the target's
 // namespaces, runs the process half and execs.

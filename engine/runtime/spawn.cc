@@ -240,6 +240,10 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
         made = &placed;
     }
     const launch_spec& child_spec = *made;
+    // The zygote's own network namespace, where a child that parks outside
+    // its own waits (opened once: the zygote never changes namespace).
+    static const unique_fd host_net(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (child_spec.parks_outside_netns && !host_net) return sys_error(what + ": open the network namespace");
     auto sp = clone_and_release(child_spec, flags, what, true, [&](int sync_fd, int status_fd) {
         control.write.reset();
         // A parked child lives long: it must hold no descriptor of the
@@ -247,7 +251,7 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
         // would never see the zygote's EOF. Its own three are above 3, and
         // mount_overlay() closes the rootfs's.
         ::close_range(3, 3, 0);
-        run_parked_child(child_spec, control.read.get(), sync_fd, status_fd);
+        run_parked_child(child_spec, control.read.get(), sync_fd, status_fd, host_net ? host_net.get() : -1);
     });
     if (!sp) return sp.err();
     return parked_sandbox{std::move(*sp), std::move(control.write)};

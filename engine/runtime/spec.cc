@@ -349,6 +349,8 @@ std::string to_json(const launch_spec& spec) {
     o["devices"] = std::move(devices);
     o["writable_sys"] = spec.writable_sys;
     if (spec.seccomp_preloaded) o["seccomp_preloaded"] = true;
+    if (spec.parks_outside_netns) o["parks_outside_netns"] = true;
+    if (!spec.seccomp_after_netns.empty()) o["seccomp_after_netns"] = base64_encode(spec.seccomp_after_netns);
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["cgroup_v1_memory_procs"] = spec.cgroup_v1_memory_procs;
@@ -426,6 +428,12 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_devices(o, s.devices));
     BERTH_TRY(get_bool(o, "writable_sys", s.writable_sys));
     BERTH_TRY(get_bool(o, "seccomp_preloaded", s.seccomp_preloaded));
+    BERTH_TRY(get_bool(o, "parks_outside_netns", s.parks_outside_netns));
+    if (const json::value* after = o.if_contains("seccomp_after_netns"); after && !after->is_null()) {
+        auto program = after->is_string() ? base64_decode(after->as_string()) : std::nullopt;
+        if (!program) return field_error("seccomp_after_netns", "a base64 string");
+        s.seccomp_after_netns = std::move(*program);
+    }
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
     BERTH_TRY(get_string(o, "cgroup_v1_memory_procs", s.cgroup_v1_memory_procs));

@@ -114,6 +114,14 @@ struct launch_spec {
     // seccomp program loaded before the child parks, so that a claim pays
     // for neither; the claim then carries neither.
     bool seccomp_preloaded = false;
+    // A warm pool's sandbox that waits in the zygote's network namespace,
+    // not its own, and enters its own at the claim (to the host's
+    // per-process network monitors it is then no process in a namespace of
+    // its own; engine/pool.cc). The preloaded program lets setns through;
+    // this one, loaded right after that setns, refuses it again as the
+    // container's profile does (empty: the profile lets it through).
+    bool parks_outside_netns = false;
+    std::string seccomp_after_netns;
 
     // Cgroups the zygote places the child in before releasing it.
     std::string cgroup2_dir;                  // used with CLONE_INTO_CGROUP; empty: none

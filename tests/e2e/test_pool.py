@@ -354,7 +354,10 @@ def test_pooled_run_behaves_like_a_cold_one(pooled):
     assert r.returncode == 0, r.stderr
     status = dict(re.split(r":\s*", l, 1) for l in r.stdout.splitlines())
     assert status["CapEff"] == DEFAULT_CAPS and status["CapBnd"] == DEFAULT_CAPS, status
-    assert status["Seccomp"] == "2" and status["Seccomp_filters"] == "1", status
+    # Two filters: the profile (with setns let through while the sandbox
+    # waited outside its network namespace) and one that refuses setns again
+    # from the claim on (engine/seccomp.h, netns_entry_profiles_of).
+    assert status["Seccomp"] == "2" and status["Seccomp_filters"] == "2", status
     assert status["NoNewPrivs"] == "0", status
     r = pooled_run(d, "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs",
                    "/proc/self/status")
@@ -410,10 +413,11 @@ def test_pooled_run_behaves_like_a_cold_one(pooled):
 
 
 INSIDE = ("awk '{print $5, $9, $6}' /proc/self/mountinfo; ls -l /dev | awk '{print $1, $NF}'; ulimit -a; "
-          "env | sort; grep -E '^(Cap|Seccomp|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; "
+          "env | sort; grep -E '^(Cap|Seccomp:|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; "
           "cat /proc/self/oom_score_adj; id; umask; ls /sys/fs/cgroup; ls /proc/sys/net/ipv4 | wc -l; "
           "cat /etc/hosts /etc/resolv.conf /etc/hostname; echo host=$(hostname); ls -a /; ls /proc/1/ns | wc -l; "
-          "awk '{print \"nice\", $19}' /proc/self/stat")
+          "awk '{print \"nice\", $19}' /proc/self/stat; ls /sys/class/net; awk 'NR > 2 {print $1}' /proc/net/dev; "
+          "ip -o link | awk '{print $2}'")
 
 
 def test_the_inside_of_a_pooled_container_is_the_inside_of_a_cold_one(pooled):
@@ -1074,6 +1078,17 @@ def ns_held_by(pid):
     return out
 
 
+def sandbox_namespaces(pid):
+    """A parked sandbox's mount namespace and the network namespace it will
+    enter: it waits in the host's (so that host agents that look at every
+    process's network namespace pass it by) and holds its own open."""
+    host_net = os.readlink("/proc/self/ns/net")
+    assert os.readlink("/proc/%d/ns/net" % pid) == host_net
+    own = {link for link in ns_held_by(pid) if link.startswith("net:[")}
+    assert len(own) == 1 and host_net not in own, (own, host_net)
+    return {os.readlink("/proc/%d/ns/mnt" % pid)} | own
+
+
 def test_teardown_of_a_removed_pooled_container_yields_to_starts(pooled):
     """The monitor holds a parked sandbox's mount and network namespaces; a
     claim for a container removed at its exit keeps them past the exit, with
@@ -1085,16 +1100,19 @@ def test_teardown_of_a_removed_pooled_container_yields_to_starts(pooled):
     set_pool(d, 2)
     procs = sandbox_procs(d)
     assert len(procs) == 2, procs
-    ns = {cid: {os.readlink("/proc/%d/ns/%s" % (pid, k)) for k in ("mnt", "net")} for cid, pid in procs.items()}
+    ns = {cid: sandbox_namespaces(pid) for cid, pid in procs.items()}
     for cid in procs:
         assert ns[cid] <= ns_held_by(mon), (ns[cid], ns_held_by(mon))
 
-    # A claim without removal at exit: not held past the claim.
+    # A claim without removal at exit: not held past the claim, and the
+    # container runs in the network namespace its sandbox held.
     r = d.cli("run", "-d", "busybox", "sleep", "30")
     assert r.returncode == 0, r.stderr
     kept = r.stdout.strip()
     try:
         assert kept in ns
+        running = {os.readlink("/proc/%d/ns/%s" % (procs[kept], k)) for k in ("mnt", "net")}
+        assert running == ns[kept], (running, ns[kept])
         assert wait_until(lambda: not (ns[kept] & ns_held_by(mon))), ns_held_by(mon)
     finally:
         d.cli("rm", "-f", kept)
@@ -1103,7 +1121,7 @@ def test_teardown_of_a_removed_pooled_container_yields_to_starts(pooled):
     # and cgroup stay until the batch is over.
     wait_full(d, 2)
     procs = sandbox_procs(d)
-    ns = {cid: {os.readlink("/proc/%d/ns/%s" % (pid, k)) for k in ("mnt", "net")} for cid, pid in procs.items()}
+    ns = {cid: sandbox_namespaces(pid) for cid, pid in procs.items()}
     # (Its own hostname: it starts cold and leaves the pool alone.)
     busy = subprocess.Popen(berth_argv(d, "run", "--count", "1500", "--parallel", "16", "--rm", "--hostname", "busy",
                                        "busybox", "true"),

@@ -329,6 +329,20 @@ TEST(WarmPoolClaim, SeccompPreloadedSurvivesJson) {
     EXPECT_FALSE(plain->seccomp_preloaded);
 }
 
+TEST(WarmPoolClaim, OutsideNetnsAndItsRefusalSurviveJson) {
+    launch_spec s;
+    s.parks_outside_netns = true;
+    s.seccomp_after_netns = std::string("\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
+    auto back = launch_spec_from_json(to_json(s));
+    ASSERT_TRUE(back) << back.err().message;
+    EXPECT_TRUE(back->parks_outside_netns);
+    EXPECT_EQ(back->seccomp_after_netns, s.seccomp_after_netns);
+    auto plain = launch_spec_from_json(to_json(launch_spec{}));
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->parks_outside_netns);
+    EXPECT_TRUE(plain->seccomp_after_netns.empty());
+}
+
 TEST(WarmPoolClaim, StdioLayoutMatchesTheZygotes) {
     auto piped = stdio_from_fds({7, 8, 9}, true, false, 0, 0);
     EXPECT_EQ(piped.in, 7);

@@ -44,6 +44,26 @@ int errno_under(const std::string& program, const std::function<int()>& probe) {
 
 int result_errno(long rc) { return rc < 0 ? errno : 0; }
 
+// errno_under with several programs stacked, loaded in order.
+int errno_under_all(const std::vector<std::string>& programs, const std::function<int()>& probe) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(200);
+        for (const auto& program : programs) {
+            sock_fprog prog{};
+            prog.len = static_cast<unsigned short>(program.size() / sizeof(sock_filter));
+            std::vector<sock_filter> f(prog.len);
+            std::memcpy(f.data(), program.data(), program.size());
+            prog.filter = f.data();
+            if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) ::_exit(201);
+        }
+        ::_exit(probe());
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 std::string default_program(const std::vector<std::string>& caps) {
     auto c = compile_seccomp(default_seccomp_profile(), caps);
     EXPECT_TRUE(c) << (c ? "" : c.err().message);
@@ -206,4 +226,43 @@ TEST(Seccomp, CacheKeyedByProfileAndCapabilitySetAndCompiledOnce) {
         EXPECT_FALSE((*p)->empty());
     }
     std::filesystem::remove_all(dir);
+}
+
+TEST(Seccomp, PooledSandboxMaySetnsOnlyUntilItsRefusalIsLoaded) {
+    const auto caps = runtime::default_capabilities();
+    auto split = netns_entry_profiles_of(default_seccomp_profile(), caps);
+    ASSERT_TRUE(split) << split.err().message;
+    ASSERT_TRUE(split->has_value());
+    ASSERT_FALSE((*split)->refusal.empty());
+    auto parked = compile_seccomp((*split)->parked, caps);
+    ASSERT_TRUE(parked) << parked.err().message;
+    auto refusal = compile_seccomp((*split)->refusal, caps);
+    ASSERT_TRUE(refusal) << refusal.err().message;
+    EXPECT_LT(refusal->program.size() / sizeof(sock_filter), 64u);  // cheap to load at a claim
+    auto bad_setns = [] { return result_errno(::setns(-1, CLONE_NEWNET)); };
+    // Parked: setns reaches the kernel (a bad descriptor), the rest as before.
+    EXPECT_EQ(errno_under(parked->program, bad_setns), EBADF);
+    EXPECT_EQ(errno_under(parked->program, [] { return result_errno(::unshare(CLONE_NEWUSER)); }), EPERM);
+    // Claimed: the profile's answer again, everything else unchanged.
+    const std::vector<std::string> both{parked->program, refusal->program};
+    EXPECT_EQ(errno_under_all(both, bad_setns), EPERM);
+    EXPECT_EQ(errno_under_all({default_program(caps)}, bad_setns), EPERM);  // as a cold container
+    EXPECT_EQ(errno_under_all(both, [] { return result_errno(::getpid() > 0 ? 0 : -1); }), 0);
+    EXPECT_EQ(errno_under_all(both, [] { return result_errno(::unshare(CLONE_NEWUSER)); }), EPERM);
+    EXPECT_EQ(errno_under_all(both, [] { return result_errno(::syscall(435 /* clone3 */, nullptr, 0)); }), ENOSYS);
+}
+
+TEST(Seccomp, NetnsEntryWhereTheProfileDecidesSetnsItself) {
+    // With CAP_SYS_ADMIN the default profile has a rule of its own for setns.
+    auto caps = runtime::default_capabilities();
+    caps.push_back("CAP_SYS_ADMIN");
+    auto admin = netns_entry_profiles_of(default_seccomp_profile(), caps);
+    ASSERT_TRUE(admin) << admin.err().message;
+    EXPECT_FALSE(admin->has_value());
+    // A profile that lets everything through needs no refusal.
+    auto open = netns_entry_profiles_of(R"({"defaultAction": "SCMP_ACT_ALLOW"})", runtime::default_capabilities());
+    ASSERT_TRUE(open) << open.err().message;
+    ASSERT_TRUE(open->has_value());
+    EXPECT_TRUE((*open)->refusal.empty());
+    EXPECT_FALSE(netns_entry_profiles_of("not json", caps));
 }
