@@ -404,11 +404,28 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
 result<std::optional<netns_entry_profiles>> netns_entry_profiles_of(std::string_view profile_json,
                                                                     const std::vector<std::string>& caps) {
     BERTH_ASSIGN(auto p, parse_profile(profile_json));
-    for (const auto& rule : p.syscalls)
-        if (applies(rule, caps) && contains(rule.names, "setns")) return std::optional<netns_entry_profiles>();
+    const bool allowing = p.default_action == SCMP_ACT_ALLOW || p.default_action == SCMP_ACT_LOG;
+    // Waits inside unless: the profile has no rule for setns of its own;
+    // the parked child can send its ready byte with a descriptor (sendmsg)
+    // and load the refusal (seccomp) under it; and allowing setns does not
+    // move the ENOSYS threshold (the highest native syscall the profile
+    // names, compile_seccomp).
+    bool sendmsg = allowing, seccomp = allowing;
+    int highest = -1;
+    for (const auto& rule : p.syscalls) {
+        if (!applies(rule, caps)) continue;
+        if (contains(rule.names, "setns")) return std::optional<netns_entry_profiles>();
+        const bool allows = rule.action == SCMP_ACT_ALLOW && rule.args.empty();
+        sendmsg = sendmsg || (allows && contains(rule.names, "sendmsg"));
+        seccomp = seccomp || (allows && contains(rule.names, "seccomp"));
+        for (const auto& name : rule.names)
+            highest = std::max(highest, seccomp_syscall_resolve_name_arch(SCMP_ARCH_NATIVE, name.c_str()));
+    }
+    const int setns_nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_NATIVE, "setns");
+    if (!sendmsg || !seccomp || (!allowing && (setns_nr < 0 || highest < setns_nr)))
+        return std::optional<netns_entry_profiles>();
     json::object doc = json::parse(profile_json).as_object();  // parse_profile checked it
     netns_entry_profiles out;
-    const bool allowing = p.default_action == SCMP_ACT_ALLOW || p.default_action == SCMP_ACT_LOG;
     if (!allowing) {
         // The same architectures, so that every ABI's setns is refused.
         json::object refusal{{"defaultAction", "SCMP_ACT_ALLOW"}};

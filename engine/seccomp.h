@@ -53,8 +53,10 @@ result<compiled_seccomp> compile_seccomp(std::string_view profile_json, const st
 // filter already: `parked` is the profile with setns allowed, loaded before
 // the sandbox parks; `refusal` refuses setns as the profile does (with its
 // default action), loaded right after that setns; "" where the profile's
-// default lets setns through. nullopt where a rule of the profile names
-// setns for these capabilities: such a sandbox waits inside.
+// default lets setns through. nullopt (such a sandbox waits inside) where
+// a rule of the profile names setns for these capabilities, where it does
+// not let sendmsg and seccomp through unconditionally (the parked child
+// needs them), or where allowing setns would move its ENOSYS threshold.
 struct netns_entry_profiles {
     std::string parked, refusal;
 };

@@ -666,6 +666,14 @@ void monitor_process::hold_namespaces(box& b, unique_fd net) {
         mnt.reset(::open((dir + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
         if (!given) net.reset(::open((dir + "net").c_str(), O_RDONLY | O_CLOEXEC));
     }
+    // A child that waits outside its own network namespace and whose
+    // descriptor did not come is in ours: nothing of it to hold.
+    if (!given && net) {
+        struct stat theirs {}, ours {};
+        if (::fstat(net.get(), &theirs) == 0 && ::stat("/proc/self/ns/net", &ours) == 0 &&
+            theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
+            return;
+    }
     if (!mnt || !net) return;
     b.mnt_ns = std::move(mnt);
     b.net_ns = std::move(net);

@@ -394,7 +394,9 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // spent 150 ms/s on 2,000 parked children inside theirs, 27 ms/s
         // with them outside.
         unique_fd own_net;
-        if (spec.parks_outside_netns && spec.new_network && host_net_fd >= 0) {
+        if (spec.parks_outside_netns) {
+            if (!spec.new_network || host_net_fd < 0)
+                return make_error(errc::internal, "parks outside a network namespace it does not have");
             own_net.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
             if (!own_net) return as_internal(sys_error("open the sandbox's network namespace"));
             if (::setns(host_net_fd, CLONE_NEWNET) != 0)
@@ -447,13 +449,14 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // Into its own network namespace, and setns refused from then on as
         // the container's profile does, before the byte: a failure here is
         // a claim not taken (the container starts cold).
-        if (own_net) {
-            if (::setns(own_net.get(), CLONE_NEWNET) != 0)
+        if (spec.parks_outside_netns) {
+            if (!own_net || ::setns(own_net.get(), CLONE_NEWNET) != 0)
                 return make_error(errc::unavailable, "claim: enter the sandbox's network namespace: " +
-                                                         std::string(std::strerror(errno)));
+                                                         std::string(own_net ? std::strerror(errno) : "not held"));
             own_net.reset();
             if (!spec.seccomp_after_netns.empty())
-                if (auto s = load_seccomp(spec.seccomp_after_netns); !s) return as_internal(s.err());
+                if (auto s = load_seccomp(spec.seccomp_after_netns); !s)
+                    return make_error(errc::unavailable, "claim: " + s.err().message);
         }
         // Taken (the monitor waits for this byte: see its claim).
         const char taken = 1;

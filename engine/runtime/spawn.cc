@@ -242,7 +242,8 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
     const launch_spec& child_spec = *made;
     // The zygote's own network namespace, where a child that parks outside
     // its own waits (opened once: the zygote never changes namespace).
-    static const unique_fd host_net(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    static unique_fd host_net;
+    if (!host_net) host_net.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
     if (child_spec.parks_outside_netns && !host_net) return sys_error(what + ": open the network namespace");
     auto sp = clone_and_release(child_spec, flags, what, true, [&](int sync_fd, int status_fd) {
         control.write.reset();

@@ -365,7 +365,13 @@ std::string to_json(const launch_spec& spec) {
     // The file as {"file": path}, never as a key of its own: a zygote from
     // before seccomp_file (a monitor that outlived a daemon upgrade) must
     // refuse the start (it wants a base64 string here), not run unconfined.
-    if (!spec.seccomp_file.empty()) o["seccomp"] = json::object{{"file", spec.seccomp_file}};
+    // A sandbox that parks outside its network namespace carries a program
+    // that lets setns through until its refusal is loaded: under a key an
+    // older zygote refuses (it would load that program and never the refusal).
+    if (spec.parks_outside_netns && !spec.seccomp_program.empty())
+        o["seccomp"] = spec.seccomp_file.empty() ? json::object{{"parked", base64_encode(spec.seccomp_program)}}
+                                                 : json::object{{"parked_file", spec.seccomp_file}};
+    else if (!spec.seccomp_file.empty()) o["seccomp"] = json::object{{"file", spec.seccomp_file}};
     else if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
     o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
@@ -446,7 +452,20 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
     const json::value* sc = o.if_contains("seccomp");
-    if (const json::object* file = sc ? sc->if_object() : nullptr) {
+    const json::object* parked = sc ? sc->if_object() : nullptr;
+    if (parked && (parked->contains("parked") || parked->contains("parked_file"))) {
+        if (!s.parks_outside_netns) return field_error("seccomp", "a parked program only for parks_outside_netns");
+        const json::value* f = parked->if_contains("parked_file");
+        const json::value* p = parked->if_contains("parked");
+        if (f && f->is_string() && !f->as_string().empty()) {
+            s.seccomp_file = std::string(f->as_string());
+            BERTH_ASSIGN(s.seccomp_program, seccomp_program_file(s.seccomp_file));
+        } else {
+            auto program = p && p->is_string() ? base64_decode(p->as_string()) : std::nullopt;
+            if (!program) return field_error("seccomp", "{\"parked\": a base64 string} or {\"parked_file\": a path}");
+            s.seccomp_program = std::move(*program);
+        }
+    } else if (const json::object* file = sc ? sc->if_object() : nullptr) {
         const json::value* f = file->if_contains("file");
         if (!f || !f->is_string() || f->as_string().empty()) return field_error("seccomp", "{\"file\": a path}");
         s.seccomp_file = std::string(f->as_string());

@@ -341,6 +341,17 @@ TEST(WarmPoolClaim, OutsideNetnsAndItsRefusalSurviveJson) {
     ASSERT_TRUE(plain);
     EXPECT_FALSE(plain->parks_outside_netns);
     EXPECT_TRUE(plain->seccomp_after_netns.empty());
+    // The parked program under a key an older zygote refuses (it would
+    // load it and never the refusal), and only with parks_outside_netns.
+    s.seccomp_program = std::string(8, '\x06');
+    auto text = to_json(s);
+    EXPECT_EQ(text.find("\"seccomp\":\""), std::string::npos) << text;
+    auto parked = launch_spec_from_json(text);
+    ASSERT_TRUE(parked) << parked.err().message;
+    EXPECT_EQ(parked->seccomp_program, s.seccomp_program);
+    auto doc = boost::json::parse(text).as_object();
+    doc.erase("parks_outside_netns");
+    EXPECT_FALSE(launch_spec_from_json(boost::json::serialize(doc)));
 }
 
 TEST(WarmPoolClaim, StdioLayoutMatchesTheZygotes) {

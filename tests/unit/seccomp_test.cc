@@ -265,4 +265,16 @@ TEST(Seccomp, NetnsEntryWhereTheProfileDecidesSetnsItself) {
     ASSERT_TRUE(open->has_value());
     EXPECT_TRUE((*open)->refusal.empty());
     EXPECT_FALSE(netns_entry_profiles_of("not json", caps));
+    // An allowlist without seccomp or sendmsg, or one whose syscalls are all
+    // below setns (its ENOSYS threshold would move): the sandbox waits inside.
+    auto small = netns_entry_profiles_of(
+        R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]})",
+        runtime::default_capabilities());
+    ASSERT_TRUE(small) << small.err().message;
+    EXPECT_FALSE(small->has_value());
+    auto no_seccomp = netns_entry_profiles_of(
+        R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["sendmsg", "clone3"], "action": "SCMP_ACT_ALLOW"}]})",
+        runtime::default_capabilities());
+    ASSERT_TRUE(no_seccomp) << no_seccomp.err().message;
+    EXPECT_FALSE(no_seccomp->has_value());
 }
