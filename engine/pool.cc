@@ -32,6 +32,7 @@
 #include "engine/pool.h"
 #include "engine/monitor_client.h"
 #include "engine/rootfs_view.h"
+#include "engine/seccomp.h"
 #include "engine/runtime/spawn.h"
 
 namespace berth {
@@ -250,28 +251,28 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
     // The filters of a sandbox that waits outside its network namespace:
     // one that lets its claim's setns through, loaded before it parks, and
     // one that refuses setns again, loaded right after (engine/seccomp.h).
-    runtime::launch_spec parked_filter, refusal_filter;
-    bool outside = false;
+    // Compiled once per pool and profile.
+    std::optional<pool::netns_filters> outside;
     if (profile) {
         const std::string key = seccomp_cache::key_of(*profile, process->capabilities);
-        std::optional<netns_entry_profiles> split;
         auto it = _pools.find(image_id);
         if (it == _pools.end()) co_return ok();
         if (auto known = it->second->netns_entry.find(key); known != it->second->netns_entry.end()) {
-            split = known->second;
+            outside = known->second;
         } else {
             auto job = [p = *profile, caps = process->capabilities] { return netns_entry_profiles_of(p, caps); };
-            auto got = co_await _workers.run(offload_reason::seccomp, std::move(job));
-            if (!got) co_return got.err();
-            split = std::move(*got);
-            if (auto again = _pools.find(image_id); again != _pools.end()) again->second->netns_entry[key] = split;
-        }
-        if (split) {
-            parked_filter.capabilities = refusal_filter.capabilities = process->capabilities;
-            if (auto sc = co_await add_seccomp(split->parked, parked_filter); !sc) co_return sc.err();
-            if (!split->refusal.empty())
-                if (auto sc = co_await add_seccomp(split->refusal, refusal_filter); !sc) co_return sc.err();
-            outside = true;
+            auto split = co_await _workers.run(offload_reason::seccomp, std::move(job));
+            if (!split) co_return split.err();
+            if (*split) {
+                runtime::launch_spec parked, refusal;
+                parked.capabilities = refusal.capabilities = process->capabilities;
+                if (auto sc = co_await add_seccomp((*split)->parked, parked); !sc) co_return sc.err();
+                if (!(*split)->refusal.empty())
+                    if (auto sc = co_await add_seccomp((*split)->refusal, refusal); !sc) co_return sc.err();
+                outside = pool::netns_filters{std::move(parked.seccomp_program), std::move(parked.seccomp_file),
+                                              std::move(refusal.seccomp_program)};
+            }
+            if (auto again = _pools.find(image_id); again != _pools.end()) again->second->netns_entry[key] = outside;
         }
     }
     const std::string id = proto->id;
@@ -295,10 +296,9 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
         spec->seccomp_preloaded = true;
         sandbox_json = runtime::to_json(*spec);  // compared without the programs (see take_sandbox)
         spec->parks_outside_netns = outside && spec->new_network;
-        const runtime::launch_spec& filter = spec->parks_outside_netns ? parked_filter : *process;
-        spec->seccomp_program = filter.seccomp_program;
-        spec->seccomp_file = filter.seccomp_file;
-        if (spec->parks_outside_netns) spec->seccomp_after_netns = refusal_filter.seccomp_program;
+        spec->seccomp_program = spec->parks_outside_netns ? outside->parked_program : process->seccomp_program;
+        spec->seccomp_file = spec->parks_outside_netns ? outside->parked_file : process->seccomp_file;
+        if (spec->parks_outside_netns) spec->seccomp_after_netns = outside->refusal_program;
         spec->capabilities = process->capabilities;  // its bounding set, dropped before it parks
         auto& wait = _parks[id];
         wait.done = std::make_unique<async_event>(_loop.get_executor());

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/seccomp.h"
 
 namespace berth {
 
@@ -40,10 +39,14 @@ struct engine::pool {
     // sandbox only with the same.
     std::optional<std::string> seccomp_profile;
     std::vector<std::string> capabilities;
-    // By seccomp key (profile and capabilities): the filters of a sandbox
-    // that waits outside its network namespace; nullopt: it waits inside
+    // By seccomp key (profile and capabilities): the compiled filters of a
+    // sandbox that waits outside its network namespace (engine/seccomp.h,
+    // netns_entry_profiles_of); nullopt: it waits inside
     // (runtime::launch_spec::parks_outside_netns).
-    std::map<std::string, std::optional<netns_entry_profiles>> netns_entry;
+    struct netns_filters {
+        std::string parked_program, parked_file, refusal_program;
+    };
+    std::map<std::string, std::optional<netns_filters>> netns_entry;
     // A container HostConfig that got one of these sandboxes.
     std::optional<boost::json::object> fitting_host_config;
     // Commands along PATH as a claim's search would find them (name, a NUL
