@@ -669,10 +669,13 @@ void monitor_process::hold_namespaces(box& b, unique_fd net) {
     // A child that waits outside its own network namespace and whose
     // descriptor did not come is in ours: nothing of it to hold.
     if (!given && net) {
-        struct stat theirs {}, ours {};
-        if (::fstat(net.get(), &theirs) == 0 && ::stat("/proc/self/ns/net", &ours) == 0 &&
-            theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
-            return;
+        static const struct stat ours = [] {
+            struct stat st {};
+            (void)::stat("/proc/self/ns/net", &st);
+            return st;
+        }();
+        struct stat theirs {};
+        if (::fstat(net.get(), &theirs) == 0 && theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) return;
     }
     if (!mnt || !net) return;
     b.mnt_ns = std::move(mnt);

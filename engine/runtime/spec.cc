@@ -112,6 +112,13 @@ error field_error(std::string_view field, std::string_view expected) {
                       "parse launch spec: field \"" + std::string(field) + "\": expected " + std::string(expected));
 }
 
+// A seccomp program carried as base64 (v: null when the field's form has none).
+result<std::string> program_field(std::string_view field, const json::value* v) {
+    auto program = v && v->is_string() ? base64_decode(v->as_string()) : std::nullopt;
+    if (!program) return field_error(field, "a base64 string or {\"file\": a path}");
+    return std::move(*program);
+}
+
 status get_string(const json::object& o, std::string_view key, std::string& out) {
     const json::value* v = o.if_contains(key);
     if (!v || v->is_null()) return ok();
@@ -436,9 +443,7 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_bool(o, "seccomp_preloaded", s.seccomp_preloaded));
     BERTH_TRY(get_bool(o, "parks_outside_netns", s.parks_outside_netns));
     if (const json::value* after = o.if_contains("seccomp_after_netns"); after && !after->is_null()) {
-        auto program = after->is_string() ? base64_decode(after->as_string()) : std::nullopt;
-        if (!program) return field_error("seccomp_after_netns", "a base64 string");
-        s.seccomp_after_netns = std::move(*program);
+        BERTH_ASSIGN(s.seccomp_after_netns, program_field("seccomp_after_netns", after));
     }
     BERTH_TRY(get_string(o, "cgroup2_dir", s.cgroup2_dir));
     BERTH_TRY(get_strings(o, "cgroup_v1_procs", s.cgroup_v1_procs));
@@ -451,29 +456,20 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_string(o, "user", s.user));
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
-    const json::value* sc = o.if_contains("seccomp");
-    const json::object* parked = sc ? sc->if_object() : nullptr;
-    if (parked && (parked->contains("parked") || parked->contains("parked_file"))) {
-        if (!s.parks_outside_netns) return field_error("seccomp", "a parked program only for parks_outside_netns");
-        const json::value* f = parked->if_contains("parked_file");
-        const json::value* p = parked->if_contains("parked");
-        if (f && f->is_string() && !f->as_string().empty()) {
-            s.seccomp_file = std::string(f->as_string());
+    // The program: a base64 string or {"file": path}; a parked one
+    // (parks_outside_netns only) as {"parked": base64} or {"parked_file": path}.
+    if (const json::value* sc = o.if_contains("seccomp"); sc && !sc->is_null()) {
+        const json::object* obj = sc->if_object();
+        const bool parked = obj && (obj->contains("parked") || obj->contains("parked_file"));
+        if (parked && !s.parks_outside_netns) return field_error("seccomp", "a parked program only for parks_outside_netns");
+        const json::value* file = obj ? obj->if_contains(parked ? "parked_file" : "file") : nullptr;
+        if (file && file->is_string() && !file->as_string().empty()) {
+            s.seccomp_file = std::string(file->as_string());
             BERTH_ASSIGN(s.seccomp_program, seccomp_program_file(s.seccomp_file));
         } else {
-            auto program = p && p->is_string() ? base64_decode(p->as_string()) : std::nullopt;
-            if (!program) return field_error("seccomp", "{\"parked\": a base64 string} or {\"parked_file\": a path}");
-            s.seccomp_program = std::move(*program);
+            const json::value* text = obj ? (parked ? obj->if_contains("parked") : nullptr) : sc;
+            BERTH_ASSIGN(s.seccomp_program, program_field("seccomp", text));
         }
-    } else if (const json::object* file = sc ? sc->if_object() : nullptr) {
-        const json::value* f = file->if_contains("file");
-        if (!f || !f->is_string() || f->as_string().empty()) return field_error("seccomp", "{\"file\": a path}");
-        s.seccomp_file = std::string(f->as_string());
-        BERTH_ASSIGN(s.seccomp_program, seccomp_program_file(s.seccomp_file));
-    } else if (sc && !sc->is_null()) {
-        auto program = sc->is_string() ? base64_decode(sc->as_string()) : std::nullopt;
-        if (!program) return field_error("seccomp", "a base64 string");
-        s.seccomp_program = std::move(*program);
     }
     BERTH_TRY(get_strings(o, "group_add", s.group_add));
     BERTH_TRY(get_rlimits(o, s.rlimits));
