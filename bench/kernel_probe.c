@@ -49,6 +49,14 @@
  *                        no_new_privs the load needs CAP_SYS_ADMIN, as in runc)
  *     --exec PATH        the program run in the container (default /bin/true)
  *     --json FILE        the figures and every latency sample as JSON ("-": stdout)
+ *     --prefork K        the warm pool's floor instead: K containers set up one
+ *                        after another, each parked right before its execve
+ *                        (everything above done ahead: more than a berth
+ *                        sandbox, which leaves the process half to its claim);
+ *                        then all released at once (a byte on each one's sync
+ *                        socket); figures over the window from the release to
+ *                        the last exec-status EOF, latency from the release;
+ *                        teardown after it (-n, -w, --min-seconds ignored)
  *
  * SIGINT, SIGTERM and SIGHUP stop it cleanly: no new iteration, the ones in
  * flight are torn down, the figures so far are reported.
@@ -70,6 +78,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,9 +88,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -119,6 +130,7 @@ static struct sock_fprog g_seccomp;
 static int g_have_seccomp;
 static long g_n = 100;
 static int g_workers = 1;
+static long g_prefork; /* --prefork: parked containers released at once */
 static double g_min_seconds;
 static int g_last_cap;
 static long g_next;      /* next iteration number (atomic) */
@@ -693,7 +705,7 @@ __attribute__((noreturn)) static void run_child(const struct box *b, int sync_fd
     do n = read(sync_fd, &byte, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1) _exit(1);
-    close(sync_fd);
+    if (!g_prefork) close(sync_fd); /* else CLOEXEC: open until the exec */
     umask(0);
     CHECK(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
@@ -737,6 +749,13 @@ __attribute__((noreturn)) static void run_child(const struct box *b, int sync_fd
     umask(022);
     CHECK((int)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC), "close_range");
     if (g_have_seccomp && g_nnp) CHECK(load_seccomp(), "load seccomp filter");
+    if (g_prefork) {
+        /* Parked: tells the parent, then waits for its release. */
+        if (write(sync_fd, "\1", 1) != 1) _exit(1);
+        do n = read(sync_fd, &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(1);
+    }
     execve(argv[0], argv, envp);
     child_fail(status_fd, "execve");
 }
@@ -775,45 +794,54 @@ struct worker {
     char error[512];
 };
 
-static int one_iteration(struct worker *w, long iter) {
+/* A container between its clone3 and its teardown. */
+struct started {
     struct box b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.id, sizeof b.id, "%04x%08lx%012lx", (unsigned)getpid() & 0xffff, (unsigned long)iter & 0xffffffff,
+    int pidfd, sync_fd, status_fd; /* sync_fd: -1 once released */
+    double t0, t_running;
+};
+
+/* cgroups, directories, clone3 into them, the v1 placement; then releases
+ * the child (with --prefork it sets up and parks before its exec). */
+static int box_start(struct worker *w, long iter, struct started *s) {
+    struct box *b = &s->b;
+    memset(s, 0, sizeof *s);
+    s->pidfd = s->sync_fd = s->status_fd = -1;
+    snprintf(b->id, sizeof b->id, "%04x%08lx%012lx", (unsigned)getpid() & 0xffff, (unsigned long)iter & 0xffffffff,
              (unsigned long)w->index);
-    snprintf(b.dir, sizeof b.dir, "%s/%s", g_scratch, b.id);
-    snprintf(b.upper, sizeof b.upper, "%s/upper", b.dir);
-    snprintf(b.work, sizeof b.work, "%s/work", b.dir);
-    snprintf(b.merged, sizeof b.merged, "%s/merged", b.dir);
+    snprintf(b->dir, sizeof b->dir, "%s/%s", g_scratch, b->id);
+    snprintf(b->upper, sizeof b->upper, "%s/upper", b->dir);
+    snprintf(b->work, sizeof b->work, "%s/work", b->dir);
+    snprintf(b->merged, sizeof b->merged, "%s/merged", b->dir);
     for (int i = 0; i < g_nh; ++i) {
-        snprintf(b.leaf[i], sizeof b.leaf[i], "%s/%s", g_h[i].parent, b.id);
-        snprintf(b.procs[i], sizeof b.procs[i], "%s/cgroup.procs", b.leaf[i]);
+        snprintf(b->leaf[i], sizeof b->leaf[i], "%s/%s", g_h[i].parent, b->id);
+        snprintf(b->procs[i], sizeof b->procs[i], "%s/cgroup.procs", b->leaf[i]);
     }
     char hostname_env[64], *argv[] = {(char *)g_exec, NULL};
-    snprintf(hostname_env, sizeof hostname_env, "HOSTNAME=%.12s", b.id);
+    snprintf(hostname_env, sizeof hostname_env, "HOSTNAME=%.12s", b->id);
     char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", hostname_env,
                     "HOME=/root", NULL};
 
-    double t0 = now_s();
-    if (cgroup_create(&b) != 0) {
-        snprintf(w->error, sizeof w->error, "create cgroups of %s: %s", b.id, strerror(errno));
-        cgroup_remove(&b);
+    s->t0 = now_s();
+    if (cgroup_create(b) != 0) {
+        snprintf(w->error, sizeof w->error, "create cgroups of %s: %s", b->id, strerror(errno));
+        cgroup_remove(b);
         return -1;
     }
-    if (mkdir(b.dir, 0700) != 0 || mkdir(b.upper, 0755) != 0 || mkdir(b.work, 0700) != 0 ||
-        mkdir(b.merged, 0755) != 0) {
-        snprintf(w->error, sizeof w->error, "mkdir %s: %s", b.dir, strerror(errno));
-        cgroup_remove(&b);
+    if (mkdir(b->dir, 0700) != 0 || mkdir(b->upper, 0755) != 0 || mkdir(b->work, 0700) != 0 ||
+        mkdir(b->merged, 0755) != 0) {
+        snprintf(w->error, sizeof w->error, "mkdir %s: %s", b->dir, strerror(errno));
+        cgroup_remove(b);
         return -1;
     }
     int sync[2], status[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 || pipe2(status, O_CLOEXEC) != 0)
         die("pipes: %s", strerror(errno));
     int cg = -1;
-    if (b.v2 >= 0) {
-        cg = open(b.leaf[b.v2], O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (cg < 0) die("open %s: %s", b.leaf[b.v2], strerror(errno));
+    if (b->v2 >= 0) {
+        cg = open(b->leaf[b->v2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cg < 0) die("open %s: %s", b->leaf[b->v2], strerror(errno));
     }
-    int pidfd = -1;
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (g_net ? CLONE_NEWNET : 0);
@@ -821,7 +849,7 @@ static int one_iteration(struct worker *w, long iter) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cg;
     }
-    args.pidfd = (uintptr_t)&pidfd;
+    args.pidfd = (uintptr_t)&s->pidfd;
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0) {
@@ -831,69 +859,114 @@ static int one_iteration(struct worker *w, long iter) {
     if (pid == 0) {
         close(sync[1]);
         close(status[0]);
-        run_child(&b, sync[0], status[1], argv, envp);
+        run_child(b, sync[0], status[1], argv, envp);
     }
     close(sync[0]);
     close(status[1]);
     if (cg >= 0) close(cg);
+    s->sync_fd = sync[1];
+    s->status_fd = status[0];
     char pidtext[24];
     snprintf(pidtext, sizeof pidtext, "%ld", pid);
-    int rc = 0;
-    for (int i = 0; i < g_nh && rc == 0; ++i)
-        if (i != b.v2 && write_text(b.procs[i], pidtext) != 0) {
-            snprintf(w->error, sizeof w->error, "write %s: %s", b.procs[i], strerror(errno));
-            rc = -1;
+    for (int i = 0; i < g_nh; ++i)
+        if (i != b->v2 && write_text(b->procs[i], pidtext) != 0) {
+            snprintf(w->error, sizeof w->error, "write %s: %s", b->procs[i], strerror(errno));
+            return -1;
         }
-    if (rc == 0 && send(sync[1], "\1", 1, MSG_NOSIGNAL) != 1) {
+    if (send(s->sync_fd, "\1", 1, MSG_NOSIGNAL) != 1) {
         snprintf(w->error, sizeof w->error, "release child: %s", strerror(errno));
-        rc = -1;
+        return -1;
     }
-    close(sync[1]);
+    if (!g_prefork) {
+        close(s->sync_fd);
+        s->sync_fd = -1;
+    }
+    return 0;
+}
+
+/* Reads the exec-status pipe (a child's error, or EOF at its exec); with
+ * `block` 0 it returns 1 while the pipe is still open. Removes it from the
+ * epoll set `ep` (if >= 0) before closing it: the parked children hold
+ * copies of the others' descriptors until their exec, so a close alone
+ * would not. */
+static int box_status(struct worker *w, struct started *s, int block, int ep) {
     char msg[512];
     size_t got = 0;
     for (;;) {
-        ssize_t n = read(status[0], msg + got, sizeof msg - 1 - got);
+        ssize_t n = read(s->status_fd, msg + got, sizeof msg - 1 - got);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN && !block) {
+            if (!got) return 1;
+            /* Part of an error: the rest and the EOF follow (the child exits). */
+            struct pollfd pfd = {.fd = s->status_fd, .events = POLLIN};
+            (void)poll(&pfd, 1, -1);
+            continue;
+        }
         if (n <= 0) break;
         got += (size_t)n;
+        if (got == sizeof msg - 1) break;
     }
-    double t1 = now_s();
-    close(status[0]);
-    if (got && rc == 0) {
+    s->t_running = now_s();
+    if (ep >= 0) (void)epoll_ctl(ep, EPOLL_CTL_DEL, s->status_fd, NULL);
+    close(s->status_fd);
+    s->status_fd = -1;
+    if (got) {
         msg[got] = 0;
         snprintf(w->error, sizeof w->error, "container set-up: %s", msg);
-        rc = -1;
+        return -1;
     }
+    return 0;
+}
+
+/* Teardown: the exit, the cgroups, upper and work; the phases summed in w.
+ * rc: the container's outcome so far (its first error is kept). */
+static int box_finish(struct worker *w, struct started *s, int rc) {
+    if (s->sync_fd >= 0) close(s->sync_fd); /* a parked child not released exits */
+    if (s->status_fd >= 0) close(s->status_fd);
     siginfo_t info;
+    memset(&info, 0, sizeof info);
     double t2 = now_s();
-    while (waitid((idtype_t)P_PIDFD_, (id_t)pidfd, &info, WEXITED) != 0 && errno == EINTR) {
-    }
-    close(pidfd);
-    if (rc == 0 && (info.si_code != CLD_EXITED || info.si_status != 0)) {
-        snprintf(w->error, sizeof w->error, "%s exited with code %d", g_exec, info.si_status);
-        rc = -1;
+    if (s->pidfd >= 0) {
+        while (waitid((idtype_t)P_PIDFD_, (id_t)s->pidfd, &info, WEXITED) != 0 && errno == EINTR) {
+        }
+        close(s->pidfd);
+        if (rc == 0 && (info.si_code != CLD_EXITED || info.si_status != 0)) {
+            snprintf(w->error, sizeof w->error, "%s exited with code %d", g_exec, info.si_status);
+            rc = -1;
+        }
     }
     double t3 = now_s();
-    if (cgroup_remove(&b) != 0 && rc == 0) {
-        snprintf(w->error, sizeof w->error, "remove cgroups of %s: %s", b.id, strerror(errno));
+    if (cgroup_remove(&s->b) != 0 && rc == 0) {
+        snprintf(w->error, sizeof w->error, "remove cgroups of %s: %s", s->b.id, strerror(errno));
         rc = -1;
     }
     double t4 = now_s();
-    if (rm_tree_at(AT_FDCWD, b.dir) != 0 && rc == 0) {
-        snprintf(w->error, sizeof w->error, "remove %s: %s", b.dir, strerror(errno));
+    if (rm_tree_at(AT_FDCWD, s->b.dir) != 0 && rc == 0) {
+        snprintf(w->error, sizeof w->error, "remove %s: %s", s->b.dir, strerror(errno));
         rc = -1;
     }
     w->wait_s += t3 - t2;
     w->cgroup_rm_s += t4 - t3;
     w->tree_rm_s += now_s() - t4;
-    if (rc == 0) {
-        if (w->count == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 1024;
-            w->samples = realloc(w->samples, (size_t)w->cap * sizeof(double));
-            if (!w->samples) die("out of memory");
-        }
-        w->samples[w->count++] = t1 - t0;
+    return rc;
+}
+
+static void add_sample(struct worker *w, double latency) {
+    if (w->count == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 1024;
+        w->samples = realloc(w->samples, (size_t)w->cap * sizeof(double));
+        if (!w->samples) die("out of memory");
     }
+    w->samples[w->count++] = latency;
+}
+
+static int one_iteration(struct worker *w, long iter) {
+    struct started s;
+    int rc = box_start(w, iter, &s);
+    if (rc == 0) rc = box_status(w, &s, 1, -1);
+    const double latency = s.t_running - s.t0;
+    rc = box_finish(w, &s, rc);
+    if (rc == 0) add_sample(w, latency);
     return rc;
 }
 
@@ -939,6 +1012,74 @@ static struct cpu_times read_cpu(void) {
     return t;
 }
 
+/* --prefork K: K containers set up one after another, each parked right
+ * before its execve (the kernel's part of a warm pool's sandbox, made
+ * ahead); then all released at once, as a burst of claims: latency from the
+ * release to each exec-status EOF, the window to the last one. Teardown
+ * after the window. */
+static int prefork_burst(struct worker *w, double *window_s, double *window_cpu_s) {
+    struct started *boxes = calloc((size_t)g_prefork, sizeof *boxes);
+    if (!boxes) die("out of memory");
+    long made = 0;
+    int rc = 0;
+    for (; made < g_prefork && rc == 0 && !g_stop; ++made) {
+        rc = box_start(w, made, &boxes[made]);
+        char byte;
+        ssize_t n = 0;
+        while (rc == 0 && (n = read(boxes[made].sync_fd, &byte, 1)) < 0 && errno == EINTR) {
+        }
+        if (rc == 0 && n != 1) {
+            (void)box_status(w, &boxes[made], 1, -1); /* its error, if it wrote one */
+            if (!w->error[0]) snprintf(w->error, sizeof w->error, "a child exited before it parked");
+            rc = -1;
+        }
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) die("epoll_create1: %s", strerror(errno));
+    for (long i = 0; i < made && rc == 0; ++i) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+        if (fcntl(boxes[i].status_fd, F_SETFL, O_NONBLOCK) != 0 ||
+            epoll_ctl(ep, EPOLL_CTL_ADD, boxes[i].status_fd, &ev) != 0)
+            die("epoll: %s", strerror(errno));
+    }
+    struct cpu_times c0 = read_cpu();
+    const double t0 = now_s();
+    double last = t0;
+    long pending = 0;
+    for (long i = 0; i < made && rc == 0; ++i, ++pending) {
+        if (send(boxes[i].sync_fd, "\1", 1, MSG_NOSIGNAL) != 1) {
+            snprintf(w->error, sizeof w->error, "release parked child: %s", strerror(errno));
+            rc = -1;
+        }
+        close(boxes[i].sync_fd);
+        boxes[i].sync_fd = -1;
+        boxes[i].t0 = t0;
+    }
+    while (pending > 0) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(ep, evs, 64, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) die("epoll_wait: %s", strerror(errno));
+        for (int k = 0; k < n; ++k) {
+            struct started *s = &boxes[evs[k].data.u64];
+            if (s->status_fd < 0) continue;
+            const int r = box_status(w, s, 0, ep);
+            if (r == 1) continue;
+            pending--;
+            last = s->t_running;
+            if (r != 0) rc = -1;
+            else add_sample(w, s->t_running - s->t0);
+        }
+    }
+    struct cpu_times c1 = read_cpu();
+    close(ep);
+    *window_s = last - t0;
+    *window_cpu_s = (double)(c1.busy - c0.busy) / (double)sysconf(_SC_CLK_TCK);
+    for (long i = 0; i < made; ++i) rc = box_finish(w, &boxes[i], rc) != 0 ? -1 : rc;
+    free(boxes);
+    return rc;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -955,7 +1096,8 @@ static double pct(const double *s, long n, double p) {
 static void usage(void) {
     fprintf(stderr,
             "usage: berth_kernel_probe --scratch DIR [-n N] [-w W] [--min-seconds S] [--cgroup berth|none]\n"
-            "                          [--net] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--json FILE]\n"
+            "                          [--net] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--prefork K]\n"
+            "                          [--json FILE]\n"
             "                          LOWERDIR...\n");
     exit(2);
 }
@@ -975,11 +1117,23 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--seccomp") == 0 && next) seccomp_file = argv[++i];
         else if (strcmp(a, "--exec") == 0 && next) g_exec = argv[++i];
         else if (strcmp(a, "--json") == 0 && next) json = argv[++i];
+        else if (strcmp(a, "--prefork") == 0 && next) g_prefork = atol(argv[++i]);
         else if (a[0] == '-') usage();
         else if (g_nlower < MAX_LOWER) g_lower[g_nlower++] = a;
         else die("too many lower directories (at most %d)", MAX_LOWER);
     }
-    if (!g_scratch || !g_nlower || g_n < 1 || g_workers < 1) usage();
+    if (!g_scratch || !g_nlower || g_n < 1 || g_workers < 1 || g_prefork < 0) usage();
+    if (g_prefork) {
+        /* Three descriptors per parked container, within the hard limit. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+            nofile.rlim_cur = nofile.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && (rlim_t)g_prefork * 3 + 64 > nofile.rlim_cur)
+            die("--prefork %ld: needs %ld descriptors, RLIMIT_NOFILE is %lu", g_prefork, g_prefork * 3 + 64,
+                (unsigned long)nofile.rlim_cur);
+    }
     if (strcmp(cgroup_mode, "berth") == 0) {
         detect_cgroups();
         for (int i = 0; i < g_nh; ++i)
@@ -1018,16 +1172,23 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    if (g_prefork) g_workers = 1;
     struct worker *ws = calloc((size_t)g_workers, sizeof *ws);
-    struct cpu_times c0 = read_cpu();
-    g_t_start = now_s();
-    for (int i = 0; i < g_workers; ++i) {
-        ws[i].index = i;
-        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) die("pthread_create");
+    double wall, cpu_s;
+    if (g_prefork) {
+        (void)prefork_burst(&ws[0], &wall, &cpu_s);
+    } else {
+        struct cpu_times c0 = read_cpu();
+        g_t_start = now_s();
+        for (int i = 0; i < g_workers; ++i) {
+            ws[i].index = i;
+            if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) die("pthread_create");
+        }
+        for (int i = 0; i < g_workers; ++i) pthread_join(ws[i].thread, NULL);
+        wall = now_s() - g_t_start;
+        struct cpu_times c1 = read_cpu();
+        cpu_s = (double)(c1.busy - c0.busy) / (double)sysconf(_SC_CLK_TCK);
     }
-    for (int i = 0; i < g_workers; ++i) pthread_join(ws[i].thread, NULL);
-    double wall = now_s() - g_t_start;
-    struct cpu_times c1 = read_cpu();
     drop_spares();
     for (int i = 0; i < g_nh; ++i) (void)rmdir(g_h[i].parent);
 
@@ -1047,8 +1208,6 @@ int main(int argc, char **argv) {
     double *sorted = malloc((size_t)(total ? total : 1) * sizeof(double));
     memcpy(sorted, all, (size_t)total * sizeof(double));
     qsort(sorted, (size_t)total, sizeof(double), cmp_double);
-    const double hz = (double)sysconf(_SC_CLK_TCK);
-    const double cpu_s = (double)(c1.busy - c0.busy) / hz;
     const double per_s = wall > 0 ? total / wall : 0;
     const double p50 = pct(sorted, total, 50) * 1e3, p99 = pct(sorted, total, 99) * 1e3;
     const double cpu_ms = total ? cpu_s * 1e3 / total : 0;
@@ -1056,9 +1215,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_workers; ++i)
         if (ws[i].error[0]) error = ws[i].error;
 
-    fprintf(stderr, "berth_kernel_probe: %ld containers, %d worker(s), %.2f s: %.1f containers/s, p50 %.2f ms, "
-                    "p99 %.2f ms, CPU %.2f ms/container (machine)\n",
-            total, g_workers, wall, per_s, p50, p99, cpu_ms);
+    if (g_prefork)
+        fprintf(stderr, "berth_kernel_probe: %ld parked containers released at once, running in %.3f s: %.1f "
+                        "running/s, p50 %.2f ms, p99 %.2f ms, CPU %.2f ms/container (machine, in that window)\n",
+                total, wall, per_s, p50, p99, cpu_ms);
+    else
+        fprintf(stderr, "berth_kernel_probe: %ld containers, %d worker(s), %.2f s: %.1f containers/s, p50 %.2f ms, "
+                        "p99 %.2f ms, CPU %.2f ms/container (machine)\n",
+                total, g_workers, wall, per_s, p50, p99, cpu_ms);
     fprintf(stderr, "berth_kernel_probe: teardown per container: wait for exit %.2f ms, cgroup rmdir %.2f ms, "
                     "upper/work removal %.2f ms\n", wait_s * per, cgroup_rm_s * per, tree_rm_s * per);
     if (error) fprintf(stderr, "berth_kernel_probe: %s\n", error);
@@ -1068,10 +1232,10 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"runner\": \"kernel probe\", \"n\": %ld, \"workers\": %d, \"wall_s\": %.6f, "
                    "\"containers_per_s\": %.3f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"cpu_ms_per_container\": %.4f, "
                    "\"machine_busy_cpu_s\": %.3f, \"cgroup\": \"%s\", \"hierarchies\": %d, \"net\": %s, "
-                   "\"no_new_privs\": %s, \"seccomp_insns\": %d, \"teardown_ms\": {\"wait\": %.4f, "
+                   "\"no_new_privs\": %s, \"prefork\": %ld, \"seccomp_insns\": %d, \"teardown_ms\": {\"wait\": %.4f, "
                    "\"cgroup_rmdir\": %.4f, \"tree_removal\": %.4f}, \"error\": ",
                 total, g_workers, wall, per_s, p50, p99, cpu_ms, cpu_s, cgroup_mode, g_nh, g_net ? "true" : "false",
-                g_nnp ? "true" : "false", g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
+                g_nnp ? "true" : "false", g_prefork, g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
                 tree_rm_s * per);
         if (error) {
             fputc('"', f);
