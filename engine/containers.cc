@@ -610,7 +610,7 @@ awaitable<status> engine::add_seccomp(const std::optional<std::string>& profile,
         if (!loaded) co_return loaded.err();
         program = std::move(*loaded);
     }
-    spec.seccomp_program = *program;
+    spec.seccomp_program = runtime::bpf_program(std::move(program));
     spec.seccomp_file = _seccomp->file_of(key);
     co_return ok();
 }

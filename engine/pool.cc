@@ -269,8 +269,8 @@ awaitable<status> engine::prepare_sandbox(std::string image_id) {
                 if (auto sc = co_await add_seccomp((*split)->parked, parked); !sc) co_return sc.err();
                 if (!(*split)->refusal.empty())
                     if (auto sc = co_await add_seccomp((*split)->refusal, refusal); !sc) co_return sc.err();
-                outside = pool::netns_filters{std::move(parked.seccomp_program), std::move(parked.seccomp_file),
-                                              std::move(refusal.seccomp_program)};
+                outside = pool::netns_filters{std::move(parked.seccomp_program), std::move(refusal.seccomp_program),
+                                              std::move(parked.seccomp_file)};
             }
             if (auto again = _pools.find(image_id); again != _pools.end()) again->second->netns_entry[key] = outside;
         }

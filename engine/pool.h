@@ -44,7 +44,8 @@ struct engine::pool {
     // netns_entry_profiles_of); nullopt: it waits inside
     // (runtime::launch_spec::parks_outside_netns).
     struct netns_filters {
-        std::string parked_program, parked_file, refusal_program;
+        runtime::bpf_program parked_program, refusal_program;
+        std::string parked_file;
     };
     std::map<std::string, std::optional<netns_filters>> netns_entry;
     // A container HostConfig that got one of these sandboxes.

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -40,18 +41,55 @@ error as_internal(error e) {
     return e;
 }
 
+// The kernel's struct sigaction: the C library's sigaction() refuses the
+// signals it keeps for itself (32 and 33), which a process can still have
+// been given ignored (the monitor has 32 ignored) and which survive execve
+// like any other.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+};
+
+int raw_sigaction(int sig, const kernel_sigaction* act, kernel_sigaction* old) {
+    return static_cast<int>(::syscall(SYS_rt_sigaction, sig, act, old, sizeof(std::uint64_t)));
+}
+
+constexpr int k_max_signal = 64;
+
+// The signals whose disposition the forking process has not left at SIG_DFL
+// (prime_signal_reset; bit sig - 1); unprimed, a child resets every one.
+std::uint64_t g_not_default = 0;
+bool g_signals_primed = false;
+
 // Dispositions set to SIG_IGN and the signal mask survive execve; a container
 // must not inherit them from the zygote (an ignored SIGPIPE breaks pipelines).
 void reset_signals() {
-    struct sigaction sa {};
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &sa, nullptr);
+    const kernel_sigaction dfl{SIG_DFL, 0, nullptr, 0};
+    for (int sig = 1; sig <= k_max_signal; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP && (!g_signals_primed || (g_not_default >> (sig - 1)) & 1))
+            (void)raw_sigaction(sig, &dfl, nullptr);
     sigset_t none;
     sigemptyset(&none);
     (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
+
+}  // namespace
+
+void prime_signal_reset() {
+    std::uint64_t not_default = 0;
+    for (int sig = 1; sig <= k_max_signal; ++sig) {
+        kernel_sigaction old{};
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        // (A signal it cannot read is reset, as unprimed.)
+        if (raw_sigaction(sig, nullptr, &old) != 0 || old.handler != SIG_DFL) not_default |= std::uint64_t{1} << (sig - 1);
+    }
+    g_not_default = not_default;
+    g_signals_primed = true;
+}
+
+namespace {
 
 std::string rlimit_name(int resource) {
     static constexpr const char* names[] = {"RLIMIT_CPU",     "RLIMIT_FSIZE",   "RLIMIT_DATA",   "RLIMIT_STACK",
@@ -283,13 +321,13 @@ error run_process(const launch_spec& spec, const child_stdio& stdio, const prepa
     const bool filter = !spec.seccomp_program.empty();
     if (filter && !spec.no_new_privs) {
         if (auto s = raise_effective_capabilities(); !s) return as_internal(s.err());
-        if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+        if (auto s = load_seccomp(spec.seccomp_program.bytes()); !s) return as_internal(s.err());
     }
     if (auto s = set_capabilities(*caps); !s) return as_internal(s.err());
     if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return as_internal(sys_error("set no_new_privs"));
     if (filter && spec.no_new_privs) {
-        if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+        if (auto s = load_seccomp(spec.seccomp_program.bytes()); !s) return as_internal(s.err());
     }
     ::execve(exe->c_str(), argv.data(), envp.data());
     return exec_error(spec.args[0], *exe, errno);
@@ -429,7 +467,7 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
             if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
                 return as_internal(sys_error("set hostname " + spec.hostname));
             if (!spec.seccomp_program.empty())
-                if (auto s = load_seccomp(spec.seccomp_program); !s) return as_internal(s.err());
+                if (auto s = load_seccomp(spec.seccomp_program.bytes()); !s) return as_internal(s.err());
         }
         // Ready; with the namespace it will enter, for the monitor to hold.
         std::vector<int> own;
@@ -455,7 +493,7 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
                                                          std::string(own_net ? std::strerror(errno) : "not held"));
             own_net.reset();
             if (!spec.seccomp_after_netns.empty())
-                if (auto s = load_seccomp(spec.seccomp_after_netns); !s)
+                if (auto s = load_seccomp(spec.seccomp_after_netns.bytes()); !s)
                     return make_error(errc::unavailable, "claim: " + s.err().message);
         }
         // Taken (the monitor waits for this byte: see its claim).

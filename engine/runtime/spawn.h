@@ -40,6 +40,12 @@ struct spawned {
 // execs. Returns once the child is released; never waits for its exec.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
 
+// For a process that forks children for the rest of its life (the zygote),
+// once its own signal dispositions are final: notes which are not SIG_DFL,
+// so that each child resets only those before its exec, not every signal
+// (about 60 sigaction calls per start). Unprimed, a child resets them all.
+void prime_signal_reset();
+
 // A warm-pool sandbox (engine/pool.cc): clone3() as spawn_container does,
 // but the child runs only the sandbox half (spec's process fields are
 // ignored), then sends one byte on its end of `control` and parks, blocked

@@ -113,10 +113,10 @@ error field_error(std::string_view field, std::string_view expected) {
 }
 
 // A seccomp program carried as base64 (v: null when the field's form has none).
-result<std::string> program_field(std::string_view field, const json::value* v) {
+result<bpf_program> program_field(std::string_view field, const json::value* v) {
     auto program = v && v->is_string() ? base64_decode(v->as_string()) : std::nullopt;
     if (!program) return field_error(field, "a base64 string or {\"file\": a path}");
-    return std::move(*program);
+    return bpf_program(std::move(*program));
 }
 
 status get_string(const json::object& o, std::string_view key, std::string& out) {
@@ -357,7 +357,7 @@ std::string to_json(const launch_spec& spec) {
     o["writable_sys"] = spec.writable_sys;
     if (spec.seccomp_preloaded) o["seccomp_preloaded"] = true;
     if (spec.parks_outside_netns) o["parks_outside_netns"] = true;
-    if (!spec.seccomp_after_netns.empty()) o["seccomp_after_netns"] = base64_encode(spec.seccomp_after_netns);
+    if (!spec.seccomp_after_netns.empty()) o["seccomp_after_netns"] = base64_encode(spec.seccomp_after_netns.bytes());
     o["cgroup2_dir"] = spec.cgroup2_dir;
     o["cgroup_v1_procs"] = to_array(spec.cgroup_v1_procs);
     o["cgroup_v1_memory_procs"] = spec.cgroup_v1_memory_procs;
@@ -376,10 +376,10 @@ std::string to_json(const launch_spec& spec) {
     // that lets setns through until its refusal is loaded: under a key an
     // older zygote refuses (it would load that program and never the refusal).
     if (spec.parks_outside_netns && !spec.seccomp_program.empty())
-        o["seccomp"] = spec.seccomp_file.empty() ? json::object{{"parked", base64_encode(spec.seccomp_program)}}
+        o["seccomp"] = spec.seccomp_file.empty() ? json::object{{"parked", base64_encode(spec.seccomp_program.bytes())}}
                                                  : json::object{{"parked_file", spec.seccomp_file}};
     else if (!spec.seccomp_file.empty()) o["seccomp"] = json::object{{"file", spec.seccomp_file}};
-    else if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program);
+    else if (!spec.seccomp_program.empty()) o["seccomp"] = base64_encode(spec.seccomp_program.bytes());
     o["group_add"] = to_array(spec.group_add);
     o["rlimits"] = std::move(rlimits);
     if (!spec.uid_map.empty()) {
@@ -399,9 +399,9 @@ std::string search_path_of(const std::vector<std::string>& env) {
     return std::string(default_search_path);
 }
 
-result<std::string> seccomp_program_file(const std::string& path) {
+result<bpf_program> seccomp_program_file(const std::string& path) {
     static std::mutex mu;
-    static std::map<std::string, std::string> programs;
+    static std::map<std::string, bpf_program> programs;
     std::lock_guard lock(mu);
     if (auto it = programs.find(path); it != programs.end()) return it->second;
     // Every program kept is copied into each child the zygote forks: a few
@@ -413,7 +413,7 @@ result<std::string> seccomp_program_file(const std::string& path) {
     const std::size_t n = program->size() / sizeof(sock_filter);
     if (program->empty() || program->size() % sizeof(sock_filter) != 0 || n > BPF_MAXINSNS)
         return make_error(errc::internal, "seccomp program " + path + ": not a program");
-    return programs.emplace(path, std::move(*program)).first->second;
+    return programs.emplace(path, bpf_program(std::move(*program))).first->second;
 }
 
 result<launch_spec> launch_spec_from_json(std::string_view text) {

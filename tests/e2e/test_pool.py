@@ -445,6 +445,15 @@ def test_the_inside_of_a_pooled_container_is_the_inside_of_a_cold_one(pooled):
                               [l for l in cold.splitlines() if l not in warm.splitlines()])
 
 
+def test_a_pooled_process_starts_with_default_signals_and_its_own_environment(pooled):
+    from test_run import clean_start_problems
+    set_pool(pooled, 2)
+    before = taken(pooled)
+    assert clean_start_problems(pooled) == []
+    assert taken(pooled) == before + 2, pool(pooled)
+    remove_pool(pooled)
+
+
 def test_limits_are_applied_to_a_pooled_sandbox(pooled):
     d = pooled
     set_pool(d, 3)

@@ -320,3 +320,25 @@ def test_a_removed_containers_untouched_directory_serves_the_next(daemon):
     assert spares() == before  # deleted, not kept
     r = daemon.cli("run", "--rm", "busybox", "sh", "-c", "cat /leftover || echo none")
     assert (r.returncode, r.stdout) == (0, "none\n"), (r.stdout, r.stderr)
+
+
+def clean_start_problems(d):
+    """What a container's process inherited that it should not have: ignored
+    or blocked signals (the monitor ignores SIGPIPE, SIGHUP and SIGINT; its
+    zygote forks every container) or the zygote's own environment
+    (GLIBC_TUNABLES)."""
+    problems = []
+    r = d.cli("run", "--rm", "busybox", "cat", "/proc/self/status")
+    assert r.returncode == 0, r.stderr
+    status = dict(line.split(":\t", 1) for line in r.stdout.splitlines() if ":\t" in line)
+    for field in ("SigIgn", "SigBlk"):
+        if int(status[field], 16) != 0:
+            problems.append("%s %s" % (field, status[field]))
+    r = d.cli("run", "--rm", "busybox", "env")
+    assert r.returncode == 0, r.stderr
+    problems += [line for line in r.stdout.splitlines() if line.startswith("GLIBC_TUNABLES")]
+    return problems
+
+
+def test_the_process_starts_with_default_signals_and_its_own_environment(daemon):
+    assert clean_start_problems(daemon) == []

@@ -158,7 +158,7 @@ TEST(LaunchSpecJson, ASavedSeccompProgramTravelsAsItsFileName) {
     std::ofstream(file) << program;
     std::ofstream(bad) << "odd";
     launch_spec s;
-    s.seccomp_program = program;
+    s.seccomp_program = bpf_program(program);
     s.seccomp_file = file;
     std::string text = to_json(s);
     // {"file": path} where an older zygote wants a base64 string: it refuses
@@ -168,13 +168,18 @@ TEST(LaunchSpecJson, ASavedSeccompProgramTravelsAsItsFileName) {
     EXPECT_EQ(v.at("seccomp").at("file").as_string(), file);
     auto back = launch_spec_from_json(text);
     ASSERT_TRUE(back) << back.err().message;
-    EXPECT_EQ(back->seccomp_program, program);
+    EXPECT_EQ(back->seccomp_program.bytes(), program);
     EXPECT_EQ(back->seccomp_file, file);
+    // Read once and shared by every spec that names the file, never copied
+    // (a copy in the zygote is pages written after each clone3).
+    auto again = launch_spec_from_json(text);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(&again->seccomp_program.bytes(), &back->seccomp_program.bytes());
     // Without a file the program goes inline, as before.
     s.seccomp_file.clear();
     back = launch_spec_from_json(to_json(s));
     ASSERT_TRUE(back);
-    EXPECT_EQ(back->seccomp_program, program);
+    EXPECT_EQ(back->seccomp_program.bytes(), program);
     // A file that is not a program is an error, not an unconfined start.
     s.seccomp_file = bad;
     EXPECT_FALSE(launch_spec_from_json(to_json(s)));
@@ -332,7 +337,7 @@ TEST(WarmPoolClaim, SeccompPreloadedSurvivesJson) {
 TEST(WarmPoolClaim, OutsideNetnsAndItsRefusalSurviveJson) {
     launch_spec s;
     s.parks_outside_netns = true;
-    s.seccomp_after_netns = std::string("\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
+    s.seccomp_after_netns = bpf_program(std::string("\x06\x00\x00\x00\x00\x00\xff\x7f", 8));
     auto back = launch_spec_from_json(to_json(s));
     ASSERT_TRUE(back) << back.err().message;
     EXPECT_TRUE(back->parks_outside_netns);
@@ -343,7 +348,7 @@ TEST(WarmPoolClaim, OutsideNetnsAndItsRefusalSurviveJson) {
     EXPECT_TRUE(plain->seccomp_after_netns.empty());
     // The parked program under a key an older zygote refuses (it would
     // load it and never the refusal), and only with parks_outside_netns.
-    s.seccomp_program = std::string(8, '\x06');
+    s.seccomp_program = bpf_program(std::string(8, '\x06'));
     auto text = to_json(s);
     EXPECT_EQ(text.find("\"seccomp\":\""), std::string::npos) << text;
     auto parked = launch_spec_from_json(text);
