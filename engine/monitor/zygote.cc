@@ -2,6 +2,7 @@
 #include "engine/runtime/caps.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +27,10 @@ namespace {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::signal(SIGCHLD, SIG_DFL);
     runtime::prime_signal_reset();
+    // No fastbins: a child's first larger allocation consolidated them, a
+    // write to every free chunk left in the zygote's heap, each page of
+    // them a copy-on-write fault in every container's start.
+    ::mallopt(M_MXFAST, 0);
     for (;;) {
         std::vector<unique_fd> fds;
         auto pkt = recv_packet(sock, &fds);

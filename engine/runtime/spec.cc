@@ -399,6 +399,12 @@ std::string search_path_of(const std::vector<std::string>& env) {
     return std::string(default_search_path);
 }
 
+namespace {
+const std::string k_no_program;  // constant-initialized: no guard
+}  // namespace
+
+const std::string& bpf_program::none() noexcept { return k_no_program; }
+
 result<bpf_program> seccomp_program_file(const std::string& path) {
     static std::mutex mu;
     static std::map<std::string, bpf_program> programs;

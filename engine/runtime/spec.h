@@ -35,13 +35,13 @@ public:
         : _bytes(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
     explicit bpf_program(std::shared_ptr<const std::string> shared) : _bytes(std::move(shared)) {}
     bool empty() const noexcept { return !_bytes || _bytes->empty(); }
-    const std::string& bytes() const noexcept {
-        static const std::string none;
-        return _bytes ? *_bytes : none;
-    }
+    // (No function-local static here: each child would run its guard, a
+    // page written in every container's start.)
+    const std::string& bytes() const noexcept { return _bytes ? *_bytes : none(); }
     friend bool operator==(const bpf_program& a, const bpf_program& b) { return a.bytes() == b.bytes(); }
 
 private:
+    static const std::string& none() noexcept;
     std::shared_ptr<const std::string> _bytes;
 };
 
