@@ -196,13 +196,13 @@ awaitable<void> engine::pool_filler(std::string image_id, std::uint64_t serial) 
             co_return;
         }
         // A pool is a stock for bursts: it is made up in the daemon's quiet
-        // time (no create or start for k_quiet), so that refilling never
-        // competes with the starts it exists for. Only a stock below a
+        // time (no create or start for k_refill_quiet), so that refilling
+        // never competes with the starts it exists for. Only a stock below a
         // quarter of its size (or empty) is refilled under load, one
         // preparation at a time with k_busy_refill_gap between them (a cold
         // start costs more than a preparation).
         const auto now = std::chrono::steady_clock::now();
-        const bool is_quiet = quiet(now);
+        const bool is_quiet = quiet(now, k_refill_quiet);
         const bool low = static_cast<int>(p.ready.size()) < std::max(1, p.size / 4);
         if (!is_quiet && !(low && p.preparing == 0 && now - p.last_prepared >= k_busy_refill_gap)) {
             co_await sleep_for(k_busy_refill_poll);
