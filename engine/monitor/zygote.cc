@@ -44,7 +44,12 @@ namespace {
             reply.header["code"] = "internal";
             reply.header["message"] = m.err().message;
         } else {
-            auto spec = runtime::launch_spec_from_json(boost::json::value_to<std::string>(m->header["spec"]));
+            // Parsed where it lies in the message, not copied out first (every
+            // page the zygote writes is a fault after its next clone3).
+            const auto* text = m->header.if_contains("spec");
+            auto spec = text && text->is_string()
+                            ? runtime::launch_spec_from_json(std::string_view(text->get_string()))
+                            : result<runtime::launch_spec>(make_error(errc::internal, "start request without a spec"));
             auto flag = [&](const char* k) {
                 auto* v = m->header.if_contains(k);
                 return v && v->is_bool() && v->as_bool();
