@@ -131,6 +131,7 @@ static int g_have_seccomp;
 static long g_n = 100;
 static int g_workers = 1;
 static long g_prefork; /* --prefork: parked containers released at once */
+static double g_window_end; /* --prefork: CLOCK_MONOTONIC s of the last exec */
 static double g_min_seconds;
 static int g_last_cap;
 static long g_next;      /* next iteration number (atomic) */
@@ -857,8 +858,13 @@ static int box_start(struct worker *w, long iter, struct started *s) {
         return -1;
     }
     if (pid == 0) {
-        close(sync[1]);
-        close(status[0]);
+        /* Only its own two descriptors beyond stdio, as a berth child has:
+         * not the other containers' (the parked ones' before it, another
+         * worker's in flight), which would stay open until its exec. */
+        const int lo = sync[0] < status[1] ? sync[0] : status[1], hi = sync[0] < status[1] ? status[1] : sync[0];
+        if (lo > 3) (void)syscall(SYS_close_range, 3, lo - 1, 0);
+        if (hi > lo + 1) (void)syscall(SYS_close_range, lo + 1, hi - 1, 0);
+        (void)syscall(SYS_close_range, hi + 1, ~0U, 0);
         run_child(b, sync[0], status[1], argv, envp);
     }
     close(sync[0]);
@@ -1074,7 +1080,14 @@ static int prefork_burst(struct worker *w, double *window_s, double *window_cpu_
     struct cpu_times c1 = read_cpu();
     close(ep);
     *window_s = last - t0;
+    g_window_end = last;
     *window_cpu_s = (double)(c1.busy - c0.busy) / (double)sysconf(_SC_CLK_TCK);
+    /* Unreleased ones (a failure) see EOF on their socket and exit. */
+    for (long i = 0; i < made; ++i)
+        if (boxes[i].sync_fd >= 0) {
+            close(boxes[i].sync_fd);
+            boxes[i].sync_fd = -1;
+        }
     for (long i = 0; i < made; ++i) rc = box_finish(w, &boxes[i], rc) != 0 ? -1 : rc;
     free(boxes);
     return rc;
@@ -1232,10 +1245,11 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"runner\": \"kernel probe\", \"n\": %ld, \"workers\": %d, \"wall_s\": %.6f, "
                    "\"containers_per_s\": %.3f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"cpu_ms_per_container\": %.4f, "
                    "\"machine_busy_cpu_s\": %.3f, \"cgroup\": \"%s\", \"hierarchies\": %d, \"net\": %s, "
-                   "\"no_new_privs\": %s, \"prefork\": %ld, \"seccomp_insns\": %d, \"teardown_ms\": {\"wait\": %.4f, "
+                   "\"no_new_privs\": %s, \"prefork\": %ld, \"window_end_s\": %.6f, \"seccomp_insns\": %d, "
+                   "\"teardown_ms\": {\"wait\": %.4f, "
                    "\"cgroup_rmdir\": %.4f, \"tree_removal\": %.4f}, \"error\": ",
                 total, g_workers, wall, per_s, p50, p99, cpu_ms, cpu_s, cgroup_mode, g_nh, g_net ? "true" : "false",
-                g_nnp ? "true" : "false", g_prefork, g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
+                g_nnp ? "true" : "false", g_prefork, g_prefork ? g_window_end : now_s(), g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
                 tree_rm_s * per);
         if (error) {
             fputc('"', f);

@@ -44,7 +44,8 @@ error as_internal(error e) {
 // The kernel's struct sigaction: the C library's sigaction() refuses the
 // signals it keeps for itself (32 and 33), which a process can still have
 // been given ignored (the monitor has 32 ignored) and which survive execve
-// like any other.
+// like any other. Its layout is this one on x86_64 and arm64 (berth's
+// targets); elsewhere the C library's call does what it can.
 struct kernel_sigaction {
     void (*handler)(int);
     unsigned long flags;
@@ -53,7 +54,20 @@ struct kernel_sigaction {
 };
 
 int raw_sigaction(int sig, const kernel_sigaction* act, kernel_sigaction* old) {
+#if defined(__x86_64__) || defined(__aarch64__)
+    static_assert(sizeof(kernel_sigaction) == 32);
     return static_cast<int>(::syscall(SYS_rt_sigaction, sig, act, old, sizeof(std::uint64_t)));
+#else
+    struct sigaction in {}, out {};
+    if (act) {
+        in.sa_handler = act->handler;
+        sigemptyset(&in.sa_mask);
+    }
+    const int rc = ::sigaction(sig, act ? &in : nullptr, old ? &out : nullptr);
+    // (A SA_SIGINFO handler is no SIG_DFL either: marked for a reset.)
+    if (rc == 0 && old) old->handler = (out.sa_flags & SA_SIGINFO) ? SIG_IGN : out.sa_handler;
+    return rc;
+#endif
 }
 
 constexpr int k_max_signal = 64;
