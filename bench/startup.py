@@ -489,21 +489,10 @@ def bench_probe_pool(lowers, scratch, pool_size, seccomp):
     up and parked right before their execve, then all released at once: the
     running/s that this machine's kernel allows a burst from any pool (the
     same count as pool-burst's)."""
-    if not os.access(PROBE, os.X_OK):
-        return unavailable(PROBE_POOL, pool_size, "%s not built" % PROBE)
-    try:
-        res = run_probe(lowers, scratch, 1, 1, 0, seccomp, extra=["--prefork", str(pool_size)])
-    except RuntimeError as e:
-        if "not supported yet" in str(e):  # a cgroup2-only host
-            return unavailable(PROBE_POOL, pool_size, "not available: %s" % str(e).split(": ", 1)[-1])
-        raise
-    samples = [x / 1e3 for x in res["samples_ms"]]
-    # The window is the release -> the last exec (the probe's CLOCK_MONOTONIC,
-    # which is perf_counter()'s), not the preparation or teardown around it.
-    row = make_row(PROBE_POOL, pool_size, samples, res["wall_s"], res["machine_busy_cpu_s"],
-                   "release of the parked child -> exec-status EOF (all released at once)", res["error"],
-                   {"teardown_ms": res["teardown_ms"]}, end=res.get("window_end_s"))
-    row.update({"pool_size": pool_size, "running_per_s": row["containers_per_s"]})
+    row = probe_row(PROBE_POOL, pool_size, "release of the parked child -> exec-status EOF (all released at once)",
+                    lowers, scratch, 1, 0, seccomp, extra=["--prefork", str(pool_size)])
+    if row.get("available"):
+        row.update({"pool_size": pool_size, "running_per_s": row["containers_per_s"]})
     return row
 
 
@@ -576,19 +565,28 @@ def run_probe(lowers, scratch, conc, n, min_seconds, seccomp=None, nnp=False, ex
     return res
 
 
-def bench_probe(lowers, scratch, conc, n, min_seconds, seccomp):
+def probe_row(label, conc, latency, lowers, scratch, n, min_seconds, seccomp, extra=()):
+    """Runs the kernel probe and makes its row, or an "unavailable" one where
+    it is not built or the host is not supported; the window is the probe's
+    own (its CLOCK_MONOTONIC is perf_counter()'s): with --prefork, the
+    release -> the last exec, not the preparation or teardown around it."""
     if not os.access(PROBE, os.X_OK):
-        return unavailable("kernel probe", conc, "%s not built" % PROBE)
+        return unavailable(label, conc, "%s not built" % PROBE)
     try:
-        res = run_probe(lowers, scratch, conc, n, min_seconds, seccomp)
+        res = run_probe(lowers, scratch, 1 if extra else conc, n, min_seconds, seccomp, extra=extra)
     except RuntimeError as e:
         if "not supported yet" in str(e):  # a cgroup2-only host
-            return unavailable("kernel probe", conc, "not available: %s" % str(e).split(": ", 1)[-1])
+            return unavailable(label, conc, "not available: %s" % str(e).split(": ", 1)[-1])
         raise
     samples = [x / 1e3 for x in res["samples_ms"]]
-    return make_row("kernel probe", conc, samples, res["wall_s"], res["machine_busy_cpu_s"],
-                    "cgroups + clone3 -> exec-status EOF (running)", res["error"],
-                    {"seccomp_insns": res["seccomp_insns"], "teardown_ms": res["teardown_ms"]})
+    return make_row(label, conc, samples, res["wall_s"], res["machine_busy_cpu_s"], latency, res["error"],
+                    {"seccomp_insns": res["seccomp_insns"], "teardown_ms": res["teardown_ms"]},
+                    end=res.get("window_end_s"))
+
+
+def bench_probe(lowers, scratch, conc, n, min_seconds, seccomp):
+    return probe_row("kernel probe", conc, "cgroups + clone3 -> exec-status EOF (running)", lowers, scratch, n,
+                     min_seconds, seccomp)
 
 
 # ---- peers: crun, runc, podman, each in a mount and network namespace of
