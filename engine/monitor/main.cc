@@ -13,5 +13,6 @@ int main() {
     if (::getppid() == 1) return 1;
     // Its socket is not for the containers it clones: closed at their exec.
     ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    berth::monitor::install_child_heap();
     berth::monitor::run_zygote(3);
 }

@@ -25,6 +25,12 @@ struct zygote_handle {
 };
 zygote_handle start_zygote();
 
+// berth-zygote's allocator for children that share its memory
+// (engine/monitor/child_heap.cc, linked into that binary only): once
+// installed, a cold container's init is cloned with CLONE_VM | CLONE_VFORK
+// (runtime::child_heap). Called first thing in its main.
+void install_child_heap();
+
 // The zygote's loop on its socket (fd `sock`); returns never.
 [[noreturn]] void run_zygote(int sock);
 

@@ -114,13 +114,6 @@ std::string rlimit_name(int resource) {
     return "rlimit " + std::to_string(resource);
 }
 
-result<std::optional<std::string>> read_optional(const char* path) {
-    auto r = read_file(path);
-    if (r) return std::optional<std::string>(std::move(*r));
-    if (r.err().sys_errno == ENOENT) return std::optional<std::string>();
-    return r.err();
-}
-
 // Copies the caller's fds above 2 first: one of them may itself be 0, 1 or 2.
 status setup_stdio(const child_stdio& stdio) {
     const int src[3] = {stdio.in, stdio.out, stdio.err};
@@ -225,10 +218,12 @@ status load_seccomp(const std::string& program) {
     return ok();
 }
 
-// A parked child's read ahead of an account file: its contents (nullopt:
-// there is none), or an error for what is not a plain regular file of at
-// most 4 MiB (a FIFO would block the pool's preparation).
-result<std::optional<std::string>> read_regular_ahead(const char* path) {
+// An account file of the container's (/etc/passwd, /etc/group): its
+// contents (nullopt: there is none), or an error for what is not a plain
+// regular file of at most 4 MiB. A FIFO would block the child and with it
+// a pool's preparation, or the zygote, which waits for a child that shares
+// its memory; a link to /dev/zero would never end.
+result<std::optional<std::string>> read_account_file(const char* path) {
     unique_fd fd(::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT) return std::optional<std::string>();
@@ -265,9 +260,9 @@ error run_process(const launch_spec& spec, const child_stdio& stdio, const prepa
     }
 
     const bool read = ahead && ahead->accounts_read;
-    auto passwd = read ? result<std::optional<std::string>>(ahead->passwd) : read_optional("/etc/passwd");
+    auto passwd = read ? result<std::optional<std::string>>(ahead->passwd) : read_account_file("/etc/passwd");
     if (!passwd) return as_internal(passwd.err());
-    auto group = read ? result<std::optional<std::string>>(ahead->group) : read_optional("/etc/group");
+    auto group = read ? result<std::optional<std::string>>(ahead->group) : read_account_file("/etc/group");
     if (!group) return as_internal(group.err());
     auto user = resolve_user(spec.user, *passwd, *group);
     if (!user) return user.err();
@@ -384,12 +379,14 @@ namespace {
 template <class Body>
 [[noreturn]] void run_released(int sync_fd, int status_fd, const char* what, Body&& body) {
     reset_signals();
-    char byte = 0;
-    ssize_t n;
-    do n = ::read(sync_fd, &byte, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) ::_exit(1);
-    ::close(sync_fd);
+    if (sync_fd >= 0) {
+        char byte = 0;
+        ssize_t n;
+        do n = ::read(sync_fd, &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) ::_exit(1);
+        ::close(sync_fd);
+    }
 
     ::umask(0);
     error e;
@@ -408,8 +405,30 @@ template <class Body>
 
 }  // namespace
 
+namespace {
+
+// What the parent does for a child it releases: the child's pid into every
+// v1 cgroup.procs but the memory one when it joins that itself
+// (joins_memory_cgroup_itself), and its cgroup2 (else CLONE_INTO_CGROUP).
+status join_cgroups(const launch_spec& spec) {
+    auto join = [](const std::string& procs) -> status {
+        unique_fd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || ::write(fd.get(), "0", 1) != 1) return sys_error("join cgroup " + procs);
+        return ok();
+    };
+    const bool memory_later = joins_memory_cgroup_itself(spec);
+    for (const auto& procs : spec.cgroup_v1_procs)
+        if (!memory_later || procs != spec.cgroup_v1_memory_procs) BERTH_TRY(join(procs));
+    if (!spec.cgroup2_dir.empty()) BERTH_TRY(join(spec.cgroup2_dir + "/cgroup.procs"));
+    return ok();
+}
+
+}  // namespace
+
 void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd, int status_fd) {
     run_released(sync_fd, status_fd, "set up container", [&]() -> error {
+        if (sync_fd < 0)
+            if (auto j = join_cgroups(spec); !j) return as_internal(j.err());
         auto s = setup_sandbox(spec);
         if (!s) return as_internal(s.err());
         // Nothing has forked since the clone, and nothing will before the
@@ -462,8 +481,8 @@ void run_parked_child(const launch_spec& spec, int control_fd, int sync_fd, int 
         // (Regular files only, never blocking the pool: anything else, or an
         // unreadable one, is left for the claim, which reads or reports it.)
         prepared_process ahead;
-        auto passwd = read_regular_ahead("/etc/passwd");
-        auto group = read_regular_ahead("/etc/group");
+        auto passwd = read_account_file("/etc/passwd");
+        auto group = read_account_file("/etc/group");
         if (passwd && group) {
             ahead.accounts_read = true;
             ahead.passwd = std::move(*passwd);

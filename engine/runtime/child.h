@@ -12,6 +12,8 @@ namespace berth::runtime {
 // Waits for the release byte on sync_fd (EOF: the parent gave up; exit
 // quietly), runs the sandbox half and the process half and execs. On any
 // failure it writes the error to status_fd (see encode_exec_status) and exits.
+// sync_fd -1: a child that shares its parent's memory (child_heap), released
+// at birth, which joins its cgroups itself.
 [[noreturn]] void run_container_child(const launch_spec& spec, const child_stdio& stdio, int sync_fd,
                                       int status_fd);
 

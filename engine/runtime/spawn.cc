@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,6 +183,64 @@ private:
     launch_spec _with_mount;
 };
 
+const child_heap* g_child_heap = nullptr;
+
+// The stack of a child that shares the zygote's memory: one at a time (the
+// zygote waits in the clone), mapped once, with a guard page below it.
+char* shared_memory_child_stack() {
+    constexpr std::size_t k_size = std::size_t{1} << 20, k_guard = 4096;
+    static char* top = [] {
+        void* p = ::mmap(nullptr, k_size + k_guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                         -1, 0);
+        if (p == MAP_FAILED) return static_cast<char*>(nullptr);
+        (void)::mprotect(p, k_guard, PROT_NONE);
+        return static_cast<char*>(p) + k_guard + k_size;
+    }();
+    return top;
+}
+
+struct shared_memory_child {
+    const launch_spec* spec;
+    const child_stdio* stdio;
+    int status_fd;
+};
+
+int run_shared_memory_child(void* arg) {
+    g_child_heap->enter();
+    const auto* c = static_cast<const shared_memory_child*>(arg);
+    run_container_child(*c->spec, *c->stdio, -1, c->status_fd);
+}
+
+// spawn_container with CLONE_VM | CLONE_VFORK (child_heap); returns once the
+// child has exec'd or died. (The C library's clone(): clone3() cannot start
+// a child on a new stack without the C library's help, and the child joins
+// its cgroup2 itself as it does its v1 ones.)
+result<spawned> clone_shared_memory(const launch_spec& spec, unsigned long long flags, const std::string& what,
+                                    const child_stdio& stdio) {
+    char* stack = shared_memory_child_stack();
+    if (!stack) return sys_error("map the child's stack").wrap(what);
+    BERTH_ASSIGN(auto exec_status, make_pipe("exec status", 0));
+    shared_memory_child c{&spec, &stdio, exec_status.write.get()};
+    int pidfd = -1;
+    // No signal handler may run in the child on the zygote's memory (it
+    // resets its dispositions and mask before its exec).
+    sigset_t all, old;
+    sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, &old);
+    // (The exit signal with CLONE_PARENT is the zygote's own.)
+    const int pid = ::clone(run_shared_memory_child, stack,
+                            static_cast<int>(flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD), &c, &pidfd);
+    const int clone_errno = errno;
+    g_child_heap->leave();
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) return sys_error("clone", clone_errno).wrap(what);
+    spawned out;
+    out.pid = pid;
+    out.pidfd.reset(pidfd);
+    out.exec_status = std::move(exec_status.read);
+    return out;
+}
+
 // The clone3() flags of a container's init; checks what both kinds of start need.
 result<unsigned long long> container_flags(const launch_spec& spec, unsigned long long extra_flags,
                                            const std::string& what) {
@@ -205,6 +264,8 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     if (spec.uid_map.empty()) {
         auto rootfs = overlay_made_here::make(spec, spec.cgroup_v1_memory_procs.empty());
         if (!rootfs) return rootfs.err().wrap(what);
+        if (g_child_heap && !spec.time_offsets && (flags >> 32) == 0)
+            return clone_shared_memory(rootfs->spec(), flags, what, stdio);
         return clone_and_release(rootfs->spec(), flags, what, true, [&](int sync_fd, int status_fd) {
             run_container_child(rootfs->spec(), stdio, sync_fd, status_fd);
         });
@@ -257,6 +318,8 @@ result<parked_sandbox> spawn_parked(const launch_spec& spec, unsigned long long 
     if (!sp) return sp.err();
     return parked_sandbox{std::move(*sp), std::move(control.write)};
 }
+
+void set_child_heap(const child_heap* heap) { g_child_heap = heap; }
 
 std::string encode_claim(std::string_view spec_json, bool has_stdin, bool tty, unsigned short rows,
                          unsigned short cols) {

@@ -40,6 +40,23 @@ struct spawned {
 // execs. Returns once the child is released; never waits for its exec.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
 
+// A heap for children that share the caller's memory. Where the program
+// provides one (berth-zygote: engine/monitor/child_heap.cc), spawn_container
+// clones a container's init with CLONE_VM | CLONE_VFORK unless it has a
+// user or time namespace: no copy of the caller's address space to make
+// and tear down at the execve, no copy-on-write fault in either process
+// (where page faults trap to a hypervisor that was a third of a cold
+// start's CPU). The caller waits in the clone until the child has exec'd or
+// died; the child joins its cgroups itself (no release byte: the parent
+// cannot write for it while it waits). Everything the child allocates comes
+// from the heap's arena (`enter`, its first step), none of the caller's
+// memory is freed by it, and `leave` empties the arena once the clone returns.
+struct child_heap {
+    void (*enter)();
+    void (*leave)();
+};
+void set_child_heap(const child_heap* heap);
+
 // For a process that forks children for the rest of its life (the zygote),
 // once its own signal dispositions are final: notes which are not SIG_DFL,
 // so that each child resets only those before its exec, not every signal
