@@ -14,9 +14,16 @@
  *             the device program (loaded once, as the daemon does) attached
  *             to the leaf
  *   rootfs    mkdir of upper/work/merged
- *   clone3    CLONE_PIDFD|NEWNS|NEWPID|NEWUTS|NEWIPC[|NEWNET]|INTO_CGROUP
- *             (the cgroup2 leaf); the parent writes the pid into every v1
- *             cgroup.procs, then releases the child over a socket pair
+ *   clone     as berth-zygote clones a cold container's init (runtime::
+ *             child_heap): clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|NEWNS|
+ *             NEWPID|NEWUTS|NEWIPC[|NEWNET]) on a stack of the worker's, all
+ *             signals blocked around it; the child joins every cgroup itself
+ *             (cgroup.procs) and resets its signal mask and handlers; the
+ *             clone returns at its execve.
+ *             With --fork (and --prefork): clone3 of the same namespaces
+ *             with CLONE_INTO_CGROUP (the cgroup2 leaf); the parent writes
+ *             the pid into every v1 cgroup.procs, then releases the child
+ *             over a socket pair
  *   child     unshare(CLONE_NEWCGROUP); / private; overlay (fsopen,
  *             fsconfig lowerdir+/upperdir/workdir, fsmount, move_mount);
  *             pivot_root; /proc; /dev tmpfs with berth's six nodes and six
@@ -48,6 +55,8 @@
  *                        with --no-new-privs, else before capset (without
  *                        no_new_privs the load needs CAP_SYS_ADMIN, as in runc)
  *     --exec PATH        the program run in the container (default /bin/true)
+ *     --fork             clone3 into a copy of the probe's address space, released
+ *                        by the parent (berth's start before CLONE_VM; a pool's)
  *     --json FILE        the figures and every latency sample as JSON ("-": stdout)
  *     --prefork K        the warm pool's floor instead: K containers set up one
  *                        after another, each parked right before its execve
@@ -90,6 +99,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -131,6 +141,7 @@ static int g_have_seccomp;
 static long g_n = 100;
 static int g_workers = 1;
 static long g_prefork; /* --prefork: parked containers released at once */
+static int g_fork;     /* --fork (implied by --prefork): clone3, not CLONE_VM */
 static double g_window_end; /* --prefork: CLOCK_MONOTONIC s of the last exec */
 static double g_min_seconds;
 static int g_last_cap;
@@ -703,10 +714,23 @@ __attribute__((noreturn)) static void run_child(const struct box *b, int sync_fd
                                                 char *const envp[]) {
     char byte;
     ssize_t n;
-    do n = read(sync_fd, &byte, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(1);
-    if (!g_prefork) close(sync_fd); /* else CLOEXEC: open until the exec */
+    if (sync_fd >= 0) {
+        do n = read(sync_fd, &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(1);
+        if (!g_prefork) close(sync_fd); /* else CLOEXEC: open until the exec */
+    } else {
+        /* Cloned with CLONE_VM: its cgroups its own work; signals as berth's
+         * child leaves them (the handlers the probe set, the mask blocked
+         * around the clone). */
+        for (int i = 0; i < g_nh; ++i) CHECK(write_text(b->procs[i], "0"), "join cgroup");
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+    }
     umask(0);
     CHECK(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
@@ -792,6 +816,7 @@ struct worker {
     double *samples;
     long count, cap;
     double wait_s, cgroup_rm_s, tree_rm_s; /* teardown phases, summed */
+    char *stack_top;                       /* its CLONE_VM children's stack */
     char error[512];
 };
 
@@ -802,8 +827,32 @@ struct started {
     double t0, t_running;
 };
 
+/* Only fd (and stdio) kept, as a berth child has: not the other
+ * containers' (the parked ones' before it, another worker's in flight),
+ * which would stay open until its exec. */
+static void close_all_but(int a, int b) {
+    const int lo = a < b ? a : b, hi = a < b ? b : a;
+    if (lo > 3) (void)syscall(SYS_close_range, 3, lo - 1, 0);
+    if (hi > lo + 1) (void)syscall(SYS_close_range, lo + 1, hi - 1, 0);
+    (void)syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
+struct shared_memory_start {
+    const struct box *b;
+    int status_fd;
+    char *const *argv, *const *envp;
+};
+
+static int shared_memory_child(void *arg) {
+    const struct shared_memory_start *v = arg;
+    close_all_but(v->status_fd, v->status_fd);
+    run_child(v->b, -1, v->status_fd, v->argv, v->envp);
+}
+
 /* cgroups, directories, clone3 into them, the v1 placement; then releases
- * the child (with --prefork it sets up and parks before its exec). */
+ * the child (with --prefork it sets up and parks before its exec). Without
+ * --fork: the clone returns at the child's exec, the child joined its
+ * cgroups. */
 static int box_start(struct worker *w, long iter, struct started *s) {
     struct box *b = &s->b;
     memset(s, 0, sizeof *s);
@@ -836,6 +885,28 @@ static int box_start(struct worker *w, long iter, struct started *s) {
         return -1;
     }
     int sync[2], status[2];
+    if (!g_fork) {
+        if (pipe2(status, O_CLOEXEC) != 0) die("pipe: %s", strerror(errno));
+        struct shared_memory_start v = {b, status[1], argv, envp};
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int pidfd = -1;
+        const int pid = clone(shared_memory_child, w->stack_top,
+                              CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                                  CLONE_NEWIPC | (g_net ? CLONE_NEWNET : 0) | SIGCHLD,
+                              &v, &pidfd);
+        const int err = errno;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        close(status[1]);
+        s->status_fd = status[0];
+        if (pid < 0) {
+            snprintf(w->error, sizeof w->error, "clone: %s", strerror(err));
+            return -1;
+        }
+        s->pidfd = pidfd;
+        return 0;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0 || pipe2(status, O_CLOEXEC) != 0)
         die("pipes: %s", strerror(errno));
     int cg = -1;
@@ -858,13 +929,7 @@ static int box_start(struct worker *w, long iter, struct started *s) {
         return -1;
     }
     if (pid == 0) {
-        /* Only its own two descriptors beyond stdio, as a berth child has:
-         * not the other containers' (the parked ones' before it, another
-         * worker's in flight), which would stay open until its exec. */
-        const int lo = sync[0] < status[1] ? sync[0] : status[1], hi = sync[0] < status[1] ? status[1] : sync[0];
-        if (lo > 3) (void)syscall(SYS_close_range, 3, lo - 1, 0);
-        if (hi > lo + 1) (void)syscall(SYS_close_range, lo + 1, hi - 1, 0);
-        (void)syscall(SYS_close_range, hi + 1, ~0U, 0);
+        close_all_but(sync[0], status[1]);
         run_child(b, sync[0], status[1], argv, envp);
     }
     close(sync[0]);
@@ -987,6 +1052,12 @@ static void on_stop_signal(int sig) {
 
 static void *worker_main(void *arg) {
     struct worker *w = arg;
+    if (!g_fork) {
+        const size_t size = 256 * 1024;
+        char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) die("map a stack: %s", strerror(errno));
+        w->stack_top = stack + size;
+    }
     for (;;) {
         if (__atomic_load_n(&g_failed, __ATOMIC_RELAXED) || g_stop) break;
         long i = __atomic_fetch_add(&g_next, 1, __ATOMIC_RELAXED);
@@ -1109,7 +1180,7 @@ static double pct(const double *s, long n, double p) {
 static void usage(void) {
     fprintf(stderr,
             "usage: berth_kernel_probe --scratch DIR [-n N] [-w W] [--min-seconds S] [--cgroup berth|none]\n"
-            "                          [--net] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--prefork K]\n"
+            "                          [--net] [--no-new-privs] [--seccomp FILE] [--exec PATH] [--fork] [--prefork K]\n"
             "                          [--json FILE]\n"
             "                          LOWERDIR...\n");
     exit(2);
@@ -1131,11 +1202,13 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--exec") == 0 && next) g_exec = argv[++i];
         else if (strcmp(a, "--json") == 0 && next) json = argv[++i];
         else if (strcmp(a, "--prefork") == 0 && next) g_prefork = atol(argv[++i]);
+        else if (strcmp(a, "--fork") == 0) g_fork = 1;
         else if (a[0] == '-') usage();
         else if (g_nlower < MAX_LOWER) g_lower[g_nlower++] = a;
         else die("too many lower directories (at most %d)", MAX_LOWER);
     }
     if (!g_scratch || !g_nlower || g_n < 1 || g_workers < 1 || g_prefork < 0) usage();
+    if (g_prefork) g_fork = 1; /* a parked child lives on: its own address space */
     if (g_prefork) {
         /* Three descriptors per parked container, within the hard limit. */
         struct rlimit nofile;
@@ -1245,11 +1318,11 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"runner\": \"kernel probe\", \"n\": %ld, \"workers\": %d, \"wall_s\": %.6f, "
                    "\"containers_per_s\": %.3f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"cpu_ms_per_container\": %.4f, "
                    "\"machine_busy_cpu_s\": %.3f, \"cgroup\": \"%s\", \"hierarchies\": %d, \"net\": %s, "
-                   "\"no_new_privs\": %s, \"prefork\": %ld, \"window_end_s\": %.6f, \"seccomp_insns\": %d, "
+                   "\"no_new_privs\": %s, \"fork\": %s, \"prefork\": %ld, \"window_end_s\": %.6f, \"seccomp_insns\": %d, "
                    "\"teardown_ms\": {\"wait\": %.4f, "
                    "\"cgroup_rmdir\": %.4f, \"tree_removal\": %.4f}, \"error\": ",
                 total, g_workers, wall, per_s, p50, p99, cpu_ms, cpu_s, cgroup_mode, g_nh, g_net ? "true" : "false",
-                g_nnp ? "true" : "false", g_prefork, g_prefork ? g_window_end : now_s(), g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
+                g_nnp ? "true" : "false", g_fork ? "true" : "false", g_prefork, g_prefork ? g_window_end : now_s(), g_have_seccomp ? g_seccomp.len : 0, wait_s * per, cgroup_rm_s * per,
                 tree_rm_s * per);
         if (error) {
             fputc('"', f);

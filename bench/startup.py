@@ -585,7 +585,7 @@ def probe_row(label, conc, latency, lowers, scratch, n, min_seconds, seccomp, ex
 
 
 def bench_probe(lowers, scratch, conc, n, min_seconds, seccomp):
-    return probe_row("kernel probe", conc, "cgroups + clone3 -> exec-status EOF (running)", lowers, scratch, n,
+    return probe_row("kernel probe", conc, "cgroups + clone -> exec-status EOF (running)", lowers, scratch, n,
                      min_seconds, seccomp)
 
 
@@ -849,14 +849,16 @@ def probe_check():
         scratch = os.path.join(base, "scratch")
         cases = [("cgroups, netns", {}), ("seccomp", {"seccomp": filt}),
                  ("seccomp + no_new_privs", {"seccomp": filt, "nnp": True}),
-                 ("no cgroups", {"extra": ["--cgroup", "none"]})]
+                 ("no cgroups", {"extra": ["--cgroup", "none"]}),
+                 ("fork (clone3)", {"seccomp": filt, "extra": ["--fork"]})]
         for name, kw in cases:
             res = run_probe([rootfs], scratch, 2, 4, 0, **kw)
             ok = (res["returncode"] == 0 and res["error"] is None and res["n"] == 4
                   and len(res["samples_ms"]) == 4 and all(x > 0 for x in res["samples_ms"])
                   and res["containers_per_s"] > 0
                   and res["seccomp_insns"] == (os.path.getsize(filt) // 8 if "seccomp" in kw else 0)
-                  and (res["hierarchies"] == 0) == ("extra" in kw) and os.listdir(scratch) == [])
+                  and (res["hierarchies"] == 0) == ("--cgroup" in kw.get("extra", []))
+                  and res["fork"] == ("--fork" in kw.get("extra", [])) and os.listdir(scratch) == [])
             print("%-24s %s: %.1f containers/s, p50 %.2f ms" % (name, "ok" if ok else "FAILED",
                                                                res["containers_per_s"], res["p50_ms"]))
             if not ok:
@@ -871,11 +873,11 @@ def probe_check():
         if not ok:
             failures.append("prefork: %s" % res)
         # A failing execve is reported, not counted (cold and parked alike).
-        for extra in ([], ["--prefork", "3"]):
+        for extra in ([], ["--fork"], ["--prefork", "3"]):
             res = run_probe([rootfs], scratch, 1, 2, 0, extra=["--exec", "/nonexistent"] + extra)
             if (res["returncode"] != 1 or not res["error"] or "execve: ENOENT" not in res["error"] or res["n"] != 0
                     or os.listdir(scratch) != []):
-                failures.append("missing program%s: %s" % (" (prefork)" if extra else "", res))
+                failures.append("missing program %s: %s" % (extra, res))
         # Interrupted: it stops starting, finishes (and tears down) what is in flight, and reports.
         p = subprocess.Popen([PROBE, "--scratch", scratch, "-n", "100000", "-w", "2", "--net", "--json", "-", rootfs],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
