@@ -97,6 +97,9 @@ bool spare_dirs::give(const std::string& dir) {
     if (!plain_dir(dir + "/upper", k_layer_mode) || !only(list_directory(dir + "/upper"), {})) return false;
     if (!plain_dir(dir + "/work", k_layer_mode) || !only(list_directory(dir + "/work"), {"work"})) return false;
     if (auto ww = list_directory(dir + "/work/work"); ww && !ww->empty()) return false;
+    // Removed now, off the start: an overlay mounted on a workdir that has
+    // work/work removes it and makes it again, in the container's child.
+    if (::rmdir((dir + "/work/work").c_str()) != 0 && errno != ENOENT) return false;
     if (!only(list_directory(dir + "/init"), {"etc"}) || !only(list_directory(dir + "/init/etc"), {"hostname", "hosts", "resolv.conf"}))
         return false;
     std::lock_guard lock(_mu);

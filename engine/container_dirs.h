@@ -20,7 +20,8 @@ namespace berth {
 // with its own owner, mode and no extended attribute but the overlay's
 // uuid (removed; overlayfs marks a layer it copied up into with other
 // trusted.overlay.* attributes), work/ holding at most the
-// kernel's empty work/work (the next mount makes it anew), the init layer
+// kernel's empty work/work (removed here: the next mount would remove it
+// and make it anew), the init layer
 // its three files, and nothing else but the container's logs (deleted).
 // Never a directory whose overlay may still be mounted somewhere (the
 // caller's choice). Thread-safe: used from workers.

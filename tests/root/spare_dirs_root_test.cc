@@ -68,6 +68,9 @@ TEST_F(SpareDirs, AnUntouchedDirectoryIsTakenByTheNextCreate) {
     EXPECT_EQ(read_file(b + "/init/etc/hostname").value_or(""), "bbbb\n");
     EXPECT_NE(read_file(b + "/init/etc/hosts").value_or("").find("127.0.1.1\tbbbb\n"), std::string::npos);
     EXPECT_TRUE(fs::exists(b + "/init/etc/resolv.conf"));
+    // work/work went at the removal: the next mount only makes it.
+    EXPECT_TRUE(fs::is_directory(b + "/work"));
+    EXPECT_FALSE(fs::exists(b + "/work/work"));
     EXPECT_FALSE(fs::exists(b + "/aaaa-json.log"));  // the last container's log went
     EXPECT_TRUE(fs::is_empty(b + "/upper"));
     // Its overlay gets a uuid of its own.
