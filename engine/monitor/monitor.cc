@@ -26,6 +26,7 @@
 #include <linux/close_range.h>
 
 #include <algorithm>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -62,6 +63,14 @@ struct stream_state {
 // One process the monitor parents: a container's init, or an exec'd
 // process in a running container (is_exec: its output goes to the daemon
 // only, never to the log, and its exit is not recorded on disk).
+// A zygote per CPU, at most 4 (BERTH_ZYGOTES: 1 to 8): each serves one
+// start at a time, from its clone to the child's execve.
+std::size_t zygote_count() {
+    if (const char* v = std::getenv("BERTH_ZYGOTES"); v && std::atoi(v) >= 1 && std::atoi(v) <= 8)
+        return std::size_t(std::atoi(v));
+    return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
 std::int64_t monotonic_ns() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,6 +105,10 @@ struct box {
     // (a later start of the container mounts the same upper directory).
     unique_fd mnt_ns, net_ns;
     bool exec_reported = false, start_failed = false;
+    // A start (or exec) the zygote has not answered yet: no pid. A signal
+    // the daemon sends meanwhile waits for it (SIGKILL over any other).
+    bool zygote_pending = false;
+    int pending_signal = 0;
     std::string exec_error;
     stream_state out, err;
     unique_fd in;
@@ -233,33 +246,60 @@ private:
         }
     }
     void on_parked(box& b);
-    // Sends one request to the zygote; returns the pid and the descriptors of its reply.
-    result<std::pair<pid_t, std::vector<unique_fd>>> ask_zygote(const message& req, const std::vector<int>& fds);
-    // Parks are asked of the zygote without waiting for its answer: a
-    // park's clone3 and cgroup placement kept the monitor from every claim
-    // and exit for 0.7 ms at the median, 2.2 ms at the 90th percentile,
-    // and a pool refilling under an open loop showed in its p99. The
-    // zygote answers in order; `kill`: killed as soon as it is known.
-    struct pending_park {
+    // The zygotes are asked without waiting for their answers. A park's
+    // clone3 and cgroup placement kept the monitor from every claim and exit
+    // for 0.7 ms at the median, 2.2 ms at the 90th percentile, and a pool
+    // refilling under an open loop showed in its p99; a cold start's child
+    // shares its zygote's memory and the zygote answers at its execve,
+    // about 4 ms on the PVM guest. Meanwhile the monitor serves everything
+    // else, and another zygote the next start: two starts' children set up
+    // side by side, as two workers of the kernel probe do. Each zygote
+    // answers in order; a park's `kill`: killed as soon as it is known.
+    struct pending_ask {
         std::string id;
+        bool park = false;  // else a start or an exec, whose box exists (zygote_pending)
         bool kill = false;
     };
-    std::deque<pending_park> _parks_pending;
+    struct zygote_slot {
+        monitor::zygote_handle z;
+        std::deque<pending_ask> pending;
+        bool gone = false;  // a send failed: dead, not reaped yet (then replaced)
+    };
+    using zygote_answer = result<std::pair<pid_t, std::vector<unique_fd>>>;
+    std::vector<zygote_slot> _zygotes;
+    std::size_t asks_pending() const {
+        std::size_t n = 0;
+        for (const auto& s : _zygotes) n += s.pending.size();
+        return n;
+    }
     bool park_pending(const std::string& id) const {
-        return std::any_of(_parks_pending.begin(), _parks_pending.end(), [&](const auto& p) { return p.id == id; });
+        for (const auto& s : _zygotes)
+            for (const auto& p : s.pending)
+                if (p.park && p.id == id) return true;
+        return false;
     }
-    // Children reaped before the zygote's answer named them (a sandbox
-    // that died at once): its box, when the answer comes, takes the exit.
+    // Sends a request to the zygote with the fewest asks in flight (the
+    // first of those), or to the next one if that one has just died; the
+    // caller notes the ask in the zygote's `pending`.
+    result<zygote_slot*> send_to_zygote(const message& req, const std::vector<int>& fds);
+    // Children reaped before the zygote's answer named them (a sandbox or
+    // a container that died at once): its box, when the answer comes,
+    // takes the exit.
     std::map<pid_t, int> _reaped_early;
-    result<std::pair<pid_t, std::vector<unique_fd>>> zygote_reply();
-    void on_zygote_readable();
-    void park_answered(const pending_park& p, result<std::pair<pid_t, std::vector<unique_fd>>> r);
-    void answer_oldest_park(result<std::pair<pid_t, std::vector<unique_fd>>> r) {
-        pending_park p = std::move(_parks_pending.front());
-        _parks_pending.pop_front();
-        park_answered(p, std::move(r));
+    zygote_answer zygote_reply(zygote_slot& s);
+    void on_zygote_readable(int fd);
+    void park_answered(const pending_ask& p, zygote_answer r);
+    void start_answered(const pending_ask& p, zygote_answer r);
+    void answer_oldest(zygote_slot& s, zygote_answer r) {
+        pending_ask p = std::move(s.pending.front());
+        s.pending.pop_front();
+        // The last answer: any other pid reaped early was an orphan's.
+        if (asks_pending() == 0)
+            std::erase_if(_reaped_early, [&](const auto& kv) { return !r || kv.first != r->first; });
+        if (p.park) park_answered(p, std::move(r));
+        else start_answered(p, std::move(r));
     }
-    void use_zygote(monitor::zygote_handle z);
+    void use_zygote(zygote_slot& s, monitor::zygote_handle z);
     void on_tty_master(box& b);
     void write_entry(box& b, bool is_err, std::string_view text);
     void maybe_finish(box& b);
@@ -279,7 +319,6 @@ private:
     std::string _root;
     int _shard = 0;
     unique_fd _ep, _listen, _client, _sigfd;
-    monitor::zygote_handle _zygote;
     std::unique_ptr<monitor::exit_journal> _journal;
     std::map<std::string, std::unique_ptr<box>> _boxes;
     std::deque<std::pair<std::int64_t, std::string>> _drains;  // (drain deadline, id) of reaped boxes
@@ -333,10 +372,13 @@ int monitor_process::run() {
     _sigfd.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     watch(_sigfd.get(), t_signal);
 
-    use_zygote(monitor::start_zygote());
-    if (!_zygote.sock) {
-        log::error("monitor: start zygote: {}", std::strerror(errno));
-        return 1;
+    _zygotes.resize(zygote_count());
+    for (auto& z : _zygotes) {
+        use_zygote(z, monitor::start_zygote());
+        if (!z.z.sock) {
+            log::error("monitor: start zygote: {}", std::strerror(errno));
+            return 1;
+        }
     }
     auto journal = monitor::exit_journal::open(_root + "/exits", _shard);
     if (!journal) {
@@ -390,7 +432,7 @@ int monitor_process::run() {
                 continue;
             }
             if (t == t_signal) { on_signal(); continue; }
-            if (t == t_zygote) { on_zygote_readable(); continue; }
+            if (t == t_zygote) { on_zygote_readable(fd); continue; }
             auto it = _by_fd.find(fd);
             if (it == _by_fd.end()) continue;
             box& b = *it->second;
@@ -458,7 +500,9 @@ void monitor_process::on_message(message& msg_in) {
         // them; a new daemon has none. Their deaths come back as start_failed.
         for (auto& [bid, b] : _boxes)
             if (b->parked && !b->exited) ::kill(b->pid, SIGKILL);
-        for (auto& p : _parks_pending) p.kill = true;
+        for (auto& z : _zygotes)
+            for (auto& p : z.pending)
+                if (p.park) p.kill = true;
         // Held namespaces were the last daemon's to release, and it may
         // have claimed for them: this one knows nothing of them.
         for (auto& h : _held) drop_namespaces(h.mnt, h.net, true);
@@ -482,15 +526,15 @@ void monitor_process::on_message(message& msg_in) {
     }
     case msg::start:
         _release = false;  // the daemon is busy again
-        make_room(1 + _parks_pending.size());  // a start's ask_zygote makes the pending parks' boxes first
+        make_room(1 + asks_pending());  // the pending parks' boxes come first
         handle_start(*m, false);
         break;
     case msg::exec:
-        make_room(1 + _parks_pending.size());
+        make_room(1 + asks_pending());
         handle_start(*m, true);
         break;
     case msg::park:
-        make_room(1 + _parks_pending.size());
+        make_room(1 + asks_pending());
         handle_park(*m);
         break;
     case msg::release: _release = !_held.empty(); break;
@@ -504,14 +548,22 @@ void monitor_process::on_message(message& msg_in) {
         break;
     }
     case msg::signal: {
+        const int sig = int(m->header["signal"].as_int64());
         // A sandbox the zygote is still making: a discard (SIGKILL).
-        if (m->header["signal"].as_int64() == SIGKILL)
-            for (auto& p : _parks_pending)
-                if (p.id == id()) p.kill = true;
+        if (sig == SIGKILL)
+            for (auto& z : _zygotes)
+                for (auto& p : z.pending)
+                    if (p.park && p.id == id()) p.kill = true;
         auto it = _boxes.find(id());
+        if (it == _boxes.end()) break;
+        box& b = *it->second;
+        // A start the zygote has not answered: the signal waits for its pid.
+        if (b.zygote_pending) {
+            if (sig == SIGKILL || b.pending_signal == 0) b.pending_signal = sig;
+            break;
+        }
         // Not reaped yet (exited is set when it is): the pid is still ours.
-        if (it != _boxes.end() && !it->second->exited && it->second->pid > 0)
-            ::kill(it->second->pid, int(m->header["signal"].as_int64()));
+        if (!b.exited && b.pid > 0) ::kill(b.pid, sig);
         break;
     }
     case msg::stdin_data: {
@@ -542,9 +594,9 @@ void monitor_process::on_message(message& msg_in) {
     }
 }
 
-result<std::pair<pid_t, std::vector<unique_fd>>> monitor_process::zygote_reply() {
+monitor_process::zygote_answer monitor_process::zygote_reply(zygote_slot& z) {
     std::vector<unique_fd> got;
-    auto pkt = monitor::recv_packet(_zygote.sock.get(), &got);
+    auto pkt = monitor::recv_packet(z.z.sock.get(), &got);
     if (!pkt || pkt->empty()) return make_error(errc::unavailable, "zygote is gone");
     auto rep = monitor::decode(*pkt);
     if (!rep) return rep.err();
@@ -554,43 +606,50 @@ result<std::pair<pid_t, std::vector<unique_fd>>> monitor_process::zygote_reply()
     return std::pair<pid_t, std::vector<unique_fd>>(pid_t(rep->header["pid"].as_int64()), std::move(got));
 }
 
-result<std::pair<pid_t, std::vector<unique_fd>>> monitor_process::ask_zygote(const message& req,
-                                                                            const std::vector<int>& fds) {
-    if (!monitor::send_packet(_zygote.sock.get(), monitor::encode(req), fds)) return sys_error("send to zygote");
-    // The answers to the parks asked before come first.
-    while (!_parks_pending.empty()) {
-        answer_oldest_park(zygote_reply());
+result<monitor_process::zygote_slot*> monitor_process::send_to_zygote(const message& req,
+                                                                      const std::vector<int>& fds) {
+    const std::string pkt = monitor::encode(req);
+    error last = make_error(errc::unavailable, "no zygote");
+    for (;;) {
+        zygote_slot* best = nullptr;
+        for (auto& z : _zygotes)
+            if (z.z.sock && !z.gone && (!best || z.pending.size() < best->pending.size())) best = &z;
+        if (!best) return last;
+        if (monitor::send_packet(best->z.sock.get(), pkt, fds)) return best;
+        last = sys_error("send to zygote");
+        best->gone = true;
     }
-    return zygote_reply();
 }
 
-void monitor_process::on_zygote_readable() {
+void monitor_process::on_zygote_readable(int fd) {
+    auto z = std::find_if(_zygotes.begin(), _zygotes.end(), [&](const auto& s) { return s.z.sock.get() == fd; });
+    if (z == _zygotes.end()) return;
     char c;
-    ssize_t n = ::recv(_zygote.sock.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0) return;  // taken meanwhile (a start's ask_zygote reads the parks' answers first)
+    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) return;
     if (n == 0) {
         // Its EOF: it died (SIGCHLD makes a new one). Not watched until then.
-        ::epoll_ctl(_ep.get(), EPOLL_CTL_DEL, _zygote.sock.get(), nullptr);
+        ::epoll_ctl(_ep.get(), EPOLL_CTL_DEL, fd, nullptr);
         return;
     }
-    if (_parks_pending.empty()) {
-        (void)zygote_reply();  // nothing was asked: never the case
+    if (z->pending.empty()) {
+        (void)zygote_reply(*z);  // nothing was asked: never the case
         return;
     }
-    answer_oldest_park(zygote_reply());
+    answer_oldest(*z, zygote_reply(*z));
 }
 
-void monitor_process::use_zygote(monitor::zygote_handle z) {
+void monitor_process::use_zygote(zygote_slot& z, monitor::zygote_handle fresh) {
     // The answers the old one sent before it died name children that exist.
     char c;
-    while (!_parks_pending.empty() && _zygote.sock &&
-           ::recv(_zygote.sock.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
-        answer_oldest_park(zygote_reply());
-    }
-    // Parks the old one never answered fail (the daemon prepares others).
-    while (!_parks_pending.empty()) answer_oldest_park(make_error(errc::unavailable, "zygote is gone"));
-    _zygote = std::move(z);
-    if (_zygote.sock) watch(_zygote.sock.get(), t_zygote);
+    while (!z.pending.empty() && z.z.sock && ::recv(z.z.sock.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+        answer_oldest(z, zygote_reply(z));
+    // Asks the old one never answered fail (the daemon prepares other
+    // sandboxes; a start fails as any start the zygote refuses).
+    while (!z.pending.empty()) answer_oldest(z, make_error(errc::unavailable, "zygote is gone"));
+    z.z = std::move(fresh);
+    z.gone = false;
+    if (z.z.sock) watch(z.z.sock.get(), t_zygote);
 }
 
 void monitor_process::handle_park(message& m) {
@@ -600,21 +659,19 @@ void monitor_process::handle_park(message& m) {
                                   {"message", "container " + id + " is already running"}}, {}});
         return;
     }
-    if (!monitor::send_packet(_zygote.sock.get(), monitor::encode({msg::start, {{"spec", m.header["spec"]}, {"park", true}}, {}}), {})) {
-        error e = sys_error("send to zygote");
-        send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
+    auto z = send_to_zygote({msg::start, {{"spec", m.header["spec"]}, {"park", true}}, {}}, {});
+    if (!z) {
+        send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(z.err().code)}, {"message", z.err().message}}, {}});
         return;
     }
-    _parks_pending.push_back({std::move(id), false});
+    (*z)->pending.push_back({std::move(id), true, false});
 }
 
-void monitor_process::park_answered(const pending_park& p, result<std::pair<pid_t, std::vector<unique_fd>>> r) {
+void monitor_process::park_answered(const pending_ask& p, zygote_answer r) {
     const std::string& id = p.id;
     auto fail = [&](const error& e) {
         send({msg::start_failed, {{"id", id}, {"code", monitor::errc_name(e.code)}, {"message", e.message}}, {}});
     };
-    // The last answer: any other pid reaped early was an orphan's.
-    if (_parks_pending.empty()) std::erase_if(_reaped_early, [&](const auto& kv) { return !r || kv.first != r->first; });
     if (!r) return fail(r.err());
     if (r->second.size() != 2) return fail(make_error(errc::internal, "zygote reply without descriptors"));
     if (_boxes.count(id)) {
@@ -868,12 +925,11 @@ void monitor_process::handle_start(message& m, bool is_exec) {
         message req{msg::start, {{"spec", m.header["spec"]}, {"has_stdin", open_stdin}, {"tty", p->tty}, {"exec", is_exec}}, {}};
         for (auto k : {"rows", "cols"})
             if (auto* v = m.header.if_contains(k)) req.header[k] = *v;
-        auto r = ask_zygote(req, fds);
-        if (!r) return fail(r.err());
-        if (r->second.size() != 1) return fail(make_error(errc::internal, "zygote reply without descriptors"));
-        p->pid = r->first;
-        p->exec_status = std::move(r->second[0]);
-        ::fcntl(p->exec_status.get(), F_SETFL, O_NONBLOCK);
+        // Answered later (start_answered): the box waits without a pid.
+        auto z = send_to_zygote(req, fds);
+        if (!z) return fail(z.err());
+        (*z)->pending.push_back({id, false, false});
+        p->zygote_pending = true;
     }
     if (p->tty) {
         // Output and stdin flow through the pty master, which the child
@@ -896,13 +952,47 @@ void monitor_process::handle_start(message& m, bool is_exec) {
             p->in = std::move(in_w);
         }
     }
-    if (fresh) {
-        _by_fd[p->exec_status.get()] = p;
-        _by_pid[p->pid] = p;
-        watch(p->exec_status.get(), t_exec);
-        _boxes[id] = std::move(fresh);
-    }
+    if (fresh) _boxes[id] = std::move(fresh);
     if (p->log.is_open()) open_log(*p);  // enters the open-log cache
+}
+
+void monitor_process::start_answered(const pending_ask& a, zygote_answer r) {
+    auto it = _boxes.find(a.id);
+    if (it == _boxes.end() || !it->second->zygote_pending) {
+        // Never the case (only its answer ends a box's wait): not ours to run.
+        if (r && !_reaped_early.erase(r->first)) ::kill(r->first, SIGKILL);
+        return;
+    }
+    box& b = *it->second;
+    b.zygote_pending = false;
+    if (r && r->second.size() != 1) {
+        if (!_reaped_early.erase(r->first)) ::kill(r->first, SIGKILL);
+        r = make_error(errc::internal, "zygote reply without descriptors");
+    }
+    if (!r) {
+        message f{msg::start_failed, {{"id", a.id}, {"code", monitor::errc_name(r.err().code)}, {"message", r.err().message}}, {}};
+        if (b.is_exec) f.header["exec"] = true;
+        send(f);
+        // Nothing ran: the box goes without an exit of its own.
+        b.start_failed = b.exec_reported = b.exited = true;
+        return finish(b);
+    }
+    b.pid = r->first;
+    b.exec_status = std::move(r->second[0]);
+    ::fcntl(b.exec_status.get(), F_SETFL, O_NONBLOCK);
+    _by_fd[b.exec_status.get()] = &b;
+    _by_pid[b.pid] = &b;
+    watch(b.exec_status.get(), t_exec);
+    if (auto e = _reaped_early.find(b.pid); e != _reaped_early.end()) {
+        // Dead before this answer was read (a cold start's child shares
+        // the zygote's memory: the answer comes at its execve, and a short
+        // command may be gone by then): its exit, now that the pid names
+        // its box.
+        const int wstatus = e->second;
+        _reaped_early.erase(e);
+        return on_reaped(b.pid, wstatus);
+    }
+    if (b.pending_signal) ::kill(b.pid, b.pending_signal);
 }
 
 bool monitor_process::open_log(box& b) {
@@ -1090,7 +1180,8 @@ void monitor_process::on_signal() {
     for (pid_t pid : std::exchange(_suspects, {})) reap(pid);
     // Nothing starts without the zygote: its death, even one whose signal
     // merged with another's, is not left to the sweep.
-    if (_zygote.pid > 0) reap(_zygote.pid);
+    for (auto& z : _zygotes)
+        if (z.z.pid > 0) reap(z.z.pid);
 }
 
 void monitor_process::reap(pid_t pid) {
@@ -1111,17 +1202,18 @@ void monitor_process::sweep() {
 }
 
 void monitor_process::on_reaped(pid_t pid, int wstatus) {
-    if (pid == _zygote.pid) {
+    for (auto& z : _zygotes) {
+        if (pid != z.z.pid) continue;
         // Without a zygote nothing can start: make a new one.
         log::error("monitor: zygote exited (status {}); starting a new one", wstatus);
-        use_zygote(monitor::start_zygote());
+        use_zygote(z, monitor::start_zygote());
         return;
     }
     auto it = _by_pid.find(pid);
     if (it == _by_pid.end()) {
         // An orphan we adopted as subreaper, or a sandbox the zygote has
         // not named yet.
-        if (!_parks_pending.empty()) _reaped_early[pid] = wstatus;
+        if (asks_pending() > 0) _reaped_early[pid] = wstatus;
         return;
     }
     box& b = *it->second;

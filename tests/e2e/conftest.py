@@ -217,6 +217,23 @@ def children(pid):
     return out
 
 
+def monitor_children(pid):
+    """([zygote pids], [(pid, state)] of its other children) of a monitor:
+    its zygotes (berth-zygote, one per CPU up to 4) and its containers."""
+    zygotes, others = [], []
+    for child, st in children(pid):
+        try:
+            with open("/proc/%d/comm" % child) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm == "berth-zygote":
+            zygotes.append(child)
+        else:
+            others.append((child, st))
+    return zygotes, others
+
+
 def container_dirs(root):
     """The names in <root>/containers that belong to containers (or a
     pool's sandboxes): without the daemon's spare directories (.spare-N,

@@ -52,7 +52,7 @@ info_says_v2() {
 }
 
 daemon_and_monitor_in_leaves() {
-    local mons mon p ppid
+    local mons mon p ppid zygotes
     case "$DAEMON_LEAF" in
     /test/berth.service/berth-*/daemon) echo "daemon: $DAEMON_LEAF" ;;
     *) echo "daemon in $DAEMON_LEAF, want /test/berth.service/berth-<hash>/daemon"; return 1 ;;
@@ -60,7 +60,7 @@ daemon_and_monitor_in_leaves() {
     want "daemon leaf procs" "$(cat "$PARENT/daemon/cgroup.procs")" "$DAEMON_PID" || return 1
     want "start cgroup procs (emptied by the daemon)" "$(cat "$BERTH_SERVICE/cgroup.procs")" "" || return 1
     # Every monitor (one per shard: monitor.pid, monitor-N.pid) and its
-    # zygote, nothing else.
+    # zygotes (one per CPU, at most 4), nothing else.
     mons=$(cat "$BERTH_ROOT"/monitor*.pid)
     [ -n "$mons" ] || { echo "no monitor pid file"; return 1; }
     for mon in $mons; do
@@ -70,7 +70,9 @@ daemon_and_monitor_in_leaves() {
         ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
         case " $(echo $mons) " in *" $p "*|*" $ppid "*) ;; *) echo "pid $p (parent $ppid) in the monitor leaf"; return 1 ;; esac
     done
-    want "monitor leaf procs" "$(wc -l < "$PARENT/monitor/cgroup.procs")" $((2 * $(echo $mons | wc -w))) || return 1
+    zygotes=$(grep -c '^processor' /proc/cpuinfo)
+    [ "$zygotes" -le 4 ] || zygotes=4
+    want "monitor leaf procs" "$(wc -l < "$PARENT/monitor/cgroup.procs")" $(((1 + zygotes) * $(echo $mons | wc -w))) || return 1
     want "controllers of the start cgroup" "$(cat "$BERTH_SERVICE/cgroup.subtree_control")" "cpuset cpu io memory pids" || return 1
     want "controllers of berth's parent" "$(cat "$PARENT/cgroup.subtree_control")" "cpuset cpu io memory pids"
 }
