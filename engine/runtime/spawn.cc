@@ -227,9 +227,10 @@ result<spawned> clone_shared_memory(const launch_spec& spec, unsigned long long 
     sigset_t all, old;
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, &old);
-    // (The exit signal with CLONE_PARENT is the zygote's own.)
+    // (With CLONE_PARENT the exit signal is the zygote's own.)
+    const int exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
     const int pid = ::clone(run_shared_memory_child, stack,
-                            static_cast<int>(flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD), &c, &pidfd);
+                            static_cast<int>(flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD) | exit_signal, &c, &pidfd);
     const int clone_errno = errno;
     g_child_heap->leave();
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
