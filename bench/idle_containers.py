@@ -56,14 +56,16 @@ def pid_ns(pid):
 
 
 def berth_processes(d):
-    """[(name, pid, containers it parents)]: the daemon, every monitor and its zygote."""
+    """[(name, pid, containers it parents)]: the daemon, every monitor and its zygotes."""
     from conftest import children  # noqa: E402 (conftest reads BERTH_BINARY when imported)
     procs = [("daemon", d.proc.pid, 0)]
     for k, pid in sorted(d.monitor_pids().items()):
         kids = [c for c, _ in children(pid)]
-        # The zygote shares the monitor's pid namespace; a container (even
-        # one still being set up, with the monitor's command line) does not.
-        zygotes = [c for c in kids if cmdline(c)[1:2] == [b"monitor"] and pid_ns(c) == pid_ns(pid)]
+        # A zygote (berth-zygote, or the monitor's fork where that binary is
+        # missing) shares the monitor's pid namespace; a container (even one
+        # still being set up, with the zygote's command line) does not.
+        zygotes = [c for c in kids if pid_ns(c) == pid_ns(pid) and
+                   (cmdline(c)[:1] == [b"berth-zygote"] or cmdline(c)[1:2] == [b"monitor"])]
         procs.append(("monitor %d" % k, pid, len(kids) - len(zygotes)))
         for z in zygotes:
             procs.append(("zygote %d" % k, z, 0))
