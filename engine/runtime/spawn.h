@@ -37,7 +37,9 @@ struct spawned {
 // parent side writes the child's pid into every v1 cgroup.procs (the
 // memory one too, unless the child joins it itself once its overlay is
 // made: joins_memory_cgroup_itself), then releases the child, which runs the sandbox half and the process half and
-// execs. Returns once the child is released; never waits for its exec.
+// execs. Returns once the child is released, never waiting for its exec;
+// a child that shares the caller's memory (child_heap, below) has exec'd or
+// died by then.
 result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdio, unsigned long long extra_flags);
 
 // A heap for children that share the caller's memory. Where the program
