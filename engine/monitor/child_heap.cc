@@ -114,10 +114,18 @@ extern "C" {
 void* __wrap_malloc(std::size_t size) { return g_in_child ? arena_alloc(size, k_align) : __real_malloc(size); }
 
 void __wrap_free(void* p) {
-    // A child's frees are ignored (the arena is emptied at once after it);
-    // an arena block the zygote meets later (a child wrote it into memory
-    // the zygote keeps) was never the C library's.
-    if (g_in_child || in_arena(p)) return;
+    // A child's frees are ignored (the arena is emptied at once after it),
+    // but for the last block, which goes back: a directory walk's buffers
+    // and paths come and go in that order. An arena block the zygote meets
+    // later (a child wrote it into memory the zygote keeps) was never the
+    // C library's.
+    if (g_in_child) {
+        auto* c = static_cast<char*>(p);
+        if (in_arena(p) && c + arena_size_of(p) == g_arena + g_used)
+            g_used = static_cast<std::size_t>(c - sizeof(chunk_header) - g_arena);
+        return;
+    }
+    if (in_arena(p)) return;
     __real_free(p);
 }
 

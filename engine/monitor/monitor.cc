@@ -267,9 +267,10 @@ private:
     };
     using zygote_answer = result<std::pair<pid_t, std::vector<unique_fd>>>;
     std::vector<zygote_slot> _zygotes;
-    std::size_t asks_pending() const {
+    std::size_t asks_pending(bool parks_only = false) const {
         std::size_t n = 0;
-        for (const auto& s : _zygotes) n += s.pending.size();
+        for (const auto& s : _zygotes)
+            for (const auto& p : s.pending) n += !parks_only || p.park;
         return n;
     }
     bool park_pending(const std::string& id) const {
@@ -285,7 +286,16 @@ private:
     // Children reaped before the zygote's answer named them (a sandbox or
     // a container that died at once): its box, when the answer comes,
     // takes the exit.
-    std::map<pid_t, int> _reaped_early;
+    // An orphan's entry (a process adopted as subreaper) would wait for an
+    // answer that never comes: entries go once no ask is pending, or after
+    // k_reaped_early_ns (an answer follows its child's death within the
+    // zygote's one start; a pid reused later must not find a stale exit).
+    struct early_exit {
+        int wstatus;
+        std::int64_t at;  // monotonic ns
+    };
+    static constexpr std::int64_t k_reaped_early_ns = 10'000'000'000;
+    std::map<pid_t, early_exit> _reaped_early;
     zygote_answer zygote_reply(zygote_slot& s);
     void on_zygote_readable(int fd);
     void park_answered(const pending_ask& p, zygote_answer r);
@@ -294,8 +304,11 @@ private:
         pending_ask p = std::move(s.pending.front());
         s.pending.pop_front();
         // The last answer: any other pid reaped early was an orphan's.
-        if (asks_pending() == 0)
-            std::erase_if(_reaped_early, [&](const auto& kv) { return !r || kv.first != r->first; });
+        const std::int64_t stale = monotonic_ns() - k_reaped_early_ns;
+        const bool last = asks_pending() == 0;
+        std::erase_if(_reaped_early, [&](const auto& kv) {
+            return (!r || kv.first != r->first) && (last || kv.second.at < stale);
+        });
         if (p.park) park_answered(p, std::move(r));
         else start_answered(p, std::move(r));
     }
@@ -526,15 +539,15 @@ void monitor_process::on_message(message& msg_in) {
     }
     case msg::start:
         _release = false;  // the daemon is busy again
-        make_room(1 + asks_pending());  // the pending parks' boxes come first
+        make_room(1 + asks_pending(true));  // the pending parks' boxes come first (a start's is made)
         handle_start(*m, false);
         break;
     case msg::exec:
-        make_room(1 + asks_pending());
+        make_room(1 + asks_pending(true));
         handle_start(*m, true);
         break;
     case msg::park:
-        make_room(1 + asks_pending());
+        make_room(1 + asks_pending(true));
         handle_park(*m);
         break;
     case msg::release: _release = !_held.empty(); break;
@@ -615,8 +628,12 @@ result<monitor_process::zygote_slot*> monitor_process::send_to_zygote(const mess
         for (auto& z : _zygotes)
             if (z.z.sock && !z.gone && (!best || z.pending.size() < best->pending.size())) best = &z;
         if (!best) return last;
-        if (monitor::send_packet(best->z.sock.get(), pkt, fds)) return best;
-        last = sys_error("send to zygote");
+        auto sent = monitor::send_packet(best->z.sock.get(), pkt, fds);
+        if (sent) return best;
+        last = sent.err().wrap("send to zygote");
+        // Dead (its end closed): the next one. Anything else (no buffer
+        // space, a message too large) is this ask's failure alone.
+        if (last.sys_errno != EPIPE && last.sys_errno != ECONNRESET) return last;
         best->gone = true;
     }
 }
@@ -698,7 +715,7 @@ void monitor_process::park_answered(const pending_ask& p, zygote_answer r) {
     if (auto e = _reaped_early.find(bp->pid); e != _reaped_early.end()) {
         // It died before this answer was read: its exit, now that the
         // pid names its box (the error it wrote is in exec_status).
-        const int wstatus = e->second;
+        const int wstatus = e->second.wstatus;
         _reaped_early.erase(e);
         on_reaped(bp->pid, wstatus);
         return;
@@ -988,7 +1005,7 @@ void monitor_process::start_answered(const pending_ask& a, zygote_answer r) {
         // the zygote's memory: the answer comes at its execve, and a short
         // command may be gone by then): its exit, now that the pid names
         // its box.
-        const int wstatus = e->second;
+        const int wstatus = e->second.wstatus;
         _reaped_early.erase(e);
         return on_reaped(b.pid, wstatus);
     }
@@ -1213,7 +1230,7 @@ void monitor_process::on_reaped(pid_t pid, int wstatus) {
     if (it == _by_pid.end()) {
         // An orphan we adopted as subreaper, or a sandbox the zygote has
         // not named yet.
-        if (asks_pending() > 0) _reaped_early[pid] = wstatus;
+        if (asks_pending() > 0) _reaped_early[pid] = {wstatus, monotonic_ns()};
         return;
     }
     box& b = *it->second;

@@ -549,7 +549,9 @@ status setup_sandbox(const launch_spec& spec) {
     if (init_tree) {
         // Resolved inside the container's root now: a /sbin symlink stays inside.
         BERTH_TRY(make_dirs_in_root("/sbin", 0755));
-        unique_fd point(::open("/sbin/docker-init", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0755));
+        // (O_NONBLOCK: a FIFO the image put there must not stop the child,
+        // and with it the zygote that may be waiting for it.)
+        unique_fd point(::open("/sbin/docker-init", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0755));
         if (!point) return sys_error("create /sbin/docker-init");
         point.reset();
         if (sys::move_mount(init_tree.get(), "", AT_FDCWD, "/sbin/docker-init", MOVE_MOUNT_F_EMPTY_PATH) != 0)

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -186,9 +187,10 @@ private:
 const child_heap* g_child_heap = nullptr;
 
 // The stack of a child that shares the zygote's memory: one at a time (the
-// zygote waits in the clone), mapped once, with a guard page below it.
+// zygote waits in the clone), mapped once, with a guard page below it; 8 MiB
+// as a forked child's (only the pages it touches are memory).
 char* shared_memory_child_stack() {
-    constexpr std::size_t k_size = std::size_t{1} << 20, k_guard = 4096;
+    constexpr std::size_t k_size = std::size_t{8} << 20, k_guard = 4096;
     static char* top = [] {
         void* p = ::mmap(nullptr, k_size + k_guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
                          -1, 0);
@@ -265,7 +267,10 @@ result<spawned> spawn_container(const launch_spec& spec, const child_stdio& stdi
     if (spec.uid_map.empty()) {
         auto rootfs = overlay_made_here::make(spec, spec.cgroup_v1_memory_procs.empty());
         if (!rootfs) return rootfs.err().wrap(what);
-        if (g_child_heap && !spec.time_offsets && (flags >> 32) == 0)
+        // Not a start that fills a new named volume from the image: a copy
+        // of any size, which the zygote would wait for.
+        const bool populates = std::any_of(spec.binds.begin(), spec.binds.end(), [](const auto& b) { return b.populate; });
+        if (g_child_heap && !spec.time_offsets && !populates && (flags >> 32) == 0)
             return clone_shared_memory(rootfs->spec(), flags, what, stdio);
         return clone_and_release(rootfs->spec(), flags, what, true, [&](int sync_fd, int status_fd) {
             run_container_child(rootfs->spec(), stdio, sync_fd, status_fd);

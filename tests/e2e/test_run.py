@@ -390,20 +390,31 @@ def test_cold_starts_leave_nothing_in_the_zygote(daemon):
     assert grown < 64, "the zygotes grew by %d KiB over 350 starts" % grown
 
 
+def busybox_variant(daemon, tmp_path, tag, fifos=(), dirs=()):
+    """busybox with FIFOs at the paths `fifos` (replacing what is there) and
+    the directories `dirs` added, imported as `tag`."""
+    tar = make_busybox_tar(str(tmp_path / "bb.tar"))
+    out = str(tmp_path / (tag + ".tar"))
+    with tarfile.open(tar) as src, tarfile.open(out, "w") as dst:
+        for m in src.getmembers():
+            if m.name.lstrip("./") not in fifos:
+                dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        for path in fifos:
+            fifo = tarfile.TarInfo(path)
+            fifo.type, fifo.mode = tarfile.FIFOTYPE, 0o644
+            dst.addfile(fifo)
+        for path in dirs:
+            d = tarfile.TarInfo(path)
+            d.type, d.mode = tarfile.DIRTYPE, 0o755
+            dst.addfile(d)
+    r = daemon.cli("import", out, tag)
+    assert r.returncode == 0, r.stderr
+
+
 def test_an_account_file_that_is_not_a_regular_file_is_refused_without_a_hang(daemon, tmp_path):
     # The child reads /etc/passwd while the zygote waits for it: a FIFO
     # there must not stop every later start.
-    tar = make_busybox_tar(str(tmp_path / "bb.tar"))
-    fifo_tar = str(tmp_path / "fifo.tar")
-    with tarfile.open(tar) as src, tarfile.open(fifo_tar, "w") as dst:
-        for m in src.getmembers():
-            if m.name.lstrip("./") == "etc/passwd":
-                fifo = tarfile.TarInfo(m.name)
-                fifo.type, fifo.mode = tarfile.FIFOTYPE, 0o644
-                dst.addfile(fifo)
-            else:
-                dst.addfile(m, src.extractfile(m) if m.isfile() else None)
-    assert daemon.cli("import", fifo_tar, "fifo-passwd").returncode == 0
+    busybox_variant(daemon, tmp_path, "fifo-passwd", fifos=["etc/passwd"])
     try:
         r = daemon.cli("run", "--rm", "fifo-passwd", "true", timeout=30)
         assert r.returncode != 0 and "/etc/passwd is not a regular file" in r.stderr, (r.stdout, r.stderr)
@@ -411,6 +422,31 @@ def test_an_account_file_that_is_not_a_regular_file_is_refused_without_a_hang(da
         assert (r.returncode, r.stdout) == (0, "next\n"), r.stderr
     finally:
         daemon.cli("rmi", "fifo-passwd")
+
+
+def test_a_fifo_where_the_init_goes_is_refused_without_a_hang(daemon, tmp_path):
+    busybox_variant(daemon, tmp_path, "fifo-init", fifos=["sbin/docker-init"])
+    try:
+        r = daemon.cli("run", "--rm", "--init", "fifo-init", "true", timeout=30)
+        assert r.returncode != 0 and "docker-init" in r.stderr, (r.stdout, r.stderr)
+        r = daemon.cli("run", "--rm", "busybox", "echo", "next")
+        assert (r.returncode, r.stdout) == (0, "next\n"), r.stderr
+    finally:
+        daemon.cli("rmi", "fifo-init")
+
+
+def test_a_new_volume_filled_from_thousands_of_image_directories(daemon, tmp_path):
+    # Filling a new named volume copies the image's directory, a walk of any
+    # size: not in the zygote's memory (its child's arena held about 2,000
+    # directory streams), and the zygote does not wait for it.
+    busybox_variant(daemon, tmp_path, "many-dirs", dirs=["data"] + ["data/d%04d" % i for i in range(3000)])
+    try:
+        r = daemon.cli("run", "--rm", "-v", "many-dirs-vol:/data", "many-dirs", "sh", "-c", "ls /data | wc -l",
+                       timeout=120)
+        assert (r.returncode, r.stdout.strip()) == (0, "3000"), (r.stdout, r.stderr)
+    finally:
+        daemon.cli("volume", "rm", "many-dirs-vol")
+        daemon.cli("rmi", "many-dirs")
 
 
 def test_a_zygote_that_dies_mid_batch_is_replaced_and_nothing_hangs(fresh):
