@@ -6,6 +6,8 @@ import tarfile
 import threading
 import time
 
+import pytest
+
 from conftest import container_dirs, make_busybox_tar, monitor_children
 
 
@@ -411,28 +413,22 @@ def busybox_variant(daemon, tmp_path, tag, fifos=(), dirs=()):
     assert r.returncode == 0, r.stderr
 
 
-def test_an_account_file_that_is_not_a_regular_file_is_refused_without_a_hang(daemon, tmp_path):
-    # The child reads /etc/passwd while the zygote waits for it: a FIFO
-    # there must not stop every later start.
-    busybox_variant(daemon, tmp_path, "fifo-passwd", fifos=["etc/passwd"])
+@pytest.mark.parametrize("fifo, run_args, message", [
+    ("etc/passwd", [], "/etc/passwd is not a regular file"),
+    ("sbin/docker-init", ["--init"], "docker-init"),
+])
+def test_a_fifo_the_child_would_open_is_refused_without_a_hang(daemon, tmp_path, fifo, run_args, message):
+    # A cold start's child reads /etc/passwd and makes the --init mount
+    # point while the zygote waits for it: a FIFO there must not stop every
+    # later start.
+    busybox_variant(daemon, tmp_path, "fifo-image", fifos=[fifo])
     try:
-        r = daemon.cli("run", "--rm", "fifo-passwd", "true", timeout=30)
-        assert r.returncode != 0 and "/etc/passwd is not a regular file" in r.stderr, (r.stdout, r.stderr)
+        r = daemon.cli("run", "--rm", *run_args, "fifo-image", "true", timeout=30)
+        assert r.returncode != 0 and message in r.stderr, (r.stdout, r.stderr)
         r = daemon.cli("run", "--rm", "busybox", "echo", "next")
         assert (r.returncode, r.stdout) == (0, "next\n"), r.stderr
     finally:
-        daemon.cli("rmi", "fifo-passwd")
-
-
-def test_a_fifo_where_the_init_goes_is_refused_without_a_hang(daemon, tmp_path):
-    busybox_variant(daemon, tmp_path, "fifo-init", fifos=["sbin/docker-init"])
-    try:
-        r = daemon.cli("run", "--rm", "--init", "fifo-init", "true", timeout=30)
-        assert r.returncode != 0 and "docker-init" in r.stderr, (r.stdout, r.stderr)
-        r = daemon.cli("run", "--rm", "busybox", "echo", "next")
-        assert (r.returncode, r.stdout) == (0, "next\n"), r.stderr
-    finally:
-        daemon.cli("rmi", "fifo-init")
+        daemon.cli("rmi", "fifo-image")
 
 
 def test_a_new_volume_filled_from_thousands_of_image_directories(daemon, tmp_path):
