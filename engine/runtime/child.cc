@@ -411,15 +411,10 @@ namespace {
 // v1 cgroup.procs but the memory one when it joins that itself
 // (joins_memory_cgroup_itself), and its cgroup2 (else CLONE_INTO_CGROUP).
 status join_cgroups(const launch_spec& spec) {
-    auto join = [](const std::string& procs) -> status {
-        unique_fd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd || ::write(fd.get(), "0", 1) != 1) return sys_error("join cgroup " + procs);
-        return ok();
-    };
     const bool memory_later = joins_memory_cgroup_itself(spec);
     for (const auto& procs : spec.cgroup_v1_procs)
-        if (!memory_later || procs != spec.cgroup_v1_memory_procs) BERTH_TRY(join(procs));
-    if (!spec.cgroup2_dir.empty()) BERTH_TRY(join(spec.cgroup2_dir + "/cgroup.procs"));
+        if (!memory_later || procs != spec.cgroup_v1_memory_procs) BERTH_TRY(join_cgroup(procs));
+    if (!spec.cgroup2_dir.empty()) BERTH_TRY(join_cgroup(spec.cgroup2_dir + "/cgroup.procs"));
     return ok();
 }
 

@@ -489,6 +489,12 @@ status make_dirs_in_root(const std::string& path, mode_t mode) {
     return ok();
 }
 
+status join_cgroup(const std::string& procs) {
+    unique_fd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), "0", 1) != 1) return sys_error("join cgroup " + procs);
+    return ok();
+}
+
 status setup_sandbox(const launch_spec& spec) {
     // The mount namespace is a copy of the zygote's; where "/" is shared
     // (systemd makes it so) the mounts below would otherwise propagate out.
@@ -506,10 +512,7 @@ status setup_sandbox(const launch_spec& spec) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return sys_error("make / private");
     BERTH_TRY(mount_overlay(spec));
     // Its memory cgroup only once the overlay is made (runtime/spawn.cc).
-    if (joins_memory_cgroup_itself(spec)) {
-        unique_fd procs(::open(spec.cgroup_v1_memory_procs.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!procs || ::write(procs.get(), "0", 1) != 1) return sys_error("join cgroup " + spec.cgroup_v1_memory_procs);
-    }
+    if (joins_memory_cgroup_itself(spec)) BERTH_TRY(join_cgroup(spec.cgroup_v1_memory_procs));
     // Entered only now, in every cgroup: the namespace is rooted where the
     // process is when it unshares.
     if (::unshare(CLONE_NEWCGROUP) != 0) return sys_error("unshare cgroup namespace");

@@ -19,6 +19,9 @@ namespace berth::runtime {
 // command, user or environment. The caller's umask should be 0.
 status setup_sandbox(const launch_spec& spec);
 
+// Moves the calling process into the cgroup whose cgroup.procs is `procs`.
+status join_cgroup(const std::string& procs);
+
 // mkdir -p inside the container root (which is "/" after setup_sandbox),
 // each step resolved with RESOLVE_IN_ROOT so that no symlink in the image
 // leads out of it.
