@@ -132,7 +132,7 @@ awaitable<std::string> engine::batch_start_one(std::shared_ptr<void> opaque, std
     // k_batch_starting containers between create and running.
     if (!co_await st->starting->acquire()) co_return std::string();
     auto slot = scope_exit([&] { st->starting->release(); });
-    auto made = co_await create_container(st->body, "");
+    auto made = co_await create_container(st->body, "", true);
     if (!made) {
         st->out.errors.push_back(made.err().message);
         co_return std::string();
@@ -219,7 +219,7 @@ awaitable<result<batch_outcome>> engine::run_batch(json::object body, batch_opti
     // The first container is created and started alone: a bad image or
     // config fails the request once, with its own error (404 for a missing
     // image), rather than N times.
-    auto made = co_await create_container(st->body, "");
+    auto made = co_await create_container(st->body, "", true);
     if (!made) co_return made.err();
     st->out.ids[0] = made->id;
     note_created(*st, find_container(made->id));

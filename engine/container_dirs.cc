@@ -1,13 +1,18 @@
 #include "engine/container_dirs.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
+#include "base/fd.h"
 #include "base/util.h"
 
 namespace berth {
@@ -39,29 +44,55 @@ std::string resolv_conf() {
 
 constexpr mode_t k_dir_mode = 0710, k_layer_mode = 0755;
 
+// A removed container's directory is checked from descriptors: no path
+// walk from / for each check, and no DIR (whose buffer is 32 KiB a time).
+
+// Opens directory `name` below `at` (never through a symlink).
+unique_fd open_dir_at(int at, const char* name) {
+    return unique_fd(::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
 // A directory of root's with this mode and no extended attribute but the
 // overlay's uuid (which overlayfs writes on every upper layer it mounts,
 // Linux 6.6+): removed, so that the next overlay on it gets its own.
-bool plain_dir(const std::string& path, mode_t mode) {
+bool plain_dir(int fd, mode_t mode) {
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 07777) != mode || st.st_uid != 0 ||
+    if (::fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 07777) != mode || st.st_uid != 0 ||
         st.st_gid != 0)
         return false;
     char names[64];
-    ssize_t n = ::llistxattr(path.c_str(), names, sizeof names);
+    ssize_t n = ::flistxattr(fd, names, sizeof names);
     if (n == 0) return true;
     static constexpr char uuid[] = "trusted.overlay.uuid";
-    return n == sizeof uuid && std::memcmp(names, uuid, sizeof uuid) == 0 && ::lremovexattr(path.c_str(), uuid) == 0;
+    return n == sizeof uuid && std::memcmp(names, uuid, sizeof uuid) == 0 && ::fremovexattr(fd, uuid) == 0;
 }
 
-bool only(const result<std::vector<std::string>>& names, std::initializer_list<const char*> allowed) {
-    if (!names) return false;
-    for (const auto& n : *names) {
-        bool ok = false;
-        for (const char* a : allowed) ok = ok || n == a;
-        if (!ok) return false;
+// Calls f(name) for every entry of the open directory fd but . and ..,
+// until f returns false; false then, or when reading fails.
+template <typename F>
+bool each_name(int fd, F&& f) {
+    alignas(dirent64) char buf[2048];
+    for (;;) {
+        long n = ::syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n < 0) return false;
+        if (n == 0) return true;
+        for (long off = 0; off < n;) {
+            auto* e = reinterpret_cast<dirent64*>(buf + off);
+            off += e->d_reclen;
+            std::string_view name(e->d_name);
+            if (name == "." || name == "..") continue;
+            if (!f(name)) return false;
+        }
     }
-    return true;
+}
+
+// Whether the open directory fd holds only names from `allowed`.
+bool only(int fd, std::initializer_list<std::string_view> allowed) {
+    return each_name(fd, [&](std::string_view n) {
+        for (auto a : allowed)
+            if (n == a) return true;
+        return false;
+    });
 }
 
 }  // namespace
@@ -82,26 +113,36 @@ bool spare_dirs::give(const std::string& dir) {
         std::lock_guard lock(_mu);
         if (_free.size() >= _max) return false;
     }
+    unique_fd top = open_dir_at(AT_FDCWD, dir.c_str());
+    if (!top || !plain_dir(top.get(), k_dir_mode)) return false;
     // The container's own files: its logs only (a fresh log is made at its
     // first line, so most short-lived containers have none).
-    auto top = list_directory(dir);
-    if (!top || !plain_dir(dir, k_dir_mode)) return false;
-    for (const auto& n : *top) {
-        if (n == "upper" || n == "work" || n == "init") continue;
+    std::vector<std::string> logs;
+    bool kept = each_name(top.get(), [&](std::string_view n) {
+        if (n == "upper" || n == "work" || n == "init") return true;
+        if (n.find("-json.log") == std::string_view::npos) return false;
+        logs.emplace_back(n);
+        return true;
+    });
+    if (!kept) return false;
+    for (const auto& n : logs) {
         struct stat st;
-        std::string path = dir + "/" + n;
-        if (n.find("-json.log") == std::string::npos || ::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-            ::unlink(path.c_str()) != 0)
+        if (::fstatat(top.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            ::unlinkat(top.get(), n.c_str(), 0) != 0)
             return false;
     }
-    if (!plain_dir(dir + "/upper", k_layer_mode) || !only(list_directory(dir + "/upper"), {})) return false;
-    if (!plain_dir(dir + "/work", k_layer_mode) || !only(list_directory(dir + "/work"), {"work"})) return false;
-    if (auto ww = list_directory(dir + "/work/work"); ww && !ww->empty()) return false;
+    unique_fd upper = open_dir_at(top.get(), "upper");
+    if (!upper || !plain_dir(upper.get(), k_layer_mode) || !only(upper.get(), {})) return false;
+    unique_fd work = open_dir_at(top.get(), "work");
+    if (!work || !plain_dir(work.get(), k_layer_mode) || !only(work.get(), {"work"})) return false;
+    if (unique_fd ww = open_dir_at(work.get(), "work"); ww && !only(ww.get(), {})) return false;
     // Removed now, off the start: an overlay mounted on a workdir that has
     // work/work removes it and makes it again, in the container's child.
-    if (::rmdir((dir + "/work/work").c_str()) != 0 && errno != ENOENT) return false;
-    if (!only(list_directory(dir + "/init"), {"etc"}) || !only(list_directory(dir + "/init/etc"), {"hostname", "hosts", "resolv.conf"}))
-        return false;
+    if (::unlinkat(work.get(), "work", AT_REMOVEDIR) != 0 && errno != ENOENT) return false;
+    unique_fd init = open_dir_at(top.get(), "init");
+    if (!init || !only(init.get(), {"etc"})) return false;
+    unique_fd etc = open_dir_at(init.get(), "etc");
+    if (!etc || !only(etc.get(), {"hostname", "hosts", "resolv.conf"})) return false;
     std::lock_guard lock(_mu);
     if (_free.size() >= _max) return false;
     std::string spare = _containers + "/.spare-" + std::to_string(_next++);

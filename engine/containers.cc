@@ -48,6 +48,15 @@ bool has_restart_policy(const json::object& host_config) {
     return !name.empty() && name != "no";
 }
 
+// CAP_SYS_ADMIN mounts cgroupfs: such a container could change its own
+// cgroups, which then never serve another (cgroup::manager::remove).
+bool cgroup_keepable(const json::object& host_config) {
+    auto caps = runtime::effective_capabilities(string_list(host_config.if_contains("CapAdd")),
+                                                string_list(host_config.if_contains("CapDrop")));
+    return caps && !bool_field(host_config, "Privileged") &&
+           std::find(caps->begin(), caps->end(), "CAP_SYS_ADMIN") == caps->end();
+}
+
 error name_in_use(const std::string& name, const std::string& id) {
     return make_error(errc::conflict, "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
                                           id + "\". You have to remove (or rename) that container to be able to reuse that name.");
@@ -133,7 +142,8 @@ std::vector<container_ptr> engine::containers() const {
     return out;
 }
 
-awaitable<result<create_result>> engine::create_container(json::object body, std::string name) {
+awaitable<result<create_result>> engine::create_container(json::object body, std::string name,
+                                                          bool starts_next) {
     _busy++;
     auto idle = scope_exit([&] {
         _busy--;
@@ -414,6 +424,16 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         c->config["Hostname"] = hostname;
         c->parked = true;
     }
+    // A batch's container with Docker's default limits and devices: its
+    // cgroup is made in the job that makes its directories.
+    bool prepare_cgroup = false;
+    if (starts_next && sandbox.empty()) {
+        auto lim = limits_of(host_config);
+        auto dev = device_config_of(host_config);
+        prepare_cgroup = lim && *lim == cgroup::limits{} && dev && !dev->any();
+    }
+    const bool keepable = prepare_cgroup && cgroup_keepable(host_config);
+    std::shared_ptr<const cgroup::container_cgroup> prepared;
 
     // The container's directories: upper and work for the overlay, and the
     // init layer holding /etc/hostname, /etc/hosts and /etc/resolv.conf (its
@@ -438,7 +458,8 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (remapped && _opts.userns_copy) layer_copies = remapped_layer_copies(*c);
     auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid, remapped_gid,
                  remapped_volumes, layer_copies, copy = remapped && _opts.userns_copy, uid_map = _opts.uid_map,
-                 gid_map = _opts.gid_map, spares = remapped ? nullptr : _spare_dirs.get()]() -> status {
+                 gid_map = _opts.gid_map, spares = remapped ? nullptr : _spare_dirs.get(), this, id = c->id,
+                 prepare_cgroup, keepable, &prepared]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
         // Shared files (engine/container_dirs.h) unless the init layer's
@@ -465,6 +486,11 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
                 ::chown(data.c_str(), static_cast<uid_t>(remapped_uid), static_cast<gid_t>(remapped_gid)) != 0)
                 return sys_error("chown volume " + name);
         }
+        // Not an error here: the start makes it again, and says why it cannot.
+        if (prepare_cgroup) {
+            if (auto cg = _cgroups->create(id, cgroup::limits{}, cgroup::device_access{}, keepable))
+                prepared = std::make_shared<const cgroup::container_cgroup>(std::move(*cg));
+        }
         return ok();
     };
     status made = ok();
@@ -483,7 +509,10 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         if (!sandbox.empty()) {
             discard_sandbox(sandbox, true);
         } else {
-            auto undo = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
+            auto undo = [this, dir, anon_names, root = _opts.data_root, id = c->id, cg = prepared != nullptr] {
+                if (cg) (void)_cgroups->remove(id);
+                return remove_created(root, anon_names, dir);
+            };
             co_await _workers.run(offload_reason::filesystem, std::move(undo));
         }
         co_return name_in_use(c->name, it->second);
@@ -498,11 +527,15 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         if (!sandbox.empty()) {
             discard_sandbox(sandbox, true);
         } else {
-            auto job2 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
+            auto job2 = [this, dir, anon_names, root = _opts.data_root, id = c->id, cg = prepared != nullptr] {
+                if (cg) (void)_cgroups->remove(id);
+                return remove_created(root, anon_names, dir);
+            };
             co_await _workers.run(offload_reason::filesystem, std::move(job2));
         }
         co_return commit_status.err();
     }
+    c->prepared_cgroup = std::move(prepared);
     out.id = c->id;
     emit(*c, "create");
     co_return out;
@@ -793,14 +826,12 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     } else {
         gathered_devices devices;
         status gathered;
-        // A pool sandbox's cgroup left behind goes first (its child is dead).
-        const bool stale = std::exchange(c->stale_cgroup, false);
-        // CAP_SYS_ADMIN mounts cgroupfs: such a container could change its
-        // own cgroups, which then never serve another (manager::remove).
-        auto caps = runtime::effective_capabilities(string_list(c->host_config.if_contains("CapAdd")),
-                                                    string_list(c->host_config.if_contains("CapDrop")));
-        const bool keepable = caps && !bool_field(c->host_config, "Privileged") &&
-                              std::find(caps->begin(), caps->end(), "CAP_SYS_ADMIN") == caps->end();
+        // A pool sandbox's cgroup left behind goes first (its child is dead),
+        // and one made at create that no longer fits (updated since).
+        auto prepared = std::exchange(c->prepared_cgroup, nullptr);
+        const bool use_prepared = prepared && !c->stale_cgroup && *lim == cgroup::limits{} && !device_cfg->any();
+        const bool stale = std::exchange(c->stale_cgroup, false) || (prepared && !use_prepared);
+        const bool keepable = cgroup_keepable(c->host_config);
         auto job3 = [this, id = c->id, l = *lim, &oom_efd, arm_oom, cfg = std::move(*device_cfg), &devices,
                      &gathered, stale, keepable]() -> result<cgroup::container_cgroup> {
             if (cfg.any()) {
@@ -827,7 +858,9 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         };
         co_await remove_exited_cgroup(c);  // its last run's cgroup, if still deferred
         while (c->cgroup_removals > 0) co_await c->changed->wait();  // or in flight
-        auto cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
+        result<cgroup::container_cgroup> cg = error{};
+        if (use_prepared) cg = *prepared;
+        else cg = co_await _workers.run(offload_reason::cgroup, std::move(job3));
         if (!gathered) co_return gathered.err();
         if (!cg) co_return cg.err().wrap("create cgroup");
         if (c->removed || c->status == "removing") {
@@ -899,6 +932,8 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
             start_msg.header["cols"] = cs->as_array()[1].to_number<std::int64_t>();
         }
     }
+    // The monitor reads the OOM counter into the exit record (record_exit).
+    if (auto oom_file = _cgroups->oom_counter_file(c->id); !oom_file.empty()) start_msg.header["oom_file"] = oom_file;
     c->start_sent_ns = now_ns();
     auto sent = _monitor->send(start_msg);
     if (sent && open_stdin) {
@@ -990,7 +1025,8 @@ void engine::on_monitor_output(const std::string& id, bool is_err, std::int64_t 
     c.output->notify();
 }
 
-void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns) {
+void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns,
+                               std::optional<std::uint64_t> oom_kills) {
     auto it = _containers.find(id);
     // Unknown container, or an exit record resent after a reconnect that this
     // daemon had already applied (same finish time): acknowledge only.
@@ -1006,7 +1042,7 @@ void engine::on_monitor_exited(const std::string& id, int exit_code, std::int64_
         (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
         return;
     }
-    asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns), asio::detached);
+    asio::co_spawn(_loop, record_exit(it->second, exit_code, finished_ns, oom_kills), asio::detached);
 }
 
 awaitable<void> engine::remove_exited_cgroup(container_ptr c) {
@@ -1083,13 +1119,18 @@ void engine::finish_deferred() {
     _cgroups->drop_spares();
 }
 
-awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns) {
+awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t finished_ns,
+                                    std::optional<std::uint64_t> oom_kills) {
     // The cgroup's OOM counter is read before the exit becomes visible (a
-    // waiter's next inspect shows OOMKilled); the cgroup itself goes after,
-    // off the path of whoever waits for this exit (a batch's next container,
-    // `run --rm`), and a start of this container waits for it.
-    auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
-    bool oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
+    // waiter's next inspect shows OOMKilled): by the monitor, into the exit
+    // record, or else here. The cgroup itself goes after, off the path of
+    // whoever waits for this exit (a batch's next container, `run --rm`),
+    // and a start of this container waits for it.
+    bool oom = oom_kills && *oom_kills > 0;
+    if (!oom_kills) {
+        auto job5 = [this, cid = c->id] { return _cgroups->oom_killed(cid); };
+        oom = co_await _workers.run(offload_reason::cgroup, std::move(job5));  // cgroupfs can stall
+    }
     if (c->namespaces_held) {
         // After the monitor has released its namespaces (engine.h), which
         // it holds from now on (a claim's `release` may be long past).

@@ -131,6 +131,10 @@ struct container {
     bool stale_cgroup = false;
     // A batch with remove (engine/batch.cc) removes it once it has exited.
     bool batch_removes = false;
+    // Its cgroup, made with its directories (create_container's
+    // starts_next) and not yet taken by a start (not persisted: after a
+    // restart the start makes it again, replacing the one left).
+    std::shared_ptr<const cgroup::container_cgroup> prepared_cgroup;
     // Its claim asked the monitor to hold its namespaces after the exit
     // (engine::drain_teardown): its cgroup and a batch's removal of it
     // wait for quiet time too. A cold start's teardown is not deferred (in
@@ -219,7 +223,12 @@ public:
     std::string rootfs_mount_point() const;
 
     // Containers.
-    awaitable<result<create_result>> create_container(boost::json::object body, std::string name);
+    // starts_next: the caller starts it right away (a batch): a container
+    // with Docker's default limits and devices gets its cgroup in the job
+    // that makes its directories (one hand-off to a worker less), which
+    // its first start then takes (container::prepared_cgroup).
+    awaitable<result<create_result>> create_container(boost::json::object body, std::string name,
+                                                      bool starts_next = false);
     // by_policy: a restart policy's restart (keeps RestartCount and back-off).
     awaitable<status> start_container(std::string ref, bool by_policy = false);
     // condition: "not-running" (default), "next-exit", "removed". Returns the exit code.
@@ -313,7 +322,8 @@ public:
     // `unclaimed`: the report of a parked sandbox that died before any
     // claim reached it (never the answer to a start).
     void on_monitor_start_failed(const std::string& id, error e, bool unclaimed = false);
-    void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns);
+    void on_monitor_exited(const std::string& id, int exit_code, std::int64_t finished_ns,
+                           std::optional<std::uint64_t> oom_kills = std::nullopt);
     // running: the containers one monitor shard runs (id, pid). judged: the
     // containers that shard is responsible for, whose records may be marked
     // exited when not in running; nullptr: every container (the start-up
@@ -491,7 +501,8 @@ private:
                                                         std::chrono::nanoseconds timeout);
     // An exit the monitor reported: the OOM check and cgroup removal on a
     // worker, then the state, persisted, waiters woken.
-    awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns);
+    awaitable<void> record_exit(container_ptr c, int exit_code, std::int64_t finished_ns,
+                                std::optional<std::uint64_t> oom_kills);
     awaitable<void> remove_exited_cgroup(container_ptr c);
     awaitable<status> destroy(container_ptr c);
     // destroy(), then the container's anonymous volumes with remove_volumes

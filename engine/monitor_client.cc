@@ -425,8 +425,11 @@ void monitor_client::dispatch(monitor::message& m) {
             _engine.on_monitor_exec_exited(id, int(m.header["exit_code"].to_number<int64_t>()));
             break;
         }
+        // The monitor's reading of the oom_kill counter, if it made one.
+        std::optional<std::uint64_t> oom_kills;
+        if (auto* v = m.header.if_contains("oom_kills"); v && v->is_number()) oom_kills = v->to_number<std::uint64_t>();
         _engine.on_monitor_exited(id, int(m.header["exit_code"].to_number<int64_t>()),
-                                  m.header["finished"].to_number<int64_t>());
+                                  m.header["finished"].to_number<int64_t>(), oom_kills);
         break;
     }
     default: break;

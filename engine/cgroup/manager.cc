@@ -560,9 +560,9 @@ result<std::vector<int>> parse_cpu_list(std::string_view list) {
     return out;
 }
 
-std::uint64_t read_oom_kills(const std::string& file) {
+std::optional<std::uint64_t> try_read_oom_kills(const std::string& file) {
     auto text = read_file(file);
-    if (!text) return 0;
+    if (!text) return std::nullopt;
     for (auto& line : split(*text, '\n')) {
         auto sp = line.find(' ');
         if (sp != std::string::npos && line.substr(0, sp) == "oom_kill")
@@ -570,6 +570,8 @@ std::uint64_t read_oom_kills(const std::string& file) {
     }
     return 0;
 }
+
+std::uint64_t read_oom_kills(const std::string& file) { return try_read_oom_kills(file).value_or(0); }
 
 result<std::shared_ptr<const unique_fd>> manager::device_program(const std::vector<device_rule>& extra) {
     std::string key;
@@ -745,13 +747,15 @@ bool reset_knob(const std::string& dir, const char* file, std::string_view value
     return ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size());
 }
 
-// The checks and resets of one hierarchy's directory before it becomes a spare.
+// The checks and resets of one hierarchy's directory before it becomes a
+// spare. The memory controller's fail counts stay 0 in a cgroup that never
+// had a limit (a charge fails, and counts, only at the counter whose limit
+// it hits), so only its high-water marks are reset.
 bool reset_for_reuse(const hierarchy& h, const std::string& dir) {
     if (has_controller(h, "memory")) {
         if (read_oom_kills(dir + "/memory.oom_control") > 0) return false;
-        for (const char* f : {"memory.max_usage_in_bytes", "memory.failcnt", "memory.memsw.max_usage_in_bytes",
-                              "memory.memsw.failcnt", "memory.kmem.max_usage_in_bytes", "memory.kmem.failcnt",
-                              "memory.kmem.tcp.max_usage_in_bytes", "memory.kmem.tcp.failcnt"})
+        for (const char* f : {"memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes",
+                              "memory.kmem.max_usage_in_bytes", "memory.kmem.tcp.max_usage_in_bytes"})
             if (!reset_knob(dir, f, "0")) return false;
     }
     if (has_controller(h, "cpuacct") && !reset_knob(dir, "cpuacct.usage", "0")) return false;
@@ -806,11 +810,11 @@ bool manager::keep_as_spare(const std::string& id) {
     if (c.v1_dirs.empty()) return false;
     // No task left (none can enter: the container is gone, and without
     // CAP_SYS_ADMIN it could neither move its processes nor make a cgroup
-    // below its own).
-    for (auto& d : c.v1_dirs) {
-        auto procs = read_file(d + "/cgroup.procs");
-        if (!procs || !trim(*procs).empty()) return false;
-    }
+    // below its own). Read in one hierarchy: berth places every process of
+    // a container (its first, an exec's) in all of them at once, so one
+    // left behind shows in each.
+    auto procs = read_file(c.v1_dirs.front() + "/cgroup.procs");
+    if (!procs || !trim(*procs).empty()) return false;
     std::size_t n = 0;
     for (auto& h : _h)
         if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return false;

@@ -41,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -118,6 +119,8 @@ status enter_leaf(const std::string& dir);
 // Docker's oom_kill counter of a cgroup: v1 memory.oom_control or cgroup2
 // memory.events, "oom_kill N". 0 when the file is missing.
 std::uint64_t read_oom_kills(const std::string& file);
+// The same, nullopt when the file cannot be read (the cgroup is gone).
+std::optional<std::uint64_t> try_read_oom_kills(const std::string& file);
 
 // One reading of a container's resource usage (manager::read_usage, in
 // stats.cc), in the units of Docker's stats: nanoseconds, bytes, counts.

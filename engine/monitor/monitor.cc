@@ -127,6 +127,10 @@ struct box {
     bool exited = false;
     int exit_code = 0;
     std::int64_t finished_ns = 0;
+    // The container cgroup's oom_kill counter (the start's "oom_file"),
+    // read for its exit record: the daemon then records the exit without
+    // a hand-off to a worker of its own to read it.
+    std::string oom_file;
     std::int64_t drain_deadline_ns = 0;
     bool finishing = false;
 };
@@ -879,6 +883,7 @@ void monitor_process::handle_start(message& m, bool is_exec) {
             p->log_rot = rot;
             p->log_offset = p->log.offset();
         }
+        if (auto* v = m.header.if_contains("oom_file"); v && v->is_string()) p->oom_file = v->as_string();
     }
     auto give_up = [&](const error& e) { return parked ? fail_claim(e) : fail(e); };
 
@@ -1294,6 +1299,8 @@ void monitor_process::finish(box& b) {
     } else if (!b.start_failed) {
         // Reported once written (exit_journal.h).
         boost::json::object rec{{"id", id}, {"exit_code", b.exit_code}, {"finished", b.finished_ns}, {"shard", _shard}};
+        if (!b.oom_file.empty())
+            if (auto kills = cgroup::try_read_oom_kills(b.oom_file)) rec["oom_kills"] = *kills;
         _journal->append(rec);
         send({msg::exited, std::move(rec), {}});
     }

@@ -119,3 +119,42 @@ def test_batch_errors(daemon):
     left = all_ids(daemon) - before
     assert len(left) == 1
     daemon.cli("rm", "-f", *left)
+
+
+def test_each_container_runs_in_its_own_cgroup_with_its_limits(daemon):
+    """A batch's container with Docker's defaults gets its cgroup with its
+    directories (create_container's starts_next); one with a limit gets it
+    at its start, as any other. Either way each runs in the cgroup named by
+    its id, in every hierarchy, with the limits asked for."""
+    import os
+    import threading
+    from conftest import cgroup_parents
+    for flags, limit in (((), None), (("--memory", "48m"), str(48 << 20))):
+        before = all_ids(daemon)
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            daemon.cli("run", "--count", "3", "--parallel", "3", *flags, "busybox", "sleep", "3", timeout=120)))
+        t.start()
+        try:
+            deadline = time.time() + 60
+            running = set()
+            while time.time() < deadline and len(running) < 3:
+                running = set(daemon.cli("ps", "-q", "--no-trunc").stdout.split()) - before
+                time.sleep(0.05)
+            assert len(running) == 3, running
+            for cid in running:
+                pid = json.loads(daemon.cli("inspect", cid).stdout)[0]["State"]["Pid"]
+                for parent in cgroup_parents(daemon.root):
+                    with open(os.path.join(parent, cid, "cgroup.procs")) as f:
+                        assert str(pid) in f.read().split(), parent
+                    knob = os.path.join(parent, cid, "memory.limit_in_bytes")
+                    if os.path.exists(knob):
+                        with open(knob) as f:
+                            got = f.read().strip()
+                        assert (got == limit) if limit else int(got) > (1 << 40), (flags, got)
+        finally:
+            t.join()
+        assert done and done[0].returncode == 0, (done[0].stdout, done[0].stderr) if done else None
+        made = all_ids(daemon) - before
+        assert len(made) == 3
+        daemon.cli("rm", *made)
