@@ -146,6 +146,7 @@ awaitable<bool> containers_archive_put(socket_t& s, request& req, engine& eng, c
         if (!v) return v.err();
         return extract_into_container(*v, r, file);
     };
+    c->pristine = false;  // its command may be elsewhere along PATH now (engine::told_command)
     if (!live) c->rootfs_writes++;
     status done = co_await eng.workers().run(offload_reason::filesystem, std::move(extract));
     if (!live) {

@@ -13,7 +13,9 @@
 // (launch_spec::exe).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -32,5 +34,13 @@ class rootfs_view;
 // (the container's own mounts, which the view lacks) or /etc (the init
 // layer, whose files differ per container).
 std::optional<std::string> resolve_command(const rootfs_view& view, const std::string& name, std::string_view path);
+
+// Commands along PATH as a pristine container's search would find them
+// (the key names the command and its PATH, and the image where the cache
+// serves several: engine::told_command), and those being looked up.
+struct command_places {
+    std::map<std::string, std::string> known;  // to the path; "": the child searches itself
+    std::set<std::string> looking_up;
+};
 
 }  // namespace berth

@@ -536,6 +536,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         co_return commit_status.err();
     }
     c->prepared_cgroup = std::move(prepared);
+    c->pristine = true;
     out.id = c->id;
     emit(*c, "create");
     co_return out;
@@ -742,6 +743,11 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         if (!t) co_return t.err();
         tmpfs_mounts = std::move(*t);
     }
+    // Nothing of its own mounted over the image (binds, volumes, tmpfs,
+    // devices): a pristine container finds its command where the image has it.
+    const json::value* tmpfs_option = c->host_config.if_contains("Tmpfs");
+    const bool image_paths_only = binds.empty() && tmpfs_mounts.empty() &&
+                                  !(tmpfs_option && tmpfs_option->is_object() && !tmpfs_option->as_object().empty());
     if (binds_need_preparing(binds)) {
         auto prep = [b = std::move(binds), root = _opts.data_root]() mutable -> result<std::vector<runtime::bind_mount>> {
             BERTH_TRY(prepare_binds(b, root));
@@ -766,6 +772,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // a container without any gathers nothing.
     auto device_cfg = device_config_of(c->host_config);
     if (!device_cfg) co_return device_cfg.err();
+
     // The process half and its seccomp program before the cgroup: a failure
     // here leaves nothing to undo.
     if (auto u = check_userns_record(*c, _opts.uid_map, _opts.gid_map); !u) co_return u.err();
@@ -773,6 +780,12 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // its cgroup, namespaces and rootfs are ready, and its parked child
     // takes only the process half. A later start is a cold one.
     const bool claim = c->parked;
+    // A cold start's command's place along PATH, as a search in its image
+    // found it for another container: no search through its fresh overlay
+    // in its child.
+    const bool tell_command = !claim && c->pristine && image_paths_only && !device_cfg->any() &&
+                              init_binary.empty() && _opts.uid_map.empty();
+    c->pristine = false;  // from this start on, what ran may have written its rootfs
     std::optional<std::string> seccomp_profile;
     auto process = process_half(*c, &seccomp_profile);
     if (!process) co_return process.err();
@@ -780,7 +793,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // already (the same, checked when the container took it).
     if (claim) {
         process->hostname.clear();
-        process->exe = pooled_command(*c, *process);
+        process->exe = told_command(*c, *process, true);
     } else if (auto sc = co_await add_seccomp(seccomp_profile, *process); !sc) {
         co_return sc.err();
     }
@@ -880,6 +893,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
         spec = std::move(*sandbox);
         spec.userns_copy = remap_copy;
     }
+    if (tell_command) process->exe = told_command(*c, *process, false);
     runtime::take_process_half(spec, std::move(*process));
     if (!init_binary.empty()) spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
 

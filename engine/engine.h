@@ -25,6 +25,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "engine/batch.h"
+#include "engine/command_path.h"
 #include "engine/core/async.h"
 #include "engine/events.h"
 #include "engine/runtime/spec.h"
@@ -131,6 +132,10 @@ struct container {
     bool stale_cgroup = false;
     // A batch with remove (engine/batch.cc) removes it once it has exited.
     bool batch_removes = false;
+    // Made by this daemon, never started, nothing written into its rootfs:
+    // its command is where the search along PATH finds it in the image
+    // (engine::told_command), unless a mount covers part of it.
+    bool pristine = false;
     // Its cgroup, made with its directories (create_container's
     // starts_next) and not yet taken by a start (not persisted: after a
     // restart the start makes it again, replacing the one left).
@@ -354,6 +359,8 @@ private:
     struct pool;
     struct pool_sandbox;
     std::map<std::string, std::unique_ptr<pool>> _pools;  // by image id
+    // Cold starts' commands along PATH (image id, a NUL, then a pool's key).
+    command_places _cold_commands;
     struct park_wait {
         std::unique_ptr<async_event> done;
         status outcome;
@@ -430,10 +437,13 @@ private:
     pool_info info_of(const pool& p) const;
     // The oldest ready sandbox of p, taken (p refills).
     std::string take_ready(pool& p, const std::string& image_id);
-    // A claim's command as the search along PATH finds it in its pool's
-    // sandboxes (engine/command_path.h), or "" (not known yet: looked up
-    // in the background for the next claims; or not for a cache).
-    std::string pooled_command(const container& c, const runtime::launch_spec& process);
+    // A pristine container's command as the search along PATH finds it in
+    // its image (engine/command_path.h): for a claim, as its pool's
+    // sandboxes know it; for a cold start (`claim` false), as the engine's
+    // cache of every image knows it. "" when not known yet (looked up in
+    // the background for the next starts) or not for a cache.
+    std::string told_command(const container& c, const runtime::launch_spec& process, bool claim);
+    // serial: the pool's whose cache it goes to; 0: the cold starts' cache.
     awaitable<void> look_up_command(std::string image_id, std::uint64_t serial, std::string key, rootfs_layout layout);
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.

@@ -48,6 +48,7 @@ constexpr int k_fillers = 2;
 constexpr int k_max_pool = 20000;
 // Commands a pool remembers where they are (engine/command_path.h).
 constexpr std::size_t k_max_pool_commands = 64;
+constexpr std::size_t k_max_cold_commands = 256;  // over every image
 
 constexpr auto k_busy_refill_gap = std::chrono::milliseconds(10);
 constexpr auto k_busy_refill_poll = std::chrono::milliseconds(5);
@@ -96,8 +97,8 @@ pool_info engine::info_of(const pool& p) const {
     i.taken = p.taken;
     i.failed = p.failed;
     i.last_error = p.last_error;
-    i.commands = static_cast<int>(
-        std::count_if(p.commands.begin(), p.commands.end(), [](const auto& kv) { return !kv.second.empty(); }));
+    i.commands = static_cast<int>(std::count_if(p.commands.known.begin(), p.commands.known.end(),
+                                                [](const auto& kv) { return !kv.second.empty(); }));
     return i;
 }
 
@@ -384,19 +385,28 @@ std::string engine::take_ready(pool& p, const std::string& image_id) {
     return id;
 }
 
-std::string engine::pooled_command(const container& c, const runtime::launch_spec& process) {
+std::string engine::told_command(const container& c, const runtime::launch_spec& process, bool claim) {
     // As the image's root only, who may search every directory.
     if (!process.user.empty() || process.args.empty()) return {};
     const std::string& name = process.args[0];
     if (name.empty() || name.find('/') != std::string::npos) return {};
-    auto it = _pools.find(c.image_id);
-    if (it == _pools.end()) return {};
-    pool& p = *it->second;
+    std::uint64_t serial = 0;
+    command_places* places = &_cold_commands;
+    std::size_t most = k_max_cold_commands;
     std::string key = name + '\0' + runtime::search_path_of(process.env);
-    if (auto found = p.commands.find(key); found != p.commands.end()) return found->second;
-    if (p.commands.size() >= k_max_pool_commands || !p.looking_up.insert(key).second) return {};
-    // This claim's child searches itself; the next ones are told.
-    asio::co_spawn(_loop, look_up_command(c.image_id, p.serial, std::move(key), container_layout(*this, c)),
+    if (claim) {
+        auto it = _pools.find(c.image_id);
+        if (it == _pools.end()) return {};
+        places = &it->second->commands;
+        serial = it->second->serial;
+        most = k_max_pool_commands;
+    } else {
+        key = c.image_id + '\0' + key;
+    }
+    if (auto found = places->known.find(key); found != places->known.end()) return found->second;
+    if (places->known.size() >= most || !places->looking_up.insert(key).second) return {};
+    // This start's child searches itself; the next ones are told.
+    asio::co_spawn(_loop, look_up_command(c.image_id, serial, std::move(key), container_layout(*this, c)),
                    asio::detached);
     return {};
 }
@@ -406,18 +416,25 @@ awaitable<void> engine::look_up_command(std::string image_id, std::uint64_t seri
     // In the claimed container's image layers and init layer: what its
     // pristine rootfs shows, without its mounts. (Removed meanwhile: not
     // this time.)
-    auto job = [key, layout = std::move(layout)]() -> result<std::optional<std::string>> {
+    // The cold starts' keys begin with the image id.
+    std::string_view lookup = key;
+    if (serial == 0) lookup.remove_prefix(image_id.size() + 1);
+    auto job = [lookup = std::string(lookup), layout = std::move(layout)]() -> result<std::optional<std::string>> {
         BERTH_ASSIGN(auto view, open_lower_layers(layout));
-        const auto nul = key.find('\0');
-        return resolve_command(view, key.substr(0, nul), std::string_view(key).substr(nul + 1));
+        const auto nul = lookup.find('\0');
+        return resolve_command(view, lookup.substr(0, nul), std::string_view(lookup).substr(nul + 1));
     };
     auto found = co_await _pool_workers.run(offload_reason::filesystem, std::move(job));
-    auto it = _pools.find(image_id);
-    if (it == _pools.end() || it->second->serial != serial) co_return;
-    it->second->looking_up.erase(key);
+    command_places* places = &_cold_commands;
+    if (serial != 0) {
+        auto it = _pools.find(image_id);
+        if (it == _pools.end() || it->second->serial != serial) co_return;
+        places = &it->second->commands;
+    }
+    places->looking_up.erase(key);
     // Not found, or not for telling (""): remembered too, so that every
-    // claim of it does not mount the layers again. (No view: next time.)
-    if (found) it->second->commands[key] = found->value_or("");
+    // start of it does not mount the layers again. (No view: next time.)
+    if (found) places->known[key] = found->value_or("");
 }
 
 awaitable<void> engine::unpark(container_ptr c) {

@@ -51,10 +51,8 @@ struct engine::pool {
     // A container HostConfig that got one of these sandboxes.
     std::optional<boost::json::object> fitting_host_config;
     // Commands along PATH as a claim's search would find them (name, a NUL
-    // and the PATH, to the path; "": the child searches itself), and those
-    // being looked up.
-    std::map<std::string, std::string> commands;
-    std::set<std::string> looking_up;
+    // and the PATH).
+    command_places commands;
 };
 
 }  // namespace berth

@@ -7,7 +7,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "base/log.h"
 
@@ -102,6 +105,20 @@ struct metadata_db::impl {
         return ok();
     }
 
+    // For each write of `batch`: an upsert of a row a later write in the
+    // batch writes again (or deletes).
+    static std::vector<bool> superseded(const std::deque<op>& batch) {
+        std::vector<bool> out(batch.size(), false);
+        if (batch.size() < 2) return out;
+        std::unordered_map<std::string, size_t> last;
+        for (size_t i = batch.size(); i-- > 0;) {
+            std::string row = batch[i].kind + '\0' + batch[i].key;
+            auto [it, fresh] = last.emplace(std::move(row), i);
+            out[i] = !fresh && !batch[i].erase;
+        }
+        return out;
+    }
+
     void checkpoint() {
         int frames = 0, copied = 0;
         if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK)
@@ -128,10 +145,14 @@ struct metadata_db::impl {
                 busy = true;
             }
             // Group commit: everything queued while the previous transaction
-            // was committing goes into this one.
+            // was committing goes into this one. An upsert that a later write
+            // of the same row in it replaces is not written (a container's
+            // "running" and its exit, then its removal, often come in one):
+            // it is committed as that write is.
+            std::vector<bool> replaced = superseded(batch);
             status s = step(begin_st, "BEGIN IMMEDIATE");
             std::vector<status> results;
-            for (auto& o : batch) results.push_back(s ? apply(o) : s);
+            for (size_t i = 0; i < batch.size(); ++i) results.push_back(!s || replaced[i] ? s : apply(batch[i]));
             if (s) {
                 s = step(commit_st, "COMMIT");
                 if (!s) (void)step(rollback_st, "ROLLBACK");

@@ -474,3 +474,65 @@ def test_a_zygote_that_dies_mid_batch_is_replaced_and_nothing_hangs(fresh):
     assert (r.returncode, r.stdout) == (0, "still\n"), r.stderr
     r = d.cli("run", "--count", "20", "--parallel", "2", "--rm", "busybox", "true", timeout=120)
     assert r.returncode == 0 and "exit codes: 0 x20" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_a_cold_start_runs_what_the_search_along_path_finds(daemon, tmp_path):
+    """A pristine container's command is looked up along PATH once per
+    image (engine::told_command) and the next cold starts are told where
+    it is: they run what their own search would find. A container whose
+    rootfs was written (cp into it before its start) or that mounts over a
+    PATH directory is never told; nor another user, who may not search
+    every directory."""
+    def script(name, text, mode):
+        p = tmp_path / name
+        p.write_text("#!/bin/sh\necho %s\n" % text)
+        p.chmod(mode)
+        return str(p)
+
+    tar = make_busybox_tar(str(tmp_path / "coldpath.tar"), [
+        (script("a", "local", 0o755), "/usr/local/bin/which-one"),
+        (script("b", "bin", 0o755), "/bin/which-one"),
+        (script("c", "not-executable", 0o644), "/usr/bin/plain"),
+        (script("d", "executable", 0o755), "/sbin/plain"),
+    ])
+    assert daemon.cli("import", tar, "coldpath:1").returncode == 0
+    cases = [
+        ([], "which-one", "local\n"),                                   # the first along PATH
+        (["-e", "PATH=/bin:/usr/local/bin"], "which-one", "bin\n"),     # the container's own PATH
+        ([], "plain", "executable\n"),                                 # past a file without x bits
+        ([], "echo", "\n"),                                             # a symlink (to busybox)
+    ]
+    try:
+        for flags, command, want in cases:
+            for _ in range(3):  # the first searches itself; the next ones are told
+                r = daemon.cli("run", "--rm", *flags, "coldpath:1", command)
+                assert (r.returncode, r.stdout) == (0, want), (command, r.stderr)
+                time.sleep(0.1)  # the lookup's answer, for the next start
+        r = daemon.cli("run", "--rm", "coldpath:1", "no-such-command")
+        assert r.returncode == 127 and 'exec: "no-such-command": executable file not found in $PATH' in r.stderr
+        # Written before its first start: its own search finds the new one.
+        cid = daemon.cli("create", "coldpath:1", "which-one").stdout.strip()
+        try:
+            sbin = tmp_path / "sbin"  # before /usr/local/bin along PATH; not in the image
+            sbin.mkdir()
+            (sbin / "which-one").write_text("#!/bin/sh\necho copied\n")
+            (sbin / "which-one").chmod(0o755)
+            r = daemon.cli("cp", str(sbin), cid + ":/usr/local/sbin")
+            assert r.returncode == 0, r.stderr
+            assert daemon.cli("start", "-a", cid).stdout == "copied\n"
+        finally:
+            daemon.cli("rm", "-f", cid)
+        # A bind over a directory along PATH.
+        bound = tmp_path / "bound"
+        bound.mkdir()
+        (bound / "which-one").write_text("#!/bin/sh\necho bound\n")
+        (bound / "which-one").chmod(0o755)
+        r = daemon.cli("run", "--rm", "-v", "%s:/usr/local/sbin:ro" % bound, "coldpath:1", "which-one")
+        assert (r.returncode, r.stdout) == (0, "bound\n"), r.stderr
+        r = daemon.cli("run", "--rm", "--tmpfs", "/usr/local/bin", "coldpath:1", "which-one")
+        assert (r.returncode, r.stdout) == (0, "bin\n"), r.stderr
+        # Another user.
+        r = daemon.cli("run", "--rm", "-u", "app", "coldpath:1", "which-one")
+        assert (r.returncode, r.stdout) == (0, "local\n"), r.stderr
+    finally:
+        daemon.cli("rmi", "coldpath:1")

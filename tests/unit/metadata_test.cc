@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <map>
 #include <gtest/gtest.h>
 #include <thread>
 
@@ -61,6 +62,44 @@ TEST(Metadata, WritesAreReadBackByTheNextOpen) {
     EXPECT_EQ((*rows)[0].key, "a");
     EXPECT_EQ((*rows)[0].doc, R"({"n":3})");
     EXPECT_EQ((*db)->load_all("image")->size(), 1u);
+}
+
+TEST(Metadata, AWriteReplacedInTheSameTransactionLeavesTheLastOne) {
+    // Queued without a wake-up, then committed together: the upserts a
+    // later write of the same row replaces are not written, and still
+    // reported committed.
+    test::temp_dir dir;
+    std::string path = dir.path + "/metadata.db";
+    {
+        auto db = metadata_db::open(path);
+        ASSERT_TRUE(db) << db.err().message;
+        (*db)->put("container", "gone", R"({"n":0})");
+        (*db)->flush();
+        int done = 0;
+        auto count = [&](status s) { done += s.has_value(); };
+        (*db)->put("container", "gone", R"({"n":1})", count, false);
+        (*db)->put("container", "gone", R"({"n":2})", count, false);
+        (*db)->erase("container", "gone", count, false);
+        (*db)->put("container", "back", R"({"n":1})", count, false);
+        (*db)->erase("container", "back", count, false);
+        (*db)->put("container", "back", R"({"n":2})", count, false);
+        (*db)->put("image", "back", R"({"image":1})", count, false);  // another kind: its own row
+        (*db)->put("container", "last", R"({"n":1})", count, false);
+        (*db)->put("container", "last", R"({"n":2})", count, false);
+        (*db)->flush();
+        EXPECT_EQ(done, 9);
+    }
+    auto db = metadata_db::open(path);
+    ASSERT_TRUE(db) << db.err().message;
+    auto rows = (*db)->load_all("container");
+    ASSERT_TRUE(rows);
+    std::map<std::string, std::string> got;
+    for (auto& r : *rows) got[r.key] = r.doc;
+    EXPECT_EQ(got, (std::map<std::string, std::string>{{"back", R"({"n":2})"}, {"last", R"({"n":2})"}}));
+    auto images = (*db)->load_all("image");
+    ASSERT_TRUE(images);
+    ASSERT_EQ(images->size(), 1u);
+    EXPECT_EQ((*images)[0].doc, R"({"image":1})");
 }
 
 TEST(Metadata, NoCheckpointWhileWritesKeepComing) {
