@@ -519,8 +519,25 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     }
     _containers[c->id] = c;
     _names[c->name] = c->id;
-    // Reply only once the record is durable.
-    status commit_status = co_await persist_durably(*c);
+    // Reply only once the record is durable; a batch's start waits for it
+    // instead (container::create_commit), after its own preparation.
+    status commit_status = ok();
+    if (starts_next && sandbox.empty() && anon_names.empty()) {
+        auto pending = std::make_shared<container::pending_commit>(_loop.get_executor());
+        persist(
+            *c,
+            [pending, ex = _loop.get_executor()](status s) {
+                asio::post(ex, [pending, s] {
+                    pending->outcome = s;
+                    pending->done.set();
+                });
+            },
+            false);
+        _db->wake();  // now: the start goes on without yielding to the loop
+        c->create_commit = std::move(pending);
+    } else {
+        commit_status = co_await persist_durably(*c);
+    }
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
@@ -896,6 +913,23 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     if (tell_command) process->exe = told_command(*c, *process, false);
     runtime::take_process_half(spec, std::move(*process));
     if (!init_binary.empty()) spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
+    if (auto pending = std::exchange(c->create_commit, nullptr)) {
+        // A batch's create: its record is committed before its process runs.
+        co_await pending->done.wait();
+        if (!pending->outcome) {
+            // As a create whose commit failed: nothing of it is left.
+            auto undo = [this, id = c->id, dir = container_dir(c->id)] {
+                (void)_cgroups->remove(id);
+                return remove_all(dir);
+            };
+            co_await _workers.run(offload_reason::filesystem, std::move(undo));
+            _containers.erase(c->id);
+            _names.erase(c->name);
+            c->removed = true;
+            c->changed->notify();
+            co_return pending->outcome.err();
+        }
+    }
 
     bool open_stdin = c->config.contains("OpenStdin") && c->config["OpenStdin"].as_bool();
     auto& pending = _starts[c->id];

@@ -140,6 +140,15 @@ struct container {
     // starts_next) and not yet taken by a start (not persisted: after a
     // restart the start makes it again, replacing the one left).
     std::shared_ptr<const cgroup::container_cgroup> prepared_cgroup;
+    // A batch's create does not wait for its record's commit: the start
+    // does, before its process runs (the commit goes on meanwhile with the
+    // start's preparation). Set once committed, with the outcome.
+    struct pending_commit {
+        explicit pending_commit(asio::any_io_executor ex) : done(ex) {}
+        async_event done;
+        result<void> outcome;  // (container::status is the state)
+    };
+    std::shared_ptr<pending_commit> create_commit;
     // Its claim asked the monitor to hold its namespaces after the exit
     // (engine::drain_teardown): its cgroup and a batch's removal of it
     // wait for quiet time too. A cold start's teardown is not deferred (in
@@ -363,7 +372,7 @@ private:
     command_places _cold_commands;
     struct park_wait {
         std::unique_ptr<async_event> done;
-        status outcome;
+        result<void> outcome;  // (container::status is the state)
     };
     std::map<std::string, park_wait> _parks;  // sandboxes the monitor is preparing
     // Sandboxes whose parked child was killed (or lost): once its death is
@@ -561,7 +570,7 @@ private:
     // Pending starts: id -> (done, outcome).
     struct pending_start {
         std::unique_ptr<async_event> done;
-        status outcome;
+        result<void> outcome;  // (container::status is the state)
     };
     std::map<std::string, pending_start> _starts;
 };
