@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "base/fd.h"
+#include "base/sys.h"
 #include "base/util.h"
 #include "engine/rootfs_view.h"
 
@@ -34,7 +35,30 @@ bool resolves_beside_own_mounts(const rootfs_view& view, const std::string& path
     return real && beside_own_mounts(*real);
 }
 
+// One account file below the view's root: nullopt (not for telling), or
+// the file's text (nullopt inside: missing).
+std::optional<std::optional<std::string>> read_account_file_in(const rootfs_view& view, const char* path) {
+    unique_fd fd(sys::openat2(view.root(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                              RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (!fd) {
+        if (errno == ENOENT) return std::optional<std::string>();
+        return std::nullopt;
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20)) return std::nullopt;
+    auto text = read_to_end(fd.get(), path);
+    if (!text) return std::nullopt;
+    return std::optional<std::string>(std::move(*text));
+}
+
 }  // namespace
+
+std::optional<account_files> read_account_files(const rootfs_view& view) {
+    auto passwd = read_account_file_in(view, "etc/passwd");
+    auto group = read_account_file_in(view, "etc/group");
+    if (!passwd || !group) return std::nullopt;
+    return account_files{std::move(*passwd), std::move(*group)};
+}
 
 std::optional<std::string> resolve_command(const rootfs_view& view, const std::string& name, std::string_view path) {
     if (name.empty() || name.find('/') != std::string::npos) return std::nullopt;

@@ -35,6 +35,18 @@ class rootfs_view;
 // layer, whose files differ per container).
 std::optional<std::string> resolve_command(const rootfs_view& view, const std::string& name, std::string_view path);
 
+// A pristine container's /etc/passwd and /etc/group (nullopt: missing), as
+// its child would read them to resolve its user: read once per image by
+// the daemon, for the next cold starts (engine::told_accounts).
+struct account_files {
+    std::optional<std::string> passwd, group;
+};
+// From `view` (the image as a container starts from it); nullopt where
+// the child's own reading could differ or fail: a symlink on the way (it
+// could lead into the container's own mounts), not a regular file, more
+// than 4 MiB (the child's limit).
+std::optional<account_files> read_account_files(const rootfs_view& view);
+
 // Commands along PATH as a pristine container's search would find them
 // (the key names the command and its PATH, and the image where the cache
 // serves several: engine::told_command), and those being looked up.

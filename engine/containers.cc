@@ -800,8 +800,9 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // A cold start's command's place along PATH, as a search in its image
     // found it for another container: no search through its fresh overlay
     // in its child.
-    const bool tell_command = !claim && c->pristine && image_paths_only && !device_cfg->any() &&
-                              init_binary.empty() && _opts.uid_map.empty();
+    const bool tell_accounts = !claim && c->pristine && image_paths_only && !device_cfg->any() &&
+                               _opts.uid_map.empty();
+    const bool tell_command = tell_accounts && init_binary.empty();
     c->pristine = false;  // from this start on, what ran may have written its rootfs
     std::optional<std::string> seccomp_profile;
     auto process = process_half(*c, &seccomp_profile);
@@ -912,6 +913,14 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     }
     if (tell_command) process->exe = told_command(*c, *process, false);
     runtime::take_process_half(spec, std::move(*process));
+    // Its /etc/passwd and /etc/group, as its image has them: its child
+    // reads none through its fresh overlay.
+    if (tell_accounts)
+        if (auto accounts = told_accounts(*c)) {
+            spec.accounts_told = true;
+            spec.passwd = accounts->passwd;
+            spec.group = accounts->group;
+        }
     if (!init_binary.empty()) spec.args.insert(spec.args.begin(), {"/sbin/docker-init", "--"});
     if (auto pending = std::exchange(c->create_commit, nullptr)) {
         // A batch's create: its record is committed before its process runs.

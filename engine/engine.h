@@ -370,6 +370,10 @@ private:
     std::map<std::string, std::unique_ptr<pool>> _pools;  // by image id
     // Cold starts' commands along PATH (image id, a NUL, then a pool's key).
     command_places _cold_commands;
+    // Cold starts' account files by image id (null: not for telling), and
+    // the images whose files are being read.
+    std::map<std::string, std::shared_ptr<const account_files>> _cold_accounts;
+    std::set<std::string> _accounts_reading;
     struct park_wait {
         std::unique_ptr<async_event> done;
         result<void> outcome;  // (container::status is the state)
@@ -454,6 +458,11 @@ private:
     std::string told_command(const container& c, const runtime::launch_spec& process, bool claim);
     // serial: the pool's whose cache it goes to; 0: the cold starts' cache.
     awaitable<void> look_up_command(std::string image_id, std::uint64_t serial, std::string key, rootfs_layout layout);
+    // A pristine container's account files as its image has them
+    // (engine/command_path.h), or null: not read yet (read in the
+    // background for the next cold starts) or not for telling.
+    std::shared_ptr<const account_files> told_accounts(const container& c);
+    awaitable<void> read_accounts(std::string image_id, rootfs_layout layout);
     // The process half of a container's launch spec (command, env, cwd,
     // user, capabilities, rlimits): what start and exec share.
     // seccomp_profile (if given): the profile its process gets (nullopt:

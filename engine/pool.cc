@@ -411,6 +411,24 @@ std::string engine::told_command(const container& c, const runtime::launch_spec&
     return {};
 }
 
+std::shared_ptr<const account_files> engine::told_accounts(const container& c) {
+    if (auto it = _cold_accounts.find(c.image_id); it != _cold_accounts.end()) return it->second;
+    if (_cold_accounts.size() < k_max_cold_commands && _accounts_reading.insert(c.image_id).second)
+        asio::co_spawn(_loop, read_accounts(c.image_id, container_layout(*this, c)), asio::detached);
+    return nullptr;  // this start's child reads them itself
+}
+
+awaitable<void> engine::read_accounts(std::string image_id, rootfs_layout layout) {
+    auto job = [layout = std::move(layout)]() -> result<std::optional<account_files>> {
+        BERTH_ASSIGN(auto view, open_lower_layers(layout));
+        return read_account_files(view);
+    };
+    auto files = co_await _pool_workers.run(offload_reason::filesystem, std::move(job));
+    _accounts_reading.erase(image_id);
+    // Not for telling: remembered too (null). No view: next time.
+    if (files) _cold_accounts[image_id] = *files ? std::make_shared<const account_files>(std::move(**files)) : nullptr;
+}
+
 awaitable<void> engine::look_up_command(std::string image_id, std::uint64_t serial, std::string key,
                                         rootfs_layout layout) {
     // In the claimed container's image layers and init layer: what its

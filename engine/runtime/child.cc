@@ -259,10 +259,15 @@ error run_process(const launch_spec& spec, const child_stdio& stdio, const prepa
         return as_internal(s.err());
     }
 
+    // Read ahead by a parked child, or told by the daemon (the image's).
     const bool read = ahead && ahead->accounts_read;
-    auto passwd = read ? result<std::optional<std::string>>(ahead->passwd) : read_account_file("/etc/passwd");
+    auto passwd = spec.accounts_told ? result<std::optional<std::string>>(spec.passwd)
+                  : read             ? result<std::optional<std::string>>(ahead->passwd)
+                                     : read_account_file("/etc/passwd");
     if (!passwd) return as_internal(passwd.err());
-    auto group = read ? result<std::optional<std::string>>(ahead->group) : read_account_file("/etc/group");
+    auto group = spec.accounts_told ? result<std::optional<std::string>>(spec.group)
+                 : read             ? result<std::optional<std::string>>(ahead->group)
+                                    : read_account_file("/etc/group");
     if (!group) return as_internal(group.err());
     auto user = resolve_user(spec.user, *passwd, *group);
     if (!user) return user.err();

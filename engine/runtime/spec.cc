@@ -367,6 +367,10 @@ std::string to_json(const launch_spec& spec) {
     o["env"] = to_array(spec.env);
     o["cwd"] = spec.cwd;
     o["user"] = spec.user;
+    if (spec.accounts_told) {
+        auto text = [](const std::optional<std::string>& f) { return f ? json::value(*f) : json::value(nullptr); };
+        o["accounts"] = json::object{{"passwd", text(spec.passwd)}, {"group", text(spec.group)}};
+    }
     o["capabilities"] = to_array(spec.capabilities);
     o["no_new_privs"] = spec.no_new_privs;
     // The file as {"file": path}, never as a key of its own: a zygote from
@@ -460,6 +464,16 @@ result<launch_spec> launch_spec_from_json(std::string_view text) {
     BERTH_TRY(get_strings(o, "env", s.env));
     BERTH_TRY(get_string(o, "cwd", s.cwd));
     BERTH_TRY(get_string(o, "user", s.user));
+    if (const json::value* a = o.if_contains("accounts"); a && !a->is_null()) {
+        if (!a->is_object()) return field_error("accounts", "an object");
+        s.accounts_told = true;
+        for (auto [key, out] : {std::pair{"passwd", &s.passwd}, std::pair{"group", &s.group}}) {
+            const json::value* f = a->as_object().if_contains(key);
+            if (!f || f->is_null()) continue;
+            if (!f->is_string()) return field_error(key, "a string");
+            *out = std::string(f->get_string());
+        }
+    }
     BERTH_TRY(get_strings(o, "capabilities", s.capabilities));
     BERTH_TRY(get_bool(o, "no_new_privs", s.no_new_privs));
     // The program: a base64 string or {"file": path}; a parked one

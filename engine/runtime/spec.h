@@ -165,6 +165,11 @@ struct launch_spec {
     std::vector<std::string> env;   // KEY=VALUE
     std::string cwd = "/";
     std::string user;               // "", "name", "uid", "name:group", "uid:gid" (resolved in the rootfs)
+    // The rootfs's /etc/passwd and /etc/group (nullopt: missing) when the
+    // daemon read them from a pristine container's image already
+    // (engine::told_accounts); accounts_told false: the child reads them.
+    bool accounts_told = false;
+    std::optional<std::string> passwd, group;
     std::vector<std::string> capabilities;  // "CAP_CHOWN", …: bounding, permitted and effective
     bool no_new_privs = false;
     // A compiled seccomp program (struct sock_filter[]), loaded right before

@@ -536,3 +536,34 @@ def test_a_cold_start_runs_what_the_search_along_path_finds(daemon, tmp_path):
         assert (r.returncode, r.stdout) == (0, "local\n"), r.stderr
     finally:
         daemon.cli("rmi", "coldpath:1")
+
+
+def test_a_cold_start_resolves_its_user_from_what_its_rootfs_has(daemon, tmp_path):
+    """A pristine container's /etc/passwd and /etc/group are read once per
+    image by the daemon and given to the next cold starts' children
+    (engine::told_accounts): they resolve users as their own reading would.
+    A container whose files were written before its start (cp), or that
+    binds its own, resolves from those."""
+    def run(*args):
+        r = daemon.cli("run", "--rm", *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    for _ in range(3):  # the first reads itself; the next ones are told
+        assert run("-u", "app", "busybox", "sh", "-c", "id -u; id -G") == ["1000", "1000", "50"]
+        assert run("busybox", "sh", "-c", "id -u; echo $HOME") == ["0", "/root"]
+        time.sleep(0.1)  # the daemon's reading, for the next start
+    r = daemon.cli("run", "--rm", "-u", "nosuchuser", "busybox", "true")
+    assert r.returncode != 0 and "nosuchuser" in r.stderr
+    # Written before its first start.
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/sh\napp:x:2000:2000:app:/home/app:/bin/sh\n")
+    cid = daemon.cli("create", "-u", "app", "busybox", "id", "-u").stdout.strip()
+    try:
+        r = daemon.cli("cp", str(passwd), cid + ":/etc/passwd")
+        assert r.returncode == 0, r.stderr
+        assert daemon.cli("start", "-a", cid).stdout.split() == ["2000"]
+    finally:
+        daemon.cli("rm", "-f", cid)
+    # A bind of its own.
+    assert run("-v", "%s:/etc/passwd:ro" % passwd, "-u", "app", "busybox", "id", "-u") == ["2000"]
