@@ -797,9 +797,9 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
     // its cgroup, namespaces and rootfs are ready, and its parked child
     // takes only the process half. A later start is a cold one.
     const bool claim = c->parked;
-    // A cold start's command's place along PATH, as a search in its image
-    // found it for another container: no search through its fresh overlay
-    // in its child.
+    // A pristine container's cold start is told what its image has (its
+    // child then neither searches PATH nor reads the account files
+    // through its fresh overlay): engine::told_command, told_accounts.
     const bool tell_accounts = !claim && c->pristine && image_paths_only && !device_cfg->any() &&
                                _opts.uid_map.empty();
     const bool tell_command = tell_accounts && init_binary.empty();
@@ -935,6 +935,7 @@ awaitable<status> engine::start_container(std::string ref, bool by_policy) {
             _containers.erase(c->id);
             _names.erase(c->name);
             c->removed = true;
+            emit(*c, "destroy");
             c->changed->notify();
             co_return pending->outcome.err();
         }

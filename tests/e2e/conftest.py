@@ -272,6 +272,32 @@ def make_busybox_tar(path, extra=()):
     return path
 
 
+def import_path_search_image(daemon, tmp_path, tag):
+    """Imports `tag`: busybox with commands at different places along PATH
+    (engine/command_path.h). Returns the cases that tell the places apart:
+    (run flags, command, its output)."""
+    def script(name, text, mode):
+        p = tmp_path / name
+        p.write_text("#!/bin/sh\necho %s\n" % text)
+        p.chmod(mode)
+        return str(p)
+
+    tar = make_busybox_tar(str(tmp_path / "path-search.tar"), [
+        (script("a", "local", 0o755), "/usr/local/bin/which-one"),
+        (script("b", "bin", 0o755), "/bin/which-one"),
+        (script("c", "not-executable", 0o644), "/usr/bin/plain"),
+        (script("d", "executable", 0o755), "/sbin/plain"),
+    ])
+    r = daemon.cli("import", tar, tag)
+    assert r.returncode == 0, r.stderr
+    return [
+        ([], "which-one", "local\n"),                                   # the first along PATH
+        (["-e", "PATH=/bin:/usr/local/bin"], "which-one", "bin\n"),     # the container's own PATH
+        ([], "plain", "executable\n"),                                 # past a file without x bits
+        ([], "echo", "\n"),                                             # a symlink (to busybox)
+    ]
+
+
 def daemon_with_busybox(prefix="berth-e2e-", env=None, dir=None):
     """A daemon on a data root of its own (below `dir`, default the temporary
     directory) with busybox:latest (the probe at /probe) imported; a

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, cgroup_parents, children, daemon_with_busybox, exit_records, container_dirs, make_busybox_tar
+from conftest import BERTH, cgroup_parents, children, daemon_with_busybox, exit_records, container_dirs, import_path_search_image
 from ptyrun import PtySession
 
 MiB = 1 << 20
@@ -686,26 +686,7 @@ def test_a_claim_runs_what_the_search_along_path_finds(pooled, tmp_path):
     layers, and tells its next claims where it is (their children skip the
     search): they run what a cold start of the same container runs."""
     d = pooled
-
-    def script(name, text, mode):
-        p = tmp_path / name
-        p.write_text("#!/bin/sh\necho %s\n" % text)
-        p.chmod(mode)
-        return str(p)
-
-    tar = make_busybox_tar(str(tmp_path / "pathy.tar"), [
-        (script("a", "local", 0o755), "/usr/local/bin/which-one"),
-        (script("b", "bin", 0o755), "/bin/which-one"),
-        (script("c", "not-executable", 0o644), "/usr/bin/plain"),
-        (script("d", "executable", 0o755), "/sbin/plain"),
-    ])
-    assert d.cli("import", tar, "pathy:1").returncode == 0
-    cases = [
-        ([], "which-one", "local\n"),                                   # the first along PATH
-        (["-e", "PATH=/bin:/usr/local/bin"], "which-one", "bin\n"),     # the container's own PATH
-        ([], "plain", "executable\n"),                                 # past a file without x bits
-        ([], "echo", "\n"),                                             # a symlink (to busybox)
-    ]
+    cases = import_path_search_image(d, tmp_path, "pathy:1")
     try:
         for flags, command, want in cases:
             r = d.cli("run", "--rm", *flags, "pathy:1", command)

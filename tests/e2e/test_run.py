@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import container_dirs, make_busybox_tar, monitor_children
+from conftest import container_dirs, import_path_search_image, make_busybox_tar, monitor_children
 
 
 def test_echo_hello(daemon):
@@ -483,25 +483,7 @@ def test_a_cold_start_runs_what_the_search_along_path_finds(daemon, tmp_path):
     rootfs was written (cp into it before its start) or that mounts over a
     PATH directory is never told; nor another user, who may not search
     every directory."""
-    def script(name, text, mode):
-        p = tmp_path / name
-        p.write_text("#!/bin/sh\necho %s\n" % text)
-        p.chmod(mode)
-        return str(p)
-
-    tar = make_busybox_tar(str(tmp_path / "coldpath.tar"), [
-        (script("a", "local", 0o755), "/usr/local/bin/which-one"),
-        (script("b", "bin", 0o755), "/bin/which-one"),
-        (script("c", "not-executable", 0o644), "/usr/bin/plain"),
-        (script("d", "executable", 0o755), "/sbin/plain"),
-    ])
-    assert daemon.cli("import", tar, "coldpath:1").returncode == 0
-    cases = [
-        ([], "which-one", "local\n"),                                   # the first along PATH
-        (["-e", "PATH=/bin:/usr/local/bin"], "which-one", "bin\n"),     # the container's own PATH
-        ([], "plain", "executable\n"),                                 # past a file without x bits
-        ([], "echo", "\n"),                                             # a symlink (to busybox)
-    ]
+    cases = import_path_search_image(daemon, tmp_path, "coldpath:1")
     try:
         for flags, command, want in cases:
             for _ in range(3):  # the first searches itself; the next ones are told
