@@ -35,6 +35,8 @@ bool resolves_beside_own_mounts(const rootfs_view& view, const std::string& path
     return real && beside_own_mounts(*real);
 }
 
+constexpr off_t k_max_told_account_file = 32 << 10;
+
 // One account file below the view's root: nullopt (not for telling), or
 // the file's text (nullopt inside: missing).
 std::optional<std::optional<std::string>> read_account_file_in(const rootfs_view& view, const char* path) {
@@ -44,8 +46,11 @@ std::optional<std::optional<std::string>> read_account_file_in(const rootfs_view
         if (errno == ENOENT) return std::optional<std::string>();
         return std::nullopt;
     }
+    // Carried in every start message (at most monitor::max_packet, 256
+    // KiB, with the rest of the spec): a larger file the child reads.
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20)) return std::nullopt;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > k_max_told_account_file)
+        return std::nullopt;
     auto text = read_to_end(fd.get(), path);
     if (!text) return std::nullopt;
     return std::optional<std::string>(std::move(*text));

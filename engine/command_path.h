@@ -42,9 +42,9 @@ struct account_files {
     std::optional<std::string> passwd, group;
 };
 // From `view` (the image as a container starts from it); nullopt where
-// the child's own reading could differ or fail: a symlink on the way (it
-// could lead into the container's own mounts), not a regular file, more
-// than 4 MiB (the child's limit).
+// the child's own reading could differ or fail, a symlink on the way (it
+// could lead into the container's own mounts) or not a regular file, and
+// for a file over 32 KiB (each start message carries them).
 std::optional<account_files> read_account_files(const rootfs_view& view);
 
 // Commands along PATH as a pristine container's search would find them

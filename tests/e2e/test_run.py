@@ -549,3 +549,22 @@ def test_a_cold_start_resolves_its_user_from_what_its_rootfs_has(daemon, tmp_pat
         daemon.cli("rm", "-f", cid)
     # A bind of its own.
     assert run("-v", "%s:/etc/passwd:ro" % passwd, "-u", "app", "busybox", "id", "-u") == ["2000"]
+
+
+def test_a_large_passwd_is_read_by_the_child_not_carried_in_each_start(daemon, tmp_path):
+    """Account files are told only up to 32 KiB (every start message
+    carries them, and a message is at most 256 KiB): a larger one the
+    child reads itself, start after start."""
+    passwd = tmp_path / "passwd"
+    filler = "".join("user%d:x:%d:%d::/home/user%d:/bin/sh\n" % (i, 2000 + i, 2000 + i, i) for i in range(8000))
+    passwd.write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n" + filler)
+    assert passwd.stat().st_size > 300 << 10
+    tar = make_busybox_tar(str(tmp_path / "bigpasswd.tar"), [(str(passwd), "/etc/passwd")])
+    assert daemon.cli("import", tar, "bigpasswd:1").returncode == 0
+    try:
+        for _ in range(3):
+            r = daemon.cli("run", "--rm", "-u", "user7999", "bigpasswd:1", "id", "-u")
+            assert (r.returncode, r.stdout) == (0, "9999\n"), r.stderr
+            time.sleep(0.1)  # the daemon's reading, for the next start
+    finally:
+        daemon.cli("rmi", "bigpasswd:1")
