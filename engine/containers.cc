@@ -524,16 +524,16 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     status commit_status = ok();
     if (starts_next && sandbox.empty() && anon_names.empty()) {
         auto pending = std::make_shared<container::pending_commit>(_loop.get_executor());
-        persist(
-            *c,
+        // The writer is woken now: the start goes on without yielding to the loop.
+        _db->put(
+            "container", c->id, doc_of(*c),
             [pending, ex = _loop.get_executor()](status s) {
                 asio::post(ex, [pending, s] {
                     pending->outcome = s;
                     pending->done.set();
                 });
             },
-            false);
-        _db->wake();  // now: the start goes on without yielding to the loop
+            true);
         c->create_commit = std::move(pending);
     } else {
         commit_status = co_await persist_durably(*c);

@@ -7,9 +7,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <string_view>
 #include <thread>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/log.h"
@@ -110,10 +109,9 @@ struct metadata_db::impl {
     static std::vector<bool> superseded(const std::deque<op>& batch) {
         std::vector<bool> out(batch.size(), false);
         if (batch.size() < 2) return out;
-        std::unordered_map<std::string, size_t> last;
+        std::unordered_set<std::string> later;  // rows written after the one at hand
         for (size_t i = batch.size(); i-- > 0;) {
-            std::string row = batch[i].kind + '\0' + batch[i].key;
-            auto [it, fresh] = last.emplace(std::move(row), i);
+            const bool fresh = later.insert(batch[i].kind + '\0' + batch[i].key).second;
             out[i] = !fresh && !batch[i].erase;
         }
         return out;
