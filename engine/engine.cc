@@ -84,6 +84,14 @@ status engine::init() {
             continue;
         }
         auto c = from_doc(v.as_object());
+        // A batch's create queues its record before it makes the directory
+        // (engine::create_container): a crash in between leaves a record of
+        // a container that never was.
+        if (c->status == "created" && c->started_ns == 0 && !path_exists(container_dir(c->id))) {
+            log::warn("dropping the record of container {}: its create did not finish", row.key.substr(0, 12));
+            _db->erase("container", row.key);
+            continue;
+        }
         if (c->status == "removing") c->status = "exited";
         _names[c->name] = c->id;
         _containers[c->id] = c;

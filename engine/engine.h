@@ -475,7 +475,8 @@ private:
     // Puts the compiled program of this profile, for spec's capabilities,
     // into spec: from the cache, or compiled once on a worker.
     awaitable<void> batch_worker(std::shared_ptr<void> state, std::string first_id);
-    awaitable<void> batch_remove(std::shared_ptr<void> state, std::string id);
+    // after: set once the removal may begin (null: at once).
+    awaitable<void> batch_remove(std::shared_ptr<void> state, std::string id, std::shared_ptr<async_event> after);
     awaitable<void> batch_scheduled(std::shared_ptr<void> state, std::size_t index);
     awaitable<std::string> batch_start_one(std::shared_ptr<void> state, std::size_t index,
                                            std::chrono::steady_clock::time_point since);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -446,25 +447,40 @@ result<std::optional<netns_entry_profiles>> netns_entry_profiles_of(std::string_
 std::string seccomp_cache::key_of(std::string_view profile_json, const std::vector<std::string>& caps) {
     std::vector<std::string> sorted = caps;
     std::sort(sorted.begin(), sorted.end());
+    std::string caps_lines;
+    for (const auto& c : sorted) {
+        caps_lines += '\n';
+        caps_lines += c;
+    }
+    // Every start asks for the key of its profile: the builtin one's keys,
+    // one per capability set (a handful), are kept.
+    static std::mutex memo_mu;
+    static std::unordered_map<std::string, std::string> builtin_keys;
+    const bool builtin = profile_json == default_seccomp_profile();
+    if (builtin) {
+        std::lock_guard lock(memo_mu);
+        if (auto it = builtin_keys.find(caps_lines); it != builtin_keys.end()) return it->second;
+    }
     sha256 h;
     // Bumped whenever this file changes what a profile compiles to, so that
     // programs saved by an older berth are not reused.
     h.update("berth-seccomp-compiler 2\n");
     // The builtin profile is hashed once, not on every start.
-    static const std::string builtin = sha256::of(default_seccomp_profile());
-    if (profile_json == default_seccomp_profile()) h.update(builtin);
-    else h.update(profile_json);
-    for (const auto& c : sorted) {
-        h.update("\n");
-        h.update(c);
-    }
+    static const std::string builtin_digest = sha256::of(default_seccomp_profile());
+    h.update(builtin ? std::string_view(builtin_digest) : profile_json);
+    h.update(caps_lines);
     const scmp_version* v = seccomp_version();
     auto [kmaj, kmin] = running_kernel();
     // The kernel matters for minKernel rules.
     h.update(std::string("\n") + k_go_arch + " libseccomp " + std::to_string(v->major) + "." +
              std::to_string(v->minor) + "." + std::to_string(v->micro) + " linux " + std::to_string(kmaj) + "." +
              std::to_string(kmin));
-    return h.digest().substr(7, 32);
+    std::string key = h.digest().substr(7, 32);
+    if (builtin) {
+        std::lock_guard lock(memo_mu);
+        if (builtin_keys.size() < 64) builtin_keys.emplace(std::move(caps_lines), key);
+    }
+    return key;
 }
 
 std::shared_ptr<const std::string> seccomp_cache::find(const std::string& key) const {

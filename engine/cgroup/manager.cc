@@ -612,8 +612,14 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
     const bool parents_ready = _parents_ready.load(std::memory_order_acquire);
     const bool recyclable =
         keepable && _layout != layout::unified && l == limits{} && devices.allow.empty() && !devices.allow_all;
-    // A spare stands for every v1 directory (renamed into place); cgroup2's is made.
-    const bool recycled = recyclable && parents_ready && take_spare(id);
+    // A spare stands for every v1 directory (claimed under this id, or
+    // renamed into place); cgroup2's is made.
+    bool claimed = false;
+    {
+        std::lock_guard lock(_spares_mu);
+        claimed = _claimed.erase(id) > 0;
+    }
+    const bool recycled = claimed || (recyclable && parents_ready && take_spare(id));
     if (recycled) made = c.v1_dirs;  // undone with the rest
     bool cpuset_inherits = true;
     for (size_t i = 0; i < _h.size(); ++i) {
@@ -798,14 +804,37 @@ bool manager::take_spare(const std::string& id) {
     return false;
 }
 
+std::string manager::claim_spare() {
+    std::lock_guard lock(_spares_mu);
+    if (_spares.empty()) return {};
+    std::string name = std::move(_spares.back());
+    _spares.pop_back();
+    _claimed.insert(name);
+    return name;
+}
+
+bool manager::is_spare(const std::string& name) {
+    std::lock_guard lock(_spares_mu);
+    return _claimed.count(name) || _naming.count(name) ||
+           std::find(_spares.begin(), _spares.end(), name) != _spares.end();
+}
+
 bool manager::keep_as_spare(const std::string& id) {
-    std::string name;
+    // Named by a fresh container id: a create that claims it takes that id
+    // and renames nothing, so a container's cgroups are renamed once, at
+    // its removal. Known as a spare's before it exists (_naming), so that
+    // the sweep of stale cgroups never takes it for a crashed daemon's.
+    std::string name = random_id();
     {
         std::lock_guard lock(_spares_mu);
         if (_layout == layout::unified || !_recyclable.erase(id) || _spares_closed || _spares.size() >= k_max_spares)
             return false;
-        name = std::string(k_spare_prefix) + std::to_string(_next_spare++);
+        _naming.insert(name);
     }
+    auto named = scope_exit([&] {
+        std::lock_guard lock(_spares_mu);
+        _naming.erase(name);
+    });
     container_cgroup c = paths(id);
     if (c.v1_dirs.empty()) return false;
     // No task left (none can enter: the container is gone, and without
@@ -820,7 +849,7 @@ bool manager::keep_as_spare(const std::string& id) {
         if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return false;
     if (!rename_v1(id, name)) return false;  // the rest go as any container's
     std::lock_guard lock(_spares_mu);
-    _spares.push_back(std::move(name));
+    _spares.push_back(name);
     return true;
 }
 
@@ -846,6 +875,14 @@ std::size_t manager::spare_count() {
 }
 
 status manager::remove(const std::string& id) {
+    {
+        // Claimed, and its create() never ran: still a spare.
+        std::lock_guard lock(_spares_mu);
+        if (_claimed.erase(id)) {
+            _spares.push_back(id);
+            return ok();
+        }
+    }
     container_cgroup c = paths(id);
     // Kept: the v1 directories are a spare now; cgroup2's goes.
     std::vector<std::string> dirs = keep_as_spare(id) ? std::vector<std::string>{} : c.v1_dirs;

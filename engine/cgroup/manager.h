@@ -225,6 +225,16 @@ public:
     // Removes every spare (at the daemon's exit). Blocks.
     void drop_spares();
     std::size_t spare_count();
+    // A spare is named by a fresh container id. claim_spare() hands one out
+    // for a container the caller is about to create with Docker's defaults
+    // (engine::create_container: the claimed name becomes the container's
+    // id), and the create() of that id renames nothing: its v1 directories
+    // stand there already. "" when there is none. A claim whose create()
+    // never runs goes back with remove() of the id. Cheap (no syscall).
+    std::string claim_spare();
+    // Whether `name` is a spare's (kept, being kept or claimed): the sweep
+    // of stale cgroups leaves it.
+    bool is_spare(const std::string& name);
     container_cgroup paths(const std::string& id) const;
     // SIGKILLs every process in the container's cgroup: cgroup.kill where the
     // kernel has it (5.14+, cgroup2), else each pid of a v1 cgroup.procs.
@@ -260,16 +270,17 @@ private:
     std::string _cpus, _mems;
     // Set once a create found (or made) every parent; creates then skip them.
     std::atomic<bool> _parents_ready{false};
-    // Spare cgroups: names (".spare-<n>") present under every v1 parent,
-    // and the containers whose cgroups may become one.
+    // Spare cgroups: names (fresh container ids) present under every v1
+    // parent, and the containers whose cgroups may become one.
     bool rename_v1(const std::string& from, const std::string& to);
     bool take_spare(const std::string& id);
     bool keep_as_spare(const std::string& id);
     void remove_spare_dirs(const std::string& name);
     std::mutex _spares_mu;
     std::vector<std::string> _spares;
+    std::set<std::string> _claimed;  // claim_spare()'s, until their create()
+    std::set<std::string> _naming;   // being renamed into a spare
     std::set<std::string> _recyclable;
-    std::uint64_t _next_spare = 0;
     bool _spares_closed = false;  // drop_spares() ran: no more
 };
 

@@ -1,6 +1,7 @@
 // Spare cgroups against the real kernel (engine/cgroup/manager.cc): the
-// cgroups of a container with Docker's defaults become a spare at removal,
-// their counters reset, and the next such container takes it by rename;
+// cgroups of a container with Docker's defaults become a spare at removal
+// (renamed to a fresh container id), their counters reset, and the next
+// such container takes it, by rename or, claimed, under the spare's name;
 // anything with a limit, other device rules or a task left is removed as
 // before. Needs root and a v1 hierarchy (cgroup2 cannot rename).
 #include <signal.h>
@@ -56,8 +57,12 @@ protected:
         for (std::size_t i = 0; i < parents.size(); ++i) {
             if (mgr->hierarchies()[i].controllers.empty()) continue;
             auto names = list_directory(parents[i]);
+            // A spare's name is a fresh container id; the tests' own ids
+            // repeat one character.
             for (auto& n : names ? *names : std::vector<std::string>{})
-                if (starts_with(n, ".spare-")) out.push_back(parents[i] + "/" + n);
+                if (n.size() == 64 && n.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                    n != std::string(64, n[0]))
+                    out.push_back(parents[i] + "/" + n);
         }
         return out;
     }
@@ -196,15 +201,58 @@ TEST_F(SparesRoot, LimitsDeviceRulesAndTasksLeftAreNeverKept) {
     ASSERT_TRUE(mgr->remove(id('h')));
 }
 
-TEST_F(SparesRoot, ANewManagerRemovesTheSparesOfOneThatDidNotExit) {
+TEST_F(SparesRoot, AClaimedSpareIsTheNextContainersCgroupUnderItsOwnName) {
+    ASSERT_TRUE(mgr->create(id('l')));
+    ino_t before = inode_of(mgr->paths(id('l')).v1_dirs.front());
+    ASSERT_TRUE(mgr->remove(id('l')));
+    ASSERT_EQ(mgr->spare_count(), 1u);
+    // Named by a fresh container id, in every v1 hierarchy.
+    auto spares = spares_in_every_parent();
+    ASSERT_EQ(spares.size(), mgr->paths(id('l')).v1_dirs.size());
+    std::string name = spares.front().substr(spares.front().rfind('/') + 1);
+    EXPECT_EQ(name.size(), 64u);
+    EXPECT_EQ(name.find_first_not_of("0123456789abcdef"), std::string::npos) << name;
+
+    // Claimed and given back unused (a create that failed before its cgroup).
+    EXPECT_EQ(mgr->claim_spare(), name);
+    EXPECT_EQ(mgr->spare_count(), 0u);
+    EXPECT_TRUE(mgr->is_spare(name)) << "a claimed spare is no stale cgroup";
+    EXPECT_EQ(mgr->claim_spare(), "");
+    ASSERT_TRUE(mgr->remove(name));
+    EXPECT_EQ(mgr->spare_count(), 1u);
+    for (auto& d : mgr->paths(name).v1_dirs) EXPECT_TRUE(path_exists(d)) << d;
+
+    // Claimed and created: the directories stand where they were, and the
+    // cgroup works as any.
+    ASSERT_EQ(mgr->claim_spare(), name);
+    auto m = mgr->create(name);
+    ASSERT_TRUE(m) << m.err().message;
+    EXPECT_FALSE(mgr->is_spare(name));
+    EXPECT_EQ(inode_of(m->v1_dirs.front()), before) << "the removed container's cgroup";
+    if (!m->v2_dir.empty()) {
+        EXPECT_TRUE(path_exists(m->v2_dir + "/cgroup.procs"));
+    }
+    burn_in(name);
+    ASSERT_TRUE(mgr->remove(name));
+    EXPECT_EQ(mgr->spare_count(), 1u);
+    EXPECT_FALSE(path_exists(m->v1_dirs.front())) << "renamed to the next spare's name";
+}
+
+TEST_F(SparesRoot, ANewManagerLeavesWhatMayBeAContainersCgroup) {
+    // A crashed daemon's spares look like its containers' cgroups (which
+    // live on: live-restore). The engine's sweep of stale cgroups, which
+    // knows the containers, removes them (engine::sweep_stale_cgroups).
     ASSERT_TRUE(mgr->create(id('i')));
     ASSERT_TRUE(mgr->remove(id('i')));
     ASSERT_EQ(mgr->spare_count(), 1u);
-    ASSERT_FALSE(spares_in_every_parent().empty());
+    auto spares = spares_in_every_parent();
+    ASSERT_FALSE(spares.empty());
     auto again = cgroup::manager::detect("/tmp/berth-spares-test", parent);
     ASSERT_TRUE(again) << again.err().message;
-    EXPECT_TRUE(spares_in_every_parent().empty());
     EXPECT_EQ((*again)->spare_count(), 0u);
+    std::string name = spares.front().substr(spares.front().rfind('/') + 1);
+    EXPECT_FALSE((*again)->is_spare(name));
+    for (auto& d : spares) EXPECT_TRUE(path_exists(d)) << d;
 }
 
 }  // namespace
