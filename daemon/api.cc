@@ -189,6 +189,7 @@ awaitable<bool> api_server::impl::route(socket_t& s, request& req) {
     if (p == "/containers/create" && m == v::post) co_return co_await containers_create(s, req);
     if (p == "/berth/containers/run" && m == v::post) co_return co_await containers_run_batch(s, req, eng);
     if (p == "/berth/pools" || starts_with(p, "/berth/pools/")) co_return co_await pools_route(s, req, eng);
+    if (p == "/berth/spares" && m == v::get) co_return co_await spares_route(s, req, eng);
     if (p == "/containers/json" && m == v::get) co_return co_await containers_list(s, req, eng);
     if (p == "/containers/prune" && m == v::post) {
         auto removed = co_await eng.prune_containers();

@@ -14,6 +14,7 @@
 
 #include "base/util.h"
 #include "daemon/handlers.h"
+#include "engine/cgroup/manager.h"
 
 namespace berth::api {
 
@@ -69,6 +70,16 @@ awaitable<bool> pools_route(socket_t& s, request& req, engine& eng) {
         co_return co_await reply(s, req, http::status::no_content, "");
     }
     co_return co_await reply_error(s, req, make_error(errc::not_found, "page not found"));
+}
+
+awaitable<bool> spares_route(socket_t& s, request& req, engine& eng) {
+    // What berth keeps for the next containers (engine/cgroup/manager.h):
+    // the spare cgroups' names, which look like containers' ids.
+    json::array cgroups;
+    for (auto& name : eng.cgroups().spare_names()) cgroups.emplace_back(name);
+    json::object out;
+    out["Cgroups"] = std::move(cgroups);
+    co_return co_await reply_json(s, req, http::status::ok, out);
 }
 
 awaitable<bool> containers_run_batch(socket_t& s, request& req, engine& eng) {

@@ -48,6 +48,7 @@ awaitable<bool> system_df(socket_t& s, request& req, engine& eng);
 awaitable<bool> containers_run_batch(socket_t& s, request& req, engine& eng);
 // Warm pools: GET/POST /berth/pools, DELETE /berth/pools/{image}.
 awaitable<bool> pools_route(socket_t& s, request& req, engine& eng);
+awaitable<bool> spares_route(socket_t& s, request& req, engine& eng);
 
 // api_list.cc: GET /containers/json with Docker's filters, limit, size, before, since.
 awaitable<bool> containers_list(socket_t& s, request& req, engine& eng);

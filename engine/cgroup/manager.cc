@@ -819,6 +819,14 @@ bool manager::is_spare(const std::string& name) {
            std::find(_spares.begin(), _spares.end(), name) != _spares.end();
 }
 
+std::vector<std::string> manager::spare_names() {
+    std::lock_guard lock(_spares_mu);
+    std::vector<std::string> out = _spares;
+    out.insert(out.end(), _claimed.begin(), _claimed.end());
+    out.insert(out.end(), _naming.begin(), _naming.end());
+    return out;
+}
+
 bool manager::keep_as_spare(const std::string& id) {
     // Named by a fresh container id: a create that claims it takes that id
     // and renames nothing, so a container's cgroups are renamed once, at

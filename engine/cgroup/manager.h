@@ -235,6 +235,8 @@ public:
     // Whether `name` is a spare's (kept, being kept or claimed): the sweep
     // of stale cgroups leaves it.
     bool is_spare(const std::string& name);
+    // Every spare's name, claimed or not (GET /berth/spares).
+    std::vector<std::string> spare_names();
     container_cgroup paths(const std::string& id) const;
     // SIGKILLs every process in the container's cgroup: cgroup.kill where the
     // kernel has it (5.14+, cgroup2), else each pid of a v1 cgroup.procs.

@@ -167,7 +167,8 @@ def spare_cgroup_names(daemon):
     import os
     from conftest import cgroup_parents
     # cgroup2 directories have cgroup.controllers; v1 ones do not.
-    v1 = [p for p in cgroup_parents(daemon.root) if not os.path.exists(os.path.join(os.path.dirname(p), "cgroup.controllers"))]
+    v1 = [p for p in cgroup_parents(daemon.root)
+          if not os.path.exists(os.path.join(os.path.dirname(p), "cgroup.controllers"))]
     if not v1:
         return None
     containers = all_ids(daemon)
@@ -179,15 +180,20 @@ def test_a_batch_container_takes_a_spare_cgroup_as_its_id(daemon):
     """A removed container's cgroups with Docker's defaults are kept, named
     by a fresh container id; a batch's next container takes that id, so its
     cgroups are renamed once in its life (at its removal), not twice."""
-    r = daemon.cli("run", "--count", "4", "--parallel", "1", "--rm", "busybox", "true", timeout=120)
+    r = daemon.cli("run", "--count", "6", "--parallel", "3", "--rm", "busybox", "true", timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
     spares = spare_cgroup_names(daemon)
     if spares is None:
         import pytest
         pytest.skip("no v1 cgroup hierarchy on this host: cgroup2 keeps no spares")
     assert spares, "removed containers with Docker's defaults left no spare"
+    st, listed = daemon.api("GET", "/berth/spares")
+    assert st == 200 and set(listed["Cgroups"]) == spares, (listed, spares)
+    assert len(spares) >= 2, spares
     before = all_ids(daemon)
-    r = daemon.cli("run", "--count", "2", "--parallel", "1", "busybox", "true", timeout=120)
+    # Both created while the first still runs: neither can take a spare
+    # its predecessor left (an exited container's cgroup is kept too).
+    r = daemon.cli("run", "--count", "2", "--parallel", "2", "busybox", "sleep", "1", timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
     made = all_ids(daemon) - before
     assert len(made) == 2
