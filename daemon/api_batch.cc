@@ -73,12 +73,17 @@ awaitable<bool> pools_route(socket_t& s, request& req, engine& eng) {
 }
 
 awaitable<bool> spares_route(socket_t& s, request& req, engine& eng) {
-    // What berth keeps for the next containers (engine/cgroup/manager.h):
-    // the spare cgroups' names, which look like containers' ids.
+    // What berth keeps for the next containers: the spare cgroups' names
+    // (engine/cgroup/manager.h) and the spare directories' in
+    // <data-root>/containers (engine/container_dirs.h), which look like
+    // containers' ids where a spare cgroup and directory go together.
     json::array cgroups;
     for (auto& name : eng.cgroups().spare_names()) cgroups.emplace_back(name);
+    json::array dirs;
+    for (auto& name : eng.spare_directories()) dirs.emplace_back(name);
     json::object out;
     out["Cgroups"] = std::move(cgroups);
+    out["Directories"] = std::move(dirs);
     co_return co_await reply_json(s, req, http::status::ok, out);
 }
 

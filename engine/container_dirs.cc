@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -108,7 +109,7 @@ void spare_dirs::clear_leftovers() {
         if (is_spare_name(n)) (void)remove_all(_containers + "/" + n);
 }
 
-bool spare_dirs::give(const std::string& dir) {
+bool spare_dirs::give(const std::string& dir, const std::string& as) {
     {
         std::lock_guard lock(_mu);
         if (_free.size() >= _max) return false;
@@ -143,12 +144,43 @@ bool spare_dirs::give(const std::string& dir) {
     if (!init || !only(init.get(), {"etc"})) return false;
     unique_fd etc = open_dir_at(init.get(), "etc");
     if (!etc || !only(etc.get(), {"hostname", "hosts", "resolv.conf"})) return false;
+    std::string spare;
+    {
+        std::lock_guard lock(_mu);
+        if (_free.size() >= _max) return false;
+        spare = as.empty() ? _containers + "/.spare-" + std::to_string(_next++) : _containers + "/" + as;
+    }
+    if (::renameat(AT_FDCWD, dir.c_str(), AT_FDCWD, spare.c_str()) != 0) return false;
+    if (!as.empty()) {
+        // Over their old bytes (overwrite_file): no new inode, no flush.
+        const std::string hostname = as.substr(0, 12);
+        auto put = [&](const char* name, const std::string& text) {
+            return overwrite_file(spare + "/init/etc/" + name, text).has_value();
+        };
+        if (!put("hostname", hostname + "\n") || !put("hosts", hosts_file(hostname)) ||
+            !put("resolv.conf", resolv_conf())) {
+            (void)remove_all(spare);
+            return true;  // gone: the caller has nothing left to remove
+        }
+    }
     std::lock_guard lock(_mu);
-    if (_free.size() >= _max) return false;
-    std::string spare = _containers + "/.spare-" + std::to_string(_next++);
-    if (::rename(dir.c_str(), spare.c_str()) != 0) return false;
     _free.push_back(std::move(spare));
     return true;
+}
+
+bool spare_dirs::take_named(const std::string& dir) {
+    std::lock_guard lock(_mu);
+    auto it = std::find(_free.begin(), _free.end(), dir);
+    if (it == _free.end()) return false;
+    _free.erase(it);
+    return true;
+}
+
+std::vector<std::string> spare_dirs::names() {
+    std::lock_guard lock(_mu);
+    std::vector<std::string> out;
+    for (const auto& path : _free) out.push_back(path.substr(path.rfind('/') + 1));
+    return out;
 }
 
 bool spare_dirs::take(const std::string& dir) {
@@ -166,7 +198,8 @@ bool spare_dirs::take(const std::string& dir) {
 
 status make_container_dirs(const std::string& dir, const std::string& hostname, bool host_net, bool shared,
                            spare_dirs* spares) {
-    if (!(shared && spares && spares->take(dir))) {
+    // A spare kept under this container's id (give()'s `as`) stands at `dir`.
+    if (!(shared && spares && (spares->take_named(dir) || spares->take(dir)))) {
         // Remapped: others may pass (not list) it, for the daemon's
         // idmapped view of upper/ and work/, where the host's root is nobody.
         if (::mkdir(dir.c_str(), k_dir_mode) != 0) {

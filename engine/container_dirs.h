@@ -32,10 +32,18 @@ public:
     // Removes spares a previous daemon left (at start, before any create).
     void clear_leftovers();
     // Keeps the removed container's `dir` as a spare if it is untouched
-    // (true); false: the caller removes it.
-    bool give(const std::string& dir);
+    // (true); false: the caller removes it. With `as` (a fresh container
+    // id: the name its cgroups were kept under, cgroup::manager::remove) it
+    // is renamed to <containers>/<as>, its init files written for that id's
+    // default hostname and a network of its own: the next container, which
+    // claims that id, finds its directory made (take_named).
+    bool give(const std::string& dir, const std::string& as = {});
     // Renames a spare to `dir` (true); false: none (the caller makes one).
     bool take(const std::string& dir);
+    // The spare that stands at `dir` already (give()'s `as`): taken, true.
+    bool take_named(const std::string& dir);
+    // The spares' names (GET /berth/spares).
+    std::vector<std::string> names();
     // <containers>/.spare-<n>: what clear_leftovers() removes.
     static bool is_spare_name(const std::string& name);
 

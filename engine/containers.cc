@@ -453,6 +453,19 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     // mount namespace).
     std::string dir = container_dir(c->id);
     bool host_net = net == "host";
+    // A claimed spare kept with its container's directory (engine::destroy)
+    // and its cgroup2 directory: nothing is left to make, and the create
+    // needs no worker. Its init files were written for its id's default
+    // hostname and a network of its own.
+    bool made_already = false;
+    const bool dir_taken = keepable && !remapped && !host_net && hostname == c->id.substr(0, 12) &&
+                           anon_names.empty() && _spare_dirs->take_named(dir);
+    if (dir_taken) {
+        if (auto cg = _cgroups->adopt(c->id)) {
+            prepared = std::make_shared<const cgroup::container_cgroup>(std::move(*cg));
+            made_already = true;
+        }
+    }
     // --userns-remap: the upper and work directories belong to the
     // container's root (the lower ones, the init layer too, are idmapped).
     long long remapped_uid = remapped ? runtime::map_to_host(_opts.uid_map, 0) : -1;
@@ -470,7 +483,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
     if (remapped && _opts.userns_copy) layer_copies = remapped_layer_copies(*c);
     auto job0 = [dir, hostname, host_net, anon_names, root = _opts.data_root, remapped_uid, remapped_gid,
                  remapped_volumes, layer_copies, copy = remapped && _opts.userns_copy, uid_map = _opts.uid_map,
-                 gid_map = _opts.gid_map, spares = remapped ? nullptr : _spare_dirs.get(), this, id = c->id,
+                 gid_map = _opts.gid_map, spares = remapped || dir_taken ? nullptr : _spare_dirs.get(), this, id = c->id,
                  prepare_cgroup, keepable, &prepared]() -> status {
         for (const auto& n : anon_names)
             BERTH_TRY(volumes::create(root, n, json::object{{anonymous_volume_label, ""}}));
@@ -533,7 +546,7 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         queue_record();
     }
     status made = ok();
-    if (sandbox.empty()) {
+    if (sandbox.empty() && !made_already) {
         made = co_await _workers.run(offload_reason::filesystem, std::move(job0));
     }
     if (!made) {
@@ -1733,8 +1746,15 @@ awaitable<status> engine::destroy(container_ptr c) {
     const bool cgroup = c->cgroup_removals == 0;
     spare_dirs* spares = sandbox_alive || c->namespaces_held || !cgroup ? nullptr : _spare_dirs.get();
     auto job6 = [this, dir, id = c->id, cgroup, spares]() -> status {
-        const bool emptied = cgroup && _cgroups->remove(id);
-        if (spares && emptied && spares->give(dir)) return ok();
+        // A spare cgroup and the spare directory go under one name (a fresh
+        // container id), published only once both are: the batch's create
+        // that claims it finds everything made (create_container).
+        std::string kept;
+        const bool emptied = cgroup && _cgroups->remove(id, spares ? &kept : nullptr);
+        auto publish = scope_exit([&] {
+            if (!kept.empty()) _cgroups->publish_spare(kept);
+        });
+        if (spares && emptied && spares->give(dir, kept)) return ok();
         return remove_all(dir);
     };
     auto s = co_await _workers.run(offload_reason::filesystem, std::move(job6));

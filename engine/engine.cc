@@ -118,6 +118,8 @@ status engine::init() {
 
 void engine::start() { _monitor->start(); }
 
+std::vector<std::string> engine::spare_directories() { return _spare_dirs ? _spare_dirs->names() : std::vector<std::string>{}; }
+
 // Persistence --------------------------------------------------------------
 
 std::string engine::doc_of(const container& c) const {

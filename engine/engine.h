@@ -225,6 +225,8 @@ public:
     worker_pool& workers() { return _workers; }
     asio::io_context& loop() { return _loop; }
     cgroup::manager& cgroups() { return *_cgroups; }
+    // The names of the spare directories in <data-root>/containers (GET /berth/spares).
+    std::vector<std::string> spare_directories();
     storage::image_store& store() { return *_store; }
     // <data-root>/containers/<id>: upper/, work/, init/, the log.
     std::string container_dir(const std::string& id) const;

@@ -621,11 +621,22 @@ result<container_cgroup> manager::create(const std::string& id, const limits& l,
     }
     const bool recycled = claimed || (recyclable && parents_ready && take_spare(id));
     if (recycled) made = c.v1_dirs;  // undone with the rest
+    // A claimed spare's cgroup2 directory may have been made already, its
+    // device program attached (premake_v2).
+    bool v2_made = false;
+    if (claimed) {
+        std::lock_guard lock(_spares_mu);
+        v2_made = _v2_ready.erase(id) > 0;
+    }
     bool cpuset_inherits = true;
     for (size_t i = 0; i < _h.size(); ++i) {
         const std::string& parent = parents[i];
         bool cpuset = _h[i].controllers.find("cpuset") != std::string::npos;
         std::string dir = parent + "/" + id;
+        if (v2_made && _h[i].controllers.empty()) {
+            made.push_back(dir);
+            continue;
+        }
         const bool spare = recycled && !_h[i].controllers.empty();
         bool made_dir = spare || (parents_ready && ::mkdir(dir.c_str(), 0755) == 0);
         if (!made_dir) {
@@ -799,7 +810,19 @@ bool manager::take_spare(const std::string& id) {
         name = std::move(_spares.back());
         _spares.pop_back();
     }
-    if (rename_v1(name, id)) return true;
+    bool v2_made = false;
+    {
+        std::lock_guard lock(_spares_mu);
+        v2_made = _v2_ready.erase(name) > 0;
+    }
+    if (rename_v1(name, id)) {
+        // cgroup2 cannot rename: the spare's directory there goes, and
+        // create() makes the container's.
+        if (v2_made)
+            for (size_t i = 0; i < _h.size(); ++i)
+                if (_h[i].controllers.empty()) ::rmdir((parent_dirs()[i] + "/" + name).c_str());
+        return true;
+    }
     remove_spare_dirs(name);  // what was not renamed
     return false;
 }
@@ -827,7 +850,42 @@ std::vector<std::string> manager::spare_names() {
     return out;
 }
 
-bool manager::keep_as_spare(const std::string& id) {
+std::optional<container_cgroup> manager::adopt(const std::string& id) {
+    const bool has_v2 = std::any_of(_h.begin(), _h.end(), [](const hierarchy& h) { return h.controllers.empty(); });
+    {
+        std::lock_guard lock(_spares_mu);
+        if (!_claimed.count(id) || (has_v2 && !_v2_ready.count(id))) return std::nullopt;
+        _claimed.erase(id);
+        _v2_ready.erase(id);
+        _recyclable.insert(id);
+    }
+    return paths(id);
+}
+
+void manager::publish_spare(const std::string& name) {
+    std::lock_guard lock(_spares_mu);
+    if (_naming.erase(name)) _spares.push_back(name);
+}
+
+void manager::premake_v2(const std::string& name) {
+    auto parents = parent_dirs();
+    for (size_t i = 0; i < _h.size(); ++i) {
+        if (!_h[i].controllers.empty()) continue;
+        const std::string dir = parents[i] + "/" + name;
+        if (::mkdir(dir.c_str(), 0755) != 0) return;
+        if (_device_prog) {
+            unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!dfd || !attach_device_program(_device_prog.get(), dfd.get())) {
+                ::rmdir(dir.c_str());
+                return;
+            }
+        }
+    }
+    std::lock_guard lock(_spares_mu);
+    _v2_ready.insert(name);
+}
+
+std::string manager::keep_as_spare(const std::string& id, bool publish) {
     // Named by a fresh container id: a create that claims it takes that id
     // and renames nothing, so a container's cgroups are renamed once, at
     // its removal. Known as a spare's before it exists (_naming), so that
@@ -836,7 +894,7 @@ bool manager::keep_as_spare(const std::string& id) {
     {
         std::lock_guard lock(_spares_mu);
         if (_layout == layout::unified || !_recyclable.erase(id) || _spares_closed || _spares.size() >= k_max_spares)
-            return false;
+            return {};
         _naming.insert(name);
     }
     auto named = scope_exit([&] {
@@ -844,27 +902,31 @@ bool manager::keep_as_spare(const std::string& id) {
         _naming.erase(name);
     });
     container_cgroup c = paths(id);
-    if (c.v1_dirs.empty()) return false;
+    if (c.v1_dirs.empty()) return {};
     // No task left (none can enter: the container is gone, and without
     // CAP_SYS_ADMIN it could neither move its processes nor make a cgroup
     // below its own). Read in one hierarchy: berth places every process of
     // a container (its first, an exec's) in all of them at once, so one
     // left behind shows in each.
     auto procs = read_file(c.v1_dirs.front() + "/cgroup.procs");
-    if (!procs || !trim(*procs).empty()) return false;
+    if (!procs || !trim(*procs).empty()) return {};
     std::size_t n = 0;
     for (auto& h : _h)
-        if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return false;
-    if (!rename_v1(id, name)) return false;  // the rest go as any container's
-    std::lock_guard lock(_spares_mu);
-    _spares.push_back(name);
-    return true;
+        if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return {};
+    if (!rename_v1(id, name)) return {};  // the rest go as any container's
+    // Its cgroup2 directory too, made now (the removed container's goes in
+    // remove()): a batch's create that claims it then has nothing to make.
+    premake_v2(name);
+    named.dismiss();  // still _naming's until published
+    if (publish) publish_spare(name);
+    return name;
 }
 
 void manager::remove_spare_dirs(const std::string& name) {
     auto parents = parent_dirs();
-    for (size_t i = 0; i < _h.size(); ++i)
-        if (!_h[i].controllers.empty()) ::rmdir((parents[i] + "/" + name).c_str());
+    for (size_t i = 0; i < _h.size(); ++i) ::rmdir((parents[i] + "/" + name).c_str());  // cgroup2's, if made
+    std::lock_guard lock(_spares_mu);
+    _v2_ready.erase(name);
 }
 
 void manager::drop_spares() {
@@ -872,6 +934,8 @@ void manager::drop_spares() {
     {
         std::lock_guard lock(_spares_mu);
         spares.swap(_spares);
+        spares.insert(spares.end(), _naming.begin(), _naming.end());  // kept, not yet published
+        _naming.clear();
         _spares_closed = true;
     }
     for (auto& name : spares) remove_spare_dirs(name);
@@ -882,7 +946,7 @@ std::size_t manager::spare_count() {
     return _spares.size();
 }
 
-status manager::remove(const std::string& id) {
+status manager::remove(const std::string& id, std::string* kept_as) {
     {
         // Claimed, and its create() never ran: still a spare.
         std::lock_guard lock(_spares_mu);
@@ -893,7 +957,9 @@ status manager::remove(const std::string& id) {
     }
     container_cgroup c = paths(id);
     // Kept: the v1 directories are a spare now; cgroup2's goes.
-    std::vector<std::string> dirs = keep_as_spare(id) ? std::vector<std::string>{} : c.v1_dirs;
+    std::string kept = keep_as_spare(id, kept_as == nullptr);
+    if (kept_as) *kept_as = kept;
+    std::vector<std::string> dirs = !kept.empty() ? std::vector<std::string>{} : c.v1_dirs;
     if (!c.v2_dir.empty()) dirs.push_back(c.v2_dir);
     status result;
     for (auto& d : dirs) {

@@ -221,7 +221,12 @@ public:
     // only) and left empty, thawed and never OOM-killed are kept instead as
     // a spare, their counters reset, which the next such create() renames
     // into place (see "Spare cgroups" in manager.cc).
-    status remove(const std::string& id);
+    // kept_as: where the v1 part is kept as a spare, its name, which the
+    // caller publishes (publish_spare) once the container's directory is
+    // kept under the same name (engine::destroy): until then no create can
+    // claim it. Without kept_as a spare is published at once.
+    status remove(const std::string& id, std::string* kept_as = nullptr);
+    void publish_spare(const std::string& name);
     // Removes every spare (at the daemon's exit). Blocks.
     void drop_spares();
     std::size_t spare_count();
@@ -237,6 +242,11 @@ public:
     bool is_spare(const std::string& name);
     // Every spare's name, claimed or not (GET /berth/spares).
     std::vector<std::string> spare_names();
+    // A claimed spare made the container's cgroup with no syscall: its v1
+    // directories and its cgroup2 one (made, with Docker's device program,
+    // when it was kept) stand under its name. nullopt where the cgroup2 one
+    // is missing: create() then makes that.
+    std::optional<container_cgroup> adopt(const std::string& id);
     container_cgroup paths(const std::string& id) const;
     // SIGKILLs every process in the container's cgroup: cgroup.kill where the
     // kernel has it (5.14+, cgroup2), else each pid of a v1 cgroup.procs.
@@ -276,12 +286,16 @@ private:
     // parent, and the containers whose cgroups may become one.
     bool rename_v1(const std::string& from, const std::string& to);
     bool take_spare(const std::string& id);
-    bool keep_as_spare(const std::string& id);
+    // The spare's name, "" when not kept; published with `publish`.
+    std::string keep_as_spare(const std::string& id, bool publish);
+    // cgroup2's directory of a spare, made when it is kept (hybrid hosts).
+    void premake_v2(const std::string& name);
     void remove_spare_dirs(const std::string& name);
     std::mutex _spares_mu;
     std::vector<std::string> _spares;
     std::set<std::string> _claimed;  // claim_spare()'s, until their create()
-    std::set<std::string> _naming;   // being renamed into a spare
+    std::set<std::string> _naming;   // being renamed into a spare, or not published yet
+    std::set<std::string> _v2_ready;  // spares whose cgroup2 directory is made
     std::set<std::string> _recyclable;
     bool _spares_closed = false;  // drop_spares() ran: no more
 };

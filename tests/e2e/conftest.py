@@ -234,11 +234,16 @@ def monitor_children(pid):
     return zygotes, others
 
 
-def container_dirs(root):
-    """The names in <root>/containers that belong to containers (or a
-    pool's sandboxes): without the daemon's spare directories (.spare-N,
-    removed containers' untouched directories kept for later creates)."""
-    return [n for n in os.listdir(os.path.join(root, "containers")) if not n.startswith(".spare-")]
+def container_dirs(d):
+    """The names in <root>/containers of daemon d that belong to containers
+    (or a pool's sandboxes): without the daemon's spare directories
+    (removed containers' untouched directories kept for later creates:
+    .spare-N, or a fresh container id where the spare cgroup of that name
+    goes with it; GET /berth/spares)."""
+    st, spares = d.api("GET", "/berth/spares")
+    assert st == 200, spares
+    kept = set(spares["Directories"])
+    return [n for n in os.listdir(os.path.join(d.root, "containers")) if not n.startswith(".spare-") and n not in kept]
 
 
 def exit_records(root):

@@ -189,11 +189,14 @@ def test_a_batch_container_takes_a_spare_cgroup_as_its_id(daemon):
     assert spares, "removed containers with Docker's defaults left no spare"
     st, listed = daemon.api("GET", "/berth/spares")
     assert st == 200 and set(listed["Cgroups"]) == spares, (listed, spares)
+    # Removed with their cgroups, their directories went under the same names.
+    assert set(listed["Directories"]) & spares, listed
     assert len(spares) >= 2, spares
     before = all_ids(daemon)
     # Both created while the first still runs: neither can take a spare
     # its predecessor left (an exited container's cgroup is kept too).
-    r = daemon.cli("run", "--count", "2", "--parallel", "2", "busybox", "sleep", "1", timeout=120)
+    r = daemon.cli("run", "--count", "2", "--parallel", "2", "busybox", "sh", "-c",
+                   "cat /etc/hostname; grep -c $(hostname) /etc/hosts; sleep 1", timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
     made = all_ids(daemon) - before
     assert len(made) == 2
@@ -201,6 +204,8 @@ def test_a_batch_container_takes_a_spare_cgroup_as_its_id(daemon):
     for cid in made:
         info = json.loads(daemon.cli("inspect", cid).stdout)[0]
         assert info["State"]["ExitCode"] == 0 and info["Config"]["Hostname"] == cid[:12], info["Config"]
+        # Its init files are its own (written when the spare was kept).
+        assert daemon.cli("logs", cid).stdout == cid[:12] + "\n1\n", daemon.cli("logs", cid).stdout
     daemon.cli("rm", *made)
 
 

@@ -171,7 +171,7 @@ def test_blkio_weight_warns_where_the_kernel_lacks_it_and_runs(daemon):
 
 def test_invalid_limits_are_refused_and_leave_nothing(daemon):
     before = container_ids(daemon)
-    dirs_before = sorted(container_dirs(daemon.root))
+    dirs_before = sorted(container_dirs(daemon))
     cases = [
         (["-m", "1k"], "Minimum memory limit allowed is 6MB"),
         (["--cpus", "99"], "Range of CPUs is from 0.01 to {0}.00, as there are only {0} CPUs available".format(
@@ -189,7 +189,7 @@ def test_invalid_limits_are_refused_and_leave_nothing(daemon):
         assert r.returncode == 125, (args, r.returncode, r.stderr)
         assert message in r.stderr, (args, r.stderr)
     assert container_ids(daemon) == before
-    assert sorted(container_dirs(daemon.root)) == dirs_before
+    assert sorted(container_dirs(daemon)) == dirs_before
 
 
 def test_limits_through_the_api(daemon):

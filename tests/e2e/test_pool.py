@@ -127,16 +127,16 @@ def assert_sandbox_gone(d, cid, pid):
 
 def assert_no_leaks(d):
     """Every directory in <root>/containers and every container cgroup is a
-    container's or a ready sandbox's, or a v1 cgroup kept as a spare (named
-    by a fresh container id: GET /berth/spares); every exit is acknowledged."""
+    container's or a ready sandbox's, or a spare (a cgroup and directory kept
+    for later containers, named by a fresh container id: GET /berth/spares);
+    every exit is acknowledged."""
     def leaks():
         known = container_ids(d) | set(ready_ids(d))
         st, spares = d.api("GET", "/berth/spares")
         assert st == 200, spares
-        out = [n for n in container_dirs(d.root) if n not in known]
+        out = [n for n in container_dirs(d) if n not in known]
+        ok = known | set(spares["Cgroups"])
         for parent in cgroup_parents(d.root):
-            v2 = os.path.exists(os.path.join(os.path.dirname(parent), "cgroup.controllers"))
-            ok = known if v2 else known | set(spares["Cgroups"])
             out += [os.path.join(parent, n) for n in os.listdir(parent)
                     if len(n) == 64 and os.path.isdir(os.path.join(parent, n)) and n not in ok]
         return out
@@ -964,8 +964,8 @@ def test_removed_while_filling(pooled):
     assert pools(d) == {}
     # Every sandbox, the ready ones and those in preparation, goes.
     assert wait_until(lambda: ready_ids(d) == {} and
-                      set(container_dirs(d.root)) <= container_ids(d), 10), \
-        (ready_ids(d), container_dirs(d.root))
+                      set(container_dirs(d)) <= container_ids(d), 10), \
+        (ready_ids(d), container_dirs(d))
     r = d.cli("run", "--rm", "busybox", "echo", "cold")
     assert (r.returncode, r.stdout) == (0, "cold\n"), r.stderr
     # Set and removed in quick succession, then set for good.
@@ -1271,8 +1271,8 @@ def test_daemon_restart_discards_the_pool(fresh, sig):
     # Nothing in <root>/containers without a container record.
     records = container_ids(d)
     assert records == {running, created}
-    assert wait_until(lambda: set(container_dirs(d.root)) <= records), \
-        container_dirs(d.root)
+    assert wait_until(lambda: set(container_dirs(d)) <= records), \
+        container_dirs(d)
     # Of the monitor's children, only the running container is in a container cgroup.
     assert wait_until(lambda: set(sandbox_procs(d)) == {running}), sandbox_procs(d)
 

@@ -181,14 +181,14 @@ def test_create_then_start_attached(daemon):
 
 
 def test_failed_create_leaves_nothing(daemon):
-    before = sorted(container_dirs(daemon.root))
+    before = sorted(container_dirs(daemon))
     r = daemon.cli("create", "nosuchimage", "true")
     assert r.returncode == 125
     r = daemon.cli("create", "--name", "bad name!", "busybox", "true")
     assert r.returncode == 125
     r = daemon.cli("create", "--cap-add", "NOT_A_CAP", "busybox", "true")
     assert r.returncode == 125 and "capability" in r.stderr.lower()
-    assert sorted(container_dirs(daemon.root)) == before
+    assert sorted(container_dirs(daemon)) == before
 
 
 def test_network_none_has_only_lo_and_host_shares(daemon):

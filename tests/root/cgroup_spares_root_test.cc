@@ -238,6 +238,55 @@ TEST_F(SparesRoot, AClaimedSpareIsTheNextContainersCgroupUnderItsOwnName) {
     EXPECT_FALSE(path_exists(m->v1_dirs.front())) << "renamed to the next spare's name";
 }
 
+TEST_F(SparesRoot, ASpareKeptForItsDirectoryIsClaimedOnlyOncePublishedAndAdoptedWhole) {
+    ASSERT_TRUE(mgr->create(id('m')));
+    std::string kept;
+    ASSERT_TRUE(mgr->remove(id('m'), &kept));
+    ASSERT_EQ(kept.size(), 64u);
+    EXPECT_TRUE(mgr->is_spare(kept)) << "the stale sweep leaves it";
+    EXPECT_EQ(mgr->spare_count(), 0u);
+    EXPECT_EQ(mgr->claim_spare(), "") << "not claimable before it is published";
+    auto paths = mgr->paths(kept);
+    for (auto& d : paths.v1_dirs) EXPECT_TRUE(path_exists(d)) << d;
+    // cgroup2's directory is made when the spare is kept (hybrid hosts).
+    if (!paths.v2_dir.empty()) {
+        EXPECT_TRUE(path_exists(paths.v2_dir + "/cgroup.procs"));
+        EXPECT_FALSE(path_exists(mgr->paths(id('m')).v2_dir));
+    }
+    mgr->publish_spare(kept);
+    EXPECT_EQ(mgr->spare_count(), 1u);
+    ASSERT_EQ(mgr->claim_spare(), kept);
+    auto adopted = mgr->adopt(kept);
+    ASSERT_TRUE(adopted);
+    EXPECT_EQ(adopted->v1_dirs, paths.v1_dirs);
+    EXPECT_FALSE(mgr->is_spare(kept));
+    EXPECT_FALSE(mgr->adopt(kept)) << "adopted once";
+    burn_in(kept);  // it works as any cgroup
+    // Adopted, it is a container's with the defaults: kept again at removal.
+    ASSERT_TRUE(mgr->remove(kept));
+    EXPECT_EQ(mgr->spare_count(), 1u);
+    for (auto& d : paths.v1_dirs) EXPECT_FALSE(path_exists(d)) << d;
+    if (!paths.v2_dir.empty()) {
+        EXPECT_FALSE(path_exists(paths.v2_dir));
+    }
+    // A spare renamed into place for a container's own id leaves no
+    // cgroup2 directory of its name behind.
+    auto spare = spares_in_every_parent();
+    ASSERT_FALSE(spare.empty());
+    std::string name = spare.front().substr(spare.front().rfind('/') + 1);
+    ASSERT_TRUE(mgr->create(id('n')));
+    EXPECT_EQ(mgr->spare_count(), 0u);
+    if (!mgr->paths(name).v2_dir.empty()) {
+        EXPECT_FALSE(path_exists(mgr->paths(name).v2_dir));
+    }
+    ASSERT_TRUE(mgr->remove(id('n')));
+    mgr->drop_spares();
+    for (auto& p : mgr->parent_dirs()) {
+        auto names = list_directory(p);
+        for (auto& n : names ? *names : std::vector<std::string>{}) EXPECT_NE(n.size(), 64u) << p << "/" << n;
+    }
+}
+
 TEST_F(SparesRoot, ANewManagerLeavesWhatMayBeAContainersCgroup) {
     // A crashed daemon's spares look like its containers' cgroups (which
     // live on: live-restore). The engine's sweep of stale cgroups, which

@@ -81,6 +81,44 @@ TEST_F(SpareDirs, AnUntouchedDirectoryIsTakenByTheNextCreate) {
     EXPECT_NE(inode(dir("cccc") + "/upper"), upper);
 }
 
+TEST_F(SpareDirs, ASpareKeptUnderAnIdIsThatContainersDirectoryReadyMade) {
+    spare_dirs spares(root);
+    std::string a = ran("aaaa");
+    const ino_t upper = inode(a + "/upper");
+    const std::string id = "0123456789abcdef" + std::string(48, 'e');
+    ASSERT_TRUE(spares.give(a, id));
+    EXPECT_FALSE(fs::exists(a));
+    EXPECT_EQ(spares.names(), std::vector<std::string>{id});
+    // Its init files are the id's own: hostname, hosts.
+    EXPECT_EQ(read_file(dir(id) + "/init/etc/hostname").value_or(""), "0123456789ab\n");
+    EXPECT_NE(read_file(dir(id) + "/init/etc/hosts").value_or("").find("127.0.1.1\t0123456789ab\n"),
+              std::string::npos);
+    EXPECT_EQ(inode(dir(id) + "/upper"), upper);
+    // Taken where it stands: no rename, no write.
+    EXPECT_FALSE(spares.take_named(dir("other")));
+    ASSERT_TRUE(spares.take_named(dir(id)));
+    EXPECT_TRUE(spares.names().empty());
+    EXPECT_FALSE(spares.take_named(dir(id)));
+    EXPECT_EQ(inode(dir(id) + "/upper"), upper);
+
+    // Given back under another id and taken by a create of some other
+    // container (make_container_dirs renames it, and writes its files).
+    const std::string id2 = std::string(64, 'f');
+    ASSERT_TRUE(spares.give(dir(id), id2));
+    ASSERT_TRUE(make_container_dirs(dir("bbbb"), "bbbb", false, true, &spares));
+    EXPECT_FALSE(fs::exists(dir(id2)));
+    EXPECT_EQ(inode(dir("bbbb") + "/upper"), upper);
+    EXPECT_EQ(read_file(dir("bbbb") + "/init/etc/hostname").value_or(""), "bbbb\n");
+    // And a create whose own id a spare stands under takes that one.
+    ASSERT_TRUE(spares.give(dir("bbbb"), id2));
+    std::string c = ran("cccc");
+    ASSERT_TRUE(spares.give(c));  // a .spare-N, taken last-in first otherwise
+    ASSERT_TRUE(make_container_dirs(dir(id2), "myhost", false, true, &spares));
+    EXPECT_EQ(inode(dir(id2) + "/upper"), upper);
+    EXPECT_EQ(read_file(dir(id2) + "/init/etc/hostname").value_or(""), "myhost\n");
+    EXPECT_EQ(spares_on_disk(), 1u);  // cccc's, still a spare
+}
+
 TEST_F(SpareDirs, ATouchedDirectoryIsNotKept) {
     spare_dirs spares(root);
     // A file the container wrote.
