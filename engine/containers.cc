@@ -1745,12 +1745,14 @@ awaitable<status> engine::destroy(container_ptr c) {
     // SIGKILL, nor one of a monitor that was lost).
     const bool cgroup = c->cgroup_removals == 0;
     spare_dirs* spares = sandbox_alive || c->namespaces_held || !cgroup ? nullptr : _spare_dirs.get();
-    auto job6 = [this, dir, id = c->id, cgroup, spares]() -> status {
-        // A spare cgroup and the spare directory go under one name (a fresh
-        // container id), published only once both are: the batch's create
-        // that claims it finds everything made (create_container).
+    // A batch's container: its spare cgroup and spare directory go under one
+    // name (a fresh container id), published only once both are, so that
+    // the batch's create that claims it finds everything made
+    // (create_container). Others' spares are taken by renames.
+    const bool together = spares && c->batch_removes;
+    auto job6 = [this, dir, id = c->id, cgroup, spares, together]() -> status {
         std::string kept;
-        const bool emptied = cgroup && _cgroups->remove(id, spares ? &kept : nullptr);
+        const bool emptied = cgroup && _cgroups->remove(id, together ? &kept : nullptr);
         auto publish = scope_exit([&] {
             if (!kept.empty()) _cgroups->publish_spare(kept);
         });

@@ -914,9 +914,12 @@ std::string manager::keep_as_spare(const std::string& id, bool publish) {
     for (auto& h : _h)
         if (!h.controllers.empty() && !reset_for_reuse(h, c.v1_dirs[n++])) return {};
     if (!rename_v1(id, name)) return {};  // the rest go as any container's
-    // Its cgroup2 directory too, made now (the removed container's goes in
-    // remove()): a batch's create that claims it then has nothing to make.
-    premake_v2(name);
+    // Kept with its directory for a batch's next create (not published
+    // yet): its cgroup2 directory too, made now (the removed container's
+    // goes in remove()), so that the create that claims it has nothing to
+    // make. Any other spare is taken by a rename at a start, where a made
+    // cgroup2 directory would only be removed again.
+    if (!publish) premake_v2(name);
     named.dismiss();  // still _naming's until published
     if (publish) publish_spare(name);
     return name;

@@ -223,8 +223,9 @@ public:
     // into place (see "Spare cgroups" in manager.cc).
     // kept_as: where the v1 part is kept as a spare, its name, which the
     // caller publishes (publish_spare) once the container's directory is
-    // kept under the same name (engine::destroy): until then no create can
-    // claim it. Without kept_as a spare is published at once.
+    // kept under the same name (engine::destroy of a batch's container):
+    // until then no create can claim it, and its cgroup2 directory is made
+    // under that name. Without kept_as a spare is published at once.
     status remove(const std::string& id, std::string* kept_as = nullptr);
     void publish_spare(const std::string& name);
     // Removes every spare (at the daemon's exit). Blocks.

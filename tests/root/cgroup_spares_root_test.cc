@@ -263,7 +263,9 @@ TEST_F(SparesRoot, ASpareKeptForItsDirectoryIsClaimedOnlyOncePublishedAndAdopted
     EXPECT_FALSE(mgr->adopt(kept)) << "adopted once";
     burn_in(kept);  // it works as any cgroup
     // Adopted, it is a container's with the defaults: kept again at removal.
-    ASSERT_TRUE(mgr->remove(kept));
+    std::string again;
+    ASSERT_TRUE(mgr->remove(kept, &again));
+    mgr->publish_spare(again);
     EXPECT_EQ(mgr->spare_count(), 1u);
     for (auto& d : paths.v1_dirs) EXPECT_FALSE(path_exists(d)) << d;
     if (!paths.v2_dir.empty()) {
@@ -274,6 +276,9 @@ TEST_F(SparesRoot, ASpareKeptForItsDirectoryIsClaimedOnlyOncePublishedAndAdopted
     auto spare = spares_in_every_parent();
     ASSERT_FALSE(spare.empty());
     std::string name = spare.front().substr(spare.front().rfind('/') + 1);
+    if (!mgr->paths(name).v2_dir.empty()) {
+        EXPECT_TRUE(path_exists(mgr->paths(name).v2_dir));
+    }
     ASSERT_TRUE(mgr->create(id('n')));
     EXPECT_EQ(mgr->spare_count(), 0u);
     if (!mgr->paths(name).v2_dir.empty()) {
