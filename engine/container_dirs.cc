@@ -96,6 +96,18 @@ bool only(int fd, std::initializer_list<std::string_view> allowed) {
     });
 }
 
+// The init layer's files: written in place in a spare, no new inode and no
+// truncation to zero (overwrite_file: ext4 would flush each file to disk at
+// its close).
+status write_init_files(const std::string& dir, const std::string& hostname, bool host_net) {
+    BERTH_TRY(overwrite_file(dir + "/init/etc/hostname", hostname + "\n"));
+    std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
+    BERTH_TRY(overwrite_file(dir + "/init/etc/hosts", hosts));
+    // A copy of its own, never a link to a shared file: ResolvConfPath
+    // (inspect) names it, and tools rewrite it in place (cri-dockerd does).
+    return overwrite_file(dir + "/init/etc/resolv.conf", resolv_conf());
+}
+
 }  // namespace
 
 spare_dirs::spare_dirs(std::string containers, std::size_t max) : _containers(std::move(containers)), _max(max) {}
@@ -151,17 +163,9 @@ bool spare_dirs::give(const std::string& dir, const std::string& as) {
         spare = as.empty() ? _containers + "/.spare-" + std::to_string(_next++) : _containers + "/" + as;
     }
     if (::renameat(AT_FDCWD, dir.c_str(), AT_FDCWD, spare.c_str()) != 0) return false;
-    if (!as.empty()) {
-        // Over their old bytes (overwrite_file): no new inode, no flush.
-        const std::string hostname = as.substr(0, 12);
-        auto put = [&](const char* name, const std::string& text) {
-            return overwrite_file(spare + "/init/etc/" + name, text).has_value();
-        };
-        if (!put("hostname", hostname + "\n") || !put("hosts", hosts_file(hostname)) ||
-            !put("resolv.conf", resolv_conf())) {
-            (void)remove_all(spare);
-            return true;  // gone: the caller has nothing left to remove
-        }
+    if (!as.empty() && !write_init_files(spare, as.substr(0, 12), false)) {
+        (void)remove_all(spare);
+        return true;  // gone: the caller has nothing left to remove
     }
     std::lock_guard lock(_mu);
     _free.push_back(std::move(spare));
@@ -214,14 +218,7 @@ status make_container_dirs(const std::string& dir, const std::string& hostname, 
                 if (::mkdir((dir + d).c_str(), k_layer_mode) != 0 && errno != EEXIST)
                     return sys_error("mkdir " + dir + d);
     }
-    // Written in place in a spare: no new inode, and no truncation to zero
-    // (overwrite_file: ext4 would flush each file to disk at its close).
-    BERTH_TRY(overwrite_file(dir + "/init/etc/hostname", hostname + "\n"));
-    std::string hosts = host_net ? read_file("/etc/hosts").value_or(std::string()) : hosts_file(hostname);
-    BERTH_TRY(overwrite_file(dir + "/init/etc/hosts", hosts));
-    // A copy of its own, never a link to a shared file: ResolvConfPath
-    // (inspect) names it, and tools rewrite it in place (cri-dockerd does).
-    return overwrite_file(dir + "/init/etc/resolv.conf", resolv_conf());
+    return write_init_files(dir, hostname, host_net);
 }
 
 }  // namespace berth

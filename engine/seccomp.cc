@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <unordered_map>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <unordered_map>
 
 #include <boost/json.hpp>
 

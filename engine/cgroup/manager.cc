@@ -818,9 +818,11 @@ bool manager::take_spare(const std::string& id) {
     if (rename_v1(name, id)) {
         // cgroup2 cannot rename: the spare's directory there goes, and
         // create() makes the container's.
-        if (v2_made)
+        if (v2_made) {
+            auto parents = parent_dirs();
             for (size_t i = 0; i < _h.size(); ++i)
-                if (_h[i].controllers.empty()) ::rmdir((parent_dirs()[i] + "/" + name).c_str());
+                if (_h[i].controllers.empty()) ::rmdir((parents[i] + "/" + name).c_str());
+        }
         return true;
     }
     remove_spare_dirs(name);  // what was not renamed
