@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "base/sched.h"
 #include "base/util.h"
 #include "daemon/api.h"
 #include "daemon/main.h"
@@ -30,6 +31,9 @@ void usage() {
                  "      --userns-remap default|USER[:GROUP]\n"
                  "                            run containers in user namespaces mapped onto the subordinate ids\n"
                  "                            of USER (/etc/subuid) and GROUP (/etc/subgid); default: the berth user\n"
+                 "      --control-priority N  SCHED_FIFO priority (1-99) of the daemon's loop thread, its monitors\n"
+                 "                            and their zygotes, so that a start's wake-ups preempt ordinary\n"
+                 "                            tasks; 0: normal scheduling (default 1; nothing they fork inherits it)\n"
                  "  -D, --debug               debug logging\n";
 }
 
@@ -64,7 +68,14 @@ int daemon_main(int argc, char** argv) {
         else if (auto v4 = value("--pidfile")) pidfile = *v4;
         else if (auto v5 = value("--cgroup-parent")) opts.cgroup_parent = *v5;
         else if (auto v6 = value("--userns-remap")) userns_remap = *v6;
-        else {
+        else if (auto v7 = value("--control-priority")) {
+            auto prio = parse_control_priority(*v7);
+            if (!prio) {
+                std::cerr << "berth daemon: " << prio.err().message << "\n";
+                return 125;
+            }
+            opts.control_priority = *prio;
+        } else {
             std::cerr << "berth daemon: unknown flag: " << a << "\n";
             usage();
             return 125;
@@ -184,6 +195,11 @@ int daemon_main(int argc, char** argv) {
         loop.stop();
     });
     log::info("berth {} listening on {} (data root {})", BERTH_VERSION, host, opts.data_root);
+    // The loop's thread only: threads made from now on (and every process)
+    // start as SCHED_OTHER (base/sched.h).
+    if (opts.control_priority > 0)
+        if (auto s = set_control_priority(0, opts.control_priority); !s)
+            log::warn("{}; the loop runs at normal priority", s.err().message);
     loop.run();
     eng.finish_deferred();
     ::unlink(sock.c_str());

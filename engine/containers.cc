@@ -530,13 +530,12 @@ awaitable<result<create_result>> engine::create_container(json::object body, std
         // The writer is woken now: it commits while the directories are made.
         _db->put(
             "container", c->id, doc_of(*c),
-            [pending, ex = _loop.get_executor()](status s) {
-                asio::post(ex, [pending, s] {
-                    pending->outcome = s;
-                    pending->done.set();
-                });
+            [pending](status s) {
+                pending->outcome = s;
+                pending->done.set();
             },
             true);
+        lazy_commit_taken();
     };
     auto forget_record = [&] {
         if (pending) _db->erase("container", c->id, {}, true);
@@ -1271,11 +1270,8 @@ awaitable<void> engine::record_exit(container_ptr c, int exit_code, std::int64_t
     // monitor's record is the truth.
     persist(
         *c,
-        [this, id, finished_ns, ex = _loop.get_executor()](status s) {
-            if (s)
-                asio::post(ex, [this, id, finished_ns] {
-                    (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
-                });
+        [this, id, finished_ns](status s) {
+            if (s) (void)_monitor->send({monitor::msg::ack_exit, {{"id", id}, {"finished", finished_ns}}, {}});
         },
         false);
     c->changed->notify();
@@ -1650,11 +1646,9 @@ awaitable<void> engine::remove_anonymous_volumes(std::vector<std::string> names)
 awaitable<status> engine::persist_durably(const container& c) {
     async_event committed(_loop.get_executor());
     status outcome;
-    persist(c, [&, ex = _loop.get_executor()](status s) {
-        asio::post(ex, [&, s] {
-            outcome = s;
-            committed.set();
-        });
+    persist(c, [&](status s) {
+        outcome = s;
+        committed.set();
     });
     co_await committed.wait();
     co_return outcome;

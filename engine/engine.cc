@@ -50,6 +50,8 @@ status engine::init() {
     for (auto d : {"", "/dev", "/proc", "/sys"}) BERTH_TRY(make_dirs(mount_points_layer() + d, 0755));
     BERTH_TRY(make_dirs(rootfs_mount_point(), 0755));
     BERTH_ASSIGN(_db, storage::metadata_db::open(_opts.data_root + "/metadata.db"));
+    // A transaction's callbacks come back to the loop together: one wake-up.
+    _db->set_dispatch([ex = _loop.get_executor()](std::function<void()> fn) { asio::post(ex, std::move(fn)); });
     _store = std::make_unique<storage::image_store>(_opts.data_root);
     _seccomp = std::make_unique<seccomp_cache>(_opts.data_root + "/seccomp");
     BERTH_TRY(_store->init());
@@ -187,14 +189,20 @@ void engine::wake_db_later() {
     // for the next create's commit (or k_lazy_commit).
     static constexpr auto k_lazy_commit = std::chrono::milliseconds(5);
     if (std::exchange(_db_lazy_wake, true)) return;
-    asio::co_spawn(
-        _loop,
-        [this]() -> awaitable<void> {
-            co_await sleep_for(k_lazy_commit);
-            _db_lazy_wake = false;
-            _db->wake();
-        },
-        asio::detached);
+    if (!_db_lazy_timer) _db_lazy_timer = std::make_unique<asio::steady_timer>(_loop);
+    _db_lazy_timer->expires_after(k_lazy_commit);
+    _db_lazy_timer->async_wait([this](boost::system::error_code ec) {
+        if (ec) return;  // lazy_commit_taken
+        _db_lazy_wake = false;
+        _db->wake();
+    });
+}
+
+void engine::lazy_commit_taken() {
+    // A wait already completed (its handler queued) cannot be cancelled:
+    // it then wakes the writer, which finds nothing queued or the next
+    // records (metadata_db::wake).
+    if (std::exchange(_db_lazy_wake, false)) _db_lazy_timer->cancel();
 }
 
 void engine::wake_db_soon() {
@@ -203,6 +211,7 @@ void engine::wake_db_soon() {
     if (std::exchange(_db_wake_posted, true)) return;
     asio::post(_loop, [this] {
         _db_wake_posted = false;
+        lazy_commit_taken();
         _db->wake();
     });
 }

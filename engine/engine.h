@@ -24,6 +24,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/sched.h"
 #include "engine/batch.h"
 #include "engine/command_path.h"
 #include "engine/core/async.h"
@@ -58,6 +59,9 @@ struct engine_options {
     // remapped container's upper/ through it (engine/rootfs_view.h).
     int userns_view_fd = -1;
     bool userns_copy = false;  // no idmapped layers: shifted copies (engine/userns_copy.h)
+    // SCHED_FIFO priority of the loop thread, the monitors and their
+    // zygotes (base/sched.h); 0: ordinary scheduling.
+    int control_priority = k_control_priority;
 };
 
 struct log_entry {
@@ -491,7 +495,11 @@ private:
     // Wakes the database's writer once the loop's ready handlers have run.
     void wake_db_soon();
     void wake_db_later();
+    // A prompt wake-up commits the lazy records too: their timer goes, so
+    // that it does not wake the loop (and the writer) for nothing.
+    void lazy_commit_taken();
     bool _db_wake_posted = false, _db_lazy_wake = false;
+    std::unique_ptr<asio::steady_timer> _db_lazy_timer;
     // persist() and wait for the commit (on the loop).
     awaitable<status> persist_durably(const container& c);
     // Its record's text (from_doc reads it back).

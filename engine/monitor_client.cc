@@ -92,7 +92,8 @@ monitor_client::monitor_client(asio::io_context& loop, engine& eng, std::string 
 
 monitor_client::~monitor_client() = default;
 
-status monitor_client::spawn_monitor(const std::string& root, const std::string& cgroup_leaf, int shard) {
+status monitor_client::spawn_monitor(const std::string& root, const std::string& cgroup_leaf, int shard,
+                                     int control_priority) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     std::string logp = monitor::shard_file(root, shard, ".log");
@@ -111,6 +112,7 @@ status monitor_client::spawn_monitor(const std::string& root, const std::string&
     std::vector<std::string> args = {"berth", "monitor", "--data-root", root};
     if (!cgroup_leaf.empty()) args.insert(args.end(), {"--cgroup", cgroup_leaf});
     if (shard != 0) args.insert(args.end(), {"--shard", std::to_string(shard)});
+    args.insert(args.end(), {"--control-priority", std::to_string(control_priority)});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -147,6 +149,7 @@ monitor_client::shard& monitor_client::add_shard(int index, bool hold) {
     h.on_lost = [this](monitor_shard& c) { on_shard_lost(c.index()); };
     h.on_unreachable = [this](monitor_shard& c) { on_shard_unreachable(c.index()); };
     h.cgroup_leaf = [this] { return _engine.cgroups().monitor_leaf(); };
+    h.control_priority = _engine.options().control_priority;
     s->conn = std::make_unique<monitor_shard>(_loop, _root, index, std::move(h));
     if (hold) s->conn->hold_until_connected();
     shard& ref = *s;

@@ -47,8 +47,10 @@ public:
 
     // Starts `berth monitor` for one shard of the data root; `cgroup_leaf`,
     // when set, is the cgroup2 leaf it moves itself into
-    // (cgroup::manager::monitor_leaf).
-    static status spawn_monitor(const std::string& data_root, const std::string& cgroup_leaf = {}, int shard = 0);
+    // (cgroup::manager::monitor_leaf); `control_priority`, its and its
+    // zygotes' SCHED_FIFO priority (base/sched.h; 0: none).
+    static status spawn_monitor(const std::string& data_root, const std::string& cgroup_leaf = {}, int shard = 0,
+                                int control_priority = 0);
     // Bytes queued for the monitors and not yet taken by their sockets.
     std::size_t backlog() const;
     // Processes one shard may hold (see above).

@@ -79,7 +79,8 @@ awaitable<void> monitor_shard::run() {
     for (;;) {
         bool up = co_await connect_once();
         if (!up) {
-            auto s = monitor_client::spawn_monitor(_root, _hooks.cgroup_leaf ? _hooks.cgroup_leaf() : std::string(), _index);
+            auto s = monitor_client::spawn_monitor(_root, _hooks.cgroup_leaf ? _hooks.cgroup_leaf() : std::string(), _index,
+                                                   _hooks.control_priority);
             if (!s) log::error("{}", s.err().message);
             for (int i = 0; i < 200 && !up; ++i) {
                 asio::steady_timer t(_loop, std::chrono::milliseconds(10));

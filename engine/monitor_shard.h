@@ -32,6 +32,8 @@ public:
         std::function<void(monitor_shard&)> on_unreachable;
         // The cgroup2 leaf a spawned monitor moves itself into ("" for none).
         std::function<std::string()> cgroup_leaf;
+        // A spawned monitor's --control-priority (base/sched.h).
+        int control_priority = 0;
     };
 
     monitor_shard(asio::io_context& loop, std::string data_root, int index, hooks h);

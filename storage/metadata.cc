@@ -30,6 +30,7 @@ struct metadata_db::impl {
     std::deque<op> queue;
     bool stop = false, busy = false;
     std::atomic<std::uint64_t> commits{0};
+    std::function<void(std::function<void()>)> dispatch;  // set_dispatch
     std::thread writer;
     // Checkpoints are the writer's, in its quiet time: SQLite's own, every
     // 1,000 pages of WAL at the commit that reached them, stopped every
@@ -156,9 +157,16 @@ struct metadata_db::impl {
                 if (!s) (void)step(rollback_st, "ROLLBACK");
             }
             commits++;
-            for (size_t i = 0; i < batch.size(); ++i) {
-                if (!s) log::error("{}", s.err().message);
-                if (batch[i].done) batch[i].done(s ? results[i] : s);
+            if (!s) log::error("{}", s.err().message);
+            std::vector<std::pair<done_fn, status>> done;
+            for (size_t i = 0; i < batch.size(); ++i)
+                if (batch[i].done) done.emplace_back(std::move(batch[i].done), s ? results[i] : s);
+            if (!done.empty()) {
+                auto run_done = [done = std::move(done)]() mutable {
+                    for (auto& [fn, st] : done) fn(std::move(st));
+                };
+                if (dispatch) dispatch(std::move(run_done));
+                else run_done();
             }
             if (wal_pages >= k_max_wal_pages) checkpoint();  // after this batch's callbacks
         }
@@ -229,7 +237,17 @@ void metadata_db::erase(std::string kind, std::string key, done_fn done, bool wa
     if (wake) _p->cv.notify_one();
 }
 
-void metadata_db::wake() { _p->cv.notify_one(); }
+void metadata_db::set_dispatch(std::function<void(std::function<void()>)> post) { _p->dispatch = std::move(post); }
+
+void metadata_db::wake() {
+    // A wake-up with nothing queued (a lazy commit's timer that a prompt
+    // one beat) would only put the writer back to sleep.
+    {
+        std::lock_guard lk(_p->mu);
+        if (_p->queue.empty()) return;
+    }
+    _p->cv.notify_one();
+}
 
 void metadata_db::flush() {
     _p->cv.notify_one();  // writes queued without a wake-up

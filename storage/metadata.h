@@ -4,8 +4,9 @@
 // Reads happen once, at start-up (load_all); afterwards the daemon serves
 // reads from memory and only writes go here. Writes queue to the writer
 // thread, which commits everything queued in one transaction (group commit)
-// and then runs each write's completion callback on that thread; callers
-// post back to their own loop.
+// and then runs the transaction's completion callbacks: on that thread, or
+// all of them in one call of the dispatcher a caller set (set_dispatch), so
+// that its loop is woken once per commit, not once per write.
 #pragma once
 
 #include <chrono>
@@ -37,12 +38,17 @@ public:
     result<std::vector<metadata_row>> load_all(const std::string& kind);
 
     using done_fn = std::function<void(status)>;
-    // Queue an upsert / delete; done runs on the writer thread after commit.
+    // Where completion callbacks run: `post` gets one function per
+    // transaction that runs all of its callbacks, in order. Unset, they run
+    // on the writer thread. Call before the first write.
+    void set_dispatch(std::function<void(std::function<void()>)> post);
+    // Queue an upsert / delete; done runs after commit (set_dispatch).
     // wake false: the writer is not woken for it (a later wake() or write
     // does), so that a caller's writes of one turn of its loop cost one
     // wake-up and go into one transaction.
     void put(std::string kind, std::string key, std::string doc, done_fn done = {}, bool wake = true);
     void erase(std::string kind, std::string key, done_fn done = {}, bool wake = true);
+    // Wakes the writer if anything is queued.
     void wake();
     // Blocks until everything queued so far is committed.
     void flush();

@@ -38,6 +38,7 @@
 #include "base/closer.h"
 #include "base/fd_passing.h"
 #include "base/log.h"
+#include "base/sched.h"
 #include "base/sys.h"
 #include "base/util.h"
 #include "daemon/main.h"
@@ -137,8 +138,8 @@ struct box {
 
 class monitor_process {
 public:
-    monitor_process(std::string root, int shard, std::size_t nofile)
-        : _root(std::move(root)), _shard(shard), _nofile(nofile) {
+    monitor_process(std::string root, int shard, std::size_t nofile, int control_priority)
+        : _root(std::move(root)), _shard(shard), _control_priority(control_priority), _nofile(nofile) {
         if (const char* v = std::getenv("BERTH_MONITOR_OPEN_LOGS"); v && std::atoi(v) > 0)
             _max_open_logs = std::size_t(std::atoi(v));
     }
@@ -335,6 +336,7 @@ private:
 
     std::string _root;
     int _shard = 0;
+    int _control_priority = 0;  // each zygote's too (base/sched.h)
     unique_fd _ep, _listen, _client, _sigfd;
     std::unique_ptr<monitor::exit_journal> _journal;
     std::map<std::string, std::unique_ptr<box>> _boxes;
@@ -670,6 +672,11 @@ void monitor_process::use_zygote(zygote_slot& z, monitor::zygote_handle fresh) {
     while (!z.pending.empty()) answer_oldest(z, make_error(errc::unavailable, "zygote is gone"));
     z.z = std::move(fresh);
     z.gone = false;
+    // Set from here: the fork reset it (SCHED_RESET_ON_FORK), and the
+    // zygote's children, the containers, are reset in turn.
+    if (_control_priority > 0 && z.z.pid > 0)
+        if (auto s = set_control_priority(z.z.pid, _control_priority); !s)
+            log::warn("monitor: zygote {}: {}", z.z.pid, s.err().message);
     if (z.z.sock) watch(z.z.sock.get(), t_zygote);
 }
 
@@ -1325,6 +1332,7 @@ int monitor_main(int argc, char** argv) {
     ::close_range(3, ~0U, 0);
     std::string root = "/var/lib/berth";
     std::string cgroup_leaf, shard_arg = "0";
+    int control_priority = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--data-root" && i + 1 < argc) root = argv[++i];
@@ -1332,6 +1340,14 @@ int monitor_main(int argc, char** argv) {
         else if (a == "--cgroup" && i + 1 < argc) cgroup_leaf = argv[++i];
         else if (a == "--shard" && i + 1 < argc) shard_arg = argv[++i];
         else if (starts_with(a, "--shard=")) shard_arg = a.substr(8);
+        else if (a == "--control-priority" && i + 1 < argc) {
+            auto v = parse_control_priority(argv[++i]);
+            if (!v) {
+                log::error("monitor: {}", v.err().message);
+                return 1;
+            }
+            control_priority = *v;
+        }
     }
     int shard = -1;
     if (!shard_arg.empty() && shard_arg.size() < 6 && shard_arg.find_first_not_of("0123456789") == std::string::npos)
@@ -1376,7 +1392,15 @@ int monitor_main(int argc, char** argv) {
     }
     (void)make_dirs(root + "/exits", 0700);
     (void)write_file(monitor::shard_file(root, shard, ".pid"), std::to_string(::getpid()) + "\n");
-    monitor_process m(root, shard, ::getrlimit(RLIMIT_NOFILE, &rl) == 0 ? std::size_t(rl.rlim_cur) : 1024);
+    // Its own loop's thread (the closer thread it starts is reset to
+    // SCHED_OTHER, as its zygotes are until use_zygote sets theirs).
+    if (control_priority > 0)
+        if (auto s = set_control_priority(0, control_priority); !s) {
+            log::warn("monitor: {}; the control path runs at normal priority", s.err().message);
+            control_priority = 0;
+        }
+    monitor_process m(root, shard, ::getrlimit(RLIMIT_NOFILE, &rl) == 0 ? std::size_t(rl.rlim_cur) : 1024,
+                      control_priority);
     return m.run();
 }
 

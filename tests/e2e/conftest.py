@@ -303,12 +303,12 @@ def import_path_search_image(daemon, tmp_path, tag):
     ]
 
 
-def daemon_with_busybox(prefix="berth-e2e-", env=None, dir=None):
+def daemon_with_busybox(prefix="berth-e2e-", env=None, dir=None, args=None):
     """A daemon on a data root of its own (below `dir`, default the temporary
-    directory) with busybox:latest (the probe at /probe) imported; a
-    generator for fixtures: torn down after the yield."""
+    directory; `args`: extra daemon flags) with busybox:latest (the probe at
+    /probe) imported; a generator for fixtures: torn down after the yield."""
     base = tempfile.mkdtemp(prefix=prefix, dir=dir)
-    d = Daemon(base, env=env)
+    d = Daemon(base, env=env, args=args)
     try:
         d.start()
         tar = make_busybox_tar(os.path.join(base, "busybox.tar"), [(PROBE, "/probe")])

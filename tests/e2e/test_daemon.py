@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BERTH, Daemon
+from conftest import BERTH, Daemon, daemon_with_busybox
 
 
 def test_restart_keeps_images_containers_exit_codes_logs(fresh):
@@ -125,3 +125,77 @@ def test_restart_policies_at_daemon_start(fresh):
                      "created": "created"}
     # The user's stop sticks for on-failure too; the always container runs again.
     assert d.cli("rm", "-f", "always").returncode == 0
+
+
+FIFO_RESET = os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
+
+
+def _threads(pid):
+    return sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
+
+
+def _children(pid):
+    out = []
+    for t in _threads(pid):
+        with open("/proc/%d/task/%d/children" % (pid, t)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def _comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def _policies(d, cid):
+    """Scheduling policy (with SCHED_RESET_ON_FORK) of: the daemon's loop
+    thread (its main thread), its other threads, the monitor, its zygotes,
+    the container's process and a process exec'd into it."""
+    mon = d.monitor_pid()
+    zygotes = [p for p in _children(mon) if _comm(p) == "berth-zygote"]
+    assert zygotes, "no zygote under monitor %d" % mon
+    pid = json.loads(d.cli("inspect", cid).stdout)[0]["State"]["Pid"]
+    ex = d.cli("exec", cid, "sh", "-c", "grep -E '^policy' /proc/self/sched")
+    assert ex.returncode == 0, ex.stderr
+    return {
+        "loop": os.sched_getscheduler(d.proc.pid),
+        "loop_priority": os.sched_getparam(d.proc.pid).sched_priority,
+        "daemon_threads": {os.sched_getscheduler(t) for t in _threads(d.proc.pid) if t != d.proc.pid},
+        "monitor": os.sched_getscheduler(mon),
+        "monitor_threads": {os.sched_getscheduler(t) for t in _threads(mon) if t != mon},
+        "zygotes": {os.sched_getscheduler(z) for z in zygotes},
+        "container": os.sched_getscheduler(pid),
+        "exec": int(ex.stdout.split(":")[1]),
+    }
+
+
+def test_the_control_path_runs_sched_fifo_and_nothing_it_starts_inherits_it(fresh):
+    cid = fresh.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    p = _policies(fresh, cid)
+    assert p["loop"] == FIFO_RESET and p["loop_priority"] == 1
+    assert p["monitor"] == FIFO_RESET and p["zygotes"] == {FIFO_RESET}
+    # Workers, the database writer, the monitor's closer thread, the
+    # containers and their execs: ordinary tasks.
+    assert p["daemon_threads"] <= {os.SCHED_OTHER} and p["daemon_threads"]
+    assert p["monitor_threads"] <= {os.SCHED_OTHER}
+    assert p["container"] == os.SCHED_OTHER and p["exec"] == os.SCHED_OTHER
+    assert fresh.cli("rm", "-f", cid).returncode == 0
+
+
+def test_control_priority_zero_leaves_everything_to_the_ordinary_scheduler():
+    gen = daemon_with_busybox("berth-e2e-prio-", args=["--control-priority", "0"])
+    d = next(gen)
+    try:
+        cid = d.cli("run", "-d", "busybox", "sleep", "60").stdout.strip()
+        p = _policies(d, cid)
+        assert p["loop"] == p["monitor"] == p["container"] == p["exec"] == os.SCHED_OTHER
+        assert p["zygotes"] == {os.SCHED_OTHER}
+        assert d.cli("rm", "-f", cid).returncode == 0
+    finally:
+        gen.close()
+
+
+@pytest.mark.parametrize("value", ["100", "-1", "x", ""])
+def test_bad_control_priority_is_refused(value):
+    r = subprocess.run([BERTH, "daemon", "--control-priority", value], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 125 and "invalid control priority" in r.stderr

@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <string>
+#include <vector>
 #include <gtest/gtest.h>
 #include <thread>
 
@@ -100,6 +104,37 @@ TEST(Metadata, AWriteReplacedInTheSameTransactionLeavesTheLastOne) {
     ASSERT_TRUE(images);
     ASSERT_EQ(images->size(), 1u);
     EXPECT_EQ((*images)[0].doc, R"({"image":1})");
+}
+
+TEST(Metadata, ATransactionsCallbacksRunInOneDispatchInOrder) {
+    test::temp_dir dir;
+    auto db = metadata_db::open(dir.path + "/metadata.db");
+    ASSERT_TRUE(db) << db.err().message;
+    std::mutex mu;
+    std::vector<std::function<void()>> posted;
+    (*db)->set_dispatch([&](std::function<void()> fn) {
+        std::lock_guard lk(mu);
+        posted.push_back(std::move(fn));
+    });
+    std::vector<std::string> ran;  // touched only where the dispatched functions run: here
+    auto note = [&](std::string name) { return [&ran, name](status s) { ran.push_back(name + (s ? "" : "!")); }; };
+    (*db)->put("container", "a", R"({"n":1})", note("a"), false);
+    (*db)->put("container", "b", R"({"n":2})", note("b"), false);
+    (*db)->put("image", "x", R"({})", {}, false);
+    (*db)->erase("container", "a", note("erase a"), false);
+    (*db)->flush();  // one transaction: everything was queued before the writer woke
+    EXPECT_TRUE(ran.empty());  // nothing ran on the writer thread
+    {
+        std::lock_guard lk(mu);
+        ASSERT_EQ(posted.size(), 1u);
+    }
+    posted[0]();
+    EXPECT_EQ(ran, (std::vector<std::string>{"a", "b", "erase a"}));
+    // A transaction without callbacks dispatches nothing.
+    (*db)->put("image", "y", R"({})", {}, false);
+    (*db)->flush();
+    std::lock_guard lk(mu);
+    EXPECT_EQ(posted.size(), 1u);
 }
 
 TEST(Metadata, NoCheckpointWhileWritesKeepComing) {
