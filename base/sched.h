@@ -19,7 +19,7 @@
 namespace berth {
 
 // The default priority (berth daemon --control-priority): the lowest
-// real-time one, below every kernel thread that has one.
+// real-time one (kernel threads that have one are at it or above).
 inline constexpr int k_control_priority = 1;
 
 // Thread `tid` (0: the calling thread) to SCHED_FIFO at `priority` with
@@ -30,5 +30,30 @@ status set_control_priority(pid_t tid, int priority);
 
 // Parses a --control-priority value: 0 to 99.
 result<int> parse_control_priority(std::string_view text);
+
+// Keeps a control thread real-time only while it is not busy: one that
+// used more than half a CPU over a window (a container flooding its
+// output through the monitor, a flood of API requests) goes back to
+// SCHED_OTHER, where it shares its CPU fairly with ordinary tasks, and
+// returns to SCHED_FIFO once under a quarter. Starts cost these threads
+// little (a few percent of a CPU at a container every 6 ms), so the wake-ups
+// of a start stay real-time; what a thread does in bulk does not. tick()
+// from the governed thread itself, as often as it likes: it reads the
+// thread's CPU time once per window.
+class control_priority_governor {
+public:
+    // Takes the thread to `priority` (0: never real-time).
+    control_priority_governor(int priority, long window_ms);
+    void tick();
+    bool realtime() const { return _rt; }
+    int priority() const { return _priority; }
+
+private:
+    void set(bool rt);
+    int _priority;
+    long _window_ns;
+    bool _rt = false;
+    long long _window_start_ns = 0, _cpu_start_ns = 0;
+};
 
 }  // namespace berth

@@ -196,10 +196,19 @@ int daemon_main(int argc, char** argv) {
     });
     log::info("berth {} listening on {} (data root {})", BERTH_VERSION, host, opts.data_root);
     // The loop's thread only: threads made from now on (and every process)
-    // start as SCHED_OTHER (base/sched.h).
-    if (opts.control_priority > 0)
-        if (auto s = set_control_priority(0, opts.control_priority); !s)
-            log::warn("{}; the loop runs at normal priority", s.err().message);
+    // start as SCHED_OTHER (base/sched.h). Looked at four times a second:
+    // a loop kept busy goes back to SCHED_OTHER while it is.
+    control_priority_governor governor(opts.control_priority, 250);
+    if (governor.priority() > 0)
+        asio::co_spawn(
+            loop,
+            [&governor]() -> awaitable<void> {
+                while (governor.priority() > 0) {
+                    co_await sleep_for(std::chrono::milliseconds(250));
+                    governor.tick();
+                }
+            },
+            asio::detached);
     loop.run();
     eng.finish_deferred();
     ::unlink(sock.c_str());

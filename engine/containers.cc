@@ -1644,14 +1644,16 @@ awaitable<void> engine::remove_anonymous_volumes(std::vector<std::string> names)
 }
 
 awaitable<status> engine::persist_durably(const container& c) {
-    async_event committed(_loop.get_executor());
-    status outcome;
-    persist(c, [&](status s) {
-        outcome = s;
-        committed.set();
+    // Shared with the callback: a waiter cancelled before the commit
+    // leaves it nothing of its frame to write into.
+    auto commit = std::make_shared<container::pending_commit>(_loop.get_executor());
+    persist(c, [commit](status s) {
+        commit->outcome = s;
+        commit->done.set();
     });
-    co_await committed.wait();
-    co_return outcome;
+    co_await commit->done.wait();
+    if (!commit->done.is_set()) co_return make_error(errc::unavailable, "cancelled before the commit");
+    co_return commit->outcome;
 }
 
 bool engine::should_restart(const container& c) const {

@@ -139,7 +139,7 @@ struct box {
 class monitor_process {
 public:
     monitor_process(std::string root, int shard, std::size_t nofile, int control_priority)
-        : _root(std::move(root)), _shard(shard), _control_priority(control_priority), _nofile(nofile) {
+        : _root(std::move(root)), _shard(shard), _governor(control_priority, 100), _nofile(nofile) {
         if (const char* v = std::getenv("BERTH_MONITOR_OPEN_LOGS"); v && std::atoi(v) > 0)
             _max_open_logs = std::size_t(std::atoi(v));
     }
@@ -336,7 +336,9 @@ private:
 
     std::string _root;
     int _shard = 0;
-    int _control_priority = 0;  // each zygote's too (base/sched.h)
+    // This thread's scheduling (base/sched.h); its priority is each
+    // zygote's too (0 once the kernel refused it).
+    control_priority_governor _governor;
     unique_fd _ep, _listen, _client, _sigfd;
     std::unique_ptr<monitor::exit_journal> _journal;
     std::map<std::string, std::unique_ptr<box>> _boxes;
@@ -441,6 +443,7 @@ int monitor_process::run() {
         }
         int n = ::epoll_wait(_ep.get(), evs, 64, timeout);
         if (n < 0 && errno != EINTR) return 1;
+        _governor.tick();
         for (int i = 0; i < n; ++i) {
             tag t = static_cast<tag>(evs[i].data.u64 >> 32);
             int fd = static_cast<int>(evs[i].data.u64 & 0xffffffff);
@@ -674,8 +677,8 @@ void monitor_process::use_zygote(zygote_slot& z, monitor::zygote_handle fresh) {
     z.gone = false;
     // Set from here: the fork reset it (SCHED_RESET_ON_FORK), and the
     // zygote's children, the containers, are reset in turn.
-    if (_control_priority > 0 && z.z.pid > 0)
-        if (auto s = set_control_priority(z.z.pid, _control_priority); !s)
+    if (_governor.priority() > 0 && z.z.pid > 0)
+        if (auto s = set_control_priority(z.z.pid, _governor.priority()); !s)
             log::warn("monitor: zygote {}: {}", z.z.pid, s.err().message);
     if (z.z.sock) watch(z.z.sock.get(), t_zygote);
 }
@@ -1392,13 +1395,6 @@ int monitor_main(int argc, char** argv) {
     }
     (void)make_dirs(root + "/exits", 0700);
     (void)write_file(monitor::shard_file(root, shard, ".pid"), std::to_string(::getpid()) + "\n");
-    // Its own loop's thread (the closer thread it starts is reset to
-    // SCHED_OTHER, as its zygotes are until use_zygote sets theirs).
-    if (control_priority > 0)
-        if (auto s = set_control_priority(0, control_priority); !s) {
-            log::warn("monitor: {}; the control path runs at normal priority", s.err().message);
-            control_priority = 0;
-        }
     monitor_process m(root, shard, ::getrlimit(RLIMIT_NOFILE, &rl) == 0 ? std::size_t(rl.rlim_cur) : 1024,
                       control_priority);
     return m.run();

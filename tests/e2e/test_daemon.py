@@ -155,7 +155,7 @@ def _policies(d, cid):
     zygotes = [p for p in _children(mon) if _comm(p) == "berth-zygote"]
     assert zygotes, "no zygote under monitor %d" % mon
     pid = json.loads(d.cli("inspect", cid).stdout)[0]["State"]["Pid"]
-    ex = d.cli("exec", cid, "sh", "-c", "grep -E '^policy' /proc/self/sched")
+    ex = d.cli("exec", cid, "sh", "-c", "grep -E '^policy' /proc/$$/sched")  # the exec'd shell's own
     assert ex.returncode == 0, ex.stderr
     return {
         "loop": os.sched_getscheduler(d.proc.pid),
