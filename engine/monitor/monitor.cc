@@ -235,7 +235,9 @@ private:
     void sweep();
     void on_reaped(pid_t pid, int wstatus);
     void on_exec_status(box& b);
-    void on_output(box& b, bool is_err);
+    // Reads at most k_output_chunks per call (the descriptor is level-
+    // triggered: the rest comes at the next turn), all with `drain`.
+    void on_output(box& b, bool is_err, bool drain = false);
     void on_stdin_writable(box& b);
     void handle_start(message& m, bool is_exec);
     void handle_park(message& m);
@@ -1148,10 +1150,14 @@ void monitor_process::write_entry(box& b, bool is_err, std::string_view text) {
           std::string(text)});
 }
 
-void monitor_process::on_output(box& b, bool is_err) {
+void monitor_process::on_output(box& b, bool is_err, bool drain) {
+    // A container that writes as fast as it can kept the loop here, every
+    // other container's output, start and exit waiting (and the loop's
+    // control_priority_governor with them): a turn takes 256 KiB of it.
+    static constexpr int k_output_chunks = 8;
     stream_state& s = is_err ? b.err : b.out;
     char buf[32 * 1024];
-    for (;;) {
+    for (int chunks = 0; drain || chunks < k_output_chunks; ++chunks) {
         ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -1285,7 +1291,7 @@ void monitor_process::finish(box& b) {
     std::string id = b.id;
     for (auto* s : {&b.out, &b.err})
         if (s->fd) {
-            on_output(b, s == &b.err);
+            on_output(b, s == &b.err, true);
             if (s->fd) {
                 unwatch(s->fd.get());
                 _by_fd.erase(s->fd.get());

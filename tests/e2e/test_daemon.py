@@ -199,3 +199,26 @@ def test_control_priority_zero_leaves_everything_to_the_ordinary_scheduler():
 def test_bad_control_priority_is_refused(value):
     r = subprocess.run([BERTH, "daemon", "--control-priority", value], capture_output=True, text=True, timeout=20)
     assert r.returncode == 125 and "invalid control priority" in r.stderr
+
+
+def test_a_container_flooding_its_output_takes_the_monitor_off_real_time(fresh):
+    """The monitor is real-time for the start path's wake-ups, not for bulk
+    work: one that a container's output keeps busy goes back to
+    SCHED_OTHER (base/sched.h, control_priority_governor), and returns once
+    quiet, at its next turn."""
+    mon = fresh.monitor_pid()
+    assert os.sched_getscheduler(mon) == FIFO_RESET
+    cid = fresh.cli("run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=2",
+                    "busybox", "yes").stdout.strip()
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and os.sched_getscheduler(mon) != os.SCHED_OTHER:
+            time.sleep(0.05)
+        assert os.sched_getscheduler(mon) == os.SCHED_OTHER
+    finally:
+        assert fresh.cli("rm", "-f", cid).returncode == 0
+    deadline = time.time() + 20
+    while time.time() < deadline and os.sched_getscheduler(mon) != FIFO_RESET:
+        assert fresh.cli("run", "--rm", "busybox", "true").returncode == 0  # a turn of the monitor's loop
+        time.sleep(0.2)
+    assert os.sched_getscheduler(mon) == FIFO_RESET
